@@ -1,0 +1,1 @@
+"""Proofs, approval policies, decisions and the audit trail: built by the approvals issue."""

@@ -1,0 +1,54 @@
+from django.contrib import admin
+
+from central.models import ConsentEvent, Customer, CustomerImport
+from central.selectors import customer_imports_visible_to, customers_visible_to
+from local_stores.admin import ScopedModelAdmin
+from local_stores.models import NodeKind
+
+
+@admin.register(Customer)
+class CustomerAdmin(ScopedModelAdmin):
+    view_perm = "view_customers"
+    change_perm = "change_customers"
+    list_display = ["public_id", "external_id", "last_name", "first_name", "email", "branch", "segment"]
+    list_filter = ["segment", "consent_email", "consent_sms", "consent_post"]
+    search_fields = ["last_name", "first_name", "email", "external_id"]
+    list_select_related = ["branch"]
+    # Consent changes are recorded with their history by services, not edited here.
+    readonly_fields = [
+        "public_id", "network", "branch", "consent_email", "consent_email_at", "consent_email_source",
+        "consent_sms", "consent_sms_at", "consent_sms_source", "consent_post", "consent_post_at",
+        "consent_post_source", "objected_at", "objection_source",
+    ]
+
+    def scoped_queryset(self, request):
+        return customers_visible_to(request.user)
+
+    def node_of(self, obj):
+        return obj.branch
+
+
+@admin.register(ConsentEvent)
+class ConsentEventAdmin(ScopedModelAdmin):
+    view_perm = "view_customers"
+    list_display = ["customer", "channel", "status", "occurred_at", "source"]
+    list_filter = ["channel", "status"]
+
+    def scoped_queryset(self, request):
+        return ConsentEvent.objects.filter(customer__in=customers_visible_to(request.user))
+
+    def node_of(self, obj):
+        return obj.customer.branch
+
+
+@admin.register(CustomerImport)
+class CustomerImportAdmin(ScopedModelAdmin):
+    view_perm = "import_customers"
+    list_display = ["original_name", "network", "status", "rows_total", "rows_rejected", "created_at"]
+    list_filter = ["status"]
+
+    def scoped_queryset(self, request):
+        return customer_imports_visible_to(request.user)
+
+    def node_of(self, obj):
+        return obj.network.nodes.get(kind=NodeKind.HEAD_OFFICE)

@@ -1,0 +1,115 @@
+"""REST API of the customer referential. One class per operation, each with its own serializers."""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.http import Http404
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from central.filters import CustomerFilterSet
+from central.models import Customer, CustomerImport
+from central.selectors import (
+    customer_get,
+    customer_import_get,
+    customer_list,
+    networks_importable_by,
+)
+from central.services import customer_import_create
+from local_stores.selectors import nodes_in_scope
+
+
+class CustomerOutputSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="public_id")
+    branch = serializers.CharField(source="branch.public_id")
+    branch_code = serializers.CharField(source="branch.code")
+    interests = serializers.ListField(source="interest_list", child=serializers.CharField())
+
+    class Meta:
+        model = Customer
+        fields = [
+            "id", "external_id", "branch", "branch_code", "civility", "first_name", "last_name", "email",
+            "mobile", "address_line1", "postal_code", "city", "country", "segment", "rfm_recency",
+            "rfm_frequency", "rfm_monetary", "interests", "last_purchase_on", "lifetime_value",
+            "preferred_channel", "consent_email", "consent_email_at", "consent_email_source", "consent_sms",
+            "consent_sms_at", "consent_sms_source", "consent_post", "consent_post_at", "consent_post_source",
+            "objected_at", "created_at", "updated_at",
+        ]
+
+
+class CustomerListApi(generics.ListAPIView):
+    """Customers the caller may see, filtered and paginated. Scoped like the customer pages."""
+
+    serializer_class = CustomerOutputSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = CustomerFilterSet
+
+    def get_queryset(self):
+        if not nodes_in_scope(self.request.user, perm="view_customers").exists():
+            raise Http404
+        return customer_list(fetched_by=self.request.user)
+
+
+class CustomerDetailApi(generics.RetrieveAPIView):
+    """One customer; 404 when missing or outside the caller's scope."""
+
+    serializer_class = CustomerOutputSerializer
+
+    def get_object(self):
+        return customer_get(fetched_by=self.request.user, public_id=self.kwargs["public_id"])
+
+
+class CustomerImportOutputSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="public_id")
+    network = serializers.CharField(source="network.slug")
+
+    class Meta:
+        model = CustomerImport
+        fields = [
+            "id", "network", "original_name", "status", "created_at", "started_at", "finished_at", "rows_total",
+            "rows_created", "rows_updated", "rows_rejected", "errors", "failure_reason",
+        ]
+
+
+class CustomerImportCreateApi(APIView):
+    """Upload a customer CSV (multipart, field ``file``; ``network`` is the network slug). The
+    import runs in the background; poll the returned resource for its report."""
+
+    parser_classes = [MultiPartParser]
+
+    class InputSerializer(serializers.Serializer):
+        network = serializers.SlugField(max_length=50)
+        file = serializers.FileField()
+
+    @extend_schema(request=InputSerializer, responses={202: CustomerImportOutputSerializer})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        network = networks_importable_by(request.user).filter(slug=data.validated_data["network"]).first()
+        if network is None:
+            raise ValidationError({"network": ["No network with this slug accepts your imports."]})
+        try:
+            with transaction.atomic():
+                record = customer_import_create(
+                    network=network, uploaded_file=data.validated_data["file"], created_by=request.user
+                )
+        except DjangoValidationError as error:
+            raise ValidationError(error.message_dict) from error
+        except DjangoPermissionDenied as error:
+            raise PermissionDenied(str(error)) from error
+        record.refresh_from_db()
+        return Response(CustomerImportOutputSerializer(record).data, status=status.HTTP_202_ACCEPTED)
+
+
+class CustomerImportDetailApi(generics.RetrieveAPIView):
+    """The state and the report of one import."""
+
+    serializer_class = CustomerImportOutputSerializer
+
+    def get_object(self):
+        return customer_import_get(fetched_by=self.request.user, public_id=self.kwargs["public_id"])

@@ -1,0 +1,448 @@
+"""Customer CSV import: validation of each row, then a set-based load.
+
+Reading and checking a row is Python (one pass over the file, no query per row). Loading is SQL:
+the good rows go into a temporary staging table (COPY on PostgreSQL, batched inserts on SQLite),
+then one ``INSERT … SELECT … ON CONFLICT`` upserts them by (network, external id), and one more
+statement writes the consent history of the rows whose consent changed. The whole load is one
+transaction: a file is imported entirely (its good rows) or not at all.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal, InvalidOperation
+from typing import IO
+
+from django.db import connection
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from local_stores.identifiers import new_public_id
+
+COLUMNS = (
+    "external_id", "branch_code", "civility", "first_name", "last_name", "email", "mobile",
+    "address_line1", "postal_code", "city", "country", "segment", "rfm_recency", "rfm_frequency",
+    "rfm_monetary", "interests", "last_purchase_date", "lifetime_value", "preferred_channel",
+    "consent_email", "consent_email_date", "consent_sms", "consent_sms_date", "consent_post",
+    "consent_post_date", "consent_source", "objection", "objection_date",
+)
+REQUIRED_COLUMNS = ("external_id", "branch_code")
+
+STAGE_COLUMNS = (
+    ("line", "integer"), ("external_id", "varchar(64)"), ("public_id", "varchar(24)"), ("branch_id", "bigint"),
+    ("civility", "varchar(3)"), ("first_name", "varchar(100)"), ("last_name", "varchar(100)"),
+    ("email", "varchar(254)"), ("mobile", "varchar(20)"), ("address_line1", "varchar(200)"),
+    ("postal_code", "varchar(16)"), ("city", "varchar(100)"), ("country", "varchar(2)"),
+    ("segment", "varchar(32)"), ("rfm_recency", "smallint"), ("rfm_frequency", "smallint"),
+    ("rfm_monetary", "smallint"), ("interests", "varchar(500)"), ("last_purchase_on", "date"),
+    ("lifetime_value", "numeric(12,2)"), ("preferred_channel", "varchar(8)"),
+    ("consent_email", "varchar(8)"), ("consent_email_at", "timestamp with time zone"),
+    ("consent_sms", "varchar(8)"), ("consent_sms_at", "timestamp with time zone"),
+    ("consent_post", "varchar(8)"), ("consent_post_at", "timestamp with time zone"),
+    ("consent_source", "varchar(120)"), ("objection", "varchar(3)"), ("objection_at", "timestamp with time zone"),
+)
+
+# Deliberately simple and fast: one "@", no spaces, a dot in the domain, no leading/trailing dot.
+_EMAIL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+_PHONE_NOISE = re.compile(r"[\s.\-()/]")
+_TAG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+_CONSENT_VALUES = {
+    "granted": "granted", "yes": "granted", "oui": "granted", "opt-in": "granted", "1": "granted",
+    "denied": "denied", "no": "denied", "non": "denied", "opt-out": "denied", "0": "denied",
+    "unknown": "unknown", "": "",
+}
+_YES_NO = {"yes": "yes", "oui": "yes", "1": "yes", "true": "yes", "no": "no", "non": "no", "0": "no", "false": "no", "": ""}
+_CIVILITIES = {"mme": "mme", "madame": "mme", "mrs": "mme", "ms": "mme", "m": "m", "m.": "m", "mr": "m", "monsieur": "m", "": ""}
+_CHANNELS = {"email", "sms", "post", ""}
+_LIMITS = {
+    "first_name": 100, "last_name": 100, "address_line1": 200, "postal_code": 16, "city": 100,
+    "segment": 32, "consent_source": 120,
+}
+
+
+@dataclass
+class RowError:
+    line: int
+    field: str
+    reason: str
+    value: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return {"line": self.line, "field": self.field, "reason": self.reason, "value": self.value[:80]}
+
+
+@dataclass
+class ImportResult:
+    rows_total: int = 0
+    rows_created: int = 0
+    rows_updated: int = 0
+    rows_rejected: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+
+class ImportFileError(ValueError):
+    """The file as a whole cannot be read (encoding, missing or unknown columns)."""
+
+
+def normalise_mobile(raw: str) -> str | None:
+    """E.164 for French numbers written nationally (06…, 07…), any +CC number kept as is."""
+    number = _PHONE_NOISE.sub("", raw)
+    if number.startswith("00"):
+        number = "+" + number[2:]
+    if len(number) == 10 and number[0] == "0" and number.isdigit():
+        number = "+33" + number[1:]
+    if number.startswith("+") and number[1:].isdigit() and 8 <= len(number) - 1 <= 15:
+        return number
+    return None
+
+
+def _parse_date(raw: str) -> date:
+    if "/" in raw:  # 31/12/2025, as French spreadsheets write it
+        day, month, year = raw.split("/")
+        return date(int(year), int(month), int(day))
+    return date.fromisoformat(raw)
+
+
+def _parse_datetime(raw: str, default_tz) -> datetime:
+    if len(raw) == 10 or "/" in raw:
+        return datetime.combine(_parse_date(raw), time(0, 0), tzinfo=default_tz)
+    value = datetime.fromisoformat(raw)
+    return value if value.tzinfo else value.replace(tzinfo=default_tz)
+
+
+def open_csv(stream: IO[bytes]) -> tuple[csv.DictReader, list[str]]:
+    """A DictReader over the file (UTF-8, with or without BOM; ',' or ';' separated)."""
+    try:
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+        header_line = text.readline()
+    except UnicodeDecodeError as error:
+        raise ImportFileError(_("The file is not UTF-8 text: save it as “CSV UTF-8”.")) from error
+    if not header_line.strip():
+        raise ImportFileError(_("The file is empty."))
+    delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
+    header = [name.strip().lower() for name in next(csv.reader([header_line], delimiter=delimiter))]
+    unknown = [name for name in header if name not in COLUMNS]
+    if unknown:
+        raise ImportFileError(
+            _("Unknown column(s): %(unknown)s. Allowed columns: %(allowed)s.")
+            % {"unknown": ", ".join(unknown), "allowed": ", ".join(COLUMNS)}
+        )
+    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    if missing:
+        raise ImportFileError(_("Missing required column(s): %(missing)s.") % {"missing": ", ".join(missing)})
+    if "email" not in header and "mobile" not in header:
+        raise ImportFileError(_("The file needs an “email” or a “mobile” column."))
+    duplicated = {name for name in header if header.count(name) > 1}
+    if duplicated:
+        raise ImportFileError(_("Column(s) appear twice: %(names)s.") % {"names": ", ".join(sorted(duplicated))})
+    return csv.DictReader(text, fieldnames=header, delimiter=delimiter, restval=""), header
+
+
+class RowValidator:
+    """Turns one CSV row into a staging tuple, or into the list of its errors."""
+
+    def __init__(self, *, branch_ids: dict[str, int], default_source: str, now: datetime) -> None:
+        self.branch_ids = branch_ids
+        self.default_source = default_source
+        self.now = now
+        self.tz = timezone.get_current_timezone()
+        ops = connection.ops
+        self._dt = ops.adapt_datetimefield_value
+        self._date = ops.adapt_datefield_value
+        self._decimal = ops.adapt_decimalfield_value
+
+    def validate(self, line: int, row: dict[str, str]) -> tuple[tuple | None, list[RowError]]:
+        errors: list[RowError] = []
+        get = row.get
+
+        def fail(name: str, reason: str) -> None:
+            errors.append(RowError(line, name, reason, (get(name) or "").strip()))
+
+        if None in row:  # more cells than columns
+            errors.append(RowError(line, "", _("The row has more cells than the header has columns.")))
+        external_id = (get("external_id") or "").strip()
+        if not external_id:
+            fail("external_id", _("The CRM id is required."))
+        elif len(external_id) > 64:
+            fail("external_id", _("The CRM id is longer than 64 characters."))
+        branch_code = (get("branch_code") or "").strip()
+        branch_id = self.branch_ids.get(branch_code)
+        if not branch_code:
+            fail("branch_code", _("The branch code is required."))
+        elif branch_id is None:
+            fail("branch_code", _("Unknown branch: no active branch of this network has this code."))
+        email = (get("email") or "").strip().lower()
+        mobile_raw = (get("mobile") or "").strip()
+        if not email and not mobile_raw:
+            fail("email", _("An e-mail address or a mobile number is required."))
+        if email and (len(email) > 254 or not _EMAIL.match(email)):
+            fail("email", _("This is not a valid e-mail address."))
+        mobile = ""
+        if mobile_raw:
+            mobile = normalise_mobile(mobile_raw) or ""
+            if not mobile:
+                fail("mobile", _("This is not a valid mobile number (e.g. 06 12 34 56 78 or +33612345678)."))
+        texts = {}
+        for name, limit in _LIMITS.items():
+            value = (get(name) or "").strip()
+            if len(value) > limit:
+                fail(name, _("Longer than %(limit)d characters.") % {"limit": limit})
+            texts[name] = value
+        civility = _CIVILITIES.get((get("civility") or "").strip().lower())
+        if civility is None:
+            fail("civility", _("Civility must be Mme, M or empty."))
+        country = (get("country") or "FR").strip().upper() or "FR"
+        if len(country) != 2 or not country.isalpha():
+            fail("country", _("The country is a two-letter code such as FR."))
+        scores = []
+        for name in ("rfm_recency", "rfm_frequency", "rfm_monetary"):
+            raw = (get(name) or "").strip()
+            if not raw:
+                scores.append(None)
+            elif raw.isdigit() and 1 <= int(raw) <= 5:
+                scores.append(int(raw))
+            else:
+                fail(name, _("A score is a whole number from 1 to 5."))
+                scores.append(None)
+        interests = ""
+        raw_interests = (get("interests") or "").strip().lower()
+        if raw_interests:
+            tags = [tag.strip() for tag in re.split(r"[|,]", raw_interests) if tag.strip()]
+            bad = [tag for tag in tags if not _TAG.match(tag)]
+            if bad:
+                fail("interests", _("Invalid interest tag(s): %(tags)s (letters, digits, - and _).") % {"tags": ", ".join(bad)})
+            interests = "," + ",".join(dict.fromkeys(tags)) + "," if tags else ""
+            if len(interests) > 500:
+                fail("interests", _("Too many interests (500 characters at most)."))
+        last_purchase = None
+        raw = (get("last_purchase_date") or "").strip()
+        if raw:
+            try:
+                last_purchase = self._date(_parse_date(raw))
+            except ValueError:
+                fail("last_purchase_date", _("A date is written 2025-12-31 or 31/12/2025."))
+        lifetime_value = None
+        raw = (get("lifetime_value") or "").strip().replace(",", ".").replace(" ", "")
+        if raw:
+            try:
+                amount = Decimal(raw)
+                if amount < 0 or amount >= Decimal("1e10") or not amount.is_finite():
+                    raise InvalidOperation
+                lifetime_value = self._decimal(amount.quantize(Decimal("0.01")), 12, 2)
+            except InvalidOperation:
+                fail("lifetime_value", _("An amount is a positive number such as 1250.50."))
+        preferred = (get("preferred_channel") or "").strip().lower()
+        if preferred not in _CHANNELS:
+            fail("preferred_channel", _("The preferred channel is email, sms, post or empty."))
+        consents = []
+        for channel in ("email", "sms", "post"):
+            name = f"consent_{channel}"
+            status = _CONSENT_VALUES.get((get(name) or "").strip().lower())
+            if status is None:
+                fail(name, _("Consent is granted, denied, unknown or empty."))
+                status = ""
+            at = None
+            raw = (get(f"{name}_date") or "").strip()
+            if raw:
+                try:
+                    at = _parse_datetime(raw, self.tz)
+                    if at > self.now:
+                        fail(f"{name}_date", _("A consent date cannot be in the future."))
+                except ValueError:
+                    fail(f"{name}_date", _("A date is written 2025-12-31 or 31/12/2025."))
+            consents.append(status)
+            consents.append(self._dt(at or self.now) if status else None)
+        objection = _YES_NO.get((get("objection") or "").strip().lower())
+        if objection is None:
+            fail("objection", _("Objection is yes, no or empty."))
+            objection = ""
+        objection_at = None
+        raw = (get("objection_date") or "").strip()
+        if raw:
+            try:
+                objection_at = _parse_datetime(raw, self.tz)
+            except ValueError:
+                fail("objection_date", _("A date is written 2025-12-31 or 31/12/2025."))
+        if errors:
+            return None, errors
+        return (
+            line, external_id, new_public_id("cus"), branch_id, civility, texts["first_name"], texts["last_name"],
+            email, mobile, texts["address_line1"], texts["postal_code"], texts["city"], country, texts["segment"],
+            *scores, interests, last_purchase, lifetime_value, preferred, *consents,
+            texts["consent_source"] or self.default_source, objection,
+            self._dt(objection_at or self.now) if objection == "yes" else None,
+        ), []
+
+
+def _stage_rows(cursor, rows: Iterable[tuple]) -> None:
+    names = ", ".join(name for name, _type in STAGE_COLUMNS)
+    if connection.vendor == "postgresql":
+        with cursor.cursor.copy(f"COPY relais_customer_stage ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    placeholders = ", ".join(["%s"] * len(STAGE_COLUMNS))
+    sql = f"INSERT INTO relais_customer_stage ({names}) VALUES ({placeholders})"  # noqa: S608 (fixed names)
+    batch: list[tuple] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == 5000:
+            cursor.executemany(sql, batch)
+            batch.clear()
+    if batch:
+        cursor.executemany(sql, batch)
+
+
+_PROFILE = (
+    "branch_id", "civility", "first_name", "last_name", "email", "mobile", "address_line1", "postal_code",
+    "city", "country", "segment", "rfm_recency", "rfm_frequency", "rfm_monetary", "interests",
+    "last_purchase_on", "lifetime_value", "preferred_channel",
+)
+
+
+def _consent_insert(channel: str) -> str:
+    return (
+        f"CASE WHEN s.consent_{channel} = '' THEN 'unknown' ELSE s.consent_{channel} END, "
+        f"s.consent_{channel}_at, CASE WHEN s.consent_{channel} = '' THEN '' ELSE s.consent_source END"
+    )
+
+
+def _consent_update(channel: str) -> str:
+    """A consent is replaced only when the file gives one that differs; its date and source move with it."""
+    changed = f"(excluded.consent_{channel}_source <> '' AND excluded.consent_{channel} <> c.consent_{channel})"
+    return (
+        f"consent_{channel} = CASE WHEN {changed} THEN excluded.consent_{channel} ELSE c.consent_{channel} END, "
+        f"consent_{channel}_at = CASE WHEN {changed} THEN excluded.consent_{channel}_at ELSE c.consent_{channel}_at END, "
+        f"consent_{channel}_source = CASE WHEN {changed} THEN excluded.consent_{channel}_source "
+        f"ELSE c.consent_{channel}_source END"
+    )
+
+
+def _upsert_sql() -> str:
+    profile = ", ".join(_PROFILE)
+    return f"""
+        INSERT INTO central_customer AS c (
+            public_id, network_id, external_id, {profile},
+            consent_email, consent_email_at, consent_email_source,
+            consent_sms, consent_sms_at, consent_sms_source,
+            consent_post, consent_post_at, consent_post_source,
+            objected_at, objection_source, created_at, updated_at)
+        SELECT s.public_id, %(network)s, s.external_id, {", ".join("s." + name for name in _PROFILE)},
+            {_consent_insert("email")}, {_consent_insert("sms")}, {_consent_insert("post")},
+            CASE WHEN s.objection = 'yes' THEN s.objection_at END,
+            CASE WHEN s.objection = '' THEN '' ELSE s.consent_source END,
+            %(now)s, %(now)s
+        FROM relais_customer_stage s WHERE true
+        ON CONFLICT (network_id, external_id) DO UPDATE SET
+            {", ".join(f"{name} = excluded.{name}" for name in _PROFILE)},
+            {_consent_update("email")}, {_consent_update("sms")}, {_consent_update("post")},
+            objected_at = CASE
+                WHEN excluded.objection_source = '' THEN c.objected_at
+                WHEN excluded.objected_at IS NULL THEN NULL
+                ELSE COALESCE(c.objected_at, excluded.objected_at) END,
+            objection_source = CASE
+                WHEN excluded.objection_source = '' THEN c.objection_source
+                WHEN excluded.objected_at IS NULL THEN ''
+                WHEN c.objected_at IS NOT NULL THEN c.objection_source
+                ELSE excluded.objection_source END,
+            updated_at = excluded.updated_at
+    """  # noqa: S608 (only fixed column names are interpolated)
+
+
+def _history_sql() -> str:
+    parts = [
+        f"""SELECT c.id, '{channel}', c.consent_{channel}, c.consent_{channel}_at, c.consent_{channel}_source,
+                   %(now)s, %(import)s
+            FROM relais_customer_stage s
+            JOIN central_customer c ON c.network_id = %(network)s AND c.external_id = s.external_id
+            LEFT JOIN relais_customer_prev p ON p.id = c.id
+            WHERE s.consent_{channel} <> '' AND (p.id IS NULL OR p.consent_{channel} <> c.consent_{channel})"""
+        for channel in ("email", "sms", "post")
+    ]
+    parts.append(
+        """SELECT c.id, 'all', CASE WHEN c.objected_at IS NULL THEN 'withdrawn' ELSE 'objected' END,
+                  COALESCE(c.objected_at, %(now)s), s.consent_source, %(now)s, %(import)s
+           FROM relais_customer_stage s
+           JOIN central_customer c ON c.network_id = %(network)s AND c.external_id = s.external_id
+           LEFT JOIN relais_customer_prev p ON p.id = c.id
+           WHERE s.objection <> '' AND (
+               (p.id IS NULL AND c.objected_at IS NOT NULL)
+               OR (p.id IS NOT NULL AND (p.objected_at IS NULL) <> (c.objected_at IS NULL)))"""
+    )
+    return (
+        "INSERT INTO central_consentevent (customer_id, channel, status, occurred_at, source, recorded_at, "
+        "customer_import_id) " + " UNION ALL ".join(parts)
+    )
+
+
+def load(
+    *, network_id: int, rows: Iterator[tuple[int, dict[str, str]]], validator: RowValidator,
+    import_id: int | None, now: datetime, error_limit: int,
+) -> ImportResult:
+    """Validate and load ``rows`` (line number, row) in the current transaction."""
+    result = ImportResult()
+    first_line_of: dict[str, int] = {}
+    duplicate_lines: dict[str, list[int]] = {}
+
+    def good_rows() -> Iterator[tuple]:
+        for line, row in rows:
+            result.rows_total += 1
+            staged, errors = validator.validate(line, row)
+            if errors:
+                result.rows_rejected += 1
+                if len(result.errors) < error_limit:
+                    result.errors.extend(errors)
+                continue
+            external_id = staged[1]
+            first = first_line_of.setdefault(external_id, line)
+            if first != line:
+                duplicate_lines.setdefault(external_id, [first]).append(line)
+            yield staged
+
+    column_defs = ", ".join(f"{name} {sql_type}" for name, sql_type in STAGE_COLUMNS)
+    temporary = "CREATE TEMPORARY TABLE"
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS relais_customer_stage")
+        cursor.execute("DROP TABLE IF EXISTS relais_customer_prev")
+        cursor.execute(f"{temporary} relais_customer_stage ({column_defs})")
+        _stage_rows(cursor, good_rows())
+        if duplicate_lines:
+            # A CRM id present on several lines: none of them is imported, each is reported.
+            cursor.execute(
+                "DELETE FROM relais_customer_stage WHERE external_id IN (%s)" % ", ".join(["%s"] * len(duplicate_lines)),  # noqa: S608
+                list(duplicate_lines),
+            )
+            for external_id, lines in duplicate_lines.items():
+                for line in lines:
+                    result.rows_rejected += 1
+                    if len(result.errors) < error_limit:
+                        others = ", ".join(str(other) for other in lines if other != line)
+                        result.errors.append(RowError(
+                            line, "external_id",
+                            _("This CRM id also appears on line(s) %(lines)s of the file: none of them was imported.")
+                            % {"lines": others}, external_id,
+                        ))
+        cursor.execute("SELECT COUNT(*) FROM relais_customer_stage")
+        staged_count = cursor.fetchone()[0]
+        params = {"network": network_id, "now": connection.ops.adapt_datetimefield_value(now), "import": import_id}
+        cursor.execute(
+            f"""{temporary} relais_customer_prev AS
+                SELECT c.id, c.consent_email, c.consent_sms, c.consent_post, c.objected_at
+                FROM central_customer c JOIN relais_customer_stage s
+                  ON c.network_id = %(network)s AND c.external_id = s.external_id""",
+            params,
+        )
+        cursor.execute("SELECT COUNT(*) FROM relais_customer_prev")
+        result.rows_updated = cursor.fetchone()[0]
+        result.rows_created = staged_count - result.rows_updated
+        cursor.execute(_upsert_sql(), params)
+        cursor.execute(_history_sql(), params)
+        cursor.execute("DROP TABLE relais_customer_stage")
+        cursor.execute("DROP TABLE relais_customer_prev")
+    result.errors.sort(key=lambda error: error.line)
+    return result

@@ -1,0 +1,36 @@
+"""CSV exports, streamed row by row from an already-scoped queryset."""
+
+import csv
+import re
+from collections.abc import Iterator
+
+from django.db.models import QuerySet
+
+from central.models import Customer
+
+CUSTOMER_EXPORT_FIELDS = (
+    "public_id", "external_id", "branch__code", "civility", "first_name", "last_name", "email", "mobile",
+    "postal_code", "city", "segment", "consent_email", "consent_sms", "consent_post", "objected_at",
+)
+
+
+_PHONE = re.compile(r"^\+\d{6,15}$")  # a validated E.164 number is no formula
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def spreadsheet_safe(value: object) -> object:
+    """Neutralise CSV formula injection: a cell starting with = + - @ is read as text."""
+    if isinstance(value, str) and value[:1] in {"=", "+", "-", "@", "\t", "\r"} and not _PHONE.match(value):
+        return "'" + value
+    return value
+
+
+def customers_csv(customers: QuerySet[Customer]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield "\ufeff" + writer.writerow([name.replace("branch__code", "branch_code") for name in CUSTOMER_EXPORT_FIELDS])
+    for row in customers.values_list(*CUSTOMER_EXPORT_FIELDS).iterator(chunk_size=2000):
+        yield writer.writerow([spreadsheet_safe(value) for value in row])

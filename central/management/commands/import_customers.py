@@ -1,0 +1,38 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from central.customer_import import ImportFileError
+from central.services import customer_import_load
+from local_stores.models import Network
+
+
+class Command(BaseCommand):
+    help = "Import customers from a CSV file into a network (upsert by CRM id); prints each rejected row."
+
+    def add_arguments(self, parser):
+        parser.add_argument("network", help="network slug")
+        parser.add_argument("path", type=Path)
+        parser.add_argument("--source", default="", help="consent source recorded for this file")
+
+    def handle(self, *args, network: str, path: Path, source: str, **options):
+        try:
+            target = Network.objects.get(slug=network)
+        except Network.DoesNotExist as error:
+            raise CommandError(f"No network with slug {network!r}.") from error
+        if not path.is_file():
+            raise CommandError(f"No file at {path}.")
+        try:
+            with path.open("rb") as stream, transaction.atomic():
+                result = customer_import_load(network=target, stream=stream, source=source or f"import {path.name}")
+        except ImportFileError as error:
+            raise CommandError(str(error)) from error
+        for error in result.errors:
+            self.stderr.write(f"line {error.line}: {error.field or '-'}: {error.reason} [{error.value}]")
+        self.stdout.write(
+            f"{result.rows_total} rows read, {result.rows_created} created, {result.rows_updated} updated, "
+            f"{result.rows_rejected} rejected"
+        )
+        if result.rows_rejected:
+            raise SystemExit(3)

@@ -1,0 +1,177 @@
+"""The customer referential and consent.
+
+Consent's current state lives on the customer row (one column per channel) so that targeting
+and arbitration read it with no join; every change is also written to ``ConsentEvent``, the
+history a customer page shows and an auditor asks for.
+"""
+
+from functools import partial
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from local_stores.identifiers import new_public_id
+from local_stores.models import Network, Node
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", _("E-mail")
+    SMS = "sms", _("SMS")
+    POST = "post", _("Post")
+
+
+class ConsentStatus(models.TextChoices):
+    GRANTED = "granted", _("Granted")
+    DENIED = "denied", _("Denied")
+    UNKNOWN = "unknown", _("Unknown")
+
+
+class Civility(models.TextChoices):
+    MADAME = "mme", _("Ms")
+    MONSIEUR = "m", _("Mr")
+    NONE = "", _("—")
+
+
+class Customer(models.Model):
+    public_id = models.CharField(max_length=24, unique=True, default=partial(new_public_id, "cus"), editable=False)
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="customers")
+    external_id = models.CharField(_("CRM id"), max_length=64)
+    branch = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="customers", verbose_name=_("branch"))
+    civility = models.CharField(_("civility"), max_length=3, choices=Civility.choices, blank=True)
+    first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    email = models.CharField(_("e-mail"), max_length=254, blank=True, db_index=True)
+    mobile = models.CharField(_("mobile"), max_length=20, blank=True)
+    address_line1 = models.CharField(_("address"), max_length=200, blank=True)
+    postal_code = models.CharField(_("postal code"), max_length=16, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    country = models.CharField(_("country"), max_length=2, default="FR")
+    # Targeting attributes
+    segment = models.CharField(_("segment"), max_length=32, blank=True)
+    rfm_recency = models.PositiveSmallIntegerField(_("recency score"), null=True, blank=True)
+    rfm_frequency = models.PositiveSmallIntegerField(_("frequency score"), null=True, blank=True)
+    rfm_monetary = models.PositiveSmallIntegerField(_("monetary score"), null=True, blank=True)
+    #: Tags kept as ",wine,cheese," so that "has tag X" is one portable LIKE '%,X,%'.
+    interests = models.CharField(_("interests"), max_length=500, blank=True)
+    last_purchase_on = models.DateField(_("last purchase"), null=True, blank=True)
+    lifetime_value = models.DecimalField(_("lifetime value"), max_digits=12, decimal_places=2, null=True, blank=True)
+    preferred_channel = models.CharField(_("preferred channel"), max_length=8, choices=Channel.choices, blank=True)
+    # Consent per channel (current state; history in ConsentEvent)
+    consent_email = models.CharField(
+        _("e-mail consent"), max_length=8, choices=ConsentStatus.choices, default=ConsentStatus.UNKNOWN
+    )
+    consent_email_at = models.DateTimeField(_("e-mail consent given or refused on"), null=True, blank=True)
+    consent_email_source = models.CharField(_("e-mail consent source"), max_length=120, blank=True)
+    consent_sms = models.CharField(
+        _("SMS consent"), max_length=8, choices=ConsentStatus.choices, default=ConsentStatus.UNKNOWN
+    )
+    consent_sms_at = models.DateTimeField(_("SMS consent given or refused on"), null=True, blank=True)
+    consent_sms_source = models.CharField(_("SMS consent source"), max_length=120, blank=True)
+    consent_post = models.CharField(
+        _("post consent"), max_length=8, choices=ConsentStatus.choices, default=ConsentStatus.UNKNOWN
+    )
+    consent_post_at = models.DateTimeField(_("post consent given or refused on"), null=True, blank=True)
+    consent_post_source = models.CharField(_("post consent source"), max_length=120, blank=True)
+    #: RGPD art. 21: a global objection to marketing beats every consent.
+    objected_at = models.DateTimeField(_("objected to marketing on"), null=True, blank=True)
+    objection_source = models.CharField(max_length=120, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        ordering = ["last_name", "first_name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["network", "external_id"], name="customer_external_id_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["branch", "last_name"], name="customer_branch_name"),
+            models.Index(fields=["branch", "segment"], name="customer_branch_segment"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip() or self.public_id
+
+    @property
+    def full_name(self) -> str:
+        return str(self)
+
+    @property
+    def has_objected(self) -> bool:
+        return self.objected_at is not None
+
+    @property
+    def interest_list(self) -> list[str]:
+        return [tag for tag in self.interests.split(",") if tag]
+
+    def consent_for(self, channel: str) -> str:
+        """The consent that applies to ``channel``: denied whenever the customer objected."""
+        if self.has_objected:
+            return ConsentStatus.DENIED
+        return getattr(self, f"consent_{channel}")
+
+
+class ConsentEvent(models.Model):
+    """One change of consent, as it happened: never edited, never deleted (but by erasure)."""
+
+    ALL_CHANNELS = "all"
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="consent_events")
+    channel = models.CharField(max_length=8)  # a Channel value, or "all" for the global objection
+    status = models.CharField(max_length=8)  # a ConsentStatus value, or "objected"/"withdrawn"
+    occurred_at = models.DateTimeField()
+    source = models.CharField(max_length=120, blank=True)
+    recorded_at = models.DateTimeField()
+    customer_import = models.ForeignKey("CustomerImport", on_delete=models.SET_NULL, null=True, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name = _("consent change")
+        verbose_name_plural = _("consent changes")
+        indexes = [models.Index(fields=["customer", "channel", "-occurred_at"], name="consent_event_lookup")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.channel} {self.status}"
+
+
+class CustomerImport(models.Model):
+    """One CSV import: the file, who sent it, how far it went and the report of each bad row."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        RUNNING = "running", _("Importing")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    public_id = models.CharField(max_length=24, unique=True, default=partial(new_public_id, "imp"), editable=False)
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="customer_imports")
+    file = models.FileField(upload_to="imports/%Y/%m/")
+    original_name = models.CharField(max_length=255)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_created = models.PositiveIntegerField(default=0)
+    rows_updated = models.PositiveIntegerField(default=0)
+    rows_rejected = models.PositiveIntegerField(default=0)
+    #: [{"line": 4, "field": "email", "reason": "…", "value": "…"}, …] — at most ERROR_LIMIT entries.
+    errors = models.JSONField(default=list, blank=True)
+    failure_reason = models.TextField(blank=True)
+
+    ERROR_LIMIT = 10_000
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("customer import")
+        verbose_name_plural = _("customer imports")
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.get_status_display()})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {self.Status.DONE, self.Status.FAILED}

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from central import views
+
+app_name = "central"
+urlpatterns = [
+    path("", views.customer_list_view, name="customer-list"),
+    path("export.csv", views.customer_export_view, name="customer-export"),
+    path("import/", views.customer_import_view, name="customer-import"),
+    path("imports/<str:public_id>/", views.customer_import_detail_view, name="customer-import-detail"),
+    path("imports/<str:public_id>/errors.csv", views.customer_import_errors_view, name="customer-import-errors"),
+    path("<str:public_id>/", views.customer_detail_view, name="customer-detail"),
+]

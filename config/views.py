@@ -1,0 +1,68 @@
+"""The home page: one section per role the user holds, each reading through the scoping selectors."""
+
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from approvals.selectors import approval_scope_exists, pending_proofs_for
+from central.selectors import consent_summary, customer_counts_by_branch, customer_list
+from local_stores.models import NodeKind, Role
+from local_stores.selectors import branches_visible_to, networks_visible_to, regions_visible_to, roles_of
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    roles = roles_of(user)
+    held = {role for role, _node in roles}
+    context: dict[str, object] = {"roles": roles, "role_badges": [(Role(role).label, node) for role, node in roles]}
+    if Role.HEAD_OFFICE_MARKETER in held or Role.ANALYST in held or user.is_superuser:
+        counts = customer_counts_by_branch(fetched_by=user)
+        regions = list(regions_visible_to(user).select_related("network").order_by("network__name", "name"))
+        branches = list(branches_visible_to(user))
+        for region in regions:
+            region.branch_count = sum(1 for branch in branches if branch.parent_id == region.pk)
+            region.customer_count = sum(counts.get(branch.pk, 0) for branch in branches if branch.parent_id == region.pk)
+        context["overview"] = {
+            "networks": networks_visible_to(user),
+            "regions": regions,
+            "branch_count": len(branches),
+            "consent": consent_summary(fetched_by=user),
+        }
+    region_nodes = [node for role, node in roles if role == Role.REGIONAL_MANAGER and node.kind == NodeKind.REGION]
+    if region_nodes:
+        counts = customer_counts_by_branch(fetched_by=user)
+        context["regions_managed"] = [
+            {
+                "region": region,
+                "branches": [
+                    (branch, counts.get(branch.pk, 0))
+                    for branch in branches_visible_to(user).filter(parent=region).order_by("name")
+                ],
+            }
+            for region in region_nodes
+        ]
+    branch_nodes = [node for role, node in roles if role == Role.BRANCH_MANAGER]
+    if branch_nodes:
+        context["branches_managed"] = [
+            {
+                "branch": branch,
+                "consent": consent_summary(fetched_by=user, branch=branch),
+                "recent": customer_list(fetched_by=user).filter(branch=branch).order_by("-created_at")[:5],
+            }
+            for branch in branch_nodes
+        ]
+    if approval_scope_exists(fetched_by=user):
+        context["inbox"] = pending_proofs_for(fetched_by=user)
+        context["is_approver"] = True
+    return render(request, "home.html", context)
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})

@@ -1,0 +1,94 @@
+"""Writes to the network: networks, nodes and roles."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+from guardian.shortcuts import assign_perm
+
+from local_stores.models import (
+    ROLE_PERMISSIONS,
+    Network,
+    Node,
+    NodeKind,
+    Role,
+    RoleAssignmentEvent,
+    RoleGroup,
+)
+from local_stores.selectors import clear_scope_cache
+
+User = get_user_model()
+
+_ALLOWED_PARENT = {NodeKind.REGION: NodeKind.HEAD_OFFICE, NodeKind.BRANCH: NodeKind.REGION}
+
+
+@transaction.atomic
+def network_create(*, name: str, slug: str, head_office_name: str, head_office_code: str = "HQ") -> Network:
+    """Create a network with its head office (the root of its tree)."""
+    network = Network.objects.create(name=name, slug=slug)
+    head_office = Node(network=network, kind=NodeKind.HEAD_OFFICE, code=head_office_code, name=head_office_name)
+    head_office.path = f"/{network.public_id}/{head_office.public_id}/"
+    head_office.full_clean(exclude=["path"])
+    head_office.save()
+    return network
+
+
+def node_create(*, parent: Node, kind: str, code: str, name: str, **fields: object) -> Node:
+    """Add a region under the head office, or a branch under a region. Raises ValidationError
+    for a misplaced node or a code already used in the network."""
+    if _ALLOWED_PARENT.get(kind) != parent.kind:
+        raise ValidationError(
+            _("A %(kind)s cannot be placed under a %(parent)s.")
+            % {"kind": NodeKind(kind).label, "parent": NodeKind(parent.kind).label}
+        )
+    node = Node(network=parent.network, parent=parent, kind=kind, code=code, name=name, **fields)
+    node.path = f"{parent.path}{node.public_id}/"
+    node.full_clean(exclude=["path"])
+    node.save()
+    return node
+
+
+def _role_group(*, node: Node, role: str) -> RoleGroup:
+    existing = RoleGroup.objects.filter(node=node, role=role).select_related("group").first()
+    if existing:
+        return existing
+    group = Group.objects.create(name=f"{node.network.slug}:{node.code}:{role}")
+    for codename in ROLE_PERMISSIONS[role]:
+        assign_perm(f"local_stores.{codename}", group, node)
+    return RoleGroup.objects.create(node=node, role=role, group=group)
+
+
+@transaction.atomic
+def role_grant(*, user: User, node: Node, role: str, granted_by: User | None = None) -> RoleGroup:
+    """Give ``user`` the ``role`` on ``node`` and its subtree. Idempotent."""
+    if role not in Role.values:
+        raise ValidationError(_("Unknown role: %(role)s") % {"role": role})
+    if role == Role.HEAD_OFFICE_MARKETER and node.kind != NodeKind.HEAD_OFFICE:
+        raise ValidationError(_("The head-office marketer role is granted on the head office."))
+    if role == Role.REGIONAL_MANAGER and node.kind != NodeKind.REGION:
+        raise ValidationError(_("The regional manager role is granted on a region."))
+    if role == Role.BRANCH_MANAGER and node.kind != NodeKind.BRANCH:
+        raise ValidationError(_("The branch manager role is granted on a branch."))
+    role_group = _role_group(node=node, role=role)
+    if not role_group.group.user_set.filter(pk=user.pk).exists():
+        role_group.group.user_set.add(user)
+        RoleAssignmentEvent.objects.create(
+            user=user, node=node, role=role, action=RoleAssignmentEvent.Action.GRANTED, by=granted_by
+        )
+    clear_scope_cache(user)
+    return role_group
+
+
+@transaction.atomic
+def role_revoke(*, user: User, node: Node, role: str, revoked_by: User | None = None) -> None:
+    """Take ``role`` on ``node`` away from ``user``. Idempotent."""
+    role_group = RoleGroup.objects.filter(node=node, role=role).select_related("group").first()
+    if role_group and role_group.group.user_set.filter(pk=user.pk).exists():
+        role_group.group.user_set.remove(user)
+        RoleAssignmentEvent.objects.create(
+            user=user, node=node, role=role, action=RoleAssignmentEvent.Action.REVOKED, by=revoked_by
+        )
+    clear_scope_cache(user)

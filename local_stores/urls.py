@@ -1,0 +1,9 @@
+from django.urls import path
+
+from local_stores import views
+
+app_name = "local_stores"
+urlpatterns = [
+    path("branches/", views.branch_list_view, name="branch-list"),
+    path("branches/<str:public_id>/", views.branch_detail_view, name="branch-detail"),
+]

@@ -1,0 +1,1 @@
+"""Delivery and engagement events and their roll-ups: built by the reporting issue."""

@@ -1,0 +1,1 @@
+"""Templates, locked parts, typed slots and assets: built by the template-library issue."""
