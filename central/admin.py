@@ -16,9 +16,20 @@ class CustomerAdmin(ScopedModelAdmin):
     list_select_related = ["branch"]
     # Consent changes are recorded with their history by services, not edited here.
     readonly_fields = [
-        "public_id", "network", "branch", "consent_email", "consent_email_at", "consent_email_source",
-        "consent_sms", "consent_sms_at", "consent_sms_source", "consent_post", "consent_post_at",
-        "consent_post_source", "objected_at", "objection_source",
+        "public_id",
+        "network",
+        "branch",
+        "consent_email",
+        "consent_email_at",
+        "consent_email_source",
+        "consent_sms",
+        "consent_sms_at",
+        "consent_sms_source",
+        "consent_post",
+        "consent_post_at",
+        "consent_post_source",
+        "objected_at",
+        "objection_source",
     ]
 
     def scoped_queryset(self, request):

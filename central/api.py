@@ -33,12 +33,39 @@ class CustomerOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Customer
         fields = [
-            "id", "external_id", "branch", "branch_code", "civility", "first_name", "last_name", "email",
-            "mobile", "address_line1", "postal_code", "city", "country", "segment", "rfm_recency",
-            "rfm_frequency", "rfm_monetary", "interests", "last_purchase_on", "lifetime_value",
-            "preferred_channel", "consent_email", "consent_email_at", "consent_email_source", "consent_sms",
-            "consent_sms_at", "consent_sms_source", "consent_post", "consent_post_at", "consent_post_source",
-            "objected_at", "created_at", "updated_at",
+            "id",
+            "external_id",
+            "branch",
+            "branch_code",
+            "civility",
+            "first_name",
+            "last_name",
+            "email",
+            "mobile",
+            "address_line1",
+            "postal_code",
+            "city",
+            "country",
+            "segment",
+            "rfm_recency",
+            "rfm_frequency",
+            "rfm_monetary",
+            "interests",
+            "last_purchase_on",
+            "lifetime_value",
+            "preferred_channel",
+            "consent_email",
+            "consent_email_at",
+            "consent_email_source",
+            "consent_sms",
+            "consent_sms_at",
+            "consent_sms_source",
+            "consent_post",
+            "consent_post_at",
+            "consent_post_source",
+            "objected_at",
+            "created_at",
+            "updated_at",
         ]
 
 
@@ -71,8 +98,19 @@ class CustomerImportOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = CustomerImport
         fields = [
-            "id", "network", "original_name", "status", "created_at", "started_at", "finished_at", "rows_total",
-            "rows_created", "rows_updated", "rows_rejected", "errors", "failure_reason",
+            "id",
+            "network",
+            "original_name",
+            "status",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "rows_total",
+            "rows_created",
+            "rows_updated",
+            "rows_rejected",
+            "errors",
+            "failure_reason",
         ]
 
 

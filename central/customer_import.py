@@ -25,43 +25,121 @@ from django.utils.translation import gettext as _
 from local_stores.identifiers import new_public_id
 
 COLUMNS = (
-    "external_id", "branch_code", "civility", "first_name", "last_name", "email", "mobile",
-    "address_line1", "postal_code", "city", "country", "segment", "rfm_recency", "rfm_frequency",
-    "rfm_monetary", "interests", "last_purchase_date", "lifetime_value", "preferred_channel",
-    "consent_email", "consent_email_date", "consent_sms", "consent_sms_date", "consent_post",
-    "consent_post_date", "consent_source", "objection", "objection_date",
+    "external_id",
+    "branch_code",
+    "civility",
+    "first_name",
+    "last_name",
+    "email",
+    "mobile",
+    "address_line1",
+    "postal_code",
+    "city",
+    "country",
+    "segment",
+    "rfm_recency",
+    "rfm_frequency",
+    "rfm_monetary",
+    "interests",
+    "last_purchase_date",
+    "lifetime_value",
+    "preferred_channel",
+    "consent_email",
+    "consent_email_date",
+    "consent_sms",
+    "consent_sms_date",
+    "consent_post",
+    "consent_post_date",
+    "consent_source",
+    "objection",
+    "objection_date",
 )
 REQUIRED_COLUMNS = ("external_id", "branch_code")
 
 STAGE_COLUMNS = (
-    ("line", "integer"), ("external_id", "varchar(64)"), ("public_id", "varchar(24)"), ("branch_id", "bigint"),
-    ("civility", "varchar(3)"), ("first_name", "varchar(100)"), ("last_name", "varchar(100)"),
-    ("email", "varchar(254)"), ("mobile", "varchar(20)"), ("address_line1", "varchar(200)"),
-    ("postal_code", "varchar(16)"), ("city", "varchar(100)"), ("country", "varchar(2)"),
-    ("segment", "varchar(32)"), ("rfm_recency", "smallint"), ("rfm_frequency", "smallint"),
-    ("rfm_monetary", "smallint"), ("interests", "varchar(500)"), ("last_purchase_on", "date"),
-    ("lifetime_value", "numeric(12,2)"), ("preferred_channel", "varchar(8)"),
-    ("consent_email", "varchar(8)"), ("consent_email_at", "timestamp with time zone"),
-    ("consent_sms", "varchar(8)"), ("consent_sms_at", "timestamp with time zone"),
-    ("consent_post", "varchar(8)"), ("consent_post_at", "timestamp with time zone"),
-    ("consent_source", "varchar(120)"), ("objection", "varchar(3)"), ("objection_at", "timestamp with time zone"),
+    ("line", "integer"),
+    ("external_id", "varchar(64)"),
+    ("public_id", "varchar(24)"),
+    ("branch_id", "bigint"),
+    ("civility", "varchar(3)"),
+    ("first_name", "varchar(100)"),
+    ("last_name", "varchar(100)"),
+    ("email", "varchar(254)"),
+    ("mobile", "varchar(20)"),
+    ("address_line1", "varchar(200)"),
+    ("postal_code", "varchar(16)"),
+    ("city", "varchar(100)"),
+    ("country", "varchar(2)"),
+    ("segment", "varchar(32)"),
+    ("rfm_recency", "smallint"),
+    ("rfm_frequency", "smallint"),
+    ("rfm_monetary", "smallint"),
+    ("interests", "varchar(500)"),
+    ("last_purchase_on", "date"),
+    ("lifetime_value", "numeric(12,2)"),
+    ("preferred_channel", "varchar(8)"),
+    ("consent_email", "varchar(8)"),
+    ("consent_email_at", "timestamp with time zone"),
+    ("consent_sms", "varchar(8)"),
+    ("consent_sms_at", "timestamp with time zone"),
+    ("consent_post", "varchar(8)"),
+    ("consent_post_at", "timestamp with time zone"),
+    ("consent_source", "varchar(120)"),
+    ("objection", "varchar(3)"),
+    ("objection_at", "timestamp with time zone"),
 )
 
 # Deliberately simple and fast: one "@", no spaces, a dot in the domain, no leading/trailing dot.
-_EMAIL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
 _PHONE_NOISE = re.compile(r"[\s.\-()/]")
 _TAG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 _CONSENT_VALUES = {
-    "granted": "granted", "yes": "granted", "oui": "granted", "opt-in": "granted", "1": "granted",
-    "denied": "denied", "no": "denied", "non": "denied", "opt-out": "denied", "0": "denied",
-    "unknown": "unknown", "": "",
+    "granted": "granted",
+    "yes": "granted",
+    "oui": "granted",
+    "opt-in": "granted",
+    "1": "granted",
+    "denied": "denied",
+    "no": "denied",
+    "non": "denied",
+    "opt-out": "denied",
+    "0": "denied",
+    "unknown": "unknown",
+    "": "",
 }
-_YES_NO = {"yes": "yes", "oui": "yes", "1": "yes", "true": "yes", "no": "no", "non": "no", "0": "no", "false": "no", "": ""}
-_CIVILITIES = {"mme": "mme", "madame": "mme", "mrs": "mme", "ms": "mme", "m": "m", "m.": "m", "mr": "m", "monsieur": "m", "": ""}
+_YES_NO = {
+    "yes": "yes",
+    "oui": "yes",
+    "1": "yes",
+    "true": "yes",
+    "no": "no",
+    "non": "no",
+    "0": "no",
+    "false": "no",
+    "": "",
+}
+_CIVILITIES = {
+    "mme": "mme",
+    "madame": "mme",
+    "mrs": "mme",
+    "ms": "mme",
+    "m": "m",
+    "m.": "m",
+    "mr": "m",
+    "monsieur": "m",
+    "": "",
+}
 _CHANNELS = {"email", "sms", "post", ""}
 _LIMITS = {
-    "first_name": 100, "last_name": 100, "address_line1": 200, "postal_code": 16, "city": 100,
-    "segment": 32, "consent_source": 120,
+    "first_name": 100,
+    "last_name": 100,
+    "address_line1": 200,
+    "postal_code": 16,
+    "city": 100,
+    "segment": 32,
+    "consent_source": 120,
 }
 
 
@@ -139,7 +217,9 @@ def open_csv(stream: IO[bytes]) -> tuple[csv.DictReader, list[str]]:
         raise ImportFileError(_("The file needs an “email” or a “mobile” column."))
     duplicated = {name for name in header if header.count(name) > 1}
     if duplicated:
-        raise ImportFileError(_("Column(s) appear twice: %(names)s.") % {"names": ", ".join(sorted(duplicated))})
+        raise ImportFileError(
+            _("Column(s) appear twice: %(names)s.") % {"names": ", ".join(sorted(duplicated))}
+        )
     return csv.DictReader(text, fieldnames=header, delimiter=delimiter, restval=""), header
 
 
@@ -215,7 +295,11 @@ class RowValidator:
             tags = [tag.strip() for tag in re.split(r"[|,]", raw_interests) if tag.strip()]
             bad = [tag for tag in tags if not _TAG.match(tag)]
             if bad:
-                fail("interests", _("Invalid interest tag(s): %(tags)s (letters, digits, - and _).") % {"tags": ", ".join(bad)})
+                fail(
+                    "interests",
+                    _("Invalid interest tag(s): %(tags)s (letters, digits, - and _).")
+                    % {"tags": ", ".join(bad)},
+                )
             interests = "," + ",".join(dict.fromkeys(tags)) + "," if tags else ""
             if len(interests) > 500:
                 fail("interests", _("Too many interests (500 characters at most)."))
@@ -271,10 +355,28 @@ class RowValidator:
         if errors:
             return None, errors
         return (
-            line, external_id, new_public_id("cus"), branch_id, civility, texts["first_name"], texts["last_name"],
-            email, mobile, texts["address_line1"], texts["postal_code"], texts["city"], country, texts["segment"],
-            *scores, interests, last_purchase, lifetime_value, preferred, *consents,
-            texts["consent_source"] or self.default_source, objection,
+            line,
+            external_id,
+            new_public_id("cus"),
+            branch_id,
+            civility,
+            texts["first_name"],
+            texts["last_name"],
+            email,
+            mobile,
+            texts["address_line1"],
+            texts["postal_code"],
+            texts["city"],
+            country,
+            texts["segment"],
+            *scores,
+            interests,
+            last_purchase,
+            lifetime_value,
+            preferred,
+            *consents,
+            texts["consent_source"] or self.default_source,
+            objection,
             self._dt(objection_at or self.now) if objection == "yes" else None,
         ), []
 
@@ -299,9 +401,24 @@ def _stage_rows(cursor, rows: Iterable[tuple]) -> None:
 
 
 _PROFILE = (
-    "branch_id", "civility", "first_name", "last_name", "email", "mobile", "address_line1", "postal_code",
-    "city", "country", "segment", "rfm_recency", "rfm_frequency", "rfm_monetary", "interests",
-    "last_purchase_on", "lifetime_value", "preferred_channel",
+    "branch_id",
+    "civility",
+    "first_name",
+    "last_name",
+    "email",
+    "mobile",
+    "address_line1",
+    "postal_code",
+    "city",
+    "country",
+    "segment",
+    "rfm_recency",
+    "rfm_frequency",
+    "rfm_monetary",
+    "interests",
+    "last_purchase_on",
+    "lifetime_value",
+    "preferred_channel",
 )
 
 
@@ -314,7 +431,9 @@ def _consent_insert(channel: str) -> str:
 
 def _consent_update(channel: str) -> str:
     """A consent is replaced only when the file gives one that differs; its date and source move with it."""
-    changed = f"(excluded.consent_{channel}_source <> '' AND excluded.consent_{channel} <> c.consent_{channel})"
+    changed = (
+        f"(excluded.consent_{channel}_source <> '' AND excluded.consent_{channel} <> c.consent_{channel})"
+    )
     return (
         f"consent_{channel} = CASE WHEN {changed} THEN excluded.consent_{channel} ELSE c.consent_{channel} END, "
         f"consent_{channel}_at = CASE WHEN {changed} THEN excluded.consent_{channel}_at ELSE c.consent_{channel}_at END, "
@@ -361,7 +480,7 @@ def _history_sql() -> str:
             FROM relais_customer_stage s
             JOIN central_customer c ON c.network_id = %(network)s AND c.external_id = s.external_id
             LEFT JOIN relais_customer_prev p ON p.id = c.id
-            WHERE s.consent_{channel} <> '' AND (p.id IS NULL OR p.consent_{channel} <> c.consent_{channel})"""
+            WHERE s.consent_{channel} <> '' AND (p.id IS NULL OR p.consent_{channel} <> c.consent_{channel})"""  # noqa: S608
         for channel in ("email", "sms", "post")
     ]
     parts.append(
@@ -381,8 +500,13 @@ def _history_sql() -> str:
 
 
 def load(
-    *, network_id: int, rows: Iterator[tuple[int, dict[str, str]]], validator: RowValidator,
-    import_id: int | None, now: datetime, error_limit: int,
+    *,
+    network_id: int,
+    rows: Iterator[tuple[int, dict[str, str]]],
+    validator: RowValidator,
+    import_id: int | None,
+    now: datetime,
+    error_limit: int,
 ) -> ImportResult:
     """Validate and load ``rows`` (line number, row) in the current transaction."""
     result = ImportResult()
@@ -405,33 +529,42 @@ def load(
             yield staged
 
     column_defs = ", ".join(f"{name} {sql_type}" for name, sql_type in STAGE_COLUMNS)
-    temporary = "CREATE TEMPORARY TABLE"
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS relais_customer_stage")
         cursor.execute("DROP TABLE IF EXISTS relais_customer_prev")
-        cursor.execute(f"{temporary} relais_customer_stage ({column_defs})")
+        cursor.execute(f"CREATE TEMPORARY TABLE relais_customer_stage ({column_defs})")
         _stage_rows(cursor, good_rows())
         if duplicate_lines:
             # A CRM id present on several lines: none of them is imported, each is reported.
-            cursor.execute(
-                "DELETE FROM relais_customer_stage WHERE external_id IN (%s)" % ", ".join(["%s"] * len(duplicate_lines)),  # noqa: S608
-                list(duplicate_lines),
+            cursor.executemany(
+                "DELETE FROM relais_customer_stage WHERE external_id = %s",
+                [(key,) for key in duplicate_lines],
             )
             for external_id, lines in duplicate_lines.items():
                 for line in lines:
                     result.rows_rejected += 1
                     if len(result.errors) < error_limit:
                         others = ", ".join(str(other) for other in lines if other != line)
-                        result.errors.append(RowError(
-                            line, "external_id",
-                            _("This CRM id also appears on line(s) %(lines)s of the file: none of them was imported.")
-                            % {"lines": others}, external_id,
-                        ))
+                        result.errors.append(
+                            RowError(
+                                line,
+                                "external_id",
+                                _(
+                                    "This CRM id also appears on line(s) %(lines)s of the file: none of them was imported."
+                                )
+                                % {"lines": others},
+                                external_id,
+                            )
+                        )
         cursor.execute("SELECT COUNT(*) FROM relais_customer_stage")
         staged_count = cursor.fetchone()[0]
-        params = {"network": network_id, "now": connection.ops.adapt_datetimefield_value(now), "import": import_id}
+        params = {
+            "network": network_id,
+            "now": connection.ops.adapt_datetimefield_value(now),
+            "import": import_id,
+        }
         cursor.execute(
-            f"""{temporary} relais_customer_prev AS
+            """CREATE TEMPORARY TABLE relais_customer_prev AS
                 SELECT c.id, c.consent_email, c.consent_sms, c.consent_post, c.objected_at
                 FROM central_customer c JOIN relais_customer_stage s
                   ON c.network_id = %(network)s AND c.external_id = s.external_id""",

@@ -9,8 +9,21 @@ from django.db.models import QuerySet
 from central.models import Customer
 
 CUSTOMER_EXPORT_FIELDS = (
-    "public_id", "external_id", "branch__code", "civility", "first_name", "last_name", "email", "mobile",
-    "postal_code", "city", "segment", "consent_email", "consent_sms", "consent_post", "objected_at",
+    "public_id",
+    "external_id",
+    "branch__code",
+    "civility",
+    "first_name",
+    "last_name",
+    "email",
+    "mobile",
+    "postal_code",
+    "city",
+    "segment",
+    "consent_email",
+    "consent_sms",
+    "consent_post",
+    "objected_at",
 )
 
 
@@ -31,6 +44,8 @@ def spreadsheet_safe(value: object) -> object:
 
 def customers_csv(customers: QuerySet[Customer]) -> Iterator[str]:
     writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow([name.replace("branch__code", "branch_code") for name in CUSTOMER_EXPORT_FIELDS])
+    yield "\ufeff" + writer.writerow(
+        [name.replace("branch__code", "branch_code") for name in CUSTOMER_EXPORT_FIELDS]
+    )
     for row in customers.values_list(*CUSTOMER_EXPORT_FIELDS).iterator(chunk_size=2000):
         yield writer.writerow([spreadsheet_safe(value) for value in row])

@@ -16,10 +16,13 @@ class CustomerFilterSet(django_filters.FilterSet):
     consent_sms = django_filters.ChoiceFilter(choices=ConsentStatus.choices, label=_("SMS consent"))
     consent_post = django_filters.ChoiceFilter(choices=ConsentStatus.choices, label=_("Post consent"))
     reachable_by = django_filters.ChoiceFilter(
-        choices=Channel.choices, method="filter_reachable_by", label=_("Reachable by"),
+        choices=Channel.choices,
+        method="filter_reachable_by",
+        label=_("Reachable by"),
     )
-    objected = django_filters.BooleanFilter(field_name="objected_at", lookup_expr="isnull", exclude=True,
-                                            label=_("Objected to marketing"))
+    objected = django_filters.BooleanFilter(
+        field_name="objected_at", lookup_expr="isnull", exclude=True, label=_("Objected to marketing")
+    )
     interest = django_filters.CharFilter(method="filter_interest", label=_("Interest"), max_length=40)
 
     class Meta:
@@ -31,13 +34,18 @@ class CustomerFilterSet(django_filters.FilterSet):
         if not term:
             return queryset
         return queryset.filter(
-            Q(last_name__icontains=term) | Q(first_name__icontains=term) | Q(email__icontains=term.lower())
-            | Q(external_id=term) | Q(mobile__contains=term.replace(" ", ""))
+            Q(last_name__icontains=term)
+            | Q(first_name__icontains=term)
+            | Q(email__icontains=term.lower())
+            | Q(external_id=term)
+            | Q(mobile__contains=term.replace(" ", ""))
         )
 
     def filter_reachable_by(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
         """Granted on the channel and no global objection: who a campaign could reach."""
-        return queryset.filter(**{f"consent_{Channel(value).value}": ConsentStatus.GRANTED}, objected_at__isnull=True)
+        return queryset.filter(
+            **{f"consent_{Channel(value).value}": ConsentStatus.GRANTED}, objected_at__isnull=True
+        )
 
     def filter_interest(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
         tag = value.strip().lower()

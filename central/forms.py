@@ -9,7 +9,9 @@ class CustomerImportForm(forms.Form):
     network = forms.ModelChoiceField(queryset=Network.objects.none(), label=_("Network"), empty_label=None)
     file = forms.FileField(
         label=_("CSV file"),
-        help_text=_("UTF-8, comma or semicolon separated, one customer per line; the first line names the columns."),
+        help_text=_(
+            "UTF-8, comma or semicolon separated, one customer per line; the first line names the columns."
+        ),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
 

@@ -34,10 +34,14 @@ class Civility(models.TextChoices):
 
 
 class Customer(models.Model):
-    public_id = models.CharField(max_length=24, unique=True, default=partial(new_public_id, "cus"), editable=False)
+    public_id = models.CharField(
+        max_length=24, unique=True, default=partial(new_public_id, "cus"), editable=False
+    )
     network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="customers")
     external_id = models.CharField(_("CRM id"), max_length=64)
-    branch = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="customers", verbose_name=_("branch"))
+    branch = models.ForeignKey(
+        Node, on_delete=models.PROTECT, related_name="customers", verbose_name=_("branch")
+    )
     civility = models.CharField(_("civility"), max_length=3, choices=Civility.choices, blank=True)
     first_name = models.CharField(_("first name"), max_length=100, blank=True)
     last_name = models.CharField(_("last name"), max_length=100, blank=True)
@@ -55,8 +59,12 @@ class Customer(models.Model):
     #: Tags kept as ",wine,cheese," so that "has tag X" is one portable LIKE '%,X,%'.
     interests = models.CharField(_("interests"), max_length=500, blank=True)
     last_purchase_on = models.DateField(_("last purchase"), null=True, blank=True)
-    lifetime_value = models.DecimalField(_("lifetime value"), max_digits=12, decimal_places=2, null=True, blank=True)
-    preferred_channel = models.CharField(_("preferred channel"), max_length=8, choices=Channel.choices, blank=True)
+    lifetime_value = models.DecimalField(
+        _("lifetime value"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    preferred_channel = models.CharField(
+        _("preferred channel"), max_length=8, choices=Channel.choices, blank=True
+    )
     # Consent per channel (current state; history in ConsentEvent)
     consent_email = models.CharField(
         _("e-mail consent"), max_length=8, choices=ConsentStatus.choices, default=ConsentStatus.UNKNOWN
@@ -145,11 +153,15 @@ class CustomerImport(models.Model):
         DONE = "done", _("Done")
         FAILED = "failed", _("Failed")
 
-    public_id = models.CharField(max_length=24, unique=True, default=partial(new_public_id, "imp"), editable=False)
+    public_id = models.CharField(
+        max_length=24, unique=True, default=partial(new_public_id, "imp"), editable=False
+    )
     network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="customer_imports")
     file = models.FileField(upload_to="imports/%Y/%m/")
     original_name = models.CharField(max_length=255)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

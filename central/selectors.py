@@ -34,7 +34,9 @@ def customer_list(*, fetched_by: UserLike, filters: Mapping[str, str] | None = N
 
 def customer_get(*, fetched_by: UserLike, public_id: str) -> Customer:
     """One visible customer; Http404 for a foreign one and a missing one alike."""
-    return get_object_or_404(customers_visible_to(fetched_by).select_related("branch", "network"), public_id=public_id)
+    return get_object_or_404(
+        customers_visible_to(fetched_by).select_related("branch", "network"), public_id=public_id
+    )
 
 
 def customer_consent_history(*, customer: Customer) -> QuerySet[ConsentEvent]:
@@ -44,7 +46,11 @@ def customer_consent_history(*, customer: Customer) -> QuerySet[ConsentEvent]:
 
 def customer_segments(*, fetched_by: UserLike) -> list[str]:
     return list(
-        customers_visible_to(fetched_by).exclude(segment="").order_by("segment").values_list("segment", flat=True).distinct()
+        customers_visible_to(fetched_by)
+        .exclude(segment="")
+        .order_by("segment")
+        .values_list("segment", flat=True)
+        .distinct()
     )
 
 
@@ -77,7 +83,9 @@ def networks_importable_by(user: UserLike) -> QuerySet[Network]:
 
 def customer_imports_visible_to(user: UserLike) -> QuerySet[CustomerImport]:
     """Imports of the networks where ``user`` may import customers."""
-    return CustomerImport.objects.filter(network__in=networks_importable_by(user)).select_related("network", "created_by")
+    return CustomerImport.objects.filter(network__in=networks_importable_by(user)).select_related(
+        "network", "created_by"
+    )
 
 
 def customer_import_get(*, fetched_by: UserLike, public_id: str) -> CustomerImport:

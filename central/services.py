@@ -36,8 +36,12 @@ def customer_import_create(*, network: Network, uploaded_file: UploadedFile, cre
     if not name.lower().endswith((".csv", ".txt")):
         raise ValidationError({"file": _("Send a .csv file (UTF-8, comma or semicolon separated).")})
     if uploaded_file.size > settings.RELAIS_IMPORT_MAX_BYTES:
-        raise ValidationError({"file": _("The file is larger than %(size)d MB.") % {
-            "size": settings.RELAIS_IMPORT_MAX_BYTES // (1024 * 1024)}})
+        raise ValidationError(
+            {
+                "file": _("The file is larger than %(size)d MB.")
+                % {"size": settings.RELAIS_IMPORT_MAX_BYTES // (1024 * 1024)}
+            }
+        )
     if uploaded_file.size == 0:
         raise ValidationError({"file": _("The file is empty.")})
     record = CustomerImport.objects.create(
@@ -66,8 +70,9 @@ def customer_import_run(*, customer_import_id: int) -> CustomerImport:
     except Exception as error:
         logger.exception("customer import %s failed", record.public_id)
         record.status = CustomerImport.Status.FAILED
-        record.failure_reason = _("The import stopped on an unexpected error and nothing was imported: %(error)s") % {
-            "error": type(error).__name__}
+        record.failure_reason = _(
+            "The import stopped on an unexpected error and nothing was imported: %(error)s"
+        ) % {"error": type(error).__name__}
     else:
         record.status = CustomerImport.Status.DONE
         record.rows_total = result.rows_total
@@ -80,7 +85,9 @@ def customer_import_run(*, customer_import_id: int) -> CustomerImport:
     return record
 
 
-def customer_import_load(*, network: Network, stream, import_id: int | None = None, now=None, source: str = ""):
+def customer_import_load(
+    *, network: Network, stream, import_id: int | None = None, now=None, source: str = ""
+):
     """Validate and upsert the customers of a CSV stream into ``network``, in the current
     transaction. Returns an ``ImportResult`` (counts and each bad row's line, field and reason).
     Raises ``ImportFileError`` when the file as a whole cannot be read."""

@@ -8,6 +8,8 @@ urlpatterns = [
     path("export.csv", views.customer_export_view, name="customer-export"),
     path("import/", views.customer_import_view, name="customer-import"),
     path("imports/<str:public_id>/", views.customer_import_detail_view, name="customer-import-detail"),
-    path("imports/<str:public_id>/errors.csv", views.customer_import_errors_view, name="customer-import-errors"),
+    path(
+        "imports/<str:public_id>/errors.csv", views.customer_import_errors_view, name="customer-import-errors"
+    ),
     path("<str:public_id>/", views.customer_detail_view, name="customer-detail"),
 ]

@@ -30,7 +30,9 @@ def _filtered(request: HttpRequest) -> CustomerFilterSet:
     branches_with_customers = nodes_in_scope(request.user, perm="view_customers")
     if not branches_with_customers.exists():
         raise Http404
-    queryset = customers_visible_to(request.user).select_related("branch").order_by("last_name", "first_name", "id")
+    queryset = (
+        customers_visible_to(request.user).select_related("branch").order_by("last_name", "first_name", "id")
+    )
     return CustomerFilterSet(data=request.GET or None, queryset=queryset)
 
 
@@ -57,7 +59,9 @@ def customer_list_view(request: HttpRequest) -> HttpResponse:
 @require_GET
 def customer_export_view(request: HttpRequest) -> StreamingHttpResponse:
     filterset = _filtered(request)
-    response = StreamingHttpResponse(exports.customers_csv(filterset.qs), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(
+        exports.customers_csv(filterset.qs), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = 'attachment; filename="customers.csv"'
     return response
 
@@ -66,15 +70,24 @@ def customer_export_view(request: HttpRequest) -> StreamingHttpResponse:
 @require_GET
 def customer_detail_view(request: HttpRequest, public_id: str) -> HttpResponse:
     customer = customer_get(fetched_by=request.user, public_id=public_id)
-    return render(request, "central/customer_detail.html", {
-        "customer": customer,
-        "history": customer_consent_history(customer=customer)[:200],
-        "channels": [
-            (_("E-mail"), customer.consent_email, customer.consent_email_at, customer.consent_email_source),
-            (_("SMS"), customer.consent_sms, customer.consent_sms_at, customer.consent_sms_source),
-            (_("Post"), customer.consent_post, customer.consent_post_at, customer.consent_post_source),
-        ],
-    })
+    return render(
+        request,
+        "central/customer_detail.html",
+        {
+            "customer": customer,
+            "history": customer_consent_history(customer=customer)[:200],
+            "channels": [
+                (
+                    _("E-mail"),
+                    customer.consent_email,
+                    customer.consent_email_at,
+                    customer.consent_email_source,
+                ),
+                (_("SMS"), customer.consent_sms, customer.consent_sms_at, customer.consent_sms_source),
+                (_("Post"), customer.consent_post, customer.consent_post_at, customer.consent_post_source),
+            ],
+        },
+    )
 
 
 @login_required
@@ -88,7 +101,9 @@ def customer_import_view(request: HttpRequest) -> HttpResponse:
         try:
             with transaction.atomic():
                 record = customer_import_create(
-                    network=form.cleaned_data["network"], uploaded_file=form.cleaned_data["file"], created_by=request.user
+                    network=form.cleaned_data["network"],
+                    uploaded_file=form.cleaned_data["file"],
+                    created_by=request.user,
                 )
         except ValidationError as error:
             for field, field_errors in error.message_dict.items():
@@ -108,7 +123,9 @@ def customer_import_view(request: HttpRequest) -> HttpResponse:
 def customer_import_detail_view(request: HttpRequest, public_id: str) -> HttpResponse:
     record = customer_import_get(fetched_by=request.user, public_id=public_id)
     errors_page = Paginator(record.errors, 100).get_page(request.GET.get("page"))
-    template = "central/_customer_import_status.html" if request.htmx else "central/customer_import_detail.html"
+    template = (
+        "central/_customer_import_status.html" if request.htmx else "central/customer_import_detail.html"
+    )
     return render(request, template, {"record": record, "errors_page": errors_page})
 
 
@@ -121,5 +138,7 @@ def customer_import_errors_view(request: HttpRequest, public_id: str) -> HttpRes
     writer = csv.writer(response)
     writer.writerow(["line", "field", "reason", "value"])
     for error in record.errors:
-        writer.writerow([error["line"], error["field"], error["reason"], exports.spreadsheet_safe(error.get("value", ""))])
+        writer.writerow(
+            [error["line"], error["field"], error["reason"], exports.spreadsheet_safe(error.get("value", ""))]
+        )
     return response

@@ -18,21 +18,28 @@ def home(request: HttpRequest) -> HttpResponse:
     user = request.user
     roles = roles_of(user)
     held = {role for role, _node in roles}
-    context: dict[str, object] = {"roles": roles, "role_badges": [(Role(role).label, node) for role, node in roles]}
+    context: dict[str, object] = {
+        "roles": roles,
+        "role_badges": [(Role(role).label, node) for role, node in roles],
+    }
     if Role.HEAD_OFFICE_MARKETER in held or Role.ANALYST in held or user.is_superuser:
         counts = customer_counts_by_branch(fetched_by=user)
         regions = list(regions_visible_to(user).select_related("network").order_by("network__name", "name"))
         branches = list(branches_visible_to(user))
         for region in regions:
             region.branch_count = sum(1 for branch in branches if branch.parent_id == region.pk)
-            region.customer_count = sum(counts.get(branch.pk, 0) for branch in branches if branch.parent_id == region.pk)
+            region.customer_count = sum(
+                counts.get(branch.pk, 0) for branch in branches if branch.parent_id == region.pk
+            )
         context["overview"] = {
             "networks": networks_visible_to(user),
             "regions": regions,
             "branch_count": len(branches),
             "consent": consent_summary(fetched_by=user),
         }
-    region_nodes = [node for role, node in roles if role == Role.REGIONAL_MANAGER and node.kind == NodeKind.REGION]
+    region_nodes = [
+        node for role, node in roles if role == Role.REGIONAL_MANAGER and node.kind == NodeKind.REGION
+    ]
     if region_nodes:
         counts = customer_counts_by_branch(fetched_by=user)
         context["regions_managed"] = [

@@ -38,8 +38,10 @@ class ScopedModelAdmin(admin.ModelAdmin):
         return self.scoped_queryset(request)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_active and request.user.is_staff and (
-            request.user.is_superuser or nodes_in_scope(request.user, perm=self.view_perm).exists()
+        return (
+            request.user.is_active
+            and request.user.is_staff
+            and (request.user.is_superuser or nodes_in_scope(request.user, perm=self.view_perm).exists())
         )
 
     def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
@@ -118,7 +120,9 @@ class RoleAssignmentEventAdmin(ScopedModelAdmin):
     list_filter = ["role", "action"]
 
     def scoped_queryset(self, request):
-        return RoleAssignmentEvent.objects.filter(node__in=nodes_in_scope(request.user, perm="manage_network"))
+        return RoleAssignmentEvent.objects.filter(
+            node__in=nodes_in_scope(request.user, perm="manage_network")
+        )
 
     def node_of(self, obj):
         return obj.node

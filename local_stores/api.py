@@ -15,9 +15,25 @@ class BranchOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Node
         fields = [
-            "id", "network", "region", "code", "name", "branch_type", "address_line1", "address_line2",
-            "postal_code", "city", "country", "phone", "email", "opening_hours", "manager_signature",
-            "website_url", "facebook_url", "instagram_url", "is_active",
+            "id",
+            "network",
+            "region",
+            "code",
+            "name",
+            "branch_type",
+            "address_line1",
+            "address_line2",
+            "postal_code",
+            "city",
+            "country",
+            "phone",
+            "email",
+            "opening_hours",
+            "manager_signature",
+            "website_url",
+            "facebook_url",
+            "instagram_url",
+            "is_active",
         ]
 
 

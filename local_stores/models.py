@@ -17,7 +17,9 @@ from local_stores.identifiers import new_public_id
 
 
 class Network(models.Model):
-    public_id = models.CharField(max_length=24, unique=True, default=partial(new_public_id, "net"), editable=False)
+    public_id = models.CharField(
+        max_length=24, unique=True, default=partial(new_public_id, "net"), editable=False
+    )
     name = models.CharField(_("name"), max_length=120)
     slug = models.SlugField(_("short name"), max_length=50, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -51,12 +53,18 @@ class Node(models.Model):
     indexed prefix match. It is computed from the parent and never edited by hand.
     """
 
-    public_id = models.CharField(max_length=24, unique=True, default=partial(new_public_id, "nod"), editable=False)
+    public_id = models.CharField(
+        max_length=24, unique=True, default=partial(new_public_id, "nod"), editable=False
+    )
     network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="nodes")
-    parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="children")
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+    )
     kind = models.CharField(_("kind"), max_length=16, choices=NodeKind.choices)
     branch_type = models.CharField(_("branch type"), max_length=16, choices=BranchType.choices, blank=True)
-    code = models.CharField(_("code"), max_length=32, help_text=_("The network's own code, e.g. the store number."))
+    code = models.CharField(
+        _("code"), max_length=32, help_text=_("The network's own code, e.g. the store number.")
+    )
     name = models.CharField(_("name"), max_length=120)
     path = models.CharField(max_length=255, db_index=True, editable=False)
     # Data that messages use (merge fields) — meaningful mostly for branches.
@@ -114,8 +122,13 @@ class Role(models.TextChoices):
 #: What each role may do on the node it is granted on, and on that node's whole subtree.
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     Role.HEAD_OFFICE_MARKETER: (
-        "view_node", "change_node", "view_customers", "change_customers", "import_customers",
-        "manage_network", "view_reports",
+        "view_node",
+        "change_node",
+        "view_customers",
+        "change_customers",
+        "import_customers",
+        "manage_network",
+        "view_reports",
     ),
     Role.REGIONAL_MANAGER: ("view_node", "view_customers", "view_reports"),
     Role.BRANCH_MANAGER: ("view_node", "change_node", "view_customers"),
@@ -152,7 +165,9 @@ class RoleAssignmentEvent(models.Model):
     node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="+")
     role = models.CharField(max_length=32, choices=Role.choices)
     action = models.CharField(max_length=8, choices=Action.choices)
-    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -78,11 +78,15 @@ def networks_visible_to(user: UserLike) -> QuerySet[Network]:
     return Network.objects.filter(nodes__in=nodes_in_scope(user, perm="view_node")).distinct()
 
 
-def branch_list(*, fetched_by: UserLike, search: str = "", region: str = "", network: str = "") -> QuerySet[Node]:
+def branch_list(
+    *, fetched_by: UserLike, search: str = "", region: str = "", network: str = ""
+) -> QuerySet[Node]:
     """Branches visible to ``fetched_by``, filtered by free text, region public id or network slug."""
     branches = branches_visible_to(fetched_by)
     if search:
-        branches = branches.filter(Q(name__icontains=search) | Q(code__icontains=search) | Q(city__icontains=search))
+        branches = branches.filter(
+            Q(name__icontains=search) | Q(code__icontains=search) | Q(city__icontains=search)
+        )
     if region:
         branches = branches.filter(parent__public_id=region)
     if network:

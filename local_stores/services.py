@@ -29,7 +29,9 @@ _ALLOWED_PARENT = {NodeKind.REGION: NodeKind.HEAD_OFFICE, NodeKind.BRANCH: NodeK
 def network_create(*, name: str, slug: str, head_office_name: str, head_office_code: str = "HQ") -> Network:
     """Create a network with its head office (the root of its tree)."""
     network = Network.objects.create(name=name, slug=slug)
-    head_office = Node(network=network, kind=NodeKind.HEAD_OFFICE, code=head_office_code, name=head_office_name)
+    head_office = Node(
+        network=network, kind=NodeKind.HEAD_OFFICE, code=head_office_code, name=head_office_name
+    )
     head_office.path = f"/{network.public_id}/{head_office.public_id}/"
     head_office.full_clean(exclude=["path"])
     head_office.save()

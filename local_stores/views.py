@@ -19,10 +19,18 @@ def branch_list_view(request: HttpRequest) -> HttpResponse:
     rows = [(branch, counts.get(branch.pk)) for branch in page]
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "local_stores/branch_list.html", {
-        "page": page, "rows": rows, "search": search, "region": region, "query": query.urlencode(),
-        "regions": regions_visible_to(request.user).order_by("name"),
-    })
+    return render(
+        request,
+        "local_stores/branch_list.html",
+        {
+            "page": page,
+            "rows": rows,
+            "search": search,
+            "region": region,
+            "query": query.urlencode(),
+            "regions": regions_visible_to(request.user).order_by("name"),
+        },
+    )
 
 
 @login_required
@@ -30,8 +38,12 @@ def branch_list_view(request: HttpRequest) -> HttpResponse:
 def branch_detail_view(request: HttpRequest, public_id: str) -> HttpResponse:
     branch = branch_get(fetched_by=request.user, public_id=public_id)
     can_see_customers = node_in_scope(request.user, branch, perm="view_customers")
-    return render(request, "local_stores/branch_detail.html", {
-        "branch": branch,
-        "can_see_customers": can_see_customers,
-        "consent": consent_summary(fetched_by=request.user, branch=branch) if can_see_customers else None,
-    })
+    return render(
+        request,
+        "local_stores/branch_detail.html",
+        {
+            "branch": branch,
+            "can_see_customers": can_see_customers,
+            "consent": consent_summary(fetched_by=request.user, branch=branch) if can_see_customers else None,
+        },
+    )

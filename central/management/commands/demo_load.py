@@ -13,7 +13,7 @@ class Command(BaseCommand):
         if not load_demo(customers=customers, stdout=self.stdout):
             self.stdout.write("The demo network is already loaded.")
             return
-        self.stdout.write(self.style.SUCCESS("Demo loaded. Accounts (password: %s):" % DEMO_PASSWORD))
+        self.stdout.write(self.style.SUCCESS(f"Demo loaded. Accounts (password: {DEMO_PASSWORD}):"))
         for username, _first, _last, role, code, _staff in ACCOUNTS:
             self.stdout.write(f"  {username:16} {role.label} — {code}")
         self.stdout.write("  azur.marketing   head office of the second network (Hôtels Azur)")

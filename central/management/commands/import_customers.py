@@ -25,7 +25,9 @@ class Command(BaseCommand):
             raise CommandError(f"No file at {path}.")
         try:
             with path.open("rb") as stream, transaction.atomic():
-                result = customer_import_load(network=target, stream=stream, source=source or f"import {path.name}")
+                result = customer_import_load(
+                    network=target, stream=stream, source=source or f"import {path.name}"
+                )
         except ImportFileError as error:
             raise CommandError(str(error)) from error
         for error in result.errors:

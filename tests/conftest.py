@@ -1,0 +1,92 @@
+"""Shared fixtures: two networks, every role, one customer per branch.
+
+Network "alpha": head office HQ, region NORTH (branches N1, N2), region SOUTH (branch S1).
+Network "beta": head office, region WEST, branch W1.
+"""
+
+import io
+from dataclasses import dataclass, field
+
+import pytest
+from django.test import Client
+
+from central.models import Customer
+from central.services import customer_import_load
+from local_stores.models import Network, Node, NodeKind, Role
+from local_stores.services import network_create, node_create, role_grant
+from tests.factories import UserFactory
+
+
+@dataclass
+class World:
+    networks: dict[str, Network] = field(default_factory=dict)
+    nodes: dict[str, Node] = field(default_factory=dict)
+    users: dict[str, object] = field(default_factory=dict)
+    customers: dict[str, Customer] = field(default_factory=dict)
+
+    def client_for(self, actor: str) -> Client:
+        client = Client()
+        if actor != "anonymous":
+            client.force_login(self.users[actor])
+        return client
+
+
+#: who, which role, on which node
+ACTORS = {
+    "branch_manager": (Role.BRANCH_MANAGER, "N1"),
+    "sibling_branch_manager": (Role.BRANCH_MANAGER, "N2"),
+    "other_region_manager": (Role.BRANCH_MANAGER, "S1"),
+    "regional_manager": (Role.REGIONAL_MANAGER, "NORTH"),
+    "head_office": (Role.HEAD_OFFICE_MARKETER, "alpha:HQ"),
+    "other_network_head_office": (Role.HEAD_OFFICE_MARKETER, "beta:HQ"),
+    "approver": (Role.APPROVER, "alpha:HQ"),
+    "analyst": (Role.ANALYST, "alpha:HQ"),
+}
+
+CUSTOMER_CSV = """external_id,branch_code,first_name,last_name,email,mobile,consent_email,consent_sms
+{prefix}-N1,N1,Anne,Nord,anne.nord@example.test,0612345678,granted,denied
+{prefix}-N2,N2,Bruno,Voisin,bruno.voisin@example.test,,granted,
+{prefix}-S1,S1,Chloe,Sud,chloe.sud@example.test,,denied,
+"""
+
+
+def build_world() -> World:
+    world = World()
+    alpha = network_create(name="Alpha", slug="alpha", head_office_name="Alpha HQ")
+    beta = network_create(name="Beta", slug="beta", head_office_name="Beta HQ")
+    world.networks = {"alpha": alpha, "beta": beta}
+    alpha_hq = Node.objects.get(network=alpha, kind=NodeKind.HEAD_OFFICE)
+    beta_hq = Node.objects.get(network=beta, kind=NodeKind.HEAD_OFFICE)
+    north = node_create(parent=alpha_hq, kind=NodeKind.REGION, code="NORTH", name="North")
+    south = node_create(parent=alpha_hq, kind=NodeKind.REGION, code="SOUTH", name="South")
+    west = node_create(parent=beta_hq, kind=NodeKind.REGION, code="WEST", name="West")
+    world.nodes = {
+        "alpha:HQ": alpha_hq, "beta:HQ": beta_hq, "NORTH": north, "SOUTH": south, "WEST": west,
+        "N1": node_create(parent=north, kind=NodeKind.BRANCH, code="N1", name="Lille", city="Lille"),
+        "N2": node_create(parent=north, kind=NodeKind.BRANCH, code="N2", name="Arras", city="Arras"),
+        "S1": node_create(parent=south, kind=NodeKind.BRANCH, code="S1", name="Nîmes", city="Nîmes"),
+        "W1": node_create(parent=west, kind=NodeKind.BRANCH, code="W1", name="Brest", city="Brest"),
+    }
+    for actor, (role, node_key) in ACTORS.items():
+        user = UserFactory(username=actor)
+        role_grant(user=user, node=world.nodes[node_key], role=role)
+        world.users[actor] = user
+    world.users["nobody"] = UserFactory(username="nobody")
+    customer_import_load(network=alpha, stream=io.BytesIO(CUSTOMER_CSV.format(prefix="A").encode()))
+    customer_import_load(
+        network=beta,
+        stream=io.BytesIO(b"external_id,branch_code,first_name,last_name,email\nB-W1,W1,Denis,Ouest,denis@example.test\n"),
+    )
+    for customer in Customer.objects.select_related("branch"):
+        world.customers[customer.branch.code] = customer
+    return world
+
+
+@pytest.fixture
+def world(db) -> World:
+    return build_world()
+
+
+@pytest.fixture
+def transactional_world(transactional_db) -> World:
+    return build_world()
