@@ -473,10 +473,19 @@ def _upsert_sql() -> str:
     """  # noqa: S608 (only fixed column names are interpolated)
 
 
+def _typed(name: str, sql_type: str) -> str:
+    """A parameter with its type spelled out for PostgreSQL, where a NULL in a UNION has none;
+    SQLite keeps the plain parameter (its CAST would turn a datetime text into a number)."""
+    if connection.vendor == "postgresql":
+        return f"CAST(%({name})s AS {sql_type})"
+    return f"%({name})s"
+
+
 def _history_sql() -> str:
+    now, import_id = _typed("now", "timestamp with time zone"), _typed("import", "bigint")
     parts = [
         f"""SELECT c.id, '{channel}', c.consent_{channel}, c.consent_{channel}_at, c.consent_{channel}_source,
-                   %(now)s, %(import)s
+                   {now}, {import_id}
             FROM relais_customer_stage s
             JOIN central_customer c ON c.network_id = %(network)s AND c.external_id = s.external_id
             LEFT JOIN relais_customer_prev p ON p.id = c.id
@@ -484,14 +493,14 @@ def _history_sql() -> str:
         for channel in ("email", "sms", "post")
     ]
     parts.append(
-        """SELECT c.id, 'all', CASE WHEN c.objected_at IS NULL THEN 'withdrawn' ELSE 'objected' END,
-                  COALESCE(c.objected_at, %(now)s), s.consent_source, %(now)s, %(import)s
+        f"""SELECT c.id, 'all', CASE WHEN c.objected_at IS NULL THEN 'withdrawn' ELSE 'objected' END,
+                  COALESCE(c.objected_at, {now}), s.consent_source, {now}, {import_id}
            FROM relais_customer_stage s
            JOIN central_customer c ON c.network_id = %(network)s AND c.external_id = s.external_id
            LEFT JOIN relais_customer_prev p ON p.id = c.id
            WHERE s.objection <> '' AND (
                (p.id IS NULL AND c.objected_at IS NOT NULL)
-               OR (p.id IS NOT NULL AND (p.objected_at IS NULL) <> (c.objected_at IS NULL)))"""
+               OR (p.id IS NOT NULL AND (p.objected_at IS NULL) <> (c.objected_at IS NULL)))"""  # noqa: S608
     )
     return (
         "INSERT INTO central_consentevent (customer_id, channel, status, occurred_at, source, recorded_at, "

@@ -128,7 +128,7 @@ class ConsentEvent(models.Model):
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="consent_events")
     channel = models.CharField(max_length=8)  # a Channel value, or "all" for the global objection
-    status = models.CharField(max_length=8)  # a ConsentStatus value, or "objected"/"withdrawn"
+    status = models.CharField(max_length=12)  # a ConsentStatus value, or "objected"/"withdrawn"
     occurred_at = models.DateTimeField()
     source = models.CharField(max_length=120, blank=True)
     recorded_at = models.DateTimeField()

@@ -5,6 +5,7 @@ Network "beta": head office, region WEST, branch W1.
 """
 
 import io
+import os
 from dataclasses import dataclass, field
 
 import pytest
@@ -90,3 +91,22 @@ def world(db) -> World:
 @pytest.fixture
 def transactional_world(transactional_db) -> World:
     return build_world()
+
+
+@pytest.fixture(autouse=True)
+def _celery_mode(request):
+    """Tests marked ``celery_worker`` send their tasks through the real broker to a real worker
+    process when RELAIS_TEST_WORKER=1 (CI starts one); otherwise every task runs in-process."""
+    from config.celery import app
+
+    marker = request.node.get_closest_marker("celery_worker")
+    if marker is None or os.environ.get("RELAIS_TEST_WORKER") != "1":
+        yield
+        return
+    replies = app.control.ping(timeout=5.0)
+    assert replies, "RELAIS_TEST_WORKER=1 but no Celery worker answered the ping"
+    app.conf.task_always_eager = False
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = True

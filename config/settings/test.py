@@ -10,3 +10,7 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 MEDIA_ROOT = BASE_DIR / "var" / "test-media"
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 LANGUAGE_CODE = "en"
+
+# Tests run tasks in-process, except those marked ``celery_worker`` when RELAIS_TEST_WORKER=1:
+# those go through the real broker to a real worker (see tests/conftest.py).
+CELERY_TASK_ALWAYS_EAGER = True

@@ -1,0 +1,38 @@
+# The two commands a newcomer needs:
+#   make demo   — install, create the demo database, load the demo network, serve on 127.0.0.1:8000
+#   make test   — install, run the whole test suite
+# Both create .venv/ on first use (Python 3.11 or 3.12 must be on the PATH as python3).
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+
+.PHONY: demo test install lint messages worker
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py demo_load
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+test: install
+	$(VENV)/bin/pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(PY) manage.py makemigrations --check --dry-run
+	$(VENV)/bin/lint-imports
+
+messages: install
+	$(PY) manage.py makemessages -l fr --ignore=.venv --ignore=bench --no-obsolete
+	$(PY) manage.py compilemessages --ignore=.venv
+
+worker: install
+	$(VENV)/bin/celery -A config worker --loglevel=info
