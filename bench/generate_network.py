@@ -223,7 +223,9 @@ def create_network(plan: list[Region], *, slug: str = NETWORK_SLUG):
         )
         head_office = Node.objects.get(network=network, kind=NodeKind.HEAD_OFFICE)
         for region in plan:
-            region_node = node_create(parent=head_office, kind=NodeKind.REGION, code=region.code, name=region.name)
+            region_node = node_create(
+                parent=head_office, kind=NodeKind.REGION, code=region.code, name=region.name
+            )
             for branch in region.branches:
                 node_create(
                     parent=region_node,

@@ -172,7 +172,14 @@ def machine_info() -> dict[str, object]:
         cursor.execute("SHOW server_version")
         info["postgresql"] = cursor.fetchone()[0]
         settings = {}
-        for name in ("shared_buffers", "work_mem", "maintenance_work_mem", "max_wal_size", "synchronous_commit", "fsync"):
+        for name in (
+            "shared_buffers",
+            "work_mem",
+            "maintenance_work_mem",
+            "max_wal_size",
+            "synchronous_commit",
+            "fsync",
+        ):
             cursor.execute(f"SHOW {name}")
             settings[name] = cursor.fetchone()[0]
         info["postgresql_settings"] = settings
@@ -209,7 +216,7 @@ def peak_rss_mb() -> float:
 def _statement_label(sql: str) -> str:
     text = " ".join(sql.split())
     for needle, label in (
-        ("FROM \"local_stores_node\"", "branch lookup"),
+        ('FROM "local_stores_node"', "branch lookup"),
         ("CREATE TEMPORARY TABLE relais_customer_stage", "create staging table"),
         ("CREATE TEMPORARY TABLE relais_customer_prev", "snapshot existing consents (prev)"),
         ("DELETE FROM relais_customer_stage", "remove duplicated CRM ids"),
@@ -296,7 +303,9 @@ def run_relais_import(name: str, network, csv_path: Path) -> RunResult:
     with csv_path.open("rb") as stream, connection.execute_wrapper(timer):
         started = time.perf_counter()
         with transaction.atomic():
-            result = customer_import_load(network=network, stream=stream, now=REFERENCE_NOW, source="benchmark")
+            result = customer_import_load(
+                network=network, stream=stream, now=REFERENCE_NOW, source="benchmark"
+            )
             loaded = time.perf_counter()
         finished = time.perf_counter()
     peak = peak_rss_mb()
@@ -375,7 +384,9 @@ def baseline_batches(network, csv_path: Path, cost: PythonCost) -> Iterator[list
     branch_ids = dict(
         Node.objects.filter(network=network, kind=NodeKind.BRANCH, is_active=True).values_list("code", "id")
     )
-    validator = customer_import.RowValidator(branch_ids=branch_ids, default_source="benchmark", now=REFERENCE_NOW)
+    validator = customer_import.RowValidator(
+        branch_ids=branch_ids, default_source="benchmark", now=REFERENCE_NOW
+    )
     names = tuple(name for name, _type in customer_import.STAGE_COLUMNS)
     now = connection.ops.adapt_datetimefield_value(REFERENCE_NOW)
     with csv_path.open("rb") as stream:
@@ -497,15 +508,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--csv", type=Path, help="customers CSV (default: bench/out/customers-<N>-seed<S>.csv)")
+    parser.add_argument(
+        "--csv", type=Path, help="customers CSV (default: bench/out/customers-<N>-seed<S>.csv)"
+    )
     parser.add_argument("--regenerate", action="store_true", help="write the CSV even if it exists")
     parser.add_argument("--profile", action="store_true", help="add an untimed insert run under cProfile")
-    parser.add_argument("--tracemalloc", action="store_true", help="add an untimed run measuring the Python heap")
-    parser.add_argument("--allow-any-db", action="store_true", help="drop the database even without 'bench' in its name")
+    parser.add_argument(
+        "--tracemalloc", action="store_true", help="add an untimed run measuring the Python heap"
+    )
+    parser.add_argument(
+        "--allow-any-db", action="store_true", help="drop the database even without 'bench' in its name"
+    )
     args = parser.parse_args(argv)
 
     os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
-    print(f"database      {recreate_database(os.environ['DATABASE_URL'], allow_any_name=args.allow_any_db)} (re-created)")
+    print(
+        f"database      {recreate_database(os.environ['DATABASE_URL'], allow_any_name=args.allow_any_db)} (re-created)"
+    )
     setup_django()
     from django.core.management import call_command
 
@@ -545,15 +564,21 @@ def main(argv: list[str] | None = None) -> int:
     print_run(insert, baseline)
     print_run(upsert, baseline)
     print("\nPython side of the import, timed alone while the baseline rows were prepared")
-    print(f"  CSV reading (DictReader)      {cost.csv_read_seconds:>8.2f} s  {cost.rows / cost.csv_read_seconds:>10,.0f} rows/s")
-    print(f"  RowValidator.validate         {cost.validate_seconds:>8.2f} s  {cost.rows / cost.validate_seconds:>10,.0f} rows/s")
+    print(
+        f"  CSV reading (DictReader)      {cost.csv_read_seconds:>8.2f} s  {cost.rows / cost.csv_read_seconds:>10,.0f} rows/s"
+    )
+    print(
+        f"  RowValidator.validate         {cost.validate_seconds:>8.2f} s  {cost.rows / cost.validate_seconds:>10,.0f} rows/s"
+    )
     print(f"    of which new_public_id      {ids:>8.2f} s  (micro-benchmark × rows)")
     python_side = cost.csv_read_seconds + cost.validate_seconds
     print(f"  Python ceiling (read+validate)           {cost.rows / python_side:>10,.0f} rows/s")
 
     for run in (insert, upsert):
         verdict = "reached" if run.rows_per_second >= TARGET_ROWS_PER_SECOND else "NOT reached"
-        print(f"target ≥ {TARGET_ROWS_PER_SECOND:,} rows/s, {run.name}: {run.rows_per_second:,.0f} rows/s: {verdict}")
+        print(
+            f"target ≥ {TARGET_ROWS_PER_SECOND:,} rows/s, {run.name}: {run.rows_per_second:,.0f} rows/s: {verdict}"
+        )
 
     report: dict[str, object] = {
         "customers": args.customers,
@@ -561,7 +586,9 @@ def main(argv: list[str] | None = None) -> int:
         "csv": str(csv_path),
         "csv_sha256": sha256,
         "machine": info,
-        "runs": [asdict(run) | {"rows_per_second": run.rows_per_second} for run in (baseline, insert, upsert)],
+        "runs": [
+            asdict(run) | {"rows_per_second": run.rows_per_second} for run in (baseline, insert, upsert)
+        ],
         "python_side": asdict(cost) | {"new_public_id_seconds": ids},
     }
     if args.tracemalloc:

@@ -94,3 +94,56 @@ def role_revoke(*, user: User, node: Node, role: str, revoked_by: User | None = 
             user=user, node=node, role=role, action=RoleAssignmentEvent.Action.REVOKED, by=revoked_by
         )
     clear_scope_cache(user)
+
+
+#: What a branch's own manager may edit: the details their messages show.
+BRANCH_CONTACT_FIELDS = (
+    "phone",
+    "email",
+    "opening_hours",
+    "manager_signature",
+    "website_url",
+    "facebook_url",
+    "instagram_url",
+    "logo",
+)
+#: What the head office (manage_network) may edit on top of that.
+NODE_IDENTITY_FIELDS = (
+    "name",
+    "branch_type",
+    "address_line1",
+    "address_line2",
+    "postal_code",
+    "city",
+    "is_active",
+)
+
+
+def node_editable_fields(*, node: Node, user: User) -> tuple[str, ...]:
+    """The fields of ``node`` that ``user`` may change (empty when none)."""
+    from local_stores.selectors import node_in_scope
+
+    if node_in_scope(user, node, perm="manage_network"):
+        return NODE_IDENTITY_FIELDS + BRANCH_CONTACT_FIELDS
+    if node_in_scope(user, node, perm="change_node"):
+        return BRANCH_CONTACT_FIELDS
+    return ()
+
+
+@transaction.atomic
+def node_update(*, node: Node, edited_by: User, data: dict[str, object]) -> Node:
+    """Change the given fields of ``node``. Every field must be one ``edited_by`` may edit;
+    a field outside their rights raises PermissionDenied (it is never silently dropped)."""
+    from django.core.exceptions import PermissionDenied
+
+    allowed = set(node_editable_fields(node=node, user=edited_by))
+    refused = set(data) - allowed
+    if not allowed or refused:
+        raise PermissionDenied(
+            _("You may not change: %(fields)s") % {"fields": ", ".join(sorted(refused)) or "—"}
+        )
+    for name, value in data.items():
+        setattr(node, name, value)
+    node.full_clean(exclude=["path"])
+    node.save(update_fields=list(data))
+    return node

@@ -6,4 +6,5 @@ app_name = "local_stores"
 urlpatterns = [
     path("branches/", views.branch_list_view, name="branch-list"),
     path("branches/<str:public_id>/", views.branch_detail_view, name="branch-detail"),
+    path("branches/<str:public_id>/edit/", views.branch_edit_view, name="branch-edit"),
 ]

@@ -1,11 +1,16 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
 
 from central.selectors import consent_summary, customer_counts_by_branch
+from local_stores.forms import NodeProfileForm
 from local_stores.selectors import branch_get, branch_list, node_in_scope, regions_visible_to
+from local_stores.services import node_editable_fields, node_update
 
 
 @login_required
@@ -16,7 +21,6 @@ def branch_list_view(request: HttpRequest) -> HttpResponse:
     branches = branch_list(fetched_by=request.user, search=search, region=region)
     page = Paginator(branches, 25).get_page(request.GET.get("page"))
     counts = customer_counts_by_branch(fetched_by=request.user)
-    rows = [(branch, counts.get(branch.pk)) for branch in page]
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -24,7 +28,7 @@ def branch_list_view(request: HttpRequest) -> HttpResponse:
         "local_stores/branch_list.html",
         {
             "page": page,
-            "rows": rows,
+            "rows": [(branch, counts.get(branch.pk)) for branch in page],
             "search": search,
             "region": region,
             "query": query.urlencode(),
@@ -45,5 +49,31 @@ def branch_detail_view(request: HttpRequest, public_id: str) -> HttpResponse:
             "branch": branch,
             "can_see_customers": can_see_customers,
             "consent": consent_summary(fetched_by=request.user, branch=branch) if can_see_customers else None,
+            "can_edit": bool(node_editable_fields(node=branch, user=request.user)),
         },
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def branch_edit_view(request: HttpRequest, public_id: str) -> HttpResponse:
+    branch = branch_get(fetched_by=request.user, public_id=public_id)
+    editable = node_editable_fields(node=branch, user=request.user)
+    if not editable:
+        raise Http404
+    form = NodeProfileForm(
+        request.POST or None, request.FILES or None, instance=branch, editable_fields=editable
+    )
+    if request.method == "POST" and form.is_valid():
+        changed = {name: form.cleaned_data[name] for name in form.changed_data}
+        if changed.get("logo") is False:  # "clear" ticked
+            changed["logo"] = ""
+        try:
+            fresh = branch_get(fetched_by=request.user, public_id=public_id)
+            node_update(node=fresh, edited_by=request.user, data=changed)
+        except PermissionDenied as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, _("The branch details were saved."))
+            return redirect("local_stores:branch-detail", public_id=branch.public_id)
+    return render(request, "local_stores/branch_edit.html", {"branch": branch, "form": form})

@@ -62,7 +62,11 @@ def build_world() -> World:
     south = node_create(parent=alpha_hq, kind=NodeKind.REGION, code="SOUTH", name="South")
     west = node_create(parent=beta_hq, kind=NodeKind.REGION, code="WEST", name="West")
     world.nodes = {
-        "alpha:HQ": alpha_hq, "beta:HQ": beta_hq, "NORTH": north, "SOUTH": south, "WEST": west,
+        "alpha:HQ": alpha_hq,
+        "beta:HQ": beta_hq,
+        "NORTH": north,
+        "SOUTH": south,
+        "WEST": west,
         "N1": node_create(parent=north, kind=NodeKind.BRANCH, code="N1", name="Lille", city="Lille"),
         "N2": node_create(parent=north, kind=NodeKind.BRANCH, code="N2", name="Arras", city="Arras"),
         "S1": node_create(parent=south, kind=NodeKind.BRANCH, code="S1", name="Nîmes", city="Nîmes"),
@@ -76,7 +80,9 @@ def build_world() -> World:
     customer_import_load(network=alpha, stream=io.BytesIO(CUSTOMER_CSV.format(prefix="A").encode()))
     customer_import_load(
         network=beta,
-        stream=io.BytesIO(b"external_id,branch_code,first_name,last_name,email\nB-W1,W1,Denis,Ouest,denis@example.test\n"),
+        stream=io.BytesIO(
+            b"external_id,branch_code,first_name,last_name,email\nB-W1,W1,Denis,Ouest,denis@example.test\n"
+        ),
     )
     for customer in Customer.objects.select_related("branch"):
         world.customers[customer.branch.code] = customer

@@ -56,7 +56,9 @@ def test_bad_rows_are_reported_and_left_out_while_good_rows_are_imported(world):
     assert "Unknown branch" in reasons[5]
     assert (result.rows_total, result.rows_created, result.rows_updated, result.rows_rejected) == (9, 2, 0, 7)
     # And only the good rows are in
-    imported = set(Customer.objects.filter(network=world.networks["alpha"]).values_list("external_id", flat=True))
+    imported = set(
+        Customer.objects.filter(network=world.networks["alpha"]).values_list("external_id", flat=True)
+    )
     assert imported == {"A-N1", "A-N2", "A-S1", "G1", "G2"}
     assert Customer.objects.get(external_id="G2").mobile == "+33611223344"
 
@@ -65,7 +67,9 @@ def test_reimport_updates_by_crm_id_keeps_public_id_and_unspecified_consent(worl
     before = world.customers["N1"]
     assert before.consent_email == "granted"
     # The CRM sends the same customer with a new name, no e-mail consent and a new SMS consent
-    result = run_import(world, HEADER + "A-N1,N2,Anne,Nord-Martin,anne.nord@example.test,0612345678,,granted\n")
+    result = run_import(
+        world, HEADER + "A-N1,N2,Anne,Nord-Martin,anne.nord@example.test,0612345678,,granted\n"
+    )
     assert (result.rows_created, result.rows_updated, result.rows_rejected) == (0, 1, 0)
     after = Customer.objects.get(pk=before.pk)
     assert after.public_id == before.public_id
@@ -74,7 +78,9 @@ def test_reimport_updates_by_crm_id_keeps_public_id_and_unspecified_consent(worl
     assert after.consent_email == "granted"  # empty cell: consent kept
     assert after.consent_email_at == before.consent_email_at
     assert after.consent_sms == "granted"  # changed
-    history = list(ConsentEvent.objects.filter(customer=after, channel="sms").values_list("status", flat=True))
+    history = list(
+        ConsentEvent.objects.filter(customer=after, channel="sms").values_list("status", flat=True)
+    )
     assert history == ["granted", "denied"]  # newest first: the change and the original
 
 
@@ -138,7 +144,8 @@ def test_unreadable_files_are_refused_whole(world, text, message):
 def test_not_utf8_is_refused_with_a_clear_message(world):
     with pytest.raises(ImportFileError, match="UTF-8"):
         customer_import_load(
-            network=world.networks["alpha"], stream=io.BytesIO("external_id,branch_code,email\nX,N1,é@x.fr\n".encode("latin-1"))
+            network=world.networks["alpha"],
+            stream=io.BytesIO("external_id,branch_code,email\nX,N1,é@x.fr\n".encode("latin-1")),
         )
 
 
@@ -177,7 +184,11 @@ def test_import_page_refuses_a_non_csv_file_with_a_form_error(world):
 
 def test_import_api_accepts_a_file_and_reports(world, django_capture_on_commit_callbacks):
     client = world.client_for("head_office")
-    upload = io.BytesIO((HEADER + "API1,N1,Api,One,api1@example.test,,granted,\nAPI2,NOPE,Api,Two,a2@example.test,,,\n").encode())
+    upload = io.BytesIO(
+        (
+            HEADER + "API1,N1,Api,One,api1@example.test,,granted,\nAPI2,NOPE,Api,Two,a2@example.test,,,\n"
+        ).encode()
+    )
     upload.name = "crm.csv"
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/api/v1/customer-imports/", {"network": "alpha", "file": upload})
@@ -188,7 +199,9 @@ def test_import_api_accepts_a_file_and_reports(world, django_capture_on_commit_c
     assert detail["errors"][0]["line"] == 3 and detail["errors"][0]["field"] == "branch_code"
 
 
-@pytest.mark.parametrize("actor", ["branch_manager", "regional_manager", "approver", "analyst", "other_network_head_office"])
+@pytest.mark.parametrize(
+    "actor", ["branch_manager", "regional_manager", "approver", "analyst", "other_network_head_office"]
+)
 def test_only_the_networks_head_office_imports_into_it(world, actor):
     client = world.client_for(actor)
     upload = io.BytesIO((HEADER + "X1,N1,X,Y,x@example.test,,,\n").encode())

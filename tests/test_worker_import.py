@@ -25,9 +25,15 @@ def wait_until_finished(public_id: str, timeout: float = 60.0) -> CustomerImport
 
 def test_import_through_the_api_is_run_by_the_worker(transactional_world):
     client = transactional_world.client_for("head_office")
-    rows = "".join(f"W{number},N1,Prénom,Nom{number},w{number}@example.test,,granted,\n" for number in range(500))
+    rows = "".join(
+        f"W{number},N1,Prénom,Nom{number},w{number}@example.test,,granted,\n" for number in range(500)
+    )
     upload = io.BytesIO(
-        ("external_id,branch_code,first_name,last_name,email,mobile,consent_email,consent_sms\n" + rows + "BAD,N1,,,,,,\n").encode()
+        (
+            "external_id,branch_code,first_name,last_name,email,mobile,consent_email,consent_sms\n"
+            + rows
+            + "BAD,N1,,,,,,\n"
+        ).encode()
     )
     upload.name = "crm.csv"
     response = client.post("/api/v1/customer-imports/", {"network": "alpha", "file": upload})
@@ -46,7 +52,9 @@ def test_running_the_same_import_twice_changes_nothing_more(transactional_world)
     client = transactional_world.client_for("head_office")
     upload = io.BytesIO(b"external_id,branch_code,email\nT1,N1,t1@example.test\n")
     upload.name = "crm.csv"
-    record = wait_until_finished(client.post("/api/v1/customer-imports/", {"network": "alpha", "file": upload}).json()["id"])
+    record = wait_until_finished(
+        client.post("/api/v1/customer-imports/", {"network": "alpha", "file": upload}).json()["id"]
+    )
     again = customer_import_run(customer_import_id=record.pk)  # a redelivered task
     assert again.rows_created == record.rows_created == 1
     assert Customer.objects.filter(external_id="T1").count() == 1

@@ -1,0 +1,70 @@
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from local_stores.models import Node
+
+LOGO_MAX_BYTES = 2 * 1024 * 1024
+LOGO_MAX_SIDE = 2000
+
+
+def _formfield(field: models.Field, **kwargs) -> forms.Field | None:
+    if isinstance(field, models.URLField):
+        kwargs["assume_scheme"] = "https"  # a link typed without a scheme is https
+    return field.formfield(**kwargs)
+
+
+class NodeProfileForm(forms.ModelForm):
+    """Edits exactly the fields the user may change (given by ``node_editable_fields``)."""
+
+    class Meta:
+        model = Node
+        formfield_callback = _formfield
+        fields = [
+            "name",
+            "branch_type",
+            "address_line1",
+            "address_line2",
+            "postal_code",
+            "city",
+            "is_active",
+            "phone",
+            "email",
+            "opening_hours",
+            "manager_signature",
+            "website_url",
+            "facebook_url",
+            "instagram_url",
+            "logo",
+        ]
+        widgets = {
+            "opening_hours": forms.Textarea(attrs={"rows": 3}),
+            "manager_signature": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def __init__(self, *args, editable_fields: tuple[str, ...], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name in list(self.fields):
+            if name not in editable_fields:
+                del self.fields[name]
+        for field in self.fields.values():
+            css = "form-check-input" if isinstance(field.widget, forms.CheckboxInput) else "form-control"
+            if isinstance(field.widget, forms.Select):
+                css = "form-select"
+            field.widget.attrs.setdefault("class", css)
+
+    def clean_logo(self):
+        logo = self.cleaned_data.get("logo")
+        if not logo or not hasattr(logo, "image"):
+            return logo
+        if logo.size > LOGO_MAX_BYTES:
+            raise ValidationError(_("The logo must weigh 2 MB at most."))
+        width, height = logo.image.size
+        if max(width, height) > LOGO_MAX_SIDE:
+            raise ValidationError(
+                _("The logo must be at most %(side)d pixels wide and high.") % {"side": LOGO_MAX_SIDE}
+            )
+        if logo.image.format not in {"PNG", "JPEG", "WEBP"}:
+            raise ValidationError(_("The logo must be a PNG, JPEG or WebP image."))
+        return logo

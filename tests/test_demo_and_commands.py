@@ -1,0 +1,55 @@
+"""The demo network that `make demo` loads, and the import management command."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from central.models import Customer
+from central.selectors import customers_visible_to
+from local_stores.models import Network, Node, NodeKind
+from local_stores.selectors import branches_visible_to
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_network_has_its_tree_accounts_and_customers():
+    out = io.StringIO()
+    call_command("demo_load", customers=400, stdout=out)
+    comptoir = Network.objects.get(slug="comptoir")
+    assert Node.objects.filter(network=comptoir, kind=NodeKind.REGION).count() == 3
+    assert Node.objects.filter(network=comptoir, kind=NodeKind.BRANCH).count() == 12
+    assert Customer.objects.filter(network=comptoir).count() == 400
+    assert Network.objects.filter(slug="azur").exists()
+
+    from django.contrib.auth import get_user_model
+
+    users = {user.username: user for user in get_user_model().objects.all()}
+    claire, karim = users["claire.bernard"], users["karim.haddad"]
+    assert {branch.code for branch in branches_visible_to(claire)} == {"PAR11"}
+    assert {branch.parent.code for branch in branches_visible_to(karim)} == {"ARA"}
+    assert set(customers_visible_to(claire).values_list("branch__code", flat=True)) == {"PAR11"}
+    assert {
+        c.network.slug for c in customers_visible_to(users["azur.marketing"]).select_related("network")
+    } == {"azur"}
+    assert users["admin"].is_superuser
+    # A realistic consent mix
+    customers = Customer.objects.filter(network=comptoir)
+    email_rate = customers.filter(consent_email="granted").count() / customers.count()
+    assert 0.5 < email_rate < 0.75
+    # Loading again changes nothing
+    call_command("demo_load", stdout=out)
+    assert Customer.objects.filter(network=comptoir).count() == 400
+    assert "already loaded" in out.getvalue()
+
+
+def test_import_command_reports_bad_rows_and_exits_non_zero(world, tmp_path):
+    path = tmp_path / "crm.csv"
+    path.write_text("external_id,branch_code,email\nC1,N1,c1@example.test\nC2,N1,broken\n", encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("import_customers", "alpha", str(path), stdout=out, stderr=err)
+    assert exit_info.value.code == 3
+    assert "line 3: email: This is not a valid e-mail address." in err.getvalue()
+    assert "2 rows read, 1 created, 0 updated, 1 rejected" in out.getvalue()
+    assert Customer.objects.filter(external_id="C1").exists()
