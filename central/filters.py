@@ -5,6 +5,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from central.customer_import import normalise_mobile
 from central.models import Channel, ConsentStatus, Customer
 
 
@@ -33,8 +34,10 @@ class CustomerFilterSet(django_filters.FilterSet):
         term = value.strip()
         if not term:
             return queryset
+        mobile = normalise_mobile(term) if any(char.isdigit() for char in term) else None
         return queryset.filter(
-            Q(last_name__icontains=term)
+            (Q(mobile=mobile) if mobile else Q(pk__in=[]))
+            | Q(last_name__icontains=term)
             | Q(first_name__icontains=term)
             | Q(email__icontains=term.lower())
             | Q(external_id=term)

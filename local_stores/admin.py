@@ -3,6 +3,7 @@ selector, and object-level rights come from the roles a user holds (global model
 give nothing on their own)."""
 
 from django.contrib import admin
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -25,6 +26,7 @@ class ScopedModelAdmin(admin.ModelAdmin):
 
     view_perm = "view_node"
     change_perm: str | None = None
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def scoped_queryset(self, request: HttpRequest) -> QuerySet:
         raise TypeError(f"{type(self).__name__} must say which queryset a user sees (scoped_queryset)")

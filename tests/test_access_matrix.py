@@ -161,7 +161,7 @@ def customer_tokens(world: World, code: str) -> list[tuple[str, re.Pattern[str]]
         f"{customer.last_name} {customer.first_name}",
     ]
     if customer.mobile:
-        literal += [customer.mobile, customer.mobile[-8:]]
+        literal.append(customer.mobile)
     patterns = [re.compile(re.escape(token)) for token in literal if token]
     patterns.append(re.compile(rf"\b{re.escape(customer.last_name)}\b"))
     return [(f"customer {code} ({pattern.pattern})", pattern) for pattern in patterns]
@@ -209,15 +209,12 @@ def expected_status(visible: bool) -> int:
     return 200 if visible else 404
 
 
-def csv_rows(response) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(body_of(response))))
-
-
 def external_ids(world: World, codes) -> set[str]:
     return {world.customers[code].external_id for code in codes}
 
 
-COUNT_SENTENCE = re.compile(r"<p class=\"small text-body-secondary\">\s*(\d+) customers?\s*</p>")
+#: "3 customers" above the customer table (any language: the number opens the sentence)
+COUNT_SENTENCE = re.compile(r"<p class=\"small text-body-secondary\">\s*(\d+)\s[^<]*</p>")
 
 
 # --------------------------------------------------------------------------------------------
@@ -310,28 +307,30 @@ def test_customer_list_page_shows_exactly_the_visible_customers(matrix, actor, h
     assert_no_foreign_rows(matrix, actor, body, where="GET /customers/")
 
 
+def filters_on(world: World, obj: str) -> list[dict[str, str]]:
+    """The customer-list queries that target ``obj``: its branch id, and a search for its name."""
+    name = "doesnotexist" if obj == "missing" else world.customers[obj].last_name
+    return [{"branch": branch_id(world, obj)}, {"q": name}]
+
+
 @pytest.mark.parametrize("actor", LOGGED_IN)
 @pytest.mark.parametrize("obj", OBJECTS)
-@pytest.mark.parametrize("how", ["branch", "q"])
-def test_customer_list_page_filtered_on_any_object_shows_nothing_foreign(matrix, actor, obj, how):
+def test_customer_list_page_filtered_on_any_object_shows_nothing_foreign(matrix, actor, obj):
     # given
     client = client_for(matrix, actor)
-    if how == "branch":
-        params = {"branch": branch_id(matrix, obj)}
-    else:
-        params = {"q": "doesnotexist" if obj == "missing" else matrix.customers[obj].last_name}
-    # when
-    response = client.get("/customers/", params)
-    # then
-    body = body_of(response)
-    assert response.status_code == expected_status(has_customer_scope(actor))
-    if has_customer_scope(actor):
-        expected = visible_customers(actor) & {obj}
-        shown = {customer.external_id for customer in response.context["page"].object_list}
-        assert shown == external_ids(matrix, expected)
-        sentence = COUNT_SENTENCE.search(body)
-        assert sentence and int(sentence.group(1)) == len(expected)
-    assert_no_foreign_rows(matrix, actor, body, where=f"GET /customers/?{how}=<{obj}>", echoed=params)
+    for params in filters_on(matrix, obj):
+        # when
+        response = client.get("/customers/", params)
+        # then
+        body = body_of(response)
+        assert response.status_code == expected_status(has_customer_scope(actor)), params
+        if has_customer_scope(actor):
+            expected = visible_customers(actor) & {obj}
+            shown = {customer.external_id for customer in response.context["page"].object_list}
+            assert shown == external_ids(matrix, expected), params
+            sentence = COUNT_SENTENCE.search(body)
+            assert sentence and int(sentence.group(1)) == len(expected), params
+        assert_no_foreign_rows(matrix, actor, body, where=f"GET /customers/?{params}", echoed=params)
 
 
 @pytest.mark.parametrize("actor", LOGGED_IN)
@@ -486,37 +485,30 @@ def test_api_branch_list(matrix, actor):
 
 @pytest.mark.parametrize("actor", LOGGED_IN)
 @pytest.mark.parametrize(
-    "param,value",
-    [
-        ("network", "alpha"),
-        ("network", "beta"),
-        ("region", "NORTH"),
-        ("region", "SOUTH"),
-        ("region", "WEST"),
-        ("q", "N1"),
-        ("q", "N2"),
-        ("q", "S1"),
-        ("q", "W1"),
-    ],
+    "param,values",
+    [("network", ["alpha", "beta"]), ("region", ["NORTH", "SOUTH", "WEST"]), ("q", list(BRANCH_CODES))],
 )
-def test_api_branch_list_filtered_on_foreign_values_shows_nothing_foreign(matrix, actor, param, value):
+def test_api_branch_list_filtered_on_foreign_values_shows_nothing_foreign(matrix, actor, param, values):
     # given
     client = client_for(matrix, actor)
-    query_value = matrix.nodes[value].public_id if param == "region" else value
-    if param == "network":
-        expected = {code for code in BRANCH_SCOPE[actor] if NETWORK_OF[code] == value}
-    elif param == "region":
-        expected = {code for code in BRANCH_SCOPE[actor] if REGION_OF[code] == value}
-    else:
-        expected = BRANCH_SCOPE[actor] & {value}
-    # when
-    response = client.get("/api/v1/branches/", {param: query_value})
-    # then
-    assert response.status_code == 200
-    data = response.json()
-    assert data["count"] == len(expected)
-    assert {item["code"] for item in data["results"]} == expected
-    assert_no_foreign_rows(matrix, actor, body_of(response), where=f"GET /api/v1/branches/?{param}={value}")
+    for value in values:
+        query_value = matrix.nodes[value].public_id if param == "region" else value
+        if param == "network":
+            expected = {code for code in BRANCH_SCOPE[actor] if NETWORK_OF[code] == value}
+        elif param == "region":
+            expected = {code for code in BRANCH_SCOPE[actor] if REGION_OF[code] == value}
+        else:
+            expected = BRANCH_SCOPE[actor] & {value}
+        # when
+        response = client.get("/api/v1/branches/", {param: query_value})
+        # then
+        assert response.status_code == 200
+        data = response.json()
+        assert data["count"] == len(expected), value
+        assert {item["code"] for item in data["results"]} == expected, value
+        assert_no_foreign_rows(
+            matrix, actor, body_of(response), where=f"GET /api/v1/branches/?{param}={value}"
+        )
 
 
 @pytest.mark.parametrize("actor", LOGGED_IN)
@@ -552,24 +544,22 @@ def test_api_customer_list(matrix, actor):
 
 @pytest.mark.parametrize("actor", LOGGED_IN)
 @pytest.mark.parametrize("obj", OBJECTS)
-@pytest.mark.parametrize("how", ["branch", "q"])
-def test_api_customer_list_filtered_on_any_object_shows_nothing_foreign(matrix, actor, obj, how):
+def test_api_customer_list_filtered_on_any_object_shows_nothing_foreign(matrix, actor, obj):
     # given
     client = client_for(matrix, actor)
-    if how == "branch":
-        params = {"branch": branch_id(matrix, obj)}
-    else:
-        params = {"q": "doesnotexist" if obj == "missing" else matrix.customers[obj].last_name}
-    # when
-    response = client.get("/api/v1/customers/", params)
-    # then
-    assert response.status_code == expected_status(has_customer_scope(actor))
-    if has_customer_scope(actor):
-        data = response.json()
-        expected = visible_customers(actor) & {obj}
-        assert data["count"] == len(expected)
-        assert {item["id"] for item in data["results"]} == {matrix.customers[c].public_id for c in expected}
-    assert_no_foreign_rows(matrix, actor, body_of(response), where=f"GET /api/v1/customers/?{how}=<{obj}>")
+    for params in filters_on(matrix, obj):
+        # when
+        response = client.get("/api/v1/customers/", params)
+        # then
+        assert response.status_code == expected_status(has_customer_scope(actor)), params
+        if has_customer_scope(actor):
+            data = response.json()
+            expected = visible_customers(actor) & {obj}
+            assert data["count"] == len(expected), params
+            assert {item["id"] for item in data["results"]} == {
+                matrix.customers[c].public_id for c in expected
+            }, params
+        assert_no_foreign_rows(matrix, actor, body_of(response), where=f"GET /api/v1/customers/?{params}")
 
 
 @pytest.mark.parametrize("actor", LOGGED_IN)
