@@ -31,7 +31,7 @@ lint: install
 	$(VENV)/bin/lint-imports
 
 messages: install
-	$(PY) manage.py makemessages -l fr --ignore=.venv --ignore=bench --no-obsolete
+	$(PY) manage.py makemessages -l fr --ignore=.venv --ignore=bench --ignore=tests --no-obsolete
 	$(PY) manage.py compilemessages --ignore=.venv
 
 worker: install

@@ -4,6 +4,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import Http404
+from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
@@ -130,7 +131,7 @@ class CustomerImportCreateApi(APIView):
         data.is_valid(raise_exception=True)
         network = networks_importable_by(request.user).filter(slug=data.validated_data["network"]).first()
         if network is None:
-            raise ValidationError({"network": ["No network with this slug accepts your imports."]})
+            raise ValidationError({"network": [_("No network with this slug accepts your imports.")]})
         try:
             with transaction.atomic():
                 record = customer_import_create(

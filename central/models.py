@@ -126,13 +126,19 @@ class ConsentEvent(models.Model):
 
     ALL_CHANNELS = "all"
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="consent_events")
-    channel = models.CharField(max_length=8)  # a Channel value, or "all" for the global objection
-    status = models.CharField(max_length=12)  # a ConsentStatus value, or "objected"/"withdrawn"
-    occurred_at = models.DateTimeField()
-    source = models.CharField(max_length=120, blank=True)
-    recorded_at = models.DateTimeField()
-    customer_import = models.ForeignKey("CustomerImport", on_delete=models.SET_NULL, null=True, blank=True)
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="consent_events", verbose_name=_("customer")
+    )
+    #: a Channel value, or "all" for the global objection
+    channel = models.CharField(_("channel"), max_length=8)
+    #: a ConsentStatus value, or "objected"/"withdrawn"
+    status = models.CharField(_("status"), max_length=12)
+    occurred_at = models.DateTimeField(_("occurred on"))
+    source = models.CharField(_("source"), max_length=120, blank=True)
+    recorded_at = models.DateTimeField(_("recorded on"))
+    customer_import = models.ForeignKey(
+        "CustomerImport", on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("import")
+    )
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
@@ -156,23 +162,31 @@ class CustomerImport(models.Model):
     public_id = models.CharField(
         max_length=24, unique=True, default=partial(new_public_id, "imp"), editable=False
     )
-    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="customer_imports")
-    file = models.FileField(upload_to="imports/%Y/%m/")
-    original_name = models.CharField(max_length=255)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    network = models.ForeignKey(
+        Network, on_delete=models.PROTECT, related_name="customer_imports", verbose_name=_("network")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
-    rows_total = models.PositiveIntegerField(default=0)
-    rows_created = models.PositiveIntegerField(default=0)
-    rows_updated = models.PositiveIntegerField(default=0)
-    rows_rejected = models.PositiveIntegerField(default=0)
+    file = models.FileField(_("file"), upload_to="imports/%Y/%m/")
+    original_name = models.CharField(_("file name"), max_length=255)
+    #: The uploader's language: the report's messages are written in it.
+    language = models.CharField(_("language"), max_length=8, default="fr")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("sent by"),
+    )
+    created_at = models.DateTimeField(_("sent on"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started on"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished on"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.PENDING)
+    rows_total = models.PositiveIntegerField(_("rows read"), default=0)
+    rows_created = models.PositiveIntegerField(_("customers created"), default=0)
+    rows_updated = models.PositiveIntegerField(_("customers updated"), default=0)
+    rows_rejected = models.PositiveIntegerField(_("rows rejected"), default=0)
     #: [{"line": 4, "field": "email", "reason": "…", "value": "…"}, …] — at most ERROR_LIMIT entries.
-    errors = models.JSONField(default=list, blank=True)
-    failure_reason = models.TextField(blank=True)
+    errors = models.JSONField(_("rejected rows"), default=list, blank=True)
+    failure_reason = models.TextField(_("why it failed"), blank=True)
 
     ERROR_LIMIT = 10_000
 

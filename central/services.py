@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from central import customer_import
@@ -45,7 +45,11 @@ def customer_import_create(*, network: Network, uploaded_file: UploadedFile, cre
     if uploaded_file.size == 0:
         raise ValidationError({"file": _("The file is empty.")})
     record = CustomerImport.objects.create(
-        network=network, file=uploaded_file, original_name=name[:255], created_by=created_by
+        network=network,
+        file=uploaded_file,
+        original_name=name[:255],
+        created_by=created_by,
+        language=translation.get_language() or settings.LANGUAGE_CODE,
     )
     from central.tasks import customer_import_run_task
 
@@ -62,7 +66,7 @@ def customer_import_run(*, customer_import_id: int) -> CustomerImport:
     now = timezone.now()
     CustomerImport.objects.filter(pk=record.pk).update(status=CustomerImport.Status.RUNNING, started_at=now)
     try:
-        with record.file.open("rb") as stream, transaction.atomic():
+        with translation.override(record.language), record.file.open("rb") as stream, transaction.atomic():
             result = customer_import_load(network=record.network, stream=stream, import_id=record.pk, now=now)
     except customer_import.ImportFileError as error:
         record.status = CustomerImport.Status.FAILED
@@ -70,9 +74,10 @@ def customer_import_run(*, customer_import_id: int) -> CustomerImport:
     except Exception as error:
         logger.exception("customer import %s failed", record.public_id)
         record.status = CustomerImport.Status.FAILED
-        record.failure_reason = _(
-            "The import stopped on an unexpected error and nothing was imported: %(error)s"
-        ) % {"error": type(error).__name__}
+        with translation.override(record.language):
+            record.failure_reason = _(
+                "The import stopped on an unexpected error and nothing was imported: %(error)s"
+            ) % {"error": type(error).__name__}
     else:
         record.status = CustomerImport.Status.DONE
         record.rows_total = result.rows_total

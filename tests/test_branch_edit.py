@@ -12,9 +12,13 @@ from local_stores.services import node_update
 pytestmark = pytest.mark.django_db
 
 CONTACT = {
-    "phone": "03 20 00 00 00", "email": "lille@example.test", "opening_hours": "Mardi–samedi 9h–19h",
-    "manager_signature": "Anne, votre conseillère", "website_url": "https://example.test/lille",
-    "facebook_url": "", "instagram_url": "",
+    "phone": "03 20 00 00 00",
+    "email": "lille@example.test",
+    "opening_hours": "Mardi–samedi 9h–19h",
+    "manager_signature": "Anne, votre conseillère",
+    "website_url": "https://example.test/lille",
+    "facebook_url": "",
+    "instagram_url": "",
 }
 
 
@@ -41,15 +45,23 @@ def test_branch_manager_cannot_rename_their_branch(world):
 
 def test_head_office_edits_identity_too(world):
     client = world.client_for("head_office")
-    response = client.post(edit_url(world, "N1"), {**CONTACT, "name": "Lille Centre", "city": "Lille", "is_active": "on"})
+    response = client.post(
+        edit_url(world, "N1"), {**CONTACT, "name": "Lille Centre", "city": "Lille", "is_active": "on"}
+    )
     assert response.status_code == 302
     assert Node.objects.get(code="N1").name == "Lille Centre"
 
 
 @pytest.mark.parametrize(
     ("actor", "code"),
-    [("sibling_branch_manager", "N1"), ("other_network_head_office", "N1"), ("regional_manager", "N1"),
-     ("approver", "N1"), ("analyst", "N1"), ("branch_manager", "W1")],
+    [
+        ("sibling_branch_manager", "N1"),
+        ("other_network_head_office", "N1"),
+        ("regional_manager", "N1"),
+        ("approver", "N1"),
+        ("analyst", "N1"),
+        ("branch_manager", "W1"),
+    ],
 )
 def test_others_get_404_and_change_nothing(world, actor, code):
     client = world.client_for(actor)
@@ -60,7 +72,9 @@ def test_others_get_404_and_change_nothing(world, actor, code):
 
 def test_bad_values_are_form_errors(world):
     client = world.client_for("branch_manager")
-    response = client.post(edit_url(world, "N1"), {**CONTACT, "website_url": "javascript:alert(1)", "email": "nope"})
+    response = client.post(
+        edit_url(world, "N1"), {**CONTACT, "website_url": "javascript:alert(1)", "email": "nope"}
+    )
     assert response.status_code == 200
     body = response.content.decode()
     assert "Enter a valid URL." in body and "Enter a valid email address." in body
@@ -80,7 +94,9 @@ def test_logo_is_validated(world, settings, tmp_path):
     client = world.client_for("branch_manager")
     too_big = client.post(edit_url(world, "N1"), {**CONTACT, "logo": image_upload((2500, 100))})
     assert "at most 2000 pixels" in too_big.content.decode()
-    wrong_kind = client.post(edit_url(world, "N1"), {**CONTACT, "logo": image_upload((10, 10), "GIF", "logo.gif")})
+    wrong_kind = client.post(
+        edit_url(world, "N1"), {**CONTACT, "logo": image_upload((10, 10), "GIF", "logo.gif")}
+    )
     assert "PNG, JPEG or WebP" in wrong_kind.content.decode()
     not_an_image = io.BytesIO(b"<svg onload=alert(1)>")
     not_an_image.name = "logo.png"

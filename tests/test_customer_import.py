@@ -212,3 +212,16 @@ def test_only_the_networks_head_office_imports_into_it(world, actor):
     assert not Customer.objects.filter(external_id="X1").exists()
     if actor != "other_network_head_office":
         assert client.get("/customers/import/").status_code == 404
+
+
+def test_the_report_is_written_in_the_uploaders_language(world, django_capture_on_commit_callbacks):
+    from central.models import CustomerImport
+
+    client = world.client_for("head_office")
+    upload = io.BytesIO((HEADER + "L1,N1,No,Contact,,,,\n").encode())
+    upload.name = "crm.csv"
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/customers/import/", {"network": world.networks["alpha"].pk, "file": upload}, HTTP_ACCEPT_LANGUAGE="fr")
+    record = CustomerImport.objects.get()
+    assert record.language == "fr"
+    assert record.errors[0]["reason"] == "Une adresse e-mail ou un numéro de mobile est obligatoire."
