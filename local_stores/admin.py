@@ -3,9 +3,10 @@ selector, and object-level rights come from the roles a user holds (global model
 give nothing on their own)."""
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.db import models
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 
 from local_stores.models import (
     Network,
@@ -33,6 +34,24 @@ class ScopedModelAdmin(admin.ModelAdmin):
 
     def node_of(self, obj) -> Node:
         raise TypeError(f"{type(self).__name__} must say which node governs an object (node_of)")
+
+    def _object_or_404(self, request: HttpRequest, object_id: str | None) -> None:
+        """A foreign object and a missing one both answer 404 here too (Django's admin would
+        redirect to its index with a message)."""
+        if object_id is not None and self.get_object(request, unquote(object_id)) is None:
+            raise Http404
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        self._object_or_404(request, object_id)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._object_or_404(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        self._object_or_404(request, object_id)
+        return super().delete_view(request, object_id, extra_context)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         if request.user.is_superuser:
