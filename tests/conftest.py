@@ -116,3 +116,14 @@ def _celery_mode(request):
         yield
     finally:
         app.conf.task_always_eager = True
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language: a request with another Accept-Language leaves
+    its language active in the thread, which would leak into the next test."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
