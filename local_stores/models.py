@@ -101,6 +101,7 @@ class Node(models.Model):
             ("manage_network", _("Manage the subtree: nodes and people")),
             ("approve_proofs", _("Approve proofs in the subtree")),
             ("view_reports", _("See the reports of the subtree")),
+            ("manage_templates", _("Manage the network's templates, assets and content rules")),
         ]
 
     def __str__(self) -> str:
@@ -129,6 +130,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "import_customers",
         "manage_network",
         "view_reports",
+        "manage_templates",
     ),
     Role.REGIONAL_MANAGER: ("view_node", "view_customers", "view_reports"),
     Role.BRANCH_MANAGER: ("view_node", "change_node", "view_customers"),

@@ -1,0 +1,456 @@
+"""Rendering of template versions: e-mail, SMS and print.
+
+E-mail: a *variant* (version × slot values × branch × campaign) is compiled once — merge of the
+per-variant fields, MJML → HTML (mjml-python), CSS inlined (css-inline), plain-text alternative
+(inscriptis) — and kept in the cache; per recipient only the merge of recipient and system
+fields runs. SMS: the same two phases on plain text, plus GSM-7/UCS-2 segment counting. Print:
+HTML + CSS to PDF with WeasyPrint, in a forked child process with a time and size limit, and a
+URL fetcher that serves only the network's asset library (no file, no network, no redirect).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import re
+import select
+import signal
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import css_inline
+import mjml
+import weasyprint
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import translation
+from django.utils.translation import gettext as _
+from inscriptis import get_text
+from inscriptis.model.config import ParserConfig
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+from templates_lib import merge, slots
+from templates_lib.models import Asset, PrintFormat, TemplateKind, TemplateVersion
+
+SAMPLE_RECIPIENT = {
+    "civility": "Mme",
+    "first_name": "Camille",
+    "last_name": "Martin",
+    "full_name": "Camille Martin",
+    "email": "camille.martin@exemple.fr",
+    "city": "Lyon",
+}
+ASSET_SCHEME = "relais-asset:"
+PRINT_TIMEOUT_SECONDS = 20
+PRINT_MAX_PAGES = 12
+PRINT_MAX_BYTES = 20 * 1024 * 1024
+SOURCE_MAX_CHARS = 200_000
+_INLINER = css_inline.CSSInliner(keep_style_tags=True, load_remote_stylesheets=False)
+_TEXT_CONFIG = ParserConfig(display_links=True)
+
+
+class RenderError(Exception):
+    """The template cannot be rendered; the message says why, for the author."""
+
+
+# --- values of the per-variant fields --------------------------------------------------------
+
+
+@dataclass
+class VariantContext:
+    """Everything a variant needs besides the version: slot values, branch, campaign fields."""
+
+    slot_values: Mapping[str, object] = field(default_factory=dict)
+    branch: object | None = None  # a local_stores Node
+    campaign: Mapping[str, str] = field(default_factory=dict)
+
+    def cache_key(self, version: TemplateVersion, purpose: str) -> str:
+        branch = self.branch
+        branch_part = [
+            getattr(branch, name, "")
+            for name in (
+                "pk",
+                "name",
+                "address_line1",
+                "postal_code",
+                "city",
+                "phone",
+                "email",
+                "opening_hours",
+                "manager_signature",
+                "website_url",
+                "facebook_url",
+                "instagram_url",
+            )
+        ] + [str(getattr(branch, "logo", ""))]
+        raw = json.dumps(
+            [
+                version.pk,
+                version.content_hash or version.compute_hash(),
+                self.slot_values,
+                branch_part,
+                dict(self.campaign),
+                translation.get_language(),
+                purpose,
+            ],
+            sort_keys=True,
+            default=str,
+        )
+        return "relais:variant:" + hashlib.sha256(raw.encode()).hexdigest()
+
+
+def asset_public_url(asset: Asset) -> str:
+    return settings.RELAIS_BASE_URL.rstrip("/") + asset.file.url
+
+
+def _branch_value(branch, name: str) -> str:
+    if branch is None:
+        return ""
+    if name == "address":
+        return ", ".join(filter(None, [branch.address_line1, branch.address_line2]))
+    if name == "signature":
+        return branch.manager_signature
+    if name == "logo_url":
+        return settings.RELAIS_BASE_URL.rstrip("/") + branch.logo.url if branch.logo else ""
+    return str(getattr(branch, name, "") or "")
+
+
+def _resolver(
+    version: TemplateVersion, context: VariantContext, *, html: bool, asset_link: Callable[[str], str]
+):
+    definitions = {definition.name: definition for definition in version_slots(version)}
+
+    def text(value: str) -> str:
+        if not html:
+            return value
+        escaped = slots.escape_html(value)
+        return escaped.replace("\n", "<br>")
+
+    def resolve(ref: merge.FieldRef) -> str:
+        if ref.namespace == "slot":
+            definition = definitions[ref.name]
+            return slots.display(
+                definition,
+                context.slot_values.get(ref.name),
+                context="html" if html else "text",
+                asset_url=asset_link,
+                part=ref.part,
+            )
+        if ref.namespace == "branch":
+            return text(_branch_value(context.branch, ref.name))
+        if ref.namespace == "campaign":
+            return text(str(context.campaign.get(ref.name, "")))
+        if ref.namespace == "asset":
+            return asset_link(ref.name)
+        return ""
+
+    return resolve
+
+
+def version_slots(version: TemplateVersion) -> list[slots.SlotDefinition]:
+    return [slots.SlotDefinition(**item) for item in version.slots]
+
+
+# --- e-mail ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CompiledEmail:
+    subject: merge.Compiled
+    html: merge.Compiled
+    text: merge.Compiled
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    html: str
+    text: str
+
+
+def _with_preheader(source: str, preheader: str) -> str:
+    if not preheader:
+        return source
+    preview = f"<mj-preview>{slots.escape_html(preheader)}</mj-preview>"
+    if "<mj-head>" in source:
+        return source.replace("<mj-head>", "<mj-head>" + preview, 1)
+    return re.sub(
+        r"<mjml([^>]*)>", lambda m: f"<mjml{m.group(1)}><mj-head>{preview}</mj-head>", source, count=1
+    )
+
+
+def mjml_to_html(source: str) -> str:
+    """MJML → HTML; a malformed source raises RenderError with the line of the problem."""
+    if re.search(r"<\s*mj-include", source, re.IGNORECASE):
+        raise RenderError(_("mj-include is not allowed: a template is self-contained."))
+    try:
+        return mjml.mjml2html(source)
+    except ValueError as error:
+        message = str(error)
+        position = re.search(r"position (\d+)", message)
+        line = merge.line_of(source, int(position.group(1))) if position else None
+        if line:
+            raise RenderError(
+                _("The MJML is not valid (line %(line)d): %(error)s") % {"line": line, "error": message}
+            ) from error
+        raise RenderError(_("The MJML is not valid: %(error)s") % {"error": message}) from error
+
+
+def compile_email(version: TemplateVersion, context: VariantContext) -> CompiledEmail:
+    """Compile one variant (cached): everything but the recipient's own fields."""
+    key = context.cache_key(version, "email")
+    compiled = cache.get(key)
+    if compiled is not None:
+        return compiled
+    assets = _asset_map(version, context)
+    renderer = merge.VariantRenderer()
+    html_resolve = _resolver(version, context, html=True, asset_link=lambda pid: _asset_url(assets, pid))
+    text_resolve = _resolver(version, context, html=False, asset_link=lambda pid: _asset_url(assets, pid))
+    subject = renderer.split(renderer.substitute(version.subject, text_resolve))
+    source = renderer.substitute(_with_preheader(version.body, version.preheader), html_resolve)
+    html = _INLINER.inline(mjml_to_html(source))
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(line.strip() for line in get_text(html, _TEXT_CONFIG).splitlines())).strip()
+    compiled = CompiledEmail(subject=subject, html=renderer.split(html), text=renderer.split(text))
+    cache.set(key, compiled, timeout=24 * 3600)
+    return compiled
+
+
+def recipient_values(
+    recipient: Mapping[str, str], system: Mapping[str, str], *, html: bool
+) -> dict[str, str]:
+    values = {f"recipient.{name}": str(recipient.get(name, "") or "") for name in merge.RECIPIENT_FIELDS}
+    values |= {f"system.{name}": str(system.get(name, "") or "") for name in merge.SYSTEM_FIELDS}
+    if html:
+        values = {key: slots.escape_html(value) for key, value in values.items()}
+    return values
+
+
+def render_email(
+    compiled: CompiledEmail, recipient: Mapping[str, str], system: Mapping[str, str]
+) -> RenderedEmail:
+    """The per-recipient step: only a merge of already-compiled chunks."""
+    html_values = recipient_values(recipient, system, html=True)
+    text_values = recipient_values(recipient, system, html=False)
+    return RenderedEmail(
+        subject=compiled.subject.merge(text_values).replace("\n", " ").strip(),
+        html=compiled.html.merge(html_values),
+        text=compiled.text.merge(text_values),
+    )
+
+
+# --- SMS ---------------------------------------------------------------------------------------
+
+GSM7_BASIC = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§"
+    "¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENDED = set("^{}\\[~]|€\f")
+
+
+@dataclass(frozen=True)
+class SmsCount:
+    encoding: str  # "GSM-7" or "UCS-2"
+    units: int  # septets (an extended character counts two) or UTF-16 code units
+    segments: int
+    per_segment: int
+
+
+def sms_count(text: str) -> SmsCount:
+    """Encoding and number of segments: GSM-7 160 per single SMS, 153 per part of a long one;
+    UCS-2 (any character outside GSM-7) 70, and 67 per part."""
+    if all(char in GSM7_BASIC or char in GSM7_EXTENDED for char in text):
+        units = sum(2 if char in GSM7_EXTENDED else 1 for char in text)
+        single, multi, encoding = 160, 153, "GSM-7"
+    else:
+        units = len(text.encode("utf-16-le")) // 2
+        single, multi, encoding = 70, 67, "UCS-2"
+    if units <= single:
+        return SmsCount(encoding, units, 1 if units else 0, single)
+    return SmsCount(encoding, units, -(-units // multi), multi)
+
+
+def compile_sms(version: TemplateVersion, context: VariantContext) -> merge.Compiled:
+    key = context.cache_key(version, "sms")
+    compiled = cache.get(key)
+    if compiled is None:
+        renderer = merge.VariantRenderer()
+        compiled = renderer.split(
+            renderer.substitute(version.body, _resolver(version, context, html=False, asset_link=str))
+        )
+        cache.set(key, compiled, timeout=24 * 3600)
+    return compiled
+
+
+def render_sms(compiled: merge.Compiled, recipient: Mapping[str, str], system: Mapping[str, str]) -> str:
+    return compiled.merge(recipient_values(recipient, system, html=False)).strip()
+
+
+# --- print -------------------------------------------------------------------------------------
+
+PAGE_SIZES = {
+    PrintFormat.A4_PORTRAIT: "A4",
+    PrintFormat.A4_LANDSCAPE: "A4 landscape",
+    PrintFormat.A5_PORTRAIT: "A5",
+    PrintFormat.A5_LANDSCAPE: "A5 landscape",
+}
+
+
+class AssetOnlyFetcher(URLFetcher):
+    """Serves ``relais-asset:<public id>`` from bytes loaded beforehand; refuses everything else
+    (files, data: URIs, http, internal addresses) — nothing outside the library is ever read."""
+
+    def __init__(self, assets: Mapping[str, tuple[bytes, str]]) -> None:
+        super().__init__(allowed_protocols=(), allow_redirects=False, timeout=1)
+        self.assets = assets
+        self.refused: list[str] = []
+
+    def fetch(self, url, headers=None):
+        if url.startswith(ASSET_SCHEME) and url[len(ASSET_SCHEME) :] in self.assets:
+            body, content_type = self.assets[url[len(ASSET_SCHEME) :]]
+            return URLFetcherResponse(url, body=body, headers={"Content-Type": content_type})
+        self.refused.append(url[:200])
+        raise ValueError(f"Relais fetches only images of the asset library, not {url[:80]!r}")
+
+
+def _asset_map(version: TemplateVersion, context: VariantContext) -> dict[str, Asset]:
+    """The network's assets the variant may show (referenced by the source or a slot)."""
+    wanted = {ref.name for ref in merge.fields_used(version.body) if ref.namespace == "asset"}
+    image_slots = {definition.name for definition in version_slots(version) if definition.type == slots.IMAGE}
+    wanted |= {str(context.slot_values[name]) for name in image_slots if context.slot_values.get(name)}
+    if not wanted:
+        return {}
+    return {
+        asset.public_id: asset
+        for asset in Asset.objects.filter(network_id=version.template.network_id, public_id__in=wanted)
+    }
+
+
+def _asset_url(assets: Mapping[str, Asset], public_id: str) -> str:
+    asset = assets.get(public_id)
+    return slots.escape_html(asset_public_url(asset)) if asset else ""
+
+
+def print_html(
+    version: TemplateVersion, context: VariantContext, recipient: Mapping[str, str], system: Mapping[str, str]
+) -> tuple[str, dict[str, tuple[bytes, str]]]:
+    """The HTML document of a print version for one recipient, and the asset bytes it may load."""
+    assets = _asset_map(version, context)
+    renderer = merge.VariantRenderer()
+    body = renderer.substitute(
+        version.body,
+        _resolver(
+            version, context, html=True, asset_link=lambda pid: ASSET_SCHEME + pid if pid in assets else ""
+        ),
+    )
+    body = renderer.split(body).merge(recipient_values(recipient, system, html=True))
+    size = PAGE_SIZES.get(version.print_format, "A4")
+    document = (
+        "<!doctype html><html><head><meta charset='utf-8'><style>"
+        f"@page {{ size: {size}; margin: 12mm; }}\n{_safe_css(version.css)}</style></head><body>{body}</body></html>"
+    )
+    loaded: dict[str, tuple[bytes, str]] = {}
+    for public_id, asset in assets.items():
+        with asset.file.open("rb") as stream:
+            loaded[public_id] = (stream.read(), asset.content_type or "image/png")
+    return document, loaded
+
+
+def _safe_css(css: str) -> str:
+    """CSS cannot close the style element (a literal "</style" would end it)."""
+    return re.sub(r"</\s*style", "", css, flags=re.IGNORECASE)
+
+
+def _render_pdf_in_this_process(document: str, assets: Mapping[str, tuple[bytes, str]]) -> tuple[bytes, int]:
+    fetcher = AssetOnlyFetcher(assets)
+    rendered = weasyprint.HTML(string=document, url_fetcher=fetcher, base_url=ASSET_SCHEME).render()
+    if len(rendered.pages) > PRINT_MAX_PAGES:
+        raise RenderError(
+            _("The document has %(count)d pages; %(max)d at most.")
+            % {"count": len(rendered.pages), "max": PRINT_MAX_PAGES}
+        )
+    return rendered.write_pdf(), len(rendered.pages)
+
+
+def render_pdf(
+    document: str, assets: Mapping[str, tuple[bytes, str]], *, timeout: float = PRINT_TIMEOUT_SECONDS
+) -> bytes:
+    """PDF bytes of an HTML document, rendered in a forked child that is killed past ``timeout``
+    seconds or ``PRINT_MAX_BYTES`` of output. Raises RenderError."""
+    if len(document) > SOURCE_MAX_CHARS + 50_000:
+        raise RenderError(_("The document is too large to print."))
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: render, send the outcome, leave without running any cleanup
+        os.close(read_fd)
+        try:
+            outcome = ("ok", _render_pdf_in_this_process(document, assets)[0])
+        except RenderError as error:
+            outcome = ("error", str(error))
+        except BaseException as error:
+            outcome = ("error", f"{type(error).__name__}: {error}")
+        with os.fdopen(write_fd, "wb") as pipe:
+            pipe.write(pickle.dumps(outcome))
+        os._exit(0)
+    os.close(write_fd)
+    received = bytearray()
+    deadline = time.monotonic() + timeout
+    try:
+        with os.fdopen(read_fd, "rb", buffering=0) as pipe:
+            while True:
+                remaining = deadline - time.monotonic()
+                ready = select.select([pipe], [], [], max(remaining, 0))[0] if remaining > 0 else []
+                if not ready:
+                    raise RenderError(
+                        _("The print rendering took longer than %(seconds)d seconds and was stopped.")
+                        % {"seconds": timeout}
+                    )
+                chunk = os.read(pipe.fileno(), 1 << 20)
+                if not chunk:
+                    break
+                received += chunk
+                if len(received) > PRINT_MAX_BYTES:
+                    raise RenderError(
+                        _("The PDF would be larger than %(size)d MB.") % {"size": PRINT_MAX_BYTES >> 20}
+                    )
+    except RenderError:
+        os.kill(pid, signal.SIGKILL)
+        raise
+    finally:
+        os.waitpid(pid, 0)
+    status, payload = pickle.loads(bytes(received))  # noqa: S301 (from our own child process)
+    if status != "ok":
+        raise RenderError(payload)
+    return payload
+
+
+def render_print(
+    version: TemplateVersion, context: VariantContext, recipient: Mapping[str, str], system: Mapping[str, str]
+) -> bytes:
+    document, assets = print_html(version, context, recipient, system)
+    return render_pdf(document, assets)
+
+
+def render_for_kind(version: TemplateVersion, context: VariantContext, recipient=None, system=None):
+    """One preview of ``version`` whatever its kind: RenderedEmail, SMS text, or PDF bytes."""
+    recipient = recipient or SAMPLE_RECIPIENT
+    system = system or preview_system_values(version)
+    kind = version.template.kind
+    if kind == TemplateKind.EMAIL:
+        return render_email(compile_email(version, context), recipient, system)
+    if kind == TemplateKind.SMS:
+        return render_sms(compile_sms(version, context), recipient, system)
+    return render_print(version, context, recipient, system)
+
+
+def preview_system_values(version: TemplateVersion) -> dict[str, str]:
+    from templates_lib.models import ContentRules
+
+    rules = ContentRules.objects.filter(network_id=version.template.network_id).first()
+    return {
+        "unsubscribe_url": settings.RELAIS_BASE_URL.rstrip("/") + "/u/preview",
+        "view_online_url": settings.RELAIS_BASE_URL.rstrip("/") + "/v/preview",
+        "stop_mention": rules.sms_stop_mention if rules else "STOP au 36173",
+    }
