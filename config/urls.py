@@ -14,6 +14,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("network/", include("local_stores.urls")),
     path("customers/", include("central.urls")),
+    path("templates/", include("templates_lib.urls")),
     path("approvals/", include("approvals.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),

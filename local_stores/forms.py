@@ -6,6 +6,23 @@ from django.utils.translation import gettext_lazy as _
 from local_stores.models import Node
 
 LOGO_MAX_BYTES = 2 * 1024 * 1024
+
+
+def style_fields(form: forms.BaseForm) -> forms.BaseForm:
+    """Give every widget of ``form`` its Bootstrap class (pages of every app use it)."""
+    for field in form.fields.values():
+        widget = field.widget
+        if isinstance(widget, forms.CheckboxInput):
+            css = "form-check-input"
+        elif isinstance(widget, forms.RadioSelect | forms.HiddenInput):
+            continue
+        elif isinstance(widget, forms.Select):
+            css = "form-select"
+        else:
+            css = "form-control"
+        existing = widget.attrs.get("class", "")
+        widget.attrs["class"] = f"{css} {existing}".strip()
+    return form
 LOGO_MAX_SIDE = 2000
 
 
@@ -48,11 +65,7 @@ class NodeProfileForm(forms.ModelForm):
         for name in list(self.fields):
             if name not in editable_fields:
                 del self.fields[name]
-        for field in self.fields.values():
-            css = "form-check-input" if isinstance(field.widget, forms.CheckboxInput) else "form-control"
-            if isinstance(field.widget, forms.Select):
-                css = "form-select"
-            field.widget.attrs.setdefault("class", css)
+        style_fields(self)
 
     def clean_logo(self):
         logo = self.cleaned_data.get("logo")
