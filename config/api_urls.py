@@ -7,4 +7,5 @@ urlpatterns = [
     path("auth/token/", obtain_auth_token, name="api-token"),
     path("", include("local_stores.api_urls")),
     path("", include("central.api_urls")),
+    path("", include("templates_lib.api_urls")),
 ]

@@ -44,17 +44,17 @@ class BranchListApi(generics.ListAPIView):
     serializer_class = BranchOutputSerializer
     filter_backends: list = []
 
-    class FilterSerializer(serializers.Serializer):
+    class BranchListFilterSerializer(serializers.Serializer):
         q = serializers.CharField(required=False, allow_blank=True, max_length=100)
         region = serializers.CharField(required=False, allow_blank=True, max_length=24)
         network = serializers.SlugField(required=False, allow_blank=True, max_length=50)
 
-    @extend_schema(parameters=[FilterSerializer])
+    @extend_schema(parameters=[BranchListFilterSerializer])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        filters = self.FilterSerializer(data=self.request.query_params)
+        filters = self.BranchListFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         return branch_list(
             fetched_by=self.request.user,

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 
@@ -238,7 +239,7 @@ def template_set_archived(*, template: Template, archived: bool, changed_by) -> 
 
 
 def _normalise_tags(tags: str) -> str:
-    cleaned = [re.sub(r"[^a-z0-9_-]", "", tag.strip().lower()) for tag in re.split(r"[,|]", tags)]
+    cleaned = [slugify(tag) for tag in re.split(r"[,|]", tags)]  # "Noël" → "noel"
     cleaned = [tag[:30] for tag in dict.fromkeys(cleaned) if tag]
     return "," + ",".join(cleaned) + "," if cleaned else ""
 

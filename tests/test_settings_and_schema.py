@@ -100,3 +100,10 @@ def test_pages_load_css_and_htmx_from_our_static_files(world):
     assert "/static/bootstrap/css/bootstrap.min.css" in body
     assert "/static/django_htmx/htmx" in body
     assert "http://" not in body.split("<body")[0] and "https://" not in body.split("<body")[0]
+
+
+def test_openapi_schema_generates_without_warnings(tmp_path):
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+    assert "/api/v1/templates/" in (tmp_path / "schema.yaml").read_text()

@@ -154,6 +154,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"ConsentStatusEnum": "central.models.ConsentStatus"},
 }
 
 SESSION_COOKIE_HTTPONLY = True

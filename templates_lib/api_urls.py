@@ -1,0 +1,14 @@
+from django.urls import path
+
+from templates_lib import api
+
+urlpatterns = [
+    path("templates/", api.TemplateListApi.as_view(), name="api-template-list"),
+    path("templates/create/", api.TemplateCreateApi.as_view(), name="api-template-create"),
+    path("templates/<str:public_id>/", api.TemplateDetailApi.as_view(), name="api-template-detail"),
+    path("template-versions/<str:public_id>/", api.DraftUpdateApi.as_view(), name="api-draft-update"),
+    path("template-versions/<str:public_id>/publish/", api.VersionPublishApi.as_view(), name="api-version-publish"),
+    path("template-versions/<str:public_id>/preview/", api.VersionPreviewApi.as_view(), name="api-version-preview"),
+    path("assets/", api.AssetListApi.as_view(), name="api-asset-list"),
+    path("assets/upload/", api.AssetUploadApi.as_view(), name="api-asset-upload"),
+]
