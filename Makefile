@@ -10,6 +10,7 @@ PYTHON ?= python3
 .PHONY: demo test install lint messages worker
 
 $(VENV)/.installed: pyproject.toml
+	bash scripts/system-packages.sh
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e '.[dev]'

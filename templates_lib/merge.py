@@ -160,6 +160,26 @@ class Compiled:
             parts.append(chunk)
         return "".join(parts)
 
+    def bind(self, resolve: Callable[[FieldRef], str]) -> Compiled:
+        """Fill the per-variant fields with ``resolve``'s (escaped) values and keep the
+        per-recipient ones open: the result is the variant, ready for ``merge``."""
+        chunks = [self.chunks[0]]
+        fields: list[FieldRef] = []
+        for field, chunk in zip(self.fields, self.chunks[1:], strict=True):
+            if field.namespace in PER_RECIPIENT:
+                fields.append(field)
+                chunks.append(chunk)
+            else:
+                chunks[-1] += resolve(field) + chunk
+        return Compiled(chunks=tuple(chunks), fields=tuple(fields))
+
+
+def open_all(source: str, renderer: VariantRenderer) -> str:
+    """Replace every merge field of ``source`` by a placeholder of ``renderer`` (per-variant ones
+    included): the output can then go through MJML and the CSS inliner, which re-serialise HTML,
+    before any value is inserted — so that the values' escaping survives."""
+    return renderer.substitute(source, renderer.placeholder)
+
 
 class VariantRenderer:
     """Phase one: substitute the per-variant fields and mark the per-recipient ones. One renderer
@@ -176,11 +196,14 @@ class VariantRenderer:
         def replace(match: re.Match) -> str:
             ref = FieldRef(*(part or "" for part in match.groups()))
             if ref.namespace in PER_RECIPIENT:
-                self.fields.append(ref)
-                return f"RLS{self.nonce}X{len(self.fields) - 1}Z"
+                return self.placeholder(ref)
             return resolve(ref)
 
         return _FIELD.sub(replace, source)
+
+    def placeholder(self, ref: FieldRef) -> str:
+        self.fields.append(ref)
+        return f"RLS{self.nonce}X{len(self.fields) - 1}Z"
 
     def split(self, output: str) -> Compiled:
         """Cut an output (after MJML, CSS inlining…) at the placeholders it still carries."""

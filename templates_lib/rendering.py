@@ -144,7 +144,7 @@ def _resolver(
         if ref.namespace == "campaign":
             return text(str(context.campaign.get(ref.name, "")))
         if ref.namespace == "asset":
-            return asset_link(ref.name)
+            return slots.escape_html(asset_link(ref.name)) if html else asset_link(ref.name)
         return ""
 
     return resolve
@@ -182,6 +182,44 @@ def _with_preheader(source: str, preheader: str) -> str:
     )
 
 
+_TAG = re.compile(
+    r"""<(/?)([a-zA-Z][\w:-]*)((?:\s+[^\s=/>"']+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'>]+))?)*)\s*(/?)>"""
+)
+
+
+def locate_mjml_problem(source: str) -> tuple[int, str] | None:
+    """Where an MJML source breaks, for the author: a tag left open or closed by the wrong end
+    tag, or a tag that never ends (often a missing quote). MRML does not always say where."""
+    text = re.sub(r"<!--.*?-->", lambda m: " " * len(m.group(0)), source, flags=re.DOTALL)
+    covered: list[tuple[int, int]] = []
+    stack: list[tuple[str, int]] = []
+    for match in _TAG.finditer(text):
+        covered.append(match.span())
+        closing, name, _attributes, self_closing = match.groups()
+        if not (name.startswith("mj-") or name == "mjml"):
+            continue
+        line = merge.line_of(source, match.start())
+        if self_closing:
+            continue
+        if not closing:
+            stack.append((name, line))
+        elif not stack:
+            return line, _("</%(name)s> closes nothing.") % {"name": name}
+        elif stack[-1][0] != name:
+            opened, opened_line = stack[-1]
+            return line, _("</%(name)s> found where <%(opened)s> (line %(opened_line)d) should be closed.") % {
+                "name": name, "opened": opened, "opened_line": opened_line}
+        else:
+            stack.pop()
+    for start in (m.start() for m in re.finditer(r"<[a-zA-Z/]", text)):
+        if not any(begin <= start < end for begin, end in covered):
+            return merge.line_of(source, start), _("this tag does not end properly (check its quotes and its “>”).")
+    if stack:
+        name, line = stack[-1]
+        return line, _("<%(name)s> is never closed.") % {"name": name}
+    return None
+
+
 def mjml_to_html(source: str) -> str:
     """MJML → HTML; a malformed source raises RenderError with the line of the problem."""
     if re.search(r"<\s*mj-include", source, re.IGNORECASE):
@@ -192,11 +230,40 @@ def mjml_to_html(source: str) -> str:
         message = str(error)
         position = re.search(r"position (\d+)", message)
         line = merge.line_of(source, int(position.group(1))) if position else None
+        located = None if line else locate_mjml_problem(source)
+        if located:
+            raise RenderError(_("The MJML is not valid (line %(line)d): %(error)s") % {
+                "line": located[0], "error": located[1]}) from error
         if line:
             raise RenderError(
                 _("The MJML is not valid (line %(line)d): %(error)s") % {"line": line, "error": message}
             ) from error
         raise RenderError(_("The MJML is not valid: %(error)s") % {"error": message}) from error
+
+
+@dataclass(frozen=True)
+class CompiledSource:
+    """An e-mail version compiled once, whatever its variant: every merge field still open."""
+
+    subject: merge.Compiled
+    html: merge.Compiled
+    text: merge.Compiled
+
+
+def compile_email_source(version: TemplateVersion) -> CompiledSource:
+    """MJML → HTML → inlined CSS → text, with every merge field as a placeholder (cached per
+    version content). Values are inserted afterwards, so no re-serialisation undoes their escaping."""
+    key = "relais:email-source:" + (version.content_hash or version.compute_hash())
+    compiled = cache.get(key)
+    if compiled is None:
+        renderer = merge.VariantRenderer()
+        subject = merge.open_all(version.subject, renderer)
+        html = _INLINER.inline(mjml_to_html(merge.open_all(_with_preheader(version.body, version.preheader), renderer)))
+        text = "\n".join(line.strip() for line in get_text(html, _TEXT_CONFIG).splitlines())
+        text = re.sub(r"\n{3,}", "\n\n", text).strip()
+        compiled = CompiledSource(subject=renderer.split(subject), html=renderer.split(html), text=renderer.split(text))
+        cache.set(key, compiled, timeout=7 * 24 * 3600)
+    return compiled
 
 
 def compile_email(version: TemplateVersion, context: VariantContext) -> CompiledEmail:
@@ -205,15 +272,13 @@ def compile_email(version: TemplateVersion, context: VariantContext) -> Compiled
     compiled = cache.get(key)
     if compiled is not None:
         return compiled
+    source = compile_email_source(version)
     assets = _asset_map(version, context)
-    renderer = merge.VariantRenderer()
     html_resolve = _resolver(version, context, html=True, asset_link=lambda pid: _asset_url(assets, pid))
     text_resolve = _resolver(version, context, html=False, asset_link=lambda pid: _asset_url(assets, pid))
-    subject = renderer.split(renderer.substitute(version.subject, text_resolve))
-    source = renderer.substitute(_with_preheader(version.body, version.preheader), html_resolve)
-    html = _INLINER.inline(mjml_to_html(source))
-    text = re.sub(r"\n{3,}", "\n\n", "\n".join(line.strip() for line in get_text(html, _TEXT_CONFIG).splitlines())).strip()
-    compiled = CompiledEmail(subject=subject, html=renderer.split(html), text=renderer.split(text))
+    compiled = CompiledEmail(
+        subject=source.subject.bind(text_resolve), html=source.html.bind(html_resolve), text=source.text.bind(text_resolve)
+    )
     cache.set(key, compiled, timeout=24 * 3600)
     return compiled
 
@@ -260,16 +325,24 @@ class SmsCount:
 
 def sms_count(text: str) -> SmsCount:
     """Encoding and number of segments: GSM-7 160 per single SMS, 153 per part of a long one;
-    UCS-2 (any character outside GSM-7) 70, and 67 per part."""
+    UCS-2 (any character outside GSM-7) 70, and 67 per part. A character never straddles two
+    parts: a GSM-7 extended character (escape + character) or a UCS-2 surrogate pair that does
+    not fit starts the next part."""
     if all(char in GSM7_BASIC or char in GSM7_EXTENDED for char in text):
-        units = sum(2 if char in GSM7_EXTENDED else 1 for char in text)
+        sizes = [2 if char in GSM7_EXTENDED else 1 for char in text]
         single, multi, encoding = 160, 153, "GSM-7"
     else:
-        units = len(text.encode("utf-16-le")) // 2
+        sizes = [len(char.encode("utf-16-le")) // 2 for char in text]
         single, multi, encoding = 70, 67, "UCS-2"
+    units = sum(sizes)
     if units <= single:
         return SmsCount(encoding, units, 1 if units else 0, single)
-    return SmsCount(encoding, units, -(-units // multi), multi)
+    segments, used = 1, 0
+    for size in sizes:
+        if used + size > multi:
+            segments, used = segments + 1, 0
+        used += size
+    return SmsCount(encoding, units, segments, multi)
 
 
 def compile_sms(version: TemplateVersion, context: VariantContext) -> merge.Compiled:
@@ -338,8 +411,9 @@ def _asset_map(version: TemplateVersion, context: VariantContext) -> dict[str, A
 
 
 def _asset_url(assets: Mapping[str, Asset], public_id: str) -> str:
+    """The public URL of a library image (unescaped: the resolver escapes for its context)."""
     asset = assets.get(public_id)
-    return slots.escape_html(asset_public_url(asset)) if asset else ""
+    return asset_public_url(asset) if asset else ""
 
 
 def print_html(

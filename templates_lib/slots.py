@@ -345,7 +345,9 @@ def display(
     elif slot_type == IMAGE:
         text = asset_url(value) if asset_url else ""
     elif slot_type == RICH_TEXT:
-        return value if context == "html" else html.unescape(nh3.clean(value, tags=set()))
+        if context == "html":  # sanitised HTML; braces escaped like any value
+            return value.replace("{", "&#123;").replace("}", "&#125;")
+        return html.unescape(nh3.clean(value, tags=set()))
     else:
         text = str(value)
     if context == "html":
