@@ -429,21 +429,42 @@ def _consent_insert(channel: str) -> str:
     )
 
 
-def _consent_update(channel: str) -> str:
+def _consent_assignments(channel: str) -> dict[str, str]:
     """A consent is replaced only when the file gives one that differs; its date and source move with it."""
-    changed = (
-        f"(excluded.consent_{channel}_source <> '' AND excluded.consent_{channel} <> c.consent_{channel})"
-    )
-    return (
-        f"consent_{channel} = CASE WHEN {changed} THEN excluded.consent_{channel} ELSE c.consent_{channel} END, "
-        f"consent_{channel}_at = CASE WHEN {changed} THEN excluded.consent_{channel}_at ELSE c.consent_{channel}_at END, "
-        f"consent_{channel}_source = CASE WHEN {changed} THEN excluded.consent_{channel}_source "
-        f"ELSE c.consent_{channel}_source END"
-    )
+    changed = f"(excluded.consent_{channel}_source <> '' AND excluded.consent_{channel} <> c.consent_{channel})"
+    return {
+        f"consent_{channel}": f"CASE WHEN {changed} THEN excluded.consent_{channel} ELSE c.consent_{channel} END",
+        f"consent_{channel}_at": f"CASE WHEN {changed} THEN excluded.consent_{channel}_at ELSE c.consent_{channel}_at END",
+        f"consent_{channel}_source": (
+            f"CASE WHEN {changed} THEN excluded.consent_{channel}_source ELSE c.consent_{channel}_source END"
+        ),
+    }
+
+
+def _update_assignments() -> dict[str, str]:
+    """Column → new value of an existing customer, in the upsert's DO UPDATE."""
+    assignments = {name: f"excluded.{name}" for name in _PROFILE}
+    for channel in ("email", "sms", "post"):
+        assignments |= _consent_assignments(channel)
+    assignments["objected_at"] = """CASE
+        WHEN excluded.objection_source = '' THEN c.objected_at
+        WHEN excluded.objected_at IS NULL THEN NULL
+        ELSE COALESCE(c.objected_at, excluded.objected_at) END"""
+    assignments["objection_source"] = """CASE
+        WHEN excluded.objection_source = '' THEN c.objection_source
+        WHEN excluded.objected_at IS NULL THEN ''
+        WHEN c.objected_at IS NOT NULL THEN c.objection_source
+        ELSE excluded.objection_source END"""
+    return assignments
 
 
 def _upsert_sql() -> str:
+    """One INSERT … SELECT … ON CONFLICT: new customers are inserted, existing ones updated —
+    only when something differs, so that re-importing an unchanged file rewrites no row."""
     profile = ", ".join(_PROFILE)
+    assignments = _update_assignments()
+    distinct = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+    changed = " OR ".join(f"c.{name} {distinct} ({value})" for name, value in assignments.items())
     return f"""
         INSERT INTO central_customer AS c (
             public_id, network_id, external_id, {profile},
@@ -458,18 +479,9 @@ def _upsert_sql() -> str:
             %(now)s, %(now)s
         FROM relais_customer_stage s WHERE true
         ON CONFLICT (network_id, external_id) DO UPDATE SET
-            {", ".join(f"{name} = excluded.{name}" for name in _PROFILE)},
-            {_consent_update("email")}, {_consent_update("sms")}, {_consent_update("post")},
-            objected_at = CASE
-                WHEN excluded.objection_source = '' THEN c.objected_at
-                WHEN excluded.objected_at IS NULL THEN NULL
-                ELSE COALESCE(c.objected_at, excluded.objected_at) END,
-            objection_source = CASE
-                WHEN excluded.objection_source = '' THEN c.objection_source
-                WHEN excluded.objected_at IS NULL THEN ''
-                WHEN c.objected_at IS NOT NULL THEN c.objection_source
-                ELSE excluded.objection_source END,
+            {", ".join(f"{name} = {value}" for name, value in assignments.items())},
             updated_at = excluded.updated_at
+        WHERE {changed}
     """  # noqa: S608 (only fixed column names are interpolated)
 
 

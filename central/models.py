@@ -34,18 +34,18 @@ class Civility(models.TextChoices):
 
 
 class Customer(models.Model):
-    public_id = models.CharField(
-        max_length=24, unique=True, default=partial(new_public_id, "cus"), editable=False
-    )
-    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="customers")
+    # Indexes are declared in Meta, not by unique=/db_index=: on PostgreSQL those would add a
+    # second "_like" index per column, and every index slows the import down.
+    public_id = models.CharField(max_length=24, default=partial(new_public_id, "cus"), editable=False)
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="customers", db_index=False)
     external_id = models.CharField(_("CRM id"), max_length=64)
     branch = models.ForeignKey(
-        Node, on_delete=models.PROTECT, related_name="customers", verbose_name=_("branch")
+        Node, on_delete=models.PROTECT, related_name="customers", verbose_name=_("branch"), db_index=False
     )
     civility = models.CharField(_("civility"), max_length=3, choices=Civility.choices, blank=True)
     first_name = models.CharField(_("first name"), max_length=100, blank=True)
     last_name = models.CharField(_("last name"), max_length=100, blank=True)
-    email = models.CharField(_("e-mail"), max_length=254, blank=True, db_index=True)
+    email = models.CharField(_("e-mail"), max_length=254, blank=True)
     mobile = models.CharField(_("mobile"), max_length=20, blank=True)
     address_line1 = models.CharField(_("address"), max_length=200, blank=True)
     postal_code = models.CharField(_("postal code"), max_length=16, blank=True)
@@ -93,9 +93,11 @@ class Customer(models.Model):
         ordering = ["last_name", "first_name", "id"]
         constraints = [
             models.UniqueConstraint(fields=["network", "external_id"], name="customer_external_id_unique"),
+            models.UniqueConstraint(fields=["public_id"], name="customer_public_id_unique"),
         ]
         indexes = [
             models.Index(fields=["branch", "last_name"], name="customer_branch_name"),
+            models.Index(fields=["email"], name="customer_email"),
             models.Index(fields=["branch", "segment"], name="customer_branch_segment"),
         ]
 
@@ -127,7 +129,7 @@ class ConsentEvent(models.Model):
     ALL_CHANNELS = "all"
 
     customer = models.ForeignKey(
-        Customer, on_delete=models.CASCADE, related_name="consent_events", verbose_name=_("customer")
+        Customer, on_delete=models.CASCADE, related_name="consent_events", verbose_name=_("customer"), db_index=False
     )
     #: a Channel value, or "all" for the global objection
     channel = models.CharField(_("channel"), max_length=8)
