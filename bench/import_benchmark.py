@@ -443,7 +443,7 @@ def run_baseline(network, csv_path: Path) -> tuple[RunResult, PythonCost]:
     return result, cost
 
 
-def public_id_cost(rows: int, sample: int = 100_000) -> float:
+def public_id_cost(rows: int, sample: int = 20_000) -> float:
     """Seconds that ``new_public_id`` alone costs for ``rows`` rows (the import draws one per row)."""
     from local_stores.identifiers import new_public_id
 
