@@ -247,3 +247,45 @@ class AssetUploadApi(APIView):
         except DjangoValidationError as error:
             _raise_drf(error)
         return Response(AssetOutputSerializer(asset).data, status=status.HTTP_201_CREATED)
+
+
+class TemplateArchiveApi(APIView):
+    """Archive (``{"archived": true}``) or restore a template (head office)."""
+
+    class ArchiveInputSerializer(serializers.Serializer):
+        archived = serializers.BooleanField()
+
+    @extend_schema(request=ArchiveInputSerializer, responses={200: TemplateOutputSerializer})
+    def post(self, request, public_id: str):
+        template = template_get(fetched_by=request.user, public_id=public_id)
+        data = self.ArchiveInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            services.template_set_archived(template=template, archived=data.validated_data["archived"], changed_by=request.user)
+        except DjangoPermissionDenied as error:
+            raise Http404 from error
+        return Response(TemplateOutputSerializer(template, context={"request": request}).data)
+
+
+class VersionCheckApi(APIView):
+    """Check a version without changing it: every problem by field, with line numbers (an empty
+    object when it is sound)."""
+
+    @extend_schema(request=None, responses={200: OpenApiResponse(description="problems by field")})
+    def post(self, request, public_id: str):
+        return Response(services.version_check(_managed_version(request, public_id)))
+
+
+class AssetArchiveApi(APIView):
+    """Archive an image of the library (head office): it is no longer offered in image slots."""
+
+    @extend_schema(request=None, responses={200: AssetOutputSerializer})
+    def post(self, request, public_id: str):
+        from templates_lib.selectors import asset_get
+
+        asset = asset_get(fetched_by=request.user, public_id=public_id)
+        try:
+            services.asset_set_archived(asset=asset, archived=True, changed_by=request.user)
+        except DjangoPermissionDenied as error:
+            raise Http404 from error
+        return Response(AssetOutputSerializer(asset).data)

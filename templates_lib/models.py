@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from local_stores.identifiers import new_public_id
 from local_stores.models import Network
@@ -34,7 +35,7 @@ class Template(models.Model):
     network = models.ForeignKey(
         Network, on_delete=models.PROTECT, related_name="templates", verbose_name=_("network")
     )
-    kind = models.CharField(_("kind"), max_length=8, choices=TemplateKind.choices)
+    kind = models.CharField(pgettext_lazy("template", "kind"), max_length=8, choices=TemplateKind.choices)
     name = models.CharField(_("name"), max_length=120)
     description = models.TextField(_("description"), blank=True)
     is_archived = models.BooleanField(_("archived"), default=False)

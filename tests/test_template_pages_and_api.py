@@ -171,3 +171,18 @@ def test_creating_a_template_from_the_page(world):
     version = TemplateVersion.objects.get(template__name="Affiche")
     assert response["Location"] == f"/templates/versions/{version.public_id}/edit/"
     assert client.get(response["Location"]).status_code == 200
+
+
+
+def test_api_check_and_archive(world, draft_email, published_sms):
+    client = world.client_for("head_office")
+    assert client.post(f"/api/v1/template-versions/{draft_email.public_id}/check/").json() == {}
+    draft_email.subject = "Hi {{ recipient.age }}"
+    TemplateVersion.objects.filter(pk=draft_email.pk).update(subject=draft_email.subject)
+    problems = client.post(f"/api/v1/template-versions/{draft_email.public_id}/check/").json()
+    assert "recipient.age" in problems["subject"][0] and "line 1" in problems["subject"][0]
+    assert world.client_for("branch_manager").post(f"/api/v1/template-versions/{draft_email.public_id}/check/").status_code == 404
+    template_id = published_sms.template.public_id
+    assert world.client_for("branch_manager").post(f"/api/v1/templates/{template_id}/archive/", {"archived": True}).status_code == 404
+    assert client.post(f"/api/v1/templates/{template_id}/archive/", {"archived": True}).json()["is_archived"] is True
+    assert world.client_for("branch_manager").get(f"/api/v1/templates/{template_id}/").status_code == 404
