@@ -37,7 +37,7 @@ SLOT_TYPE_CHOICES = [(key, label) for key, label in slots.SLOT_TYPES.items()]
 class SlotDefinitionForm(StyledForm):
     name = forms.RegexField(regex=r"^[a-z][a-z0-9_]{0,39}$", max_length=40, label=_("Name in the source"),
                             error_messages={"invalid": _("Lowercase letters, digits and _, starting with a letter.")})
-    type = forms.ChoiceField(choices=SLOT_TYPE_CHOICES, label=_("Type"))
+    type = forms.ChoiceField(choices=SLOT_TYPE_CHOICES, label=_("Type"), initial=slots.SHORT_TEXT)
     label = forms.CharField(max_length=80, label=_("Label shown to branches"))
     help_text = forms.CharField(max_length=300, required=False, label=_("Help"))
     default = forms.CharField(max_length=2000, required=False, label=_("Default"))

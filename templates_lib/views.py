@@ -215,13 +215,22 @@ def draft_preview_view(request: HttpRequest, public_id: str) -> HttpResponse:
     fields = _draft_fields(form, formset)
     context: dict[str, object] = {"problems": []}
     if fields is None:
-        context["problems"] = [_("Some fields are invalid: see the form.")]
+        context["problems"] = [f"{form.fields[name].label}: {message}" for name, errors in form.errors.items()
+                               if name in form.fields for message in errors]
+        for number, errors in enumerate(formset.errors, start=1):
+            for name, messages_ in errors.items():
+                context["problems"] += [_("Slot %(number)d, %(field)s: %(message)s") % {
+                    "number": number, "field": name, "message": message} for message in messages_]
+        context["problems"] += list(formset.non_form_errors()) or []
+        context["problems"] = context["problems"] or [_("Some fields are invalid: see the form.")]
     else:
         for name, value in fields.items():
             setattr(version, name, value)
         problems = services.version_check(version)
         if problems:
-            context["problems"] = [f"{name}: {message}" for name, messages_ in problems.items() for message in messages_]
+            labels = {name: field.label for name, field in form.fields.items()} | {"slots": _("Slots")}
+            context["problems"] = [f"{labels.get(name, name)}: {message}" for name, messages_ in problems.items()
+                                   for message in messages_]
         else:
             definitions = slots.parse_definitions(version.slots, kind=version.template.kind)
             version.slots = [d.as_dict() for d in definitions]

@@ -186,3 +186,16 @@ def test_api_check_and_archive(world, draft_email, published_sms):
     assert world.client_for("branch_manager").post(f"/api/v1/templates/{template_id}/archive/", {"archived": True}).status_code == 404
     assert client.post(f"/api/v1/templates/{template_id}/archive/", {"archived": True}).json()["is_archived"] is True
     assert world.client_for("branch_manager").get(f"/api/v1/templates/{template_id}/").status_code == 404
+
+
+def test_untouched_empty_slot_row_does_not_block_the_preview(world, draft_email):
+    client = world.client_for("head_office")
+    data = {
+        "subject": "{{ slot.headline }}", "preheader": "", "body": draft_email.body,
+        "slots-TOTAL_FORMS": "2", "slots-INITIAL_FORMS": "1", "slots-MIN_NUM_FORMS": "0", "slots-MAX_NUM_FORMS": "30",
+        "slots-0-name": "headline", "slots-0-type": "short_text", "slots-0-label": "Titre", "slots-0-required": "on",
+        "slots-0-max_length": "80", "slots-0-default": "Bonjour",
+        "slots-1-type": "short_text", "slots-1-required": "on",  # the extra row as the browser sends it
+    }
+    body = client.post(f"/templates/versions/{draft_email.public_id}/preview/", data).content.decode()
+    assert "srcdoc" in body, body[:500]
