@@ -64,15 +64,14 @@ def versions_visible_to(user: UserLike, template: Template) -> QuerySet[Template
 
 
 def version_get(*, fetched_by: UserLike, public_id: str) -> TemplateVersion:
-    version = get_object_or_404(
-        TemplateVersion.objects.select_related("template", "template__network"), public_id=public_id
+    """One version of a visible template: any version for its managers, a published one for the
+    rest; Http404 for anything else, missing or foreign alike."""
+    versions = TemplateVersion.objects.filter(template__in=templates_visible_to(fetched_by)).select_related(
+        "template", "template__network"
     )
-    template_get(fetched_by=fetched_by, public_id=version.template.public_id)  # 404 if not visible
-    if not version.is_published and not template_is_managed_by(fetched_by, version.template):
-        from django.http import Http404
-
-        raise Http404
-    return version
+    managed = Template.objects.filter(network__in=networks_managed_by(fetched_by))
+    versions = versions.filter(Q(template__in=managed) | Q(status=VersionStatus.PUBLISHED))
+    return get_object_or_404(versions, public_id=public_id)
 
 
 def latest_published(template: Template) -> TemplateVersion | None:
