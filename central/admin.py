@@ -1,9 +1,15 @@
 from django.contrib import admin
 
-from central.models import ConsentEvent, Customer, CustomerImport
-from central.selectors import customer_imports_visible_to, customers_visible_to
+from central.models import CalendarPeriod, ConsentEvent, Customer, CustomerImport, Operation, Participation
+from central.selectors import (
+    calendar_periods_visible_to,
+    customer_imports_visible_to,
+    customers_visible_to,
+    operations_visible_to,
+)
 from local_stores.admin import ScopedModelAdmin
 from local_stores.models import NodeKind
+from local_stores.selectors import nodes_in_scope
 
 
 @admin.register(Customer)
@@ -63,3 +69,45 @@ class CustomerImportAdmin(ScopedModelAdmin):
 
     def node_of(self, obj):
         return obj.network.nodes.get(kind=NodeKind.HEAD_OFFICE)
+
+
+class _CalendarAdmin(ScopedModelAdmin):
+    """Calendar objects are planned through the pages and services (which check them): read here."""
+
+    view_perm = "view_node"
+
+    def node_of(self, obj):
+        network = obj.network if hasattr(obj, "network") else obj.operation.network
+        return network.nodes.get(kind=NodeKind.HEAD_OFFICE)
+
+
+@admin.register(Operation)
+class OperationAdmin(_CalendarAdmin):
+    list_display = ["name", "network", "mode", "send_from", "send_until", "subscription_deadline", "status"]
+    list_filter = ["mode", "status"]
+    search_fields = ["name", "theme"]
+
+    def scoped_queryset(self, request):
+        return operations_visible_to(request.user)
+
+
+@admin.register(CalendarPeriod)
+class CalendarPeriodAdmin(_CalendarAdmin):
+    list_display = ["name", "network", "kind", "starts_on", "ends_on"]
+    change_perm = "manage_calendar"
+
+    def scoped_queryset(self, request):
+        return calendar_periods_visible_to(request.user)
+
+
+@admin.register(Participation)
+class ParticipationAdmin(_CalendarAdmin):
+    list_display = ["operation", "branch", "status", "decided_at"]
+    list_filter = ["status"]
+
+    def scoped_queryset(self, request):
+        return Participation.objects.filter(operation__in=operations_visible_to(request.user),
+                                            branch__in=nodes_in_scope(request.user))
+
+    def node_of(self, obj):
+        return obj.branch

@@ -27,6 +27,24 @@ class ConsentStatus(models.TextChoices):
     UNKNOWN = "unknown", _("Unknown")
 
 
+def reachable_condition(channel: str) -> models.Q:
+    """Customers that ``channel`` may reach: consent granted, no global objection, and an address
+    for it. The audience indexes of ``Customer`` are partial on exactly this condition, so that
+    counting an audience reads the index only."""
+    consent = models.Q(**{f"consent_{channel}": ConsentStatus.GRANTED}, objected_at__isnull=True)
+    if channel == Channel.EMAIL:
+        return consent & ~models.Q(email="")
+    if channel == Channel.SMS:
+        return consent & ~models.Q(mobile="")
+    return consent & ~models.Q(address_line1="") & ~models.Q(postal_code="")
+
+
+#: What the targeting criteria and the audience's network filter read, carried in the audience
+#: indexes so that a count never visits the table (see docs/benchmarks.md, "Audience count").
+_AUDIENCE_COLUMNS = ["network", "last_purchase_on", "rfm_recency", "rfm_frequency", "rfm_monetary", "postal_code",
+                     "interests"]
+
+
 class Civility(models.TextChoices):
     MADAME = "mme", _("Ms")
     MONSIEUR = "m", _("Mr")
@@ -99,6 +117,11 @@ class Customer(models.Model):
             models.Index(fields=["branch", "last_name"], name="customer_branch_name"),
             models.Index(fields=["email"], name="customer_email"),
             models.Index(fields=["branch", "segment"], name="customer_branch_segment"),
+            *(
+                models.Index(fields=["branch", "segment"], include=_AUDIENCE_COLUMNS, name=f"customer_reach_{channel}",
+                             condition=reachable_condition(channel))
+                for channel in ("email", "sms", "post")
+            ),
         ]
 
     def __str__(self) -> str:
@@ -203,3 +226,241 @@ class CustomerImport(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in {self.Status.DONE, self.Status.FAILED}
+
+
+# --- The national calendar -----------------------------------------------------------------------
+
+
+class OperationMode(models.TextChoices):
+    OPT_IN = "opt_in", _("Opt-in: branches subscribe before the deadline")
+    MANDATORY = "mandatory", _("Mandatory: eligible branches are enrolled")
+    KIT = "kit", _("Kit: a branch uses it when it wants")
+
+
+class OperationStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    PUBLISHED = "published", _("Published")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+#: The few targeting criteria an operation may open to branches (no query builder).
+TARGETING_CRITERIA = {
+    "segment": _("Segment"),
+    "interest": _("Interest"),
+    "bought_within_days": _("Bought in the last N days"),
+    "min_rfm": _("Minimum RFM score"),
+    "postal_code_prefix": _("Postal code starts with"),
+}
+
+
+class Operation(models.Model):
+    """An entry of a network's national calendar, e.g. the wine fair in September."""
+
+    public_id = models.CharField(max_length=24, unique=True, default=partial(new_public_id, "op"), editable=False)
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="operations", verbose_name=_("network"))
+    name = models.CharField(_("name"), max_length=120)
+    theme = models.CharField(_("theme"), max_length=80, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    #: Channel values ("email", "sms", "post") the operation sends on.
+    channels = models.JSONField(_("channels"), default=list)
+    mode = models.CharField(_("mode"), max_length=10, choices=OperationMode.choices)
+    opt_out_allowed = models.BooleanField(_("branches may opt out"), default=False)
+    template_versions = models.ManyToManyField(
+        "templates_lib.TemplateVersion", related_name="operations", blank=True, verbose_name=_("template versions")
+    )
+    send_from = models.DateField(_("earliest send date"))
+    send_until = models.DateField(_("latest send date"))
+    subscription_deadline = models.DateField(_("subscription deadline"), null=True, blank=True)
+    #: Regions or branches eligible; none means every branch of the network.
+    eligible_nodes = models.ManyToManyField(Node, related_name="+", blank=True, verbose_name=_("eligible regions or branches"))
+    is_pilot = models.BooleanField(_("pilot on part of the network"), default=False)
+    allowed_criteria = models.JSONField(_("targeting criteria branches may use"), default=list, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=OperationStatus.choices, default=OperationStatus.DRAFT)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["send_from", "name"]
+        verbose_name = _("operation")
+        verbose_name_plural = _("operations")
+        indexes = [models.Index(fields=["network", "send_from"], name="operation_network_date")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CalendarPeriod(models.Model):
+    """A blackout period (no marketing sends) or a period reserved for local campaigns."""
+
+    class Kind(models.TextChoices):
+        BLACKOUT = "blackout", _("Blackout: nothing is sent")
+        LOCAL_RESERVED = "local_reserved", _("Reserved for local campaigns")
+
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="calendar_periods")
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    name = models.CharField(_("name"), max_length=120)
+    starts_on = models.DateField(_("from"))
+    ends_on = models.DateField(_("to"))
+    #: Channels concerned; empty means all.
+    channels = models.JSONField(_("channels"), default=list, blank=True)
+
+    class Meta:
+        ordering = ["starts_on"]
+        verbose_name = _("calendar period")
+        verbose_name_plural = _("calendar periods")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ParticipationStatus(models.TextChoices):
+    JOINED = "joined", _("Joined")
+    DECLINED = "declined", _("Declined")
+    ENROLLED = "enrolled", _("Enrolled (mandatory)")
+    OPTED_OUT = "opted_out", _("Opted out")
+
+
+class Participation(models.Model):
+    """A branch's answer to an operation (one row per operation and branch)."""
+
+    operation = models.ForeignKey(Operation, on_delete=models.CASCADE, related_name="participations")
+    branch = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="participations")
+    status = models.CharField(_("status"), max_length=10, choices=ParticipationStatus.choices)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    decided_at = models.DateTimeField(_("decided on"))
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["operation", "branch"], name="one_participation_per_branch")]
+        verbose_name = _("participation")
+        verbose_name_plural = _("participations")
+
+    def __str__(self) -> str:
+        return f"{self.branch} — {self.operation}: {self.status}"
+
+    @property
+    def is_in(self) -> bool:
+        return self.status in {ParticipationStatus.JOINED, ParticipationStatus.ENROLLED}
+
+
+class ParticipationEvent(models.Model):
+    """Audit trail: who joined, declined, was enrolled or opted out, and when."""
+
+    participation = models.ForeignKey(Participation, on_delete=models.CASCADE, related_name="events")
+    status = models.CharField(max_length=10, choices=ParticipationStatus.choices)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.participation_id} {self.status}"
+
+
+class CalendarFeedToken(models.Model):
+    """The secret in a user's iCalendar feed URL. Revoking it makes the URL answer 404."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed_tokens")
+    token = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"feed of {self.user_id}"
+
+
+# --- Campaigns -------------------------------------------------------------------------------------
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", _("Being prepared")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Campaign(models.Model):
+    """One concrete send: a branch (or the head office, branch empty) × a template version × slot
+    values × a target × a send date × a channel. Joining an operation or using a kit creates one."""
+
+    public_id = models.CharField(max_length=24, unique=True, default=partial(new_public_id, "cmp"), editable=False)
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="campaigns")
+    branch = models.ForeignKey(Node, on_delete=models.PROTECT, null=True, blank=True, related_name="campaigns",
+                               verbose_name=_("branch"))
+    operation = models.ForeignKey(Operation, on_delete=models.PROTECT, null=True, blank=True, related_name="campaigns",
+                                  verbose_name=_("operation"))
+    template_version = models.ForeignKey("templates_lib.TemplateVersion", on_delete=models.PROTECT,
+                                         related_name="campaigns", verbose_name=_("template version"))
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    slot_values = models.JSONField(_("slot values"), default=dict, blank=True)
+    #: {criterion: value} among the operation's allowed criteria (see TARGETING_CRITERIA).
+    target_criteria = models.JSONField(_("target"), default=dict, blank=True)
+    send_date = models.DateField(_("send date"))
+    status = models.CharField(_("status"), max_length=10, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["send_date", "id"]
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        indexes = [models.Index(fields=["network", "channel", "send_date"], name="campaign_channel_date")]
+
+    def __str__(self) -> str:
+        return f"{self.operation or self.template_version.template} — {self.branch or _('head office')}"
+
+
+class TargetOverride(models.Model):
+    """A customer the branch removed from, or added to, its campaign's proposed list."""
+
+    class Action(models.TextChoices):
+        EXCLUDE = "exclude", _("Removed from the list")
+        INCLUDE = "include", _("Added to the list")
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="overrides")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    action = models.CharField(max_length=8, choices=Action.choices)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["campaign", "customer"], name="one_override_per_customer")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.action} {self.customer_id}"
+
+
+class CampaignEvent(models.Model):
+    """Audit trail of a campaign: creation, customisation, date and target changes (what changed)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=24)
+    changes = models.JSONField(default=dict, blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.action}"
+
+
+class DeadlineReminder(models.Model):
+    """A reminder e-mailed to a branch that had not answered an operation N days before its
+    subscription deadline: one row per (operation, branch, N) makes the reminder task idempotent."""
+
+    operation = models.ForeignKey(Operation, on_delete=models.CASCADE, related_name="reminders")
+    branch = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="+")
+    days_before = models.PositiveSmallIntegerField()
+    recipients = models.PositiveSmallIntegerField(default=0)
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["operation", "branch", "days_before"], name="one_reminder_per_step")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation_id} {self.branch_id} J-{self.days_before}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -10,10 +11,30 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from central import customer_import
-from central.models import CustomerImport
+from central.models import (
+    TARGETING_CRITERIA,
+    CalendarFeedToken,
+    CalendarPeriod,
+    Campaign,
+    CampaignEvent,
+    CampaignStatus,
+    Channel,
+    Customer,
+    CustomerImport,
+    DeadlineReminder,
+    Operation,
+    OperationMode,
+    OperationStatus,
+    Participation,
+    ParticipationEvent,
+    ParticipationStatus,
+    TargetOverride,
+)
+from central.targeting import criteria_clean
 from local_stores.models import Network, Node, NodeKind
 from local_stores.selectors import node_in_scope
 
@@ -112,3 +133,508 @@ def customer_import_load(
         now=now,
         error_limit=CustomerImport.ERROR_LIMIT,
     )
+
+
+# --- The national calendar -----------------------------------------------------------------------
+
+OPERATION_FIELDS = {
+    "name", "theme", "description", "channels", "mode", "opt_out_allowed", "send_from", "send_until",
+    "subscription_deadline", "is_pilot", "allowed_criteria",
+}
+
+
+def _require_planner(user, network: Network) -> None:
+    from central.selectors import networks_planned_by
+
+    if not networks_planned_by(user).filter(pk=network.pk).exists():
+        raise PermissionDenied(_("You do not plan the calendar of this network."))
+
+
+def operation_check(operation: Operation, *, template_versions, eligible_nodes) -> dict[str, list[str]]:
+    """Every problem of an operation, by field."""
+    errors: dict[str, list[str]] = {}
+
+    def add(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    if not (operation.name or "").strip():
+        add("name", _("Give the operation a name."))
+    if operation.mode not in OperationMode.values:
+        add("mode", _("Choose opt-in, mandatory or kit."))
+    if not operation.send_from:
+        add("send_from", _("Give the earliest send date."))
+    if not operation.send_until:
+        add("send_until", _("Give the latest send date."))
+    channels = list(operation.channels or [])
+    if not channels or not set(channels) <= set(Channel.values):
+        add("channels", _("Choose one or more channels among e-mail, SMS and post."))
+    if operation.send_from and operation.send_until and operation.send_from > operation.send_until:
+        add("send_until", _("The latest send date comes before the earliest one."))
+    if operation.mode in (OperationMode.OPT_IN, OperationMode.MANDATORY):
+        if not operation.subscription_deadline:
+            add("subscription_deadline", _("An opt-in or mandatory operation needs a subscription deadline."))
+        elif operation.send_from and operation.subscription_deadline > operation.send_from:
+            add("subscription_deadline", _("The subscription deadline must come before the earliest send date."))
+    if operation.mode != OperationMode.MANDATORY and operation.opt_out_allowed:
+        add("opt_out_allowed", _("Opting out only applies to mandatory operations."))
+    unknown = set(operation.allowed_criteria or []) - set(TARGETING_CRITERIA)
+    if unknown:
+        add("allowed_criteria", _("Unknown targeting criteria: %(names)s.") % {"names": ", ".join(sorted(unknown))})
+    for version in template_versions:
+        if version.template.network_id != operation.network_id or not version.is_published:
+            add("template_versions", _("Only published versions of this network's templates can be used."))
+            break
+        kind = version.template.kind
+        wanted = {"email": "email", "sms": "sms", "print": "post"}[kind]
+        if wanted not in channels:
+            add("template_versions", _("“%(name)s” is a %(kind)s template but the operation does not send on that channel.")
+                % {"name": version.template.name, "kind": version.template.get_kind_display()})
+    for node in eligible_nodes:
+        if node.network_id != operation.network_id or node.kind == NodeKind.HEAD_OFFICE:
+            add("eligible_nodes", _("Eligible nodes are regions or branches of this network."))
+            break
+    if operation.is_pilot and not eligible_nodes:
+        add("eligible_nodes", _("A pilot runs on part of the network: choose its regions or branches."))
+    return errors
+
+
+@transaction.atomic
+def operation_save(
+    *, network: Network, saved_by, operation: Operation | None = None, template_versions=(), eligible_nodes=(),
+    **fields: object,
+) -> Operation:
+    """Create or change a draft operation (head office). ValidationError by field."""
+    _require_planner(saved_by, network)
+    unknown = set(fields) - OPERATION_FIELDS
+    if unknown:
+        raise ValidationError(_("Unknown fields: %(fields)s") % {"fields": ", ".join(sorted(unknown))})
+    if operation is None:
+        operation = Operation(network=network, created_by=saved_by)
+    elif operation.status != OperationStatus.DRAFT:
+        raise ValidationError(_("A published operation no longer changes; cancel it and plan another."))
+    for name, value in fields.items():
+        setattr(operation, name, value)
+    template_versions, eligible_nodes = list(template_versions), list(eligible_nodes)
+    errors = operation_check(operation, template_versions=template_versions, eligible_nodes=eligible_nodes)
+    if errors:
+        raise ValidationError(errors)
+    operation.save()
+    operation.template_versions.set(template_versions)
+    operation.eligible_nodes.set(eligible_nodes)
+    return operation
+
+
+@transaction.atomic
+def operation_publish(*, operation: Operation, published_by) -> Operation:
+    """Publish an operation to its eligible branches; a mandatory one enrols them at once."""
+    _require_planner(published_by, operation.network)
+    operation = Operation.objects.select_for_update().get(pk=operation.pk)
+    if operation.status != OperationStatus.DRAFT:
+        raise ValidationError(_("Only a draft operation can be published."))
+    errors = operation_check(operation, template_versions=list(operation.template_versions.select_related("template")),
+                             eligible_nodes=list(operation.eligible_nodes.all()))
+    if errors:
+        raise ValidationError(errors)
+    operation.status = OperationStatus.PUBLISHED
+    operation.published_at = timezone.now()
+    operation.save(update_fields=["status", "published_at"])
+    if operation.mode == OperationMode.MANDATORY:
+        operation_enrol_mandatory(operation=operation)
+    return operation
+
+
+def operation_enrol_mandatory(*, operation: Operation) -> int:
+    """Enrol every eligible branch that has no answer yet in a published mandatory operation.
+    Idempotent (the unique constraint and ignore_conflicts): returns how many were enrolled."""
+    from central.selectors import operation_eligible_branches
+
+    if operation.mode != OperationMode.MANDATORY or operation.status != OperationStatus.PUBLISHED:
+        return 0
+    now = timezone.now()
+    with transaction.atomic():
+        answered = operation.participations.values_list("branch_id", flat=True)
+        branches = list(operation_eligible_branches(operation).exclude(pk__in=answered))
+        Participation.objects.bulk_create(
+            [Participation(operation=operation, branch=branch, status=ParticipationStatus.ENROLLED, decided_at=now)
+             for branch in branches],
+            ignore_conflicts=True,  # a concurrent run enrolled it first: keep its row
+        )
+        # Rows written by this run carry its timestamp: only those get an audit event.
+        mine = list(Participation.objects.filter(operation=operation, branch__in=branches, decided_at=now)
+                    .values_list("pk", flat=True))
+        ParticipationEvent.objects.bulk_create(
+            [ParticipationEvent(participation_id=pk, status=ParticipationStatus.ENROLLED, at=now) for pk in mine]
+        )
+        for participation in Participation.objects.filter(pk__in=mine).select_related("operation", "branch"):
+            _sync_campaigns(participation, by=None)
+    return len(mine)
+
+
+@transaction.atomic
+def participation_answer(*, operation: Operation, branch: Node, status: str, answered_by) -> Participation:
+    """A branch joins or declines an opt-in operation, or opts out of a mandatory one (if allowed),
+    before the subscription deadline. ValidationError with a clear message otherwise."""
+    from central.selectors import operation_eligible_branches
+
+    if not node_in_scope(answered_by, branch, perm="change_node"):
+        raise PermissionDenied(_("You do not answer for this branch."))
+    if operation.status != OperationStatus.PUBLISHED:
+        raise ValidationError(_("This operation is not open."))
+    if not operation_eligible_branches(operation).filter(pk=branch.pk).exists():
+        raise ValidationError(_("This operation is not open to %(branch)s.") % {"branch": branch.name})
+    today = timezone.localdate()
+    if operation.subscription_deadline and today > operation.subscription_deadline:
+        raise ValidationError(_("The subscription deadline (%(date)s) has passed.") % {
+            "date": operation.subscription_deadline.strftime("%d/%m/%Y")})
+    allowed = {
+        OperationMode.OPT_IN: {ParticipationStatus.JOINED, ParticipationStatus.DECLINED},
+        OperationMode.MANDATORY: {ParticipationStatus.ENROLLED}
+        | ({ParticipationStatus.OPTED_OUT} if operation.opt_out_allowed else set()),
+        OperationMode.KIT: set(),
+    }[operation.mode]
+    if status not in allowed:
+        if operation.mode == OperationMode.MANDATORY:
+            raise ValidationError(_("This mandatory operation does not allow opting out."))
+        if operation.mode == OperationMode.KIT:
+            raise ValidationError(_("A kit needs no subscription: use it when you want."))
+        raise ValidationError(_("Join or decline this operation."))
+    now = timezone.now()
+    participation, _created = Participation.objects.select_for_update().get_or_create(
+        operation=operation, branch=branch, defaults={"status": status, "decided_by": answered_by, "decided_at": now}
+    )
+    if participation.status != status or _created:
+        participation.status, participation.decided_by, participation.decided_at = status, answered_by, now
+        participation.save()
+        ParticipationEvent.objects.create(participation=participation, status=status, by=answered_by, at=now)
+        _sync_campaigns(participation, by=answered_by)
+    return participation
+
+
+@transaction.atomic
+def calendar_period_save(*, network: Network, saved_by, period: CalendarPeriod | None = None, **fields) -> CalendarPeriod:
+    """Head office adds or changes a blackout period or a period reserved for local campaigns."""
+    _require_planner(saved_by, network)
+    period = period or CalendarPeriod(network=network)
+    for name in ("kind", "name", "starts_on", "ends_on", "channels"):
+        if name in fields:
+            setattr(period, name, fields[name])
+    errors: dict[str, list[str]] = {}
+    if period.kind not in CalendarPeriod.Kind.values:
+        errors["kind"] = [_("Choose a blackout period or a period reserved for local campaigns.")]
+    if not (period.name or "").strip():
+        errors["name"] = [_("Give the period a name.")]
+    if period.starts_on and period.ends_on and period.ends_on < period.starts_on:
+        errors["ends_on"] = [_("The period ends before it starts.")]
+    if not set(period.channels or []) <= set(Channel.values):
+        errors["channels"] = [_("Choose channels among e-mail, SMS and post.")]
+    if errors:
+        raise ValidationError(errors)
+    period.save()
+    return period
+
+
+def calendar_period_delete(*, period: CalendarPeriod, deleted_by) -> None:
+    _require_planner(deleted_by, period.network)
+    period.delete()
+
+
+def feed_token_create(*, user) -> CalendarFeedToken:
+    """A new secret iCalendar feed URL for ``user``; the previous ones are revoked."""
+    import secrets
+
+    now = timezone.now()
+    CalendarFeedToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)
+    return CalendarFeedToken.objects.create(user=user, token=secrets.token_urlsafe(32))
+
+
+def feed_token_revoke(*, user) -> int:
+    return CalendarFeedToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+# --- Campaigns -------------------------------------------------------------------------------------
+
+_CHANNEL_OF_KIND = {"email": Channel.EMAIL, "sms": Channel.SMS, "print": Channel.POST}
+
+
+def _default_slot_values(version) -> dict[str, object]:
+    from templates_lib.rendering import version_slots
+    from templates_lib.services import slot_values_clean
+
+    defaults = {definition.name: definition.default for definition in version_slots(version)}
+    try:
+        return slot_values_clean(version=version, values=defaults)
+    except ValidationError:
+        return {name: value for name, value in defaults.items() if value not in (None, "")}
+
+
+def _campaigns_for(*, operation: Operation, branch: Node | None, created_by, versions=None) -> list[Campaign]:
+    """Draft campaigns of ``branch`` for ``operation``: one per template version, dated on the
+    first day of the send window, with the template's default slot values and an empty target."""
+    versions = list(versions if versions is not None else operation.template_versions.select_related("template"))
+    first_day = max(operation.send_from, timezone.localdate() + timedelta(days=1))
+    if first_day > operation.send_until:
+        raise ValidationError(_("The send window of “%(operation)s” has closed (last send date %(date)s).")
+                              % {"operation": operation.name, "date": date_format(operation.send_until)})
+    campaigns = Campaign.objects.bulk_create([
+        Campaign(
+            network_id=operation.network_id, branch=branch, operation=operation, template_version=version,
+            channel=_CHANNEL_OF_KIND[version.template.kind], slot_values=_default_slot_values(version),
+            send_date=first_day, created_by=created_by,
+        )
+        for version in versions
+    ])
+    CampaignEvent.objects.bulk_create([
+        CampaignEvent(campaign=campaign, action="created", by=created_by, changes={
+            "template": f"{campaign.template_version.template.name} v{campaign.template_version.number}",
+            "send_date": campaign.send_date.isoformat(),
+        })
+        for campaign in campaigns
+    ])
+    return campaigns
+
+
+def _cancel_campaigns(*, operation: Operation, branch: Node, cancelled_by, reason: str) -> int:
+    campaigns = list(Campaign.objects.filter(operation=operation, branch=branch, status=CampaignStatus.DRAFT))
+    for campaign in campaigns:
+        campaign.status = CampaignStatus.CANCELLED
+        campaign.save(update_fields=["status", "updated_at"])
+        CampaignEvent.objects.create(campaign=campaign, action="cancelled", by=cancelled_by, changes={"reason": reason})
+    return len(campaigns)
+
+
+def _sync_campaigns(participation: Participation, *, by) -> None:
+    """Joining or being enrolled creates the branch's campaigns; declining or opting out cancels
+    the drafts."""
+    has_live = Campaign.objects.filter(
+        operation=participation.operation, branch=participation.branch
+    ).exclude(status=CampaignStatus.CANCELLED).exists()
+    if participation.is_in and not has_live:
+        _campaigns_for(operation=participation.operation, branch=participation.branch, created_by=by)
+    elif not participation.is_in:
+        _cancel_campaigns(operation=participation.operation, branch=participation.branch, cancelled_by=by,
+                          reason=participation.status)
+
+
+@transaction.atomic
+def kit_use(*, operation: Operation, branch: Node, template_version, used_by) -> Campaign:
+    """A branch uses a kit: one new draft campaign with one of the kit's template versions."""
+    from central.selectors import operation_eligible_branches
+
+    if not node_in_scope(used_by, branch, perm="change_node"):
+        raise PermissionDenied(_("You do not act for this branch."))
+    if operation.mode != OperationMode.KIT or operation.status != OperationStatus.PUBLISHED:
+        raise ValidationError(_("Only a published kit can be used freely."))
+    if not operation_eligible_branches(operation).filter(pk=branch.pk).exists():
+        raise ValidationError(_("This operation is not open to %(branch)s.") % {"branch": branch.name})
+    if operation.send_until <= timezone.localdate():
+        raise ValidationError(_("This kit's send window is over."))
+    if not operation.template_versions.filter(pk=template_version.pk).exists():
+        raise ValidationError({"template_version": [_("Choose one of the kit's templates.")]})
+    return _campaigns_for(operation=operation, branch=branch, created_by=used_by, versions=[template_version])[0]
+
+
+@transaction.atomic
+def national_campaign_create(*, operation: Operation, template_version, created_by) -> Campaign:
+    """The head office plans a national send of an operation (to every reachable customer)."""
+    _require_planner(created_by, operation.network)
+    if operation.status != OperationStatus.PUBLISHED:
+        raise ValidationError(_("Publish the operation first."))
+    if not operation.template_versions.filter(pk=template_version.pk).exists():
+        raise ValidationError({"template_version": [_("Choose one of the operation's templates.")]})
+    return _campaigns_for(operation=operation, branch=None, created_by=created_by, versions=[template_version])[0]
+
+
+def _require_editable(campaign: Campaign, user) -> None:
+    from central.selectors import campaign_can_edit, campaign_edit_deadline
+
+    if not campaign_can_edit(user, campaign):
+        raise PermissionDenied(_("You may not change this campaign."))
+    if campaign.status != CampaignStatus.DRAFT:
+        raise ValidationError(_("This campaign is no longer being prepared."))
+    deadline = campaign_edit_deadline(campaign)
+    if timezone.localdate() > deadline:
+        raise ValidationError(_("Changes were possible until %(date)s.") % {"date": deadline.strftime("%d/%m/%Y")})
+
+
+def campaign_check_date(campaign: Campaign, send_date) -> list[str]:
+    """Why ``send_date`` cannot be this campaign's, if it cannot."""
+    from central.selectors import blackout_periods_on
+
+    problems = []
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    if send_date < tomorrow:
+        problems.append(_("Pick a date from tomorrow on."))
+    operation = campaign.operation
+    if operation is not None and not operation.send_from <= send_date <= operation.send_until:
+        problems.append(_("Pick a date between %(start)s and %(end)s, the operation's send window.") % {
+            "start": operation.send_from.strftime("%d/%m/%Y"), "end": operation.send_until.strftime("%d/%m/%Y")})
+    for period in blackout_periods_on(network_id=campaign.network_id, day=send_date, channel=campaign.channel):
+        problems.append(_("%(date)s falls in the blackout period “%(name)s”: nothing is sent then.") % {
+            "date": send_date.strftime("%d/%m/%Y"), "name": period.name})
+    return problems
+
+
+def _jsonable(value: object) -> object:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+@transaction.atomic
+def campaign_update(
+    *, campaign: Campaign, updated_by, slot_values: dict | None = None, send_date=None,
+    target_criteria: dict | None = None,
+) -> Campaign:
+    """Customise a draft campaign: slot values (checked against the slot types and the network's
+    rules), the send date (inside the operation's window, not in a blackout period) and the target
+    (only the operation's allowed criteria). All or nothing: ValidationError keyed by field (slot
+    errors keyed by slot name). Every change is recorded with its before and after."""
+    from central.selectors import campaign_allowed_criteria
+    from templates_lib.services import slot_values_clean
+
+    campaign = Campaign.objects.select_for_update().select_related("operation", "template_version__template").get(
+        pk=campaign.pk)
+    _require_editable(campaign, updated_by)
+    errors: dict[str, list[str]] = {}
+    changes: dict[str, object] = {}
+    if slot_values is not None:
+        try:
+            cleaned = slot_values_clean(version=campaign.template_version, values=slot_values)
+        except ValidationError as error:
+            errors.update(error.message_dict if hasattr(error, "error_dict") else {"slot_values": error.messages})
+        else:
+            changed = {
+                name: [campaign.slot_values.get(name), cleaned.get(name)]
+                for name in sorted(set(cleaned) | set(campaign.slot_values))
+                if campaign.slot_values.get(name) != cleaned.get(name)
+            }
+            if changed:
+                changes["slot_values"] = changed
+                campaign.slot_values = cleaned
+    if send_date is not None:
+        problems = campaign_check_date(campaign, send_date)
+        if problems:
+            errors["send_date"] = problems
+        elif send_date != campaign.send_date:
+            changes["send_date"] = [campaign.send_date.isoformat(), send_date.isoformat()]
+            campaign.send_date = send_date
+    if target_criteria is not None:
+        try:
+            criteria = criteria_clean(target_criteria, allowed=campaign_allowed_criteria(campaign))
+        except ValidationError as error:
+            errors.update({f"target_{name}": messages for name, messages in error.message_dict.items()})
+        else:
+            if criteria != campaign.target_criteria:
+                changes["target_criteria"] = [campaign.target_criteria, criteria]
+                campaign.target_criteria = criteria
+    if errors:
+        raise ValidationError(errors)
+    if changes:
+        campaign.save()
+        CampaignEvent.objects.create(
+            campaign=campaign, action="customised", by=updated_by,
+            changes={key: [_jsonable(v) for v in pair] if isinstance(pair, list) else {
+                name: [_jsonable(v) for v in values] for name, values in pair.items()}
+                for key, pair in changes.items()},
+        )
+    return campaign
+
+
+def _own_customer(campaign: Campaign, user, customer_public_id: str):
+    """A customer of the campaign's branch (or network, for a national one) that ``user`` sees;
+    the same message for a foreign id and a missing one."""
+    from central.selectors import customers_visible_to
+
+    customers = customers_visible_to(user).filter(network_id=campaign.network_id)
+    if campaign.branch_id is not None:
+        customers = customers.filter(branch_id=campaign.branch_id)
+    customer = customers.filter(public_id=(customer_public_id or "").strip()).first()
+    if customer is None:
+        owner = campaign.branch.name if campaign.branch_id else campaign.network.name
+        raise ValidationError({"customer": [_("No customer of %(owner)s has the id “%(id)s”.") % {
+            "owner": owner, "id": customer_public_id}]})
+    return customer
+
+
+@transaction.atomic
+def campaign_target_change(*, campaign: Campaign, customer_public_id: str, action: str, changed_by) -> TargetOverride | None:
+    """Remove one of the branch's own customers from the proposed list, add one, or undo either
+    (``action`` "exclude", "include" or "reset"). Only until the edit deadline; an added customer
+    must be reachable on the campaign's channel."""
+    from central.targeting import reachable_on
+
+    campaign = Campaign.objects.select_for_update().select_related("operation", "branch", "network").get(pk=campaign.pk)
+    _require_editable(campaign, changed_by)
+    customer = _own_customer(campaign, changed_by, customer_public_id)
+    if action not in ("exclude", "include", "reset"):
+        raise ValidationError({"action": [_("Remove, add or restore a customer.")]})
+    if action == "include" and not Customer.objects.filter(pk=customer.pk).filter(reachable_on(campaign.channel)).exists():
+        raise ValidationError({"customer": [_("%(name)s cannot be reached by %(channel)s (no consent, an objection or no address).") % {
+            "name": customer.full_name, "channel": campaign.get_channel_display()}]})
+    previous = TargetOverride.objects.filter(campaign=campaign, customer=customer).first()
+    if action == "reset":
+        if previous:
+            previous.delete()
+    else:
+        TargetOverride.objects.update_or_create(campaign=campaign, customer=customer, defaults={"action": action})
+    if (previous.action if previous else "reset") != action:
+        CampaignEvent.objects.create(campaign=campaign, action=f"target_{action}", by=changed_by,
+                                     changes={"customer": customer.public_id, "name": customer.full_name})
+    return TargetOverride.objects.filter(campaign=campaign, customer=customer).first()
+
+
+@transaction.atomic
+def campaign_cancel(*, campaign: Campaign, cancelled_by) -> Campaign:
+    _require_editable(campaign, cancelled_by)
+    campaign.status = CampaignStatus.CANCELLED
+    campaign.save(update_fields=["status", "updated_at"])
+    CampaignEvent.objects.create(campaign=campaign, action="cancelled", by=cancelled_by)
+    return campaign
+
+
+# --- Deadlines -------------------------------------------------------------------------------------
+
+
+def deadline_reminders_send(*, today=None) -> int:
+    """E-mail the managers of every eligible branch that has not answered a published opt-in
+    operation, ``RELAIS_REMINDER_DAYS`` days before its subscription deadline. Each (operation,
+    branch, step) is reminded once: running twice sends nothing more. A branch whose reminder could
+    not be sent is tried again on the next run (its row is written only with the send)."""
+    from central.selectors import operation_eligible_branches
+    from local_stores.models import Role
+    from local_stores.selectors import people_holding
+
+    today = today or timezone.localdate()
+    sent = 0
+    for days in settings.RELAIS_REMINDER_DAYS:
+        operations = Operation.objects.filter(
+            status=OperationStatus.PUBLISHED, mode=OperationMode.OPT_IN,
+            subscription_deadline=today + timedelta(days=days),
+        ).select_related("network")
+        for operation in operations:
+            answered = operation.participations.values("branch_id")
+            reminded = operation.reminders.filter(days_before=days).values("branch_id")
+            for branch in operation_eligible_branches(operation).exclude(pk__in=answered).exclude(pk__in=reminded):
+                people = list(people_holding(role=Role.BRANCH_MANAGER, nodes=[branch]))
+                with transaction.atomic():
+                    _, created = DeadlineReminder.objects.get_or_create(
+                        operation=operation, branch=branch, days_before=days, defaults={"recipients": len(people)})
+                    if created:
+                        for person in people:
+                            _send_reminder(operation=operation, branch=branch, person=person, days=days)
+                        sent += len(people)
+    return sent
+
+
+def _send_reminder(*, operation: Operation, branch: Node, person, days: int) -> None:
+    from django.core.mail import send_mail
+    from django.template.loader import render_to_string
+    from django.urls import reverse
+
+    with translation.override(settings.LANGUAGE_CODE):  # people have no language of their own yet
+        context = {
+            "person": person, "operation": operation, "branch": branch, "days": days,
+            "url": settings.RELAIS_BASE_URL.rstrip("/") + reverse("local_stores:operations") + f"?branch={branch.public_id}",
+        }
+        subject = _("%(operation)s: answer before %(date)s") % {
+            "operation": operation.name, "date": operation.subscription_deadline.strftime("%d/%m/%Y")}
+        send_mail(subject, render_to_string("central/email/deadline_reminder.txt", context),
+                  None, [person.email])

@@ -102,6 +102,7 @@ class Node(models.Model):
             ("approve_proofs", _("Approve proofs in the subtree")),
             ("view_reports", _("See the reports of the subtree")),
             ("manage_templates", _("Manage the network's templates, assets and content rules")),
+            ("manage_calendar", _("Plan the network's national calendar of operations")),
         ]
 
     def __str__(self) -> str:
@@ -131,6 +132,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "manage_network",
         "view_reports",
         "manage_templates",
+        "manage_calendar",
     ),
     Role.REGIONAL_MANAGER: ("view_node", "view_customers", "view_reports"),
     Role.BRANCH_MANAGER: ("view_node", "change_node", "view_customers"),

@@ -119,6 +119,20 @@ def role_set_of(user: UserLike) -> set[str]:
     return {role for role, _node in roles_of(user)}
 
 
+def people_holding(*, role: str, nodes) -> QuerySet:
+    """Active users holding ``role`` directly on one of ``nodes`` (e.g. a branch's managers, to
+    e-mail them). Not a scoping selector: callers are tasks and services, never a user's request."""
+    from django.contrib.auth import get_user_model
+
+    return (
+        get_user_model().objects.filter(
+            is_active=True, groups__relais_role__role=role, groups__relais_role__node__in=nodes
+        )
+        .exclude(email="")
+        .distinct()
+    )
+
+
 __all__ = [
     "Role",
     "branch_get",
@@ -128,6 +142,7 @@ __all__ = [
     "node_in_scope",
     "nodes_in_scope",
     "nodes_visible_to",
+    "people_holding",
     "regions_visible_to",
     "roles_of",
 ]

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "guardian",
     "django_htmx",
+    "django_celery_beat",
     "bootstrap",
     # Relais, from the bottom layer up
     "local_stores",
@@ -130,6 +131,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 #: The largest customer file accepted by the upload form and the API.
 #: The address people reach Relais at: links in e-mails (images, unsubscribe) start with it.
 RELAIS_BASE_URL = env.str("RELAIS_BASE_URL", default="http://127.0.0.1:8000")
+#: Branches that have not answered an opt-in operation are reminded this many days before its
+#: subscription deadline (each step once).
+RELAIS_REMINDER_DAYS = tuple(env.list("RELAIS_REMINDER_DAYS", cast=int, default=[7, 2]))
 RELAIS_IMPORT_MAX_BYTES = env.int("RELAIS_IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
 
 REST_FRAMEWORK = {

@@ -1,5 +1,7 @@
 """Celery settings: a real broker in production, tasks run in-process in demo mode."""
 
+from celery.schedules import crontab
+
 from config.settings.env import IS_PRODUCTION, env
 
 if IS_PRODUCTION:
@@ -22,3 +24,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=4 * 3600)
 }
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="relais")
+
+# Periodic work: run `celery -A config beat` beside the workers. The schedule below is written into
+# django-celery-beat's tables when beat starts, where head office may change times in the admin;
+# every task is idempotent, so a run twice (or a missed run caught up) does no harm.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = env.str("TIME_ZONE", default="Europe/Paris")
+CELERY_BEAT_SCHEDULE = {
+    "enrol-mandatory-operations": {"task": "central.operations_enrol_mandatory", "schedule": 3600.0},
+    "subscription-deadline-reminders": {
+        "task": "central.deadline_reminders_send", "schedule": crontab(hour=7, minute=0),
+    },
+}
