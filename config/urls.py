@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from central import calendar_views
 from config import views as config_views
 
 urlpatterns = [
@@ -15,6 +16,8 @@ urlpatterns = [
     path("network/", include("local_stores.urls")),
     path("customers/", include("central.urls")),
     path("templates/", include("templates_lib.urls")),
+    path("calendar/", include("central.calendar_urls")),
+    path("calendar.ics/<str:token>", calendar_views.calendar_feed_view, name="calendar-feed"),
     path("approvals/", include("approvals.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),

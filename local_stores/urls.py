@@ -1,10 +1,16 @@
 from django.urls import path
 
-from local_stores import views
+from local_stores import planning_views, views
 
 app_name = "local_stores"
 urlpatterns = [
     path("branches/", views.branch_list_view, name="branch-list"),
     path("branches/<str:public_id>/", views.branch_detail_view, name="branch-detail"),
     path("branches/<str:public_id>/edit/", views.branch_edit_view, name="branch-edit"),
+    path("operations/", planning_views.operations_view, name="operations"),
+    path("operations/<str:public_id>/answer/", planning_views.operation_answer_view, name="operation-answer"),
+    path("operations/<str:public_id>/use-kit/", planning_views.kit_use_view, name="kit-use"),
+    path("campaigns/<str:public_id>/", planning_views.campaign_edit_view, name="campaign-edit"),
+    path("campaigns/<str:public_id>/target/", planning_views.campaign_target_view, name="campaign-target"),
+    path("campaigns/<str:public_id>/cancel/", planning_views.campaign_cancel_view, name="campaign-cancel"),
 ]

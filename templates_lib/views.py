@@ -4,11 +4,8 @@ with their own slot values and branch details in a live preview."""
 
 from __future__ import annotations
 
-import secrets
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -19,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from local_stores.models import Node
 from local_stores.selectors import branches_visible_to
-from templates_lib import rendering, services, slots
+from templates_lib import previews, rendering, services, slots
 from templates_lib.forms import (
     AssetUploadForm,
     ContentRulesForm,
@@ -44,8 +41,6 @@ from templates_lib.selectors import (
     versions_visible_to,
 )
 
-PREVIEW_TTL = 15 * 60
-
 
 def _errors_to_form(form, error: ValidationError) -> None:
     if hasattr(error, "error_dict"):
@@ -68,21 +63,7 @@ def _preview_branch(request: HttpRequest, network_id: int) -> Node | None:
 
 
 def _preview(request: HttpRequest, version: TemplateVersion, values: dict, branch: Node | None) -> dict[str, object]:
-    """Render ``version`` for the preview partial; a rendering problem becomes a message."""
-    context = rendering.VariantContext(slot_values=values, branch=branch, campaign={
-        "offer_code": "OFFRE-2026", "start_date": "", "end_date": "", "send_date": ""})
-    try:
-        output = rendering.render_for_kind(version, context)
-    except rendering.RenderError as error:
-        return {"preview_error": str(error)}
-    kind = version.template.kind
-    if kind == TemplateKind.EMAIL:
-        return {"email": output}
-    if kind == TemplateKind.SMS:
-        return {"sms": output, "sms_count": rendering.sms_count(output)}
-    token = secrets.token_urlsafe(16)
-    cache.set(f"relais:preview-pdf:{token}", (request.user.pk, output), PREVIEW_TTL)
-    return {"pdf_token": token}
+    return previews.preview_context(user=request.user, version=version, values=values, branch=branch)
 
 
 @login_required
@@ -316,10 +297,10 @@ def template_try_view(request: HttpRequest, public_id: str) -> HttpResponse:
 @require_GET
 @xframe_options_sameorigin
 def preview_pdf_view(request: HttpRequest, token: str) -> HttpResponse:
-    cached = cache.get(f"relais:preview-pdf:{token}")
-    if not cached or cached[0] != request.user.pk:
+    pdf = previews.pdf_for(user=request.user, token=token)
+    if pdf is None:
         raise Http404
-    response = HttpResponse(cached[1], content_type="application/pdf")
+    response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = 'inline; filename="preview.pdf"'
     return response
 

@@ -1,0 +1,372 @@
+"""The branch side of the national calendar: the operations open to a branch (join, decline, use a
+kit), its campaigns, the campaign editor (slots with a live preview, the date, the target with a
+live audience count and clash warnings) and the review of the proposed list.
+
+Thin: every read goes through central's scoping selectors, every write through its services."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from central.models import Campaign, CampaignStatus, OperationMode, OperationStatus, ParticipationStatus
+from central.selectors import (
+    campaign_allowed_criteria,
+    campaign_audience,
+    campaign_audience_count,
+    campaign_can_edit,
+    campaign_clashes,
+    campaign_customers_visible,
+    campaign_edit_deadline,
+    campaign_get,
+    campaign_history,
+    campaign_list,
+    campaign_removed_customers,
+    customers_visible_to,
+    operation_eligible_branches,
+    operation_get,
+    operations_visible_to,
+)
+from central.services import (
+    campaign_cancel,
+    campaign_check_date,
+    campaign_target_change,
+    campaign_update,
+    kit_use,
+    participation_answer,
+)
+from central.targeting import criteria_clean, reachable_on
+from local_stores.models import Node
+from local_stores.planning_forms import SendDateForm, target_criteria_from, target_form, target_initial
+from local_stores.selectors import branches_visible_to, node_in_scope
+from templates_lib import rendering
+from templates_lib.forms import slot_initial, slot_values_form, slot_values_from
+from templates_lib.previews import preview_context
+from templates_lib.selectors import asset_list
+from templates_lib.services import slot_values_clean
+
+
+def _messages_of(error: Exception) -> list[str]:
+    return list(getattr(error, "messages", None) or [str(error)])
+
+
+def _operations_url(branch: Node | None) -> str:
+    url = reverse("local_stores:operations")
+    return f"{url}?branch={branch.public_id}" if branch else url
+
+
+# --- The operations open to a branch ----------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def operations_view(request: HttpRequest) -> HttpResponse:
+    branches = list(branches_visible_to(request.user).order_by("name"))
+    wanted = request.GET.get("branch", "")
+    branch = next((b for b in branches if b.public_id == wanted), branches[0] if branches else None)
+    context: dict[str, object] = {"branches": branches, "branch": branch}
+    if branch is not None:
+        today = timezone.localdate()
+        operations = (
+            operations_visible_to(request.user)
+            .filter(network_id=branch.network_id, status=OperationStatus.PUBLISHED, send_until__gte=today)
+            .prefetch_related("template_versions__template")
+            .order_by("subscription_deadline", "send_from")
+        )
+        eligible = [op for op in operations if operation_eligible_branches(op).filter(pk=branch.pk).exists()]
+        answers = {p.operation_id: p for p in branch.participations.filter(operation__in=eligible)}
+        campaigns = list(campaign_list(fetched_by=request.user, branch=branch))
+        context |= {
+            "can_act": node_in_scope(request.user, branch, perm="change_node"),
+            "rows": [
+                {
+                    "operation": op, "participation": answers.get(op.pk),
+                    "deadline_passed": bool(op.subscription_deadline and today > op.subscription_deadline),
+                    "days_left": (op.subscription_deadline - today).days if op.subscription_deadline else None,
+                    "versions": list(op.template_versions.all()),
+                }
+                for op in eligible
+            ],
+            "campaigns": [
+                (campaign, campaign_audience_count(fetched_by=request.user, campaign=campaign)) for campaign in campaigns
+            ],
+            "modes": OperationMode,
+        }
+    return render(request, "local_stores/operations.html", context)
+
+
+def _acting_branch(request: HttpRequest) -> Node | None:
+    return branches_visible_to(request.user).filter(public_id=request.POST.get("branch", "")).first()
+
+
+@login_required
+@require_POST
+def operation_answer_view(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Join or decline (opt out of) an operation; joining leads straight to the campaign."""
+    operation = operation_get(fetched_by=request.user, public_id=public_id)
+    branch = _acting_branch(request)
+    status = request.POST.get("status", "")
+    if branch is None or status not in ParticipationStatus.values:
+        messages.error(request, _("Choose a branch and an answer."))
+        return redirect(_operations_url(branch))
+    try:
+        participation_answer(operation=operation, branch=branch, status=status, answered_by=request.user)
+    except (ValidationError, PermissionDenied) as error:
+        for message in _messages_of(error):
+            messages.error(request, message)
+        return redirect(_operations_url(branch))
+    messages.success(request, _("%(branch)s: %(answer)s.") % {"branch": branch.name, "answer": ParticipationStatus(status).label})
+    campaign = Campaign.objects.filter(operation=operation, branch=branch, status=CampaignStatus.DRAFT).first()
+    if campaign is not None and status in (ParticipationStatus.JOINED, ParticipationStatus.ENROLLED):
+        return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
+    return redirect(_operations_url(branch))
+
+
+@login_required
+@require_POST
+def kit_use_view(request: HttpRequest, public_id: str) -> HttpResponse:
+    operation = operation_get(fetched_by=request.user, public_id=public_id)
+    branch = _acting_branch(request)
+    version = operation.template_versions.filter(public_id=request.POST.get("version", "")).first()
+    if branch is None or version is None:
+        messages.error(request, _("Choose a branch and one of the kit's templates."))
+        return redirect(_operations_url(branch))
+    try:
+        campaign = kit_use(operation=operation, branch=branch, template_version=version, used_by=request.user)
+    except (ValidationError, PermissionDenied) as error:
+        for message in _messages_of(error):
+            messages.error(request, message)
+        return redirect(_operations_url(branch))
+    messages.success(request, _("A new campaign was created from the kit: make it yours."))
+    return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
+
+
+# --- The campaign editor ----------------------------------------------------------------------------
+
+
+class _Editor:
+    """The three forms of the campaign editor, bound to what was typed (or to the campaign)."""
+
+    def __init__(self, request: HttpRequest, campaign: Campaign) -> None:
+        self.campaign = campaign
+        self.version = campaign.template_version
+        self.definitions = rendering.version_slots(self.version)
+        self.assets = list(asset_list(fetched_by=request.user, network=campaign.network))
+        self.allowed = campaign_allowed_criteria(campaign)
+        data = request.POST if request.method == "POST" else None
+        operation = campaign.operation
+        self.slots = slot_values_form(self.definitions, self.assets, data=data,
+                                      initial=slot_initial(self.definitions, campaign.slot_values))
+        self.date = SendDateForm(data=data, initial={"send_date": campaign.send_date},
+                                 first=operation.send_from if operation else None,
+                                 last=operation.send_until if operation else None)
+        segments = list(
+            customers_visible_to(request.user).filter(network_id=campaign.network_id)
+            .filter(**({"branch_id": campaign.branch_id} if campaign.branch_id else {}))
+            .exclude(segment="").order_by("segment").values_list("segment", flat=True).distinct()
+        )
+        self.target = target_form(self.allowed, segments=segments, data=data,
+                                  initial=target_initial(campaign.target_criteria))
+
+    def typed(self) -> tuple[dict, date | None, dict]:
+        values = slot_values_from(self.slots, self.definitions)
+        send_date = self.date.cleaned_data["send_date"] if self.date.is_valid() else None
+        return values, send_date, target_criteria_from(self.target.data, self.allowed)
+
+    def show_errors(self, error: ValidationError) -> None:
+        for field, field_errors in error.message_dict.items():
+            if field == "send_date":
+                form, target = self.date, "send_date"
+            elif field.startswith("target_"):
+                form, target = self.target, field if field in self.target.fields else None
+            else:
+                form = self.slots
+                target = field if field in form.fields else f"{field}__amount" if f"{field}__amount" in form.fields else None
+            for message in field_errors:
+                form.add_error(target, message)
+
+
+def _live(request: HttpRequest, editor: _Editor) -> dict[str, object]:
+    """What the editor shows beside the forms: the preview, the audience count, the problems of the
+    date and the clashes, for what is typed now (nothing is saved)."""
+    campaign = editor.campaign
+    values, send_date, raw_criteria = editor.typed()
+    context: dict[str, object] = {"problems": [], "date_problems": [], "criteria_problems": []}
+    try:
+        cleaned = slot_values_clean(version=editor.version, values=values)
+    except ValidationError as error:
+        context["problems"] = error.messages
+        cleaned = None
+    if cleaned is not None:
+        context |= preview_context(user=request.user, version=editor.version, values=cleaned, branch=campaign.branch,
+                                   campaign={"offer_code": "", "start_date": "", "end_date": "",
+                                             "send_date": (send_date or campaign.send_date).strftime("%d/%m/%Y")})
+    try:
+        criteria = criteria_clean(raw_criteria, allowed=editor.allowed)
+    except ValidationError as error:
+        context["criteria_problems"] = error.messages
+        criteria = None
+    if send_date is None:
+        context["date_problems"] = [_("Enter a valid date.")]
+    else:
+        context["date_problems"] = campaign_check_date(campaign, send_date)
+    if criteria is not None:
+        if campaign_customers_visible(request.user, campaign):
+            context["audience_count"] = campaign_audience_count(fetched_by=request.user, campaign=campaign,
+                                                                criteria=criteria)
+        context["clashes"] = campaign_clashes(fetched_by=request.user, campaign=campaign,
+                                              send_date=send_date or campaign.send_date, criteria=criteria)
+    return context
+
+
+def _history_entry(event, *, sees_customers: bool) -> tuple[object, str, list[str]]:
+    """An audit event as the editor shows it: what happened, and each change as "before → after".
+    Who does not see the branch's customers reads that the list changed, not whose name."""
+    labels = {
+        "created": _("Created"), "customised": _("Customised"), "cancelled": _("Cancelled"),
+        "target_exclude": _("Removed from the list"), "target_include": _("Added to the list"),
+        "target_reset": _("Put back as the criteria give"),
+    }
+    changes = event.changes or {}
+    lines: list[str] = []
+    for name, (before, after) in changes.get("slot_values", {}).items():
+        lines.append(f"{name}: « {before or '—'} » → « {after or '—'} »")
+    if "send_date" in changes:
+        value = changes["send_date"]
+        lines.append(_("Send date") + (f": {value[0]} → {value[1]}" if isinstance(value, list) else f": {value}"))
+    if "target_criteria" in changes:
+        before, after = changes["target_criteria"]
+        show = lambda criteria: ", ".join(f"{k} = {v}" for k, v in criteria.items()) or _("everyone")  # noqa: E731
+        lines.append(_("Target") + f": {show(before)} → {show(after)}")
+    if "name" in changes and sees_customers:
+        lines.append(f"{changes['name']} ({changes.get('customer', '')})")
+    if "template" in changes:
+        lines.append(changes["template"])
+    if "reason" in changes:
+        lines.append(str(changes["reason"]))
+    return event, labels.get(event.action, event.action), lines
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def campaign_edit_view(request: HttpRequest, public_id: str) -> HttpResponse:
+    campaign = campaign_get(fetched_by=request.user, public_id=public_id)
+    editor = _Editor(request, campaign)
+    editable = (campaign_can_edit(request.user, campaign) and campaign.status == CampaignStatus.DRAFT
+                and timezone.localdate() <= campaign_edit_deadline(campaign))
+    if request.method == "POST":
+        if not editable:
+            raise PermissionDenied
+        if request.htmx:
+            return render(request, "local_stores/_campaign_live.html", {"campaign": campaign, **_live(request, editor)})
+        values, send_date, criteria = editor.typed()
+        try:
+            campaign_update(campaign=campaign, updated_by=request.user, slot_values=values,
+                            send_date=send_date, target_criteria=criteria)
+        except ValidationError as error:
+            editor.show_errors(error)
+            messages.error(request, _("Nothing was saved: correct the fields shown in red."))
+        except PermissionDenied as error:
+            messages.error(request, str(error) or _("You may not change this campaign."))
+        else:
+            messages.success(request, _("Campaign saved."))
+            return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
+        live = _live(request, editor)
+    else:
+        live = _live(request, editor)
+    sees_customers = campaign_customers_visible(request.user, campaign)
+    return render(request, "local_stores/campaign_edit.html", {
+        "campaign": campaign, "editor": editor, "editable": editable, "sees_customers": sees_customers,
+        "deadline": campaign_edit_deadline(campaign),
+        "history": [_history_entry(event, sees_customers=sees_customers)
+                    for event in campaign_history(campaign=campaign)[:50]],
+        "has_image_slot": any(d.type == "image" for d in editor.definitions), **live,
+    })
+
+
+@login_required
+@require_POST
+def campaign_cancel_view(request: HttpRequest, public_id: str) -> HttpResponse:
+    campaign = campaign_get(fetched_by=request.user, public_id=public_id)
+    try:
+        campaign_cancel(campaign=campaign, cancelled_by=request.user)
+    except (ValidationError, PermissionDenied) as error:
+        for message in _messages_of(error):
+            messages.error(request, message)
+        return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
+    messages.success(request, _("Campaign cancelled."))
+    return redirect(_operations_url(campaign.branch))
+
+
+# --- The proposed list ------------------------------------------------------------------------------
+
+
+def _search(customers, query: str):
+    if not query:
+        return customers
+    return customers.filter(
+        Q(last_name__icontains=query) | Q(first_name__icontains=query) | Q(email__icontains=query)
+        | Q(public_id=query) | Q(external_id=query)
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def campaign_target_view(request: HttpRequest, public_id: str) -> HttpResponse:
+    """The customers the campaign would reach, page by page; remove one, restore one, add one of the
+    branch's own customers that the criteria left out. Who sees the campaign but not these customers
+    gets 404, as for a campaign they do not see."""
+    campaign = campaign_get(fetched_by=request.user, public_id=public_id)
+    if not campaign_customers_visible(request.user, campaign):
+        raise Http404
+    editable = (campaign_can_edit(request.user, campaign) and campaign.status == CampaignStatus.DRAFT
+                and timezone.localdate() <= campaign_edit_deadline(campaign))
+    if request.method == "POST":
+        if not editable:
+            raise PermissionDenied
+        try:
+            campaign_target_change(campaign=campaign, customer_public_id=request.POST.get("customer", ""),
+                                   action=request.POST.get("action", ""), changed_by=request.user)
+        except ValidationError as error:
+            for message in _messages_of(error):
+                messages.error(request, message)
+        else:
+            messages.success(request, {
+                "exclude": _("Removed from the list."), "include": _("Added to the list."),
+                "reset": _("Back to what the criteria give."),
+            }[request.POST["action"]])
+        return redirect(request.get_full_path())
+    query = request.GET.get("q", "").strip()[:100]
+    audience = campaign_audience(fetched_by=request.user, campaign=campaign)
+    page = Paginator(_search(audience, query).order_by("last_name", "first_name", "id"), 25).get_page(request.GET.get("page"))
+    found = bool(query and request.GET.get("add"))
+    candidates = []
+    if found:
+        own = customers_visible_to(request.user).filter(network_id=campaign.network_id)
+        if campaign.branch_id:
+            own = own.filter(branch_id=campaign.branch_id)
+        candidates = list(_search(own.exclude(pk__in=audience.values("pk")), query)
+                          .order_by("last_name", "first_name", "id")[:20])
+        reachable_ids = set(own.filter(pk__in=[c.pk for c in candidates]).filter(reachable_on(campaign.channel))
+                            .values_list("pk", flat=True))
+        candidates = [(customer, customer.pk in reachable_ids) for customer in candidates]
+    querystring = request.GET.copy()
+    querystring.pop("page", None)
+    return render(request, "local_stores/campaign_target.html", {
+        "campaign": campaign, "page": page, "search": query, "total": audience.count(), "editable": editable,
+        "removed": campaign_removed_customers(fetched_by=request.user, campaign=campaign)[:200],
+        "included_ids": set(campaign.overrides.filter(action="include").values_list("customer__public_id", flat=True)),
+        "candidates": candidates, "adding": found, "query": querystring.urlencode(),
+        "deadline": campaign_edit_deadline(campaign),
+    })
