@@ -1,6 +1,6 @@
 from django.urls import path
 
-from central import api
+from central import api, planning_api
 
 urlpatterns = [
     path("customers/", api.CustomerListApi.as_view(), name="api-customer-list"),
@@ -11,4 +11,41 @@ urlpatterns = [
         api.CustomerImportDetailApi.as_view(),
         name="api-customer-import-detail",
     ),
+    # The national calendar
+    path("operations/", planning_api.OperationListApi.as_view(), name="api-operation-list"),
+    path("operations/<str:public_id>/", planning_api.OperationDetailApi.as_view(), name="api-operation-detail"),
+    path(
+        "operations/<str:public_id>/publish/",
+        planning_api.OperationPublishApi.as_view(),
+        name="api-operation-publish",
+    ),
+    path(
+        "operations/<str:public_id>/participations/",
+        planning_api.ParticipationListApi.as_view(),
+        name="api-operation-participations",
+    ),
+    path("campaigns/", planning_api.CampaignListApi.as_view(), name="api-campaign-list"),
+    path("campaigns/<str:public_id>/", planning_api.CampaignDetailApi.as_view(), name="api-campaign-detail"),
+    path(
+        "campaigns/<str:public_id>/audience/",
+        planning_api.CampaignAudienceApi.as_view(),
+        name="api-campaign-audience",
+    ),
+    path(
+        "campaigns/<str:public_id>/audience-count/",
+        planning_api.CampaignAudienceCountApi.as_view(),
+        name="api-campaign-audience-count",
+    ),
+    path(
+        "campaigns/<str:public_id>/clashes/",
+        planning_api.CampaignClashesApi.as_view(),
+        name="api-campaign-clashes",
+    ),
+    path("campaigns/<str:public_id>/target/", planning_api.CampaignTargetApi.as_view(), name="api-campaign-target"),
+    path(
+        "campaigns/<str:public_id>/history/",
+        planning_api.CampaignHistoryApi.as_view(),
+        name="api-campaign-history",
+    ),
+    path("campaigns/<str:public_id>/cancel/", planning_api.CampaignCancelApi.as_view(), name="api-campaign-cancel"),
 ]
