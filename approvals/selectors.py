@@ -1,5 +1,19 @@
-"""Reads of approvals, on behalf of a user."""
+"""Reads of approvals, on behalf of a user.
 
+``proofs_visible_to`` is the scoping selector for proofs: those of the campaigns the user sees,
+and those under the nodes where the user approves proofs. Every page, API answer, file and export
+of proofs starts from it; a proof outside it answers 404, like a missing one.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from approvals.models import ApprovalPolicy, AuditEntry, Proof, ProofStatus
+from approvals.services import may_decide_step
+from central.selectors import campaigns_visible_to
+from local_stores.models import Network, NodeKind
 from local_stores.selectors import UserLike, nodes_in_scope
 
 
@@ -8,7 +22,56 @@ def approval_scope_exists(*, fetched_by: UserLike) -> bool:
     return nodes_in_scope(fetched_by, perm="approve_proofs").exists()
 
 
-def pending_proofs_for(*, fetched_by: UserLike) -> list:
-    """Proofs waiting for ``fetched_by``'s decision. No proof exists until approvals are built,
-    so the inbox is empty for everyone; the scope check above already holds."""
-    return []
+def proofs_visible_to(user: UserLike) -> QuerySet[Proof]:
+    approving = nodes_in_scope(user, perm="approve_proofs")
+    national_networks = approving.filter(kind=NodeKind.HEAD_OFFICE).values("network_id")
+    return Proof.objects.filter(
+        Q(campaign__in=campaigns_visible_to(user))
+        | Q(campaign__branch__in=approving)
+        | Q(campaign__branch__isnull=True, campaign__network_id__in=national_networks)
+    ).select_related("campaign", "campaign__branch", "campaign__network", "campaign__operation",
+                     "campaign__template_version__template", "requested_by")
+
+
+def proof_get(*, fetched_by: UserLike, public_id: str) -> Proof:
+    return get_object_or_404(proofs_visible_to(fetched_by), public_id=public_id)
+
+
+def pending_proofs_for(*, fetched_by: UserLike) -> list[Proof]:
+    """Proofs waiting for ``fetched_by``'s decision now (their current step is theirs, they did
+    not author them, they have not decided it yet), earliest deadline first."""
+    candidates = (proofs_visible_to(fetched_by).filter(status=ProofStatus.PENDING)
+                  .exclude(decisions__decided_by=fetched_by).order_by("decision_deadline", "requested_at"))
+    return [proof for proof in candidates[:500]
+            if fetched_by.pk not in (proof.author_ids or []) and may_decide_step(fetched_by, proof, proof.current_step)]
+
+
+def proofs_of_campaign(*, fetched_by: UserLike, campaign) -> QuerySet[Proof]:
+    return proofs_visible_to(fetched_by).filter(campaign=campaign).order_by("-number")
+
+
+def latest_proof(*, fetched_by: UserLike, campaign) -> Proof | None:
+    return proofs_of_campaign(fetched_by=fetched_by, campaign=campaign).first()
+
+
+def networks_setting_policies(user: UserLike) -> QuerySet[Network]:
+    """Networks whose approval policies ``user`` sets: head office with manage_network."""
+    head_offices = nodes_in_scope(user, perm="manage_network").filter(kind=NodeKind.HEAD_OFFICE)
+    return Network.objects.filter(pk__in=head_offices.values("network_id"))
+
+
+def policies_visible_to(user: UserLike) -> QuerySet[ApprovalPolicy]:
+    return ApprovalPolicy.objects.filter(network__in=networks_setting_policies(user))
+
+
+def audit_visible_to(user: UserLike) -> QuerySet[AuditEntry]:
+    """The audit trail of the networks whose policies ``user`` sets (head office), whole; others
+    read a proof's history on the proof's page."""
+    return AuditEntry.objects.filter(network__in=networks_setting_policies(user)).select_related(
+        "by", "campaign", "branch", "proof")
+
+
+def proof_history(*, proof: Proof) -> QuerySet[AuditEntry]:
+    """Every audit entry of the proof's campaign (all its proofs), oldest first. The caller got
+    ``proof`` through ``proof_get``."""
+    return AuditEntry.objects.filter(campaign_id=proof.campaign_id).select_related("by", "proof").order_by("at", "id")

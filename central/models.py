@@ -378,7 +378,17 @@ class CalendarFeedToken(models.Model):
 
 class CampaignStatus(models.TextChoices):
     DRAFT = "draft", _("Being prepared")
+    AWAITING_APPROVAL = "awaiting", _("Awaiting approval")
+    APPROVED = "approved", _("Approved")
+    SCHEDULED = "scheduled", _("Scheduled")
+    SENDING = "sending", _("Sending")
     CANCELLED = "cancelled", _("Cancelled")
+
+
+#: Statuses in which a campaign may still be changed (a change sends it back to draft: its proof
+#: no longer counts) and cancelled.
+CAMPAIGN_OPEN_STATUSES = (CampaignStatus.DRAFT, CampaignStatus.AWAITING_APPROVAL, CampaignStatus.APPROVED,
+                          CampaignStatus.SCHEDULED)
 
 
 class Campaign(models.Model):

@@ -18,7 +18,6 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
@@ -51,6 +50,7 @@ from central.selectors import (
     campaign_edit_deadline,
     campaign_get,
     campaign_history,
+    campaign_is_editable,
     campaign_list,
     networks_planned_by,
     operation_eligible_branches,
@@ -92,15 +92,6 @@ def _service_errors() -> Iterator[None]:
         raise ValidationError({"non_field_errors": error.messages}) from error
     except DjangoPermissionDenied as error:
         raise PermissionDenied(str(error) or None) from error
-
-
-def _is_editable(user, campaign: Campaign) -> bool:
-    """What the campaign pages call editable: the right to change it, still a draft, before its deadline."""
-    return (
-        campaign.status == CampaignStatus.DRAFT
-        and timezone.localdate() <= campaign_edit_deadline(campaign)
-        and campaign_can_edit(user, campaign)
-    )
 
 
 def _require_campaign_editor(user, campaign: Campaign) -> None:
@@ -443,7 +434,7 @@ class CampaignDetailOutputSerializer(CampaignOutputSerializer):
 
     def get_can_edit(self, campaign: Campaign) -> bool:
         """Whether the caller may change it now: the right to, still a draft, before the deadline."""
-        return _is_editable(self.context["request"].user, campaign)
+        return campaign_is_editable(self.context["request"].user, campaign)
 
 
 class CampaignCreateInputSerializer(serializers.Serializer):

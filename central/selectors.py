@@ -6,6 +6,8 @@ export and task that reads customers starts from it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -18,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from central.filters import CustomerFilterSet
 from central.models import (
+    CAMPAIGN_OPEN_STATUSES,
     TARGETING_CRITERIA,
     CalendarFeedToken,
     CalendarPeriod,
@@ -241,6 +244,34 @@ def campaign_can_edit(user: UserLike, campaign: Campaign) -> bool:
     if campaign.branch_id is None:
         return networks_planned_by(user).filter(pk=campaign.network_id).exists()
     return node_in_scope(user, campaign.branch, perm="change_node")
+
+
+def campaign_is_editable(user: UserLike, campaign: Campaign) -> bool:
+    """What the campaign pages call editable: the right to change it, not yet sending nor
+    cancelled, before its deadline. (A change after approval was requested sends it back to draft.)"""
+    return (
+        campaign.status in CAMPAIGN_OPEN_STATUSES
+        and timezone.localdate() <= campaign_edit_deadline(campaign)
+        and campaign_can_edit(user, campaign)
+    )
+
+
+def campaign_fingerprint(campaign: Campaign) -> str:
+    """SHA-256 of everything that decides what a campaign sends and to whom: the template version
+    (and its content hash), the slot values, the channel, the send date, the target criteria and
+    the customers added to or removed from the list. Any edit changes it; the send gate compares
+    it with the approved proof's."""
+    overrides = sorted(
+        TargetOverride.objects.filter(campaign_id=campaign.pk).values_list("customer__public_id", "action")
+    )
+    payload = {
+        "campaign": campaign.public_id, "network": campaign.network_id, "branch": campaign.branch_id,
+        "operation": campaign.operation_id, "channel": campaign.channel,
+        "template_version": [campaign.template_version_id, campaign.template_version.content_hash],
+        "slot_values": campaign.slot_values, "send_date": campaign.send_date.isoformat(),
+        "target_criteria": campaign.target_criteria, "overrides": overrides,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def campaign_allowed_criteria(campaign: Campaign) -> list[str]:

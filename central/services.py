@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from central import customer_import
 from central.models import (
+    CAMPAIGN_OPEN_STATUSES,
     TARGETING_CRITERIA,
     CalendarFeedToken,
     CalendarPeriod,
@@ -34,6 +35,7 @@ from central.models import (
     ParticipationStatus,
     TargetOverride,
 )
+from central.signals import campaign_changed
 from central.targeting import criteria_clean
 from local_stores.models import Network, Node, NodeKind
 from local_stores.selectors import node_in_scope
@@ -394,7 +396,7 @@ def _campaigns_for(*, operation: Operation, branch: Node | None, created_by, ver
 
 
 def _cancel_campaigns(*, operation: Operation, branch: Node, cancelled_by, reason: str) -> int:
-    campaigns = list(Campaign.objects.filter(operation=operation, branch=branch, status=CampaignStatus.DRAFT))
+    campaigns = list(Campaign.objects.filter(operation=operation, branch=branch, status__in=CAMPAIGN_OPEN_STATUSES))
     for campaign in campaigns:
         campaign.status = CampaignStatus.CANCELLED
         campaign.save(update_fields=["status", "updated_at"])
@@ -449,7 +451,7 @@ def _require_editable(campaign: Campaign, user) -> None:
 
     if not campaign_can_edit(user, campaign):
         raise PermissionDenied(_("You may not change this campaign."))
-    if campaign.status != CampaignStatus.DRAFT:
+    if campaign.status not in CAMPAIGN_OPEN_STATUSES:
         raise ValidationError(_("This campaign is no longer being prepared."))
     deadline = campaign_edit_deadline(campaign)
     if timezone.localdate() > deadline:
@@ -535,6 +537,82 @@ def campaign_update(
                 name: [_jsonable(v) for v in values] for name, values in pair.items()}
                 for key, pair in changes.items()},
         )
+        _back_to_draft(campaign, by=updated_by, what=sorted(changes))
+    return campaign
+
+
+def _back_to_draft(campaign: Campaign, *, by, what: list[str]) -> None:
+    """A change of content, target or date after approval was requested: the campaign is a draft
+    again, and ``campaign_changed`` tells the approvals app, which voids the proof and tells its
+    authors and approvers why. (The send gate compares content hashes anyway: even without this,
+    a changed campaign could not be sent.)"""
+    previous = campaign.status
+    if previous != CampaignStatus.DRAFT:
+        campaign.status = CampaignStatus.DRAFT
+        campaign.save(update_fields=["status", "updated_at"])
+    campaign_changed.send(sender=Campaign, campaign=campaign, by=by, what=what, previous_status=previous)
+
+
+def campaign_status_set(*, campaign: Campaign, status: str, by, note: str = "") -> Campaign:
+    """Move a campaign along its approval path (awaiting approval, approved, draft again). Called
+    by the approvals app, which owns the rules; recorded in the campaign's history."""
+    if status not in (CampaignStatus.DRAFT, CampaignStatus.AWAITING_APPROVAL, CampaignStatus.APPROVED):
+        raise ValidationError(_("Unknown approval status."))
+    if campaign.status != status:
+        before = campaign.status
+        campaign.status = status
+        campaign.save(update_fields=["status", "updated_at"])
+        CampaignEvent.objects.create(campaign=campaign, action="status", by=by,
+                                     changes={"status": [before, status], **({"note": note} if note else {})})
+    return campaign
+
+
+def send_gate_check(campaign: Campaign) -> str | None:
+    """Why ``campaign`` may not be scheduled or sent, or None. Asks the send gate named by
+    ``settings.RELAIS_SEND_GATE`` (the approvals app's: an approved proof of exactly the
+    campaign's current content, target and date, with every required step). Without a gate,
+    nothing may be sent."""
+    from django.utils.module_loading import import_string
+
+    gate_path = getattr(settings, "RELAIS_SEND_GATE", "")
+    if not gate_path:
+        return _("No send gate is configured: nothing can be sent.")
+    return import_string(gate_path)(campaign)
+
+
+@transaction.atomic
+def campaign_schedule(*, campaign: Campaign, scheduled_by) -> Campaign:
+    """Put an approved campaign in the send queue for its date. Only through the send gate."""
+    from central.selectors import campaign_can_edit
+
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if not campaign_can_edit(scheduled_by, campaign):
+        raise PermissionDenied(_("You may not change this campaign."))
+    if campaign.status != CampaignStatus.APPROVED:
+        raise ValidationError(_("Only an approved campaign can be scheduled."))
+    refused = send_gate_check(campaign)
+    if refused:
+        raise ValidationError(refused)
+    campaign.status = CampaignStatus.SCHEDULED
+    campaign.save(update_fields=["status", "updated_at"])
+    CampaignEvent.objects.create(campaign=campaign, action="scheduled", by=scheduled_by,
+                                 changes={"send_date": campaign.send_date.isoformat()})
+    return campaign
+
+
+@transaction.atomic
+def campaign_send_start(*, campaign: Campaign, started_by=None) -> Campaign:
+    """The first message is about to leave: from now on approval can no longer be revoked nor the
+    campaign changed. Refused unless the send gate lets this exact campaign go."""
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.status != CampaignStatus.SCHEDULED:
+        raise ValidationError(_("Only a scheduled campaign can start sending."))
+    refused = send_gate_check(campaign)
+    if refused:
+        raise ValidationError(refused)
+    campaign.status = CampaignStatus.SENDING
+    campaign.save(update_fields=["status", "updated_at"])
+    CampaignEvent.objects.create(campaign=campaign, action="sending", by=started_by)
     return campaign
 
 
@@ -578,15 +656,20 @@ def campaign_target_change(*, campaign: Campaign, customer_public_id: str, actio
     if (previous.action if previous else "reset") != action:
         CampaignEvent.objects.create(campaign=campaign, action=f"target_{action}", by=changed_by,
                                      changes={"customer": customer.public_id, "name": customer.full_name})
+        _back_to_draft(campaign, by=changed_by, what=["target"])
     return TargetOverride.objects.filter(campaign=campaign, customer=customer).first()
 
 
 @transaction.atomic
 def campaign_cancel(*, campaign: Campaign, cancelled_by) -> Campaign:
     _require_editable(campaign, cancelled_by)
+    previous = campaign.status
     campaign.status = CampaignStatus.CANCELLED
     campaign.save(update_fields=["status", "updated_at"])
     CampaignEvent.objects.create(campaign=campaign, action="cancelled", by=cancelled_by)
+    if previous != CampaignStatus.DRAFT:
+        campaign_changed.send(sender=Campaign, campaign=campaign, by=cancelled_by, what=["cancelled"],
+                              previous_status=previous)
     return campaign
 
 

@@ -134,7 +134,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "manage_templates",
         "manage_calendar",
     ),
-    Role.REGIONAL_MANAGER: ("view_node", "view_customers", "view_reports"),
+    Role.REGIONAL_MANAGER: ("view_node", "view_customers", "view_reports", "approve_proofs"),
     Role.BRANCH_MANAGER: ("view_node", "change_node", "view_customers"),
     Role.APPROVER: ("view_node", "approve_proofs"),
     Role.ANALYST: ("view_node", "view_reports"),

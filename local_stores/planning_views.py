@@ -20,17 +20,23 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from central.models import Campaign, CampaignStatus, OperationMode, OperationStatus, ParticipationStatus
+from central.models import (
+    CAMPAIGN_OPEN_STATUSES,
+    Campaign,
+    OperationMode,
+    OperationStatus,
+    ParticipationStatus,
+)
 from central.selectors import (
     campaign_allowed_criteria,
     campaign_audience,
     campaign_audience_count,
-    campaign_can_edit,
     campaign_clashes,
     campaign_customers_visible,
     campaign_edit_deadline,
     campaign_get,
     campaign_history,
+    campaign_is_editable,
     campaign_list,
     campaign_removed_customers,
     customers_visible_to,
@@ -127,7 +133,7 @@ def operation_answer_view(request: HttpRequest, public_id: str) -> HttpResponse:
             messages.error(request, message)
         return redirect(_operations_url(branch))
     messages.success(request, _("%(branch)s: %(answer)s.") % {"branch": branch.name, "answer": ParticipationStatus(status).label})
-    campaign = Campaign.objects.filter(operation=operation, branch=branch, status=CampaignStatus.DRAFT).first()
+    campaign = Campaign.objects.filter(operation=operation, branch=branch, status__in=CAMPAIGN_OPEN_STATUSES).first()
     if campaign is not None and status in (ParticipationStatus.JOINED, ParticipationStatus.ENROLLED):
         return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
     return redirect(_operations_url(branch))
@@ -263,8 +269,7 @@ def _history_entry(event, *, sees_customers: bool) -> tuple[object, str, list[st
 def campaign_edit_view(request: HttpRequest, public_id: str) -> HttpResponse:
     campaign = campaign_get(fetched_by=request.user, public_id=public_id)
     editor = _Editor(request, campaign)
-    editable = (campaign_can_edit(request.user, campaign) and campaign.status == CampaignStatus.DRAFT
-                and timezone.localdate() <= campaign_edit_deadline(campaign))
+    editable = campaign_is_editable(request.user, campaign)
     if request.method == "POST":
         if not editable:
             raise PermissionDenied
@@ -330,8 +335,7 @@ def campaign_target_view(request: HttpRequest, public_id: str) -> HttpResponse:
     campaign = campaign_get(fetched_by=request.user, public_id=public_id)
     if not campaign_customers_visible(request.user, campaign):
         raise Http404
-    editable = (campaign_can_edit(request.user, campaign) and campaign.status == CampaignStatus.DRAFT
-                and timezone.localdate() <= campaign_edit_deadline(campaign))
+    editable = campaign_is_editable(request.user, campaign)
     if request.method == "POST":
         if not editable:
             raise PermissionDenied

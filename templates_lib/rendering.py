@@ -416,10 +416,19 @@ def _asset_url(assets: Mapping[str, Asset], public_id: str) -> str:
     return asset_public_url(asset) if asset else ""
 
 
+#: A proof's print PDF carries this mark on every page (fixed elements repeat on each page).
+PROOF_MARK_CSS = (
+    ".relais-proof-mark { position: fixed; top: -8mm; right: 0; font: bold 9pt sans-serif; color: #b00020; "
+    "border: 1px solid #b00020; padding: 1mm 2mm; background: #fff; }"
+)
+
+
 def print_html(
-    version: TemplateVersion, context: VariantContext, recipient: Mapping[str, str], system: Mapping[str, str]
+    version: TemplateVersion, context: VariantContext, recipient: Mapping[str, str], system: Mapping[str, str],
+    *, proof_mark: str = "",
 ) -> tuple[str, dict[str, tuple[bytes, str]]]:
-    """The HTML document of a print version for one recipient, and the asset bytes it may load."""
+    """The HTML document of a print version for one recipient, and the asset bytes it may load.
+    ``proof_mark`` (e.g. "BAT n° 2 — 2026-11-29") is printed at the top of every page of a proof."""
     assets = _asset_map(version, context)
     renderer = merge.VariantRenderer()
     body = renderer.substitute(
@@ -430,9 +439,13 @@ def print_html(
     )
     body = renderer.split(body).merge(recipient_values(recipient, system, html=True))
     size = PAGE_SIZES.get(version.print_format, "A4")
+    mark = ""
+    if proof_mark:
+        mark = f"<div class='relais-proof-mark'>{slots.escape_html(proof_mark)}</div>"
     document = (
         "<!doctype html><html><head><meta charset='utf-8'><style>"
-        f"@page {{ size: {size}; margin: 12mm; }}\n{_safe_css(version.css)}</style></head><body>{body}</body></html>"
+        f"@page {{ size: {size}; margin: 12mm; }}\n{_safe_css(version.css)}\n{PROOF_MARK_CSS if proof_mark else ''}"
+        f"</style></head><body>{mark}{body}</body></html>"
     )
     loaded: dict[str, tuple[bytes, str]] = {}
     for public_id, asset in assets.items():
@@ -510,9 +523,10 @@ def render_pdf(
 
 
 def render_print(
-    version: TemplateVersion, context: VariantContext, recipient: Mapping[str, str], system: Mapping[str, str]
+    version: TemplateVersion, context: VariantContext, recipient: Mapping[str, str], system: Mapping[str, str],
+    *, proof_mark: str = "",
 ) -> bytes:
-    document, assets = print_html(version, context, recipient, system)
+    document, assets = print_html(version, context, recipient, system, proof_mark=proof_mark)
     return render_pdf(document, assets)
 
 

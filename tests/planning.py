@@ -39,3 +39,20 @@ def plan(world, *, mode=OperationMode.OPT_IN, eligible=(), publish=True, version
                                eligible_nodes=[world.nodes[key] for key in eligible], template_versions=versions,
                                **values)
     return operation_publish(operation=operation, published_by=world.users["head_office"]) if publish else operation
+
+
+def joined_campaign(world, *, branch="N1", manager="branch_manager", version=None, reachable=2, **operation_fields):
+    """N1 joins a published opt-in SMS operation; ``reachable`` of its customers accept SMS.
+    Returns the branch's draft campaign."""
+    from central.models import Campaign, ConsentStatus, Customer
+    from central.services import participation_answer
+
+    version = version or sms_version(world)
+    operation = plan(world, versions=[version], **operation_fields)
+    node = world.nodes[branch]
+    for index in range(reachable):
+        Customer.objects.create(network=node.network, branch=node, external_id=f"{branch}-sms-{operation.pk}-{index}",
+                                last_name=f"Client{index}", mobile=f"06000000{index:02d}",
+                                consent_sms=ConsentStatus.GRANTED)
+    participation_answer(operation=operation, branch=node, status="joined", answered_by=world.users[manager])
+    return Campaign.objects.get(operation=operation, branch=node)

@@ -80,7 +80,7 @@ BRANCH_SCOPE: dict[str, frozenset[str]] = {
 }
 
 #: who has an approval inbox (approve_proofs somewhere)
-APPROVERS = frozenset({"approver"})
+APPROVERS = frozenset({"approver", "regional_manager"})
 #: who may import customers (import_customers on a head office), and into which network
 IMPORTERS = {"head_office": "alpha", "other_network_head_office": "beta"}
 

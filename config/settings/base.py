@@ -138,6 +138,8 @@ RELAIS_BASE_URL = env.str("RELAIS_BASE_URL", default="http://127.0.0.1:8000")
 #: Branches that have not answered an opt-in operation are reminded this many days before its
 #: subscription deadline (each step once).
 RELAIS_REMINDER_DAYS = tuple(env.list("RELAIS_REMINDER_DAYS", cast=int, default=[7, 2]))
+#: What central asks before scheduling or sending a campaign (an approved proof of its exact content).
+RELAIS_SEND_GATE = "approvals.services.send_gate"
 RELAIS_IMPORT_MAX_BYTES = env.int("RELAIS_IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
 
 REST_FRAMEWORK = {

@@ -35,4 +35,5 @@ CELERY_BEAT_SCHEDULE = {
     "subscription-deadline-reminders": {
         "task": "central.deadline_reminders_send", "schedule": crontab(hour=7, minute=0),
     },
+    "proof-deadlines": {"task": "approvals.proof_deadlines_run", "schedule": 3600.0},
 }
