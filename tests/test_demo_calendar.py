@@ -239,3 +239,17 @@ def test_loading_again_changes_nothing(demo):
     assert sum(summary.modes.values()) == counts[0]
     assert counts == (Operation.objects.count(), Participation.objects.count(), Campaign.objects.count(),
                       CalendarPeriod.objects.count())
+
+
+@pytest.mark.django_db
+def test_the_demo_approvers_find_proofs_waiting_for_them(demo):
+    from approvals.models import ProofStatus
+    from approvals.selectors import pending_proofs_for, proofs_visible_to
+
+    users = _users()
+    assert pending_proofs_for(fetched_by=users["paul.martin"])
+    assert pending_proofs_for(fetched_by=users["sophie.leroy"])
+    assert not pending_proofs_for(fetched_by=users["claire.bernard"])
+    statuses = set(proofs_visible_to(users["marie.dupont"]).values_list("status", flat=True))
+    assert {ProofStatus.PENDING, ProofStatus.APPROVED, ProofStatus.CHANGES_REQUESTED} <= statuses
+    assert not proofs_visible_to(users["azur.marketing"]).exists()
