@@ -266,7 +266,7 @@ def _content_hash(fields: dict[str, object]) -> str:
 def proof_request(*, campaign: Campaign, requested_by) -> Proof:
     """Freeze ``campaign`` into a proof and send it to its first approvers. The campaign must be
     a draft whose slots, date and target are all valid."""
-    campaign = (Campaign.objects.select_for_update()
+    campaign = (Campaign.objects.select_for_update(of=("self",))
                 .select_related("operation", "branch", "network", "template_version__template").get(pk=campaign.pk))
     if not campaign_can_edit(requested_by, campaign):
         raise PermissionDenied(_("You may not request approval for this campaign."))
@@ -334,7 +334,7 @@ def _close(proof: Proof, status: str, reason: str = "") -> None:
 def proof_decide(*, proof: Proof, decided_by, verdict: str, comment: str = "",
                  slot_comments: dict[str, str] | None = None) -> Decision:
     """Approve, reject, or request changes on the current step of ``proof``."""
-    proof = Proof.objects.select_for_update().select_related("campaign__branch", "campaign__network").get(pk=proof.pk)
+    proof = Proof.objects.select_for_update(of=("self",)).select_related("campaign__branch", "campaign__network").get(pk=proof.pk)
     campaign = Campaign.objects.select_for_update().get(pk=proof.campaign_id)
     proof.campaign = campaign
     if verdict not in Verdict.values:

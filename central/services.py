@@ -492,7 +492,7 @@ def campaign_update(
     from central.selectors import campaign_allowed_criteria
     from templates_lib.services import slot_values_clean
 
-    campaign = Campaign.objects.select_for_update().select_related("operation", "template_version__template").get(
+    campaign = Campaign.objects.select_for_update(of=("self",)).select_related("operation", "template_version__template").get(
         pk=campaign.pk)
     _require_editable(campaign, updated_by)
     errors: dict[str, list[str]] = {}
@@ -639,7 +639,7 @@ def campaign_target_change(*, campaign: Campaign, customer_public_id: str, actio
     must be reachable on the campaign's channel."""
     from central.targeting import reachable_on
 
-    campaign = Campaign.objects.select_for_update().select_related("operation", "branch", "network").get(pk=campaign.pk)
+    campaign = Campaign.objects.select_for_update(of=("self",)).select_related("operation", "branch", "network").get(pk=campaign.pk)
     _require_editable(campaign, changed_by)
     customer = _own_customer(campaign, changed_by, customer_public_id)
     if action not in ("exclude", "include", "reset"):

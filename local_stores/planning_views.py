@@ -17,12 +17,17 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from approvals.models import ProofStatus, Verdict
+from approvals.selectors import latest_proof, proof_decisions
+from approvals.services import proof_request
 from central.models import (
     CAMPAIGN_OPEN_STATUSES,
     Campaign,
+    CampaignStatus,
     OperationMode,
     OperationStatus,
     ParticipationStatus,
@@ -31,6 +36,7 @@ from central.selectors import (
     campaign_allowed_criteria,
     campaign_audience,
     campaign_audience_count,
+    campaign_can_edit,
     campaign_clashes,
     campaign_customers_visible,
     campaign_edit_deadline,
@@ -47,13 +53,14 @@ from central.selectors import (
 from central.services import (
     campaign_cancel,
     campaign_check_date,
+    campaign_schedule,
     campaign_target_change,
     campaign_update,
     kit_use,
     participation_answer,
 )
 from central.targeting import criteria_clean, reachable_on
-from local_stores.models import Node
+from local_stores.models import Node, Role
 from local_stores.planning_forms import SendDateForm, target_criteria_from, target_form, target_initial
 from local_stores.selectors import branches_visible_to, node_in_scope
 from templates_lib import rendering
@@ -186,6 +193,10 @@ class _Editor:
                                   initial=target_initial(campaign.target_criteria))
 
     def typed(self) -> tuple[dict, date | None, dict]:
+        """What the forms hold: what was typed, or on a plain page load the campaign as saved."""
+        if not self.slots.is_bound:
+            campaign = self.campaign
+            return dict(campaign.slot_values), campaign.send_date, dict(campaign.target_criteria)
         values = slot_values_from(self.slots, self.definitions)
         send_date = self.date.cleaned_data["send_date"] if self.date.is_valid() else None
         return values, send_date, target_criteria_from(self.target.data, self.allowed)
@@ -296,7 +307,8 @@ def campaign_edit_view(request: HttpRequest, public_id: str) -> HttpResponse:
         "deadline": campaign_edit_deadline(campaign),
         "history": [_history_entry(event, sees_customers=sees_customers)
                     for event in campaign_history(campaign=campaign)[:50]],
-        "has_image_slot": any(d.type == "image" for d in editor.definitions), **live,
+        "has_image_slot": any(d.type == "image" for d in editor.definitions),
+        "approval": _approval_panel(request, campaign, editable=editable), **live,
     })
 
 
@@ -312,6 +324,88 @@ def campaign_cancel_view(request: HttpRequest, public_id: str) -> HttpResponse:
         return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
     messages.success(request, _("Campaign cancelled."))
     return redirect(_operations_url(campaign.branch))
+
+
+# --- Approval: the panel of the editor, asking for approval, scheduling ------------------------------
+
+
+def _approval_panel(request: HttpRequest, campaign: Campaign, *, editable: bool) -> dict[str, object]:
+    """Where the campaign stands on its way to approval, for the editor's panel: its latest proof
+    (as far as the user sees it), the approvers' comments when it came back, and what the user may do."""
+    proof = latest_proof(fetched_by=request.user, campaign=campaign)
+    can_edit = campaign_can_edit(request.user, campaign)
+    comments = []
+    step = None
+    if proof is not None:
+        if proof.status in (ProofStatus.REJECTED, ProofStatus.CHANGES_REQUESTED):
+            comments = [
+                {"decision": decision,
+                 "slots": [(proof.slot_labels.get(name, name), text) for name, text in (decision.slot_comments or {}).items()]}
+                for decision in proof_decisions(proof=proof) if decision.verdict != Verdict.APPROVE
+            ]
+        if proof.status == ProofStatus.PENDING and proof.current_step < len(proof.steps):
+            current = proof.steps[proof.current_step]
+            try:
+                role = Role(current.get("role")).label
+            except ValueError:
+                role = current.get("role", "")
+            step = {"number": proof.current_step + 1, "count": len(proof.steps), "role": role,
+                    "node": current.get("node_name", "")}
+    status = campaign.status
+    return {
+        "proof": proof, "comments": comments, "step": step,
+        "can_request": can_edit and status == CampaignStatus.DRAFT,
+        "can_schedule": can_edit and status == CampaignStatus.APPROVED,
+        "voids": editable and status in (CampaignStatus.AWAITING_APPROVAL, CampaignStatus.APPROVED,
+                                         CampaignStatus.SCHEDULED),
+    }
+
+
+def _approval_errors(request: HttpRequest, campaign: Campaign, error: ValidationError) -> None:
+    """A refused request or schedule as messages, each named after the slot or field it is about."""
+    if not hasattr(error, "error_dict"):
+        for message in _messages_of(error):
+            messages.error(request, message)
+        return
+    labels = {d.name: d.label for d in rendering.version_slots(campaign.template_version)}
+    labels |= {"send_date": _("Send date"), "target": _("Target"), "target_criteria": _("Target")}
+    for field, field_errors in error.message_dict.items():
+        for message in field_errors:
+            label = labels.get(field)
+            messages.error(request, f"{label}: {message}" if label else message)
+
+
+@login_required
+@require_POST
+def campaign_request_approval_view(request: HttpRequest, public_id: str) -> HttpResponse:
+    campaign = campaign_get(fetched_by=request.user, public_id=public_id)
+    try:
+        proof = proof_request(campaign=campaign, requested_by=request.user)
+    except ValidationError as error:
+        messages.error(request, _("Approval was not requested:"))
+        _approval_errors(request, campaign, error)
+    except PermissionDenied as error:
+        messages.error(request, str(error) or _("You may not request approval for this campaign."))
+    else:
+        messages.success(request, _("Approval requested: BAT n° %(number)s is on its way to the approvers.")
+                         % {"number": proof.number})
+    return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
+
+
+@login_required
+@require_POST
+def campaign_schedule_view(request: HttpRequest, public_id: str) -> HttpResponse:
+    campaign = campaign_get(fetched_by=request.user, public_id=public_id)
+    try:
+        campaign_schedule(campaign=campaign, scheduled_by=request.user)
+    except ValidationError as error:
+        _approval_errors(request, campaign, error)
+    except PermissionDenied as error:
+        messages.error(request, str(error) or _("You may not change this campaign."))
+    else:
+        messages.success(request, _("Scheduled: it will be sent on %(date)s.")
+                         % {"date": date_format(campaign.send_date, "SHORT_DATE_FORMAT")})
+    return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
 
 
 # --- The proposed list ------------------------------------------------------------------------------
