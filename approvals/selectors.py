@@ -40,9 +40,15 @@ def proof_get(*, fetched_by: UserLike, public_id: str) -> Proof:
 def pending_proofs_for(*, fetched_by: UserLike) -> list[Proof]:
     """Proofs waiting for ``fetched_by``'s decision now (their current step is theirs, they did
     not author them, they have not decided it yet), earliest deadline first."""
-    candidates = (proofs_visible_to(fetched_by).filter(status=ProofStatus.PENDING)
-                  .exclude(decisions__decided_by=fetched_by).order_by("decision_deadline", "requested_at"))
-    return [proof for proof in candidates[:500]
+    approving = nodes_in_scope(fetched_by, perm="approve_proofs")
+    national_networks = approving.filter(kind=NodeKind.HEAD_OFFICE).values("network_id")
+    candidates = (
+        proofs_visible_to(fetched_by).filter(status=ProofStatus.PENDING)
+        .filter(Q(campaign__branch__in=approving)
+                | Q(campaign__branch__isnull=True, campaign__network_id__in=national_networks))
+        .exclude(decisions__decided_by=fetched_by).order_by("decision_deadline", "requested_at")
+    )
+    return [proof for proof in candidates.iterator(chunk_size=500)
             if fetched_by.pk not in (proof.author_ids or []) and may_decide_step(fetched_by, proof, proof.current_step)]
 
 
@@ -75,3 +81,25 @@ def proof_history(*, proof: Proof) -> QuerySet[AuditEntry]:
     """Every audit entry of the proof's campaign (all its proofs), oldest first. The caller got
     ``proof`` through ``proof_get``."""
     return AuditEntry.objects.filter(campaign_id=proof.campaign_id).select_related("by", "proof").order_by("at", "id")
+
+
+# --- Added for the approval pages --------------------------------------------------------------------
+
+
+def proof_decisions(*, proof: Proof) -> QuerySet:
+    """The decisions taken on ``proof``, step by step. The caller got ``proof`` through ``proof_get``."""
+    return proof.decisions.select_related("decided_by").order_by("step", "decided_at", "id")
+
+
+def decisions_by(*, fetched_by: UserLike, limit: int = 20) -> list:
+    """The latest decisions ``fetched_by`` took, on proofs they still see, newest first."""
+    from approvals.models import Decision
+
+    if not getattr(fetched_by, "is_authenticated", False):
+        return []
+    return list(
+        Decision.objects.filter(decided_by=fetched_by, proof__in=proofs_visible_to(fetched_by))
+        .select_related("proof__campaign__branch", "proof__campaign__operation",
+                        "proof__campaign__template_version__template")
+        .order_by("-decided_at", "-id")[:limit]
+    )

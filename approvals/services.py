@@ -330,13 +330,29 @@ def _close(proof: Proof, status: str, reason: str = "") -> None:
     proof.save(update_fields=["status", "closed_at", "closed_reason"])
 
 
-@transaction.atomic
 def proof_decide(*, proof: Proof, decided_by, verdict: str, comment: str = "",
                  slot_comments: dict[str, str] | None = None) -> Decision:
-    """Approve, reject, or request changes on the current step of ``proof``."""
-    proof = Proof.objects.select_for_update(of=("self",)).select_related("campaign__branch", "campaign__network").get(pk=proof.pk)
-    campaign = Campaign.objects.select_for_update().get(pk=proof.campaign_id)
-    proof.campaign = campaign
+    """Approve, reject, or request changes on the current step of ``proof``. Refused
+    (PermissionDenied) to whoever may not decide it now; a rejection or a request for changes
+    without a comment is a ValidationError. A proof whose campaign changed behind its back is
+    voided (and that is kept) instead of being decided."""
+    with transaction.atomic():
+        proof = Proof.objects.select_for_update(of=("self",)).select_related(
+            "campaign__branch", "campaign__network").get(pk=proof.pk)
+        campaign = Campaign.objects.select_for_update().get(pk=proof.campaign_id)
+        proof.campaign = campaign
+        refused = decision_refusal(decided_by, proof)
+        if refused:
+            raise PermissionDenied(refused)
+        if campaign_fingerprint(campaign) == proof.campaign_hash:
+            return _decide(proof, campaign, decided_by=decided_by, verdict=verdict, comment=comment,
+                           slot_comments=slot_comments)
+        _void(proof, by=None, reason=_("The campaign changed after the proof was made."))
+    raise ValidationError(_("The campaign changed after this proof was made: the proof is void."))
+
+
+def _decide(proof: Proof, campaign: Campaign, *, decided_by, verdict: str, comment: str,
+            slot_comments: dict[str, str] | None) -> Decision:
     if verdict not in Verdict.values:
         raise ValidationError({"verdict": [_("Approve, reject or request changes.")]})
     comment = (comment or "").strip()
@@ -345,12 +361,6 @@ def proof_decide(*, proof: Proof, decided_by, verdict: str, comment: str = "",
     slot_comments = {name: text for name, text in slot_comments.items() if text}
     if verdict != Verdict.APPROVE and not comment and not slot_comments:
         raise ValidationError({"comment": [_("Say why: a rejection or a request for changes needs a comment.")]})
-    refused = decision_refusal(decided_by, proof)
-    if refused:
-        raise PermissionDenied(refused)
-    if campaign_fingerprint(campaign) != proof.campaign_hash:  # changed behind our back: never approve it
-        _void(proof, by=None, reason=_("The campaign changed after the proof was made."))
-        raise ValidationError(_("The campaign changed after this proof was made: the proof is void."))
     decision = Decision.objects.create(proof=proof, step=proof.current_step, decided_by=decided_by, verdict=verdict,
                                        comment=comment, slot_comments=slot_comments)
     if verdict == Verdict.APPROVE:
@@ -433,12 +443,12 @@ def approval_revoke(*, proof: Proof, revoked_by, reason: str) -> Proof:
     proof = Proof.objects.select_for_update().get(pk=proof.pk)
     campaign = Campaign.objects.select_for_update().get(pk=proof.campaign_id)
     proof.campaign = campaign
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationError({"reason": [_("Say why the approval is revoked.")]})
     refused = revoke_refusal(revoked_by, proof)
     if refused:
         raise PermissionDenied(refused)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": [_("Say why the approval is revoked.")]})
     _close(proof, ProofStatus.REVOKED, reason)
     campaign_status_set(campaign=campaign, status=CampaignStatus.DRAFT, by=revoked_by, note=reason)
     _audit(proof, AuditAction.REVOKED, revoked_by, reason=reason)

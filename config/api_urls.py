@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("local_stores.api_urls")),
     path("", include("central.api_urls")),
     path("", include("templates_lib.api_urls")),
+    path("", include("approvals.api_urls")),
 ]

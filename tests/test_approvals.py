@@ -21,8 +21,8 @@ from approvals.services import (
 )
 from central.models import Campaign, CampaignStatus
 from central.services import campaign_schedule, campaign_send_start, campaign_update
-from local_stores.services import role_grant
 from local_stores.models import Role
+from local_stores.services import role_grant
 from templates_lib import services as template_services
 from tests.factories import UserFactory
 from tests.planning import joined_campaign
@@ -261,3 +261,13 @@ def test_requesting_needs_a_valid_campaign_with_an_audience(world):
     campaign.refresh_from_db()
     with pytest.raises(ValidationError):
         proof_request(campaign=campaign, requested_by=world.users["branch_manager"])
+
+
+def test_a_proof_whose_campaign_changed_behind_its_back_is_voided_not_decided(world, campaign):
+    proof = proof_request(campaign=campaign, requested_by=world.users["branch_manager"])
+    Campaign.objects.filter(pk=campaign.pk).update(slot_values={"message": "changé en douce"})  # no signal
+    with pytest.raises(ValidationError, match="proof is void"):
+        proof_decide(proof=proof, decided_by=world.users["regional_manager"], verdict="approve")
+    proof.refresh_from_db()
+    assert proof.status == ProofStatus.VOIDED and not proof.decisions.exists()
+    assert AuditEntry.objects.filter(proof=proof, action=AuditAction.VOIDED).exists()

@@ -164,7 +164,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"ConsentStatusEnum": "central.models.ConsentStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "ConsentStatusEnum": "central.models.ConsentStatus",
+        "ChannelEnum": "central.models.Channel",
+        "ChangeLevelEnum": "approvals.models.ChangeLevel",
+    },
 }
 
 SESSION_COOKIE_HTTPONLY = True
