@@ -168,6 +168,10 @@ def decision_refusal(user, proof: Proof) -> str | None:
         return _("This step is not yours to decide.")
     if Decision.objects.filter(proof=proof, step=proof.current_step, decided_by=user).exists():
         return _("You already decided this step.")
+    if Decision.objects.filter(proof=proof, decided_by=user).exists():
+        return _("You already decided a step of this proof: each step needs someone else.")
+    if proof.campaign.status != CampaignStatus.AWAITING_APPROVAL:
+        return _("This campaign is no longer waiting for approval.")
     return None
 
 
@@ -470,10 +474,13 @@ def send_gate(campaign: Campaign) -> str | None:
         return _("No approved proof: request approval first.")
     if proof.campaign_hash != campaign_fingerprint(campaign):
         return _("The campaign changed since its proof was approved: request approval again.")
+    counted: set[int] = set(proof.author_ids or [])  # authors never count, nor anyone twice across steps
     for index, step in enumerate(proof.steps):
         approvers = set(proof.decisions.filter(step=index, verdict=Verdict.APPROVE).values_list("decided_by_id", flat=True))
-        if len(approvers - set(proof.author_ids or [])) < step["quorum"]:
+        approvers -= counted
+        if len(approvers) < step["quorum"]:
             return _("The proof lacks an approval.")
+        counted |= approvers
     return None
 
 

@@ -398,9 +398,13 @@ def _campaigns_for(*, operation: Operation, branch: Node | None, created_by, ver
 def _cancel_campaigns(*, operation: Operation, branch: Node, cancelled_by, reason: str) -> int:
     campaigns = list(Campaign.objects.filter(operation=operation, branch=branch, status__in=CAMPAIGN_OPEN_STATUSES))
     for campaign in campaigns:
+        previous = campaign.status
         campaign.status = CampaignStatus.CANCELLED
         campaign.save(update_fields=["status", "updated_at"])
         CampaignEvent.objects.create(campaign=campaign, action="cancelled", by=cancelled_by, changes={"reason": reason})
+        if previous != CampaignStatus.DRAFT:
+            campaign_changed.send(sender=Campaign, campaign=campaign, by=cancelled_by, what=["cancelled"],
+                                  previous_status=previous)
     return len(campaigns)
 
 
@@ -556,8 +560,16 @@ def _back_to_draft(campaign: Campaign, *, by, what: list[str]) -> None:
 def campaign_status_set(*, campaign: Campaign, status: str, by, note: str = "") -> Campaign:
     """Move a campaign along its approval path (awaiting approval, approved, draft again). Called
     by the approvals app, which owns the rules; recorded in the campaign's history."""
-    if status not in (CampaignStatus.DRAFT, CampaignStatus.AWAITING_APPROVAL, CampaignStatus.APPROVED):
+    allowed_from = {
+        CampaignStatus.AWAITING_APPROVAL: (CampaignStatus.DRAFT,),
+        CampaignStatus.APPROVED: (CampaignStatus.AWAITING_APPROVAL,),
+        CampaignStatus.DRAFT: (CampaignStatus.DRAFT, CampaignStatus.AWAITING_APPROVAL, CampaignStatus.APPROVED,
+                               CampaignStatus.SCHEDULED),
+    }
+    if status not in allowed_from:
         raise ValidationError(_("Unknown approval status."))
+    if campaign.status not in allowed_from[status]:
+        raise ValidationError(_("This campaign is no longer waiting for approval."))
     if campaign.status != status:
         before = campaign.status
         campaign.status = status

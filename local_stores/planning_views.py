@@ -254,6 +254,7 @@ def _history_entry(event, *, sees_customers: bool) -> tuple[object, str, list[st
         "created": _("Created"), "customised": _("Customised"), "cancelled": _("Cancelled"),
         "target_exclude": _("Removed from the list"), "target_include": _("Added to the list"),
         "target_reset": _("Put back as the criteria give"),
+        "status": _("Approval"), "scheduled": _("Scheduled"), "sending": _("Sending started"),
     }
     changes = event.changes or {}
     lines: list[str] = []
@@ -272,6 +273,10 @@ def _history_entry(event, *, sees_customers: bool) -> tuple[object, str, list[st
         lines.append(changes["template"])
     if "reason" in changes:
         lines.append(str(changes["reason"]))
+    if "status" in changes:
+        before, after = changes["status"]
+        lines.append(f"{CampaignStatus(before).label} → {CampaignStatus(after).label}"
+                     + (f" ({changes['note']})" if changes.get("note") else ""))
     return event, labels.get(event.action, event.action), lines
 
 

@@ -13,4 +13,7 @@ urlpatterns = [
     path("campaigns/<str:public_id>/", planning_views.campaign_edit_view, name="campaign-edit"),
     path("campaigns/<str:public_id>/target/", planning_views.campaign_target_view, name="campaign-target"),
     path("campaigns/<str:public_id>/cancel/", planning_views.campaign_cancel_view, name="campaign-cancel"),
+    path("campaigns/<str:public_id>/request-approval/", planning_views.campaign_request_approval_view,
+         name="campaign-request-approval"),
+    path("campaigns/<str:public_id>/schedule/", planning_views.campaign_schedule_view, name="campaign-schedule"),
 ]

@@ -79,8 +79,8 @@ BRANCH_SCOPE: dict[str, frozenset[str]] = {
     "nobody": frozenset(),
 }
 
-#: who has an approval inbox (approve_proofs somewhere)
-APPROVERS = frozenset({"approver", "regional_manager"})
+#: who has an approval inbox: approve_proofs somewhere, or head office (the policies and the audit)
+APPROVERS = frozenset({"approver", "regional_manager", "head_office", "other_network_head_office"})
 #: who may import customers (import_customers on a head office), and into which network
 IMPORTERS = {"head_office": "alpha", "other_network_head_office": "beta"}
 
@@ -412,7 +412,7 @@ def test_home_page_counts_only_the_visible_customers(matrix, actor):
 
 
 @pytest.mark.parametrize("actor", LOGGED_IN)
-def test_approval_inbox_only_for_approvers(matrix, actor):
+def test_approval_inbox_only_for_approvers_and_head_office(matrix, actor):
     # given
     client = client_for(matrix, actor)
     # when

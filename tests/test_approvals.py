@@ -271,3 +271,27 @@ def test_a_proof_whose_campaign_changed_behind_its_back_is_voided_not_decided(wo
     proof.refresh_from_db()
     assert proof.status == ProofStatus.VOIDED and not proof.decisions.exists()
     assert AuditEntry.objects.filter(proof=proof, action=AuditAction.VOIDED).exists()
+
+
+def test_declining_the_operation_voids_the_proof_and_nothing_brings_the_campaign_back(world, campaign):
+    from central.services import participation_answer
+
+    proof = proof_request(campaign=campaign, requested_by=world.users["branch_manager"])
+    participation_answer(operation=campaign.operation, branch=campaign.branch, status="declined",
+                         answered_by=world.users["branch_manager"])
+    proof.refresh_from_db()
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.CANCELLED and proof.status == ProofStatus.VOIDED
+    with pytest.raises(PermissionDenied):
+        proof_decide(proof=proof, decided_by=world.users["regional_manager"], verdict="approve")
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.CANCELLED and send_gate(campaign) is not None
+
+
+def test_after_escalation_one_person_still_decides_one_step_only(world, campaign):
+    proof = proof_request(campaign=campaign, requested_by=world.users["branch_manager"])
+    proof_deadlines_run(today=proof.decision_deadline + timedelta(days=1))  # region step open to head office
+    proof_decide(proof=proof, decided_by=world.users["approver"], verdict="approve")
+    with pytest.raises(PermissionDenied, match="a step of this proof"):
+        proof_decide(proof=proof, decided_by=world.users["approver"], verdict="approve")
+    assert send_gate(campaign) is not None
