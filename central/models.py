@@ -274,6 +274,8 @@ class Operation(models.Model):
     #: Regions or branches eligible; none means every branch of the network.
     eligible_nodes = models.ManyToManyField(Node, related_name="+", blank=True, verbose_name=_("eligible regions or branches"))
     is_pilot = models.BooleanField(_("pilot on part of the network"), default=False)
+    #: An exception to the network's priority order: this operation's campaigns come first.
+    national_priority = models.BooleanField(_("national priority"), default=False)
     allowed_criteria = models.JSONField(_("targeting criteria branches may use"), default=list, blank=True)
     status = models.CharField(_("status"), max_length=10, choices=OperationStatus.choices, default=OperationStatus.DRAFT)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
@@ -474,3 +476,186 @@ class DeadlineReminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation_id} {self.branch_id} J-{self.days_before}"
+
+
+
+# --- The network's rules and arbitration -------------------------------------------------------------
+
+
+class Origin(models.TextChoices):
+    """Where a campaign comes from, for the priority order."""
+
+    TRANSACTIONAL = "transactional", _("Transactional")
+    LOCAL = "local", _("Local (a branch's own, or a kit it used)")
+    NATIONAL = "national", _("National (an operation of the calendar)")
+
+
+class NetworkRules(models.Model):
+    """How the network settles conflicts between campaigns before sending (one row per network;
+    the defaults below apply until head office changes them)."""
+
+    network = models.OneToOneField(Network, on_delete=models.CASCADE, related_name="rules")
+    #: Origins from the highest priority to the lowest.
+    priority_order = models.JSONField(_("priority order"), default=list)
+    cap_total = models.PositiveSmallIntegerField(_("marketing contacts per customer"), default=2)
+    cap_days = models.PositiveSmallIntegerField(_("over this many days"), default=7)
+    #: {channel: {"count": n, "days": d}}: e.g. 1 SMS per 14 days.
+    channel_caps = models.JSONField(_("caps per channel"), default=dict, blank=True)
+    #: Slots of ``cap_total`` only national (resp. local) campaigns may use.
+    national_reserved = models.PositiveSmallIntegerField(_("slots reserved for national"), default=0)
+    local_reserved = models.PositiveSmallIntegerField(_("slots reserved for local"), default=0)
+    #: ISO weekdays (1 = Monday … 7 = Sunday) on which nothing marketing is sent.
+    quiet_weekdays = models.JSONField(_("quiet days"), default=list, blank=True)
+    quiet_from = models.TimeField(_("quiet hours from"), null=True, blank=True)
+    quiet_until = models.TimeField(_("quiet hours until"), null=True, blank=True)
+    one_per_operation = models.BooleanField(_("one message per customer per operation"), default=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("network rules")
+        verbose_name_plural = _("network rules")
+
+    def __str__(self) -> str:
+        return f"rules of {self.network_id}"
+
+    @property
+    def order(self) -> list[str]:
+        return list(self.priority_order or [Origin.TRANSACTIONAL, Origin.LOCAL, Origin.NATIONAL])
+
+
+class Suppression(models.Model):
+    """An address that must never be contacted again (a hard bounce, a complaint, an erased
+    customer): only its SHA-256 is kept, of the lower-cased e-mail or the digits of the mobile."""
+
+    network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="suppressions")
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    value_hash = models.CharField(max_length=64)
+    reason = models.CharField(_("reason"), max_length=40)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["network", "channel", "value_hash"], name="suppression_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.value_hash[:12]}…"
+
+
+class Contact(models.Model):
+    """A marketing message a customer received (sent by Relais, or imported from before): what the
+    pressure caps count."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts", db_index=False)
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    origin = models.CharField(max_length=16, choices=Origin.choices)
+    operation = models.ForeignKey(Operation, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    contacted_on = models.DateField()
+
+    class Meta:
+        indexes = [models.Index(fields=["customer", "contacted_on"], name="contact_customer_day")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.channel} {self.contacted_on}"
+
+
+class ArbitrationRun(models.Model):
+    """One arbitration of a network's campaigns sending in [starts_on, ends_on]: a simulation (what
+    if) or the real one that makes deliveries."""
+
+    class Mode(models.TextChoices):
+        SIMULATION = "simulation", _("Simulation")
+        COMMIT = "commit", _("For sending")
+
+    public_id = models.CharField(max_length=24, unique=True, default=partial(new_public_id, "arb"), editable=False)
+    network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="arbitration_runs")
+    mode = models.CharField(max_length=12, choices=Mode.choices)
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    #: {"candidates": n, "selected": n, "excluded": {reason: n}, "seconds": s}
+    summary = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.mode} {self.starts_on}–{self.ends_on}"
+
+
+class Reason(models.TextChoices):
+    """Why a candidate (customer, campaign) is excluded; the order is the order of the checks."""
+
+    OBJECTION = "objection", _("objected to all marketing")
+    NO_CONSENT = "no_consent", _("no consent for this channel")
+    NO_ADDRESS = "no_address", _("no address for this channel")
+    SUPPRESSED = "suppressed", _("address on the suppression list")
+    NOT_OWNER = "not_owner", _("customer of another branch")
+    QUIET_PERIOD = "quiet_period", _("send date on a quiet day")
+    ALREADY_CONTACTED = "already_contacted", _("already contacted for this operation")
+    SAME_OPERATION = "same_operation", _("another message of the same operation goes first")
+    DUPLICATE_ADDRESS = "duplicate_address", _("same address as another customer of the campaign")
+    CHANNEL_CAP = "channel_cap", _("channel pressure cap reached")
+    QUOTA = "quota", _("slots reserved for the other origin")
+    PRESSURE_CAP = "pressure_cap", _("pressure cap reached")
+
+
+class Candidate(models.Model):
+    """A (customer, campaign) pair of an arbitration run and its decision."""
+
+    run = models.ForeignKey(ArbitrationRun, on_delete=models.CASCADE, related_name="candidates", db_index=False)
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+", db_index=False)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+", db_index=False)
+    branch = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="+", db_index=False, null=True)
+    channel = models.CharField(max_length=8)
+    origin = models.CharField(max_length=16)
+    operation = models.ForeignKey(Operation, on_delete=models.CASCADE, null=True, related_name="+", db_index=False)
+    #: Lower is first: 0 for a "national priority" operation, then the rank of the origin + 1.
+    priority = models.PositiveSmallIntegerField()
+    send_date = models.DateField()
+    scheduled_at = models.DateTimeField()
+    selected = models.BooleanField(null=True)
+    reason = models.CharField(max_length=20, choices=Reason.choices, blank=True)
+    lost_to = models.ForeignKey(Campaign, on_delete=models.SET_NULL, null=True, related_name="+", db_index=False)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["run", "customer"], name="candidate_run_customer"),
+            models.Index(fields=["run", "campaign"], name="candidate_run_campaign"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} {self.campaign_id} {self.customer_id}"
+
+
+class DeliveryStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Delivery(models.Model):
+    """One message to send: a selected candidate of a committed arbitration."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="deliveries", db_index=False)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="deliveries")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED)
+    #: In tracking and unsubscribe links: 130 random bits, never guessable from another.
+    token = models.CharField(max_length=40, unique=True, default=partial(new_public_id, "t", 26))
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    queued_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "customer", "channel"], name="one_delivery_per_recipient")
+        ]
+        indexes = [models.Index(fields=["campaign", "status"], name="delivery_campaign_status")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} → {self.customer_id} ({self.status})"
