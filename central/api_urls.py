@@ -1,10 +1,11 @@
 from django.urls import path
 
-from central import api, planning_api
+from central import api, arbitration_api, planning_api
 
 urlpatterns = [
     path("customers/", api.CustomerListApi.as_view(), name="api-customer-list"),
     path("customers/<str:public_id>/", api.CustomerDetailApi.as_view(), name="api-customer-detail"),
+    path("customers/<str:public_id>/why/", arbitration_api.CustomerWhyApi.as_view(), name="api-customer-why"),
     path("customer-imports/", api.CustomerImportCreateApi.as_view(), name="api-customer-import-create"),
     path(
         "customer-imports/<str:public_id>/",
@@ -48,4 +49,26 @@ urlpatterns = [
         name="api-campaign-history",
     ),
     path("campaigns/<str:public_id>/cancel/", planning_api.CampaignCancelApi.as_view(), name="api-campaign-cancel"),
+    # The network's rules, simulations, ownership transfers
+    path(
+        "campaigns/<str:public_id>/simulation/",
+        arbitration_api.CampaignSimulationApi.as_view(),
+        name="api-campaign-simulation",
+    ),
+    path("network-rules/<slug:slug>/", arbitration_api.NetworkRulesApi.as_view(), name="api-network-rules"),
+    path(
+        "arbitration-simulations/",
+        arbitration_api.ArbitrationSimulationApi.as_view(),
+        name="api-arbitration-simulations",
+    ),
+    path(
+        "ownership-transfers/",
+        arbitration_api.OwnershipTransferListApi.as_view(),
+        name="api-ownership-transfer-list",
+    ),
+    path(
+        "ownership-transfers/<str:public_id>/decide/",
+        arbitration_api.OwnershipTransferDecideApi.as_view(),
+        name="api-ownership-transfer-decide",
+    ),
 ]

@@ -67,8 +67,9 @@ from local_stores.models import Network
 
 #: Statuses arbitrated: for real, only what the send gate let through; a simulation also looks at
 #: what is still being prepared or approved.
-COMMIT_STATUSES = (CampaignStatus.APPROVED, CampaignStatus.SCHEDULED)
-SIMULATION_STATUSES = (CampaignStatus.DRAFT, CampaignStatus.AWAITING_APPROVAL, *COMMIT_STATUSES)
+COMMIT_STATUSES = (CampaignStatus.SCHEDULED,)
+SIMULATION_STATUSES = (CampaignStatus.DRAFT, CampaignStatus.AWAITING_APPROVAL, CampaignStatus.APPROVED,
+                       *COMMIT_STATUSES)
 ORDER = ("priority", "scheduled_at", "campaign_id")
 
 
@@ -125,7 +126,7 @@ def _audience_ids(campaign: Campaign) -> QuerySet[Customer]:
     return base.filter(Q(pk__in=matching.values("pk")) | Q(pk__in=included)).exclude(pk__in=excluded)
 
 
-def _operation_of(campaign: Campaign) -> int | None:
+def counted_operation(campaign: Campaign) -> int | None:
     """The operation that "one message per customer per operation" counts: a calendar operation;
     each use of a kit is a send of its own."""
     if campaign.operation_id is None or campaign.operation.mode == OperationMode.KIT:
@@ -144,7 +145,7 @@ def _insert_candidates(run: ArbitrationRun, campaign: Campaign, rules: NetworkRu
         f"FROM ({select_sql}) s"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [run.pk, campaign.pk, campaign.channel, campaign_origin(campaign), _operation_of(campaign),
+        cursor.execute(sql, [run.pk, campaign.pk, campaign.channel, campaign_origin(campaign), counted_operation(campaign),
                              campaign_priority(campaign, rules), campaign.send_date, _scheduled_at(campaign), *params])
 
 

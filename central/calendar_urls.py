@@ -1,6 +1,6 @@
 from django.urls import path
 
-from central import calendar_views
+from central import calendar_views, rules_views
 
 app_name = "calendar"
 urlpatterns = [
@@ -8,6 +8,9 @@ urlpatterns = [
     path("feed/", calendar_views.calendar_feed_settings_view, name="calendar-feed-settings"),
     path("operations/new/", calendar_views.operation_create_view, name="operation-create"),
     path("periods/", calendar_views.period_list_view, name="periods"),
+    path("rules/", rules_views.rules_view, name="rules"),
+    path("suppressions/", rules_views.suppressions_view, name="suppressions"),
+    path("arbitration/", rules_views.arbitration_view, name="arbitration"),
     path("operations/<str:public_id>/", calendar_views.operation_detail_view, name="operation-detail"),
     path("operations/<str:public_id>/answer/", calendar_views.operation_answer_view, name="operation-answer"),
     path("operations/<str:public_id>/edit/", calendar_views.operation_edit_view, name="operation-edit"),

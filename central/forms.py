@@ -1,8 +1,9 @@
 from django import forms
 from django.conf import settings
+from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext_lazy as _
 
-from central.models import TARGETING_CRITERIA, CalendarPeriod, Channel, Operation
+from central.models import TARGETING_CRITERIA, CalendarPeriod, Channel, Operation, Origin
 from local_stores.forms import style_fields
 from local_stores.models import Network, Node, NodeKind
 
@@ -43,7 +44,8 @@ class OperationForm(forms.ModelForm):
     class Meta:
         model = Operation
         fields = ["name", "theme", "description", "mode", "opt_out_allowed", "channels", "template_versions",
-                  "send_from", "send_until", "subscription_deadline", "eligible_nodes", "is_pilot", "allowed_criteria"]
+                  "send_from", "send_until", "subscription_deadline", "eligible_nodes", "is_pilot", "allowed_criteria",
+                  "national_priority"]
         widgets = {
             "description": forms.Textarea(attrs={"rows": 3}),
             "mode": forms.RadioSelect,
@@ -56,6 +58,8 @@ class OperationForm(forms.ModelForm):
         help_texts = {
             "eligible_nodes": _("Leave empty for the whole network; choose regions or branches for a pilot."),
             "subscription_deadline": _("Opt-in and mandatory operations: the last day branches answer."),
+            "national_priority": _("An exception to the network's priority order: when the pressure cap is "
+                                   "reached, this operation's messages go before every other campaign."),
         }
 
     def __init__(self, *args, network: Network, **kwargs) -> None:
@@ -89,4 +93,139 @@ class CalendarPeriodForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        style_fields(self)
+
+
+# --- The network's rules, the suppression list, simulations, ownership transfers ----------------------
+
+
+class NetworkRulesForm(forms.Form):
+    """The network's rules as head office edits them. The form only reads the values; the service
+    (``network_rules_update``) decides what is sound and answers by field."""
+
+    priority_1 = forms.ChoiceField(choices=Origin.choices, label=_("First"))
+    priority_2 = forms.ChoiceField(choices=Origin.choices, label=_("Then"))
+    priority_3 = forms.ChoiceField(choices=Origin.choices, label=_("Last"))
+    cap_total = forms.IntegerField(label=_("Marketing messages per customer, at most"),
+                                   widget=forms.NumberInput(attrs={"min": 1}))
+    cap_days = forms.IntegerField(label=_("over this many days (rolling)"), widget=forms.NumberInput(attrs={"min": 1}))
+    national_reserved = forms.IntegerField(label=_("of which reserved for national campaigns"),
+                                           widget=forms.NumberInput(attrs={"min": 0}))
+    local_reserved = forms.IntegerField(label=_("of which reserved for local campaigns"),
+                                        widget=forms.NumberInput(attrs={"min": 0}))
+    quiet_weekdays = forms.TypedMultipleChoiceField(
+        choices=[(day, WEEKDAYS[day - 1]) for day in range(1, 8)], coerce=int, required=False,
+        widget=forms.CheckboxSelectMultiple, label=_("Quiet days: no marketing message is sent"))
+    quiet_from = forms.TimeField(required=False, label=_("Quiet hours from"),
+                                 widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+    quiet_until = forms.TimeField(required=False, label=_("Quiet hours until"),
+                                  widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+                                  help_text=_("Messages due in quiet hours wait until they end (applied when sending)."))
+    one_per_operation = forms.BooleanField(required=False, label=_("One message per customer per operation"))
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for channel, label in Channel.choices:
+            self.fields[f"{channel}_cap_count"] = forms.IntegerField(
+                required=False, label=_("%(channel)s: messages at most") % {"channel": label},
+                widget=forms.NumberInput(attrs={"min": 1}))
+            self.fields[f"{channel}_cap_days"] = forms.IntegerField(
+                required=False, label=_("%(channel)s: over this many days") % {"channel": label},
+                widget=forms.NumberInput(attrs={"min": 1}), help_text=_("Both empty: no cap for this channel."))
+        style_fields(self)
+
+    @classmethod
+    def initial_for(cls, rules) -> dict[str, object]:
+        order = [origin for origin in rules.order if origin in Origin.values]
+        order = (order + [origin for origin in Origin.values if origin not in order])[:3]
+        initial: dict[str, object] = {
+            "priority_1": order[0], "priority_2": order[1], "priority_3": order[2], "cap_total": rules.cap_total,
+            "cap_days": rules.cap_days, "national_reserved": rules.national_reserved,
+            "local_reserved": rules.local_reserved, "quiet_weekdays": list(rules.quiet_weekdays or []),
+            "quiet_from": rules.quiet_from, "quiet_until": rules.quiet_until,
+            "one_per_operation": rules.one_per_operation,
+        }
+        for channel, cap in (rules.channel_caps or {}).items():
+            if isinstance(cap, dict):
+                initial[f"{channel}_cap_count"], initial[f"{channel}_cap_days"] = cap.get("count"), cap.get("days")
+        return initial
+
+    def clean(self):
+        data = super().clean()
+        for channel in Channel.values:
+            count, days = data.get(f"{channel}_cap_count"), data.get(f"{channel}_cap_days")
+            if (count is None) != (days is None) and f"{channel}_cap_count" not in self.errors \
+                    and f"{channel}_cap_days" not in self.errors:
+                missing = f"{channel}_cap_days" if days is None else f"{channel}_cap_count"
+                self.add_error(missing, _("Give both the number of messages and the number of days, or neither."))
+        return data
+
+    def rules_fields(self) -> dict[str, object]:
+        """The cleaned values as ``network_rules_update`` takes them."""
+        data = self.cleaned_data
+        return {
+            "priority_order": [data["priority_1"], data["priority_2"], data["priority_3"]],
+            "cap_total": data["cap_total"], "cap_days": data["cap_days"],
+            "channel_caps": {channel: {"count": data[f"{channel}_cap_count"], "days": data[f"{channel}_cap_days"]}
+                             for channel in Channel.values if data.get(f"{channel}_cap_count") is not None},
+            "national_reserved": data["national_reserved"], "local_reserved": data["local_reserved"],
+            "quiet_weekdays": sorted(data["quiet_weekdays"]), "quiet_from": data["quiet_from"],
+            "quiet_until": data["quiet_until"], "one_per_operation": data["one_per_operation"],
+        }
+
+    def field_for(self, service_field: str, params: dict | None) -> str | None:
+        """Where a service error goes on this form."""
+        if service_field == "priority_order":
+            return "priority_1"
+        if service_field == "channel_caps":
+            channel = (params or {}).get("channel")
+            return f"{channel}_cap_count" if f"{channel}_cap_count" in self.fields else None
+        return service_field if service_field in self.fields else None
+
+
+class SuppressionForm(forms.Form):
+    channel = forms.ChoiceField(choices=[(Channel.EMAIL.value, Channel.EMAIL.label), (Channel.SMS.value, Channel.SMS.label)],
+                                widget=forms.RadioSelect, label=_("Channel"), initial=Channel.EMAIL.value)
+    address = forms.CharField(max_length=254, label=_("E-mail address or mobile number"),
+                              help_text=_("Only its SHA-256 is kept: the address itself is not stored."))
+    reason = forms.CharField(max_length=40, label=_("Why"), help_text=_("A hard bounce, a complaint, an erasure…"))
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["address"].widget.attrs["autocomplete"] = "off"
+        style_fields(self)
+
+
+class SimulationWindowForm(forms.Form):
+    """The days a simulation covers (``from`` and ``to`` in the query string)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["from"] = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"},
+                                                                                      format="%Y-%m-%d"))
+        self.fields["to"] = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"},
+                                                                                  format="%Y-%m-%d"))
+        style_fields(self)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("from") and data.get("to") and data["to"] < data["from"]:
+            self.add_error("to", _("The last day comes before the first."))
+        return data
+
+
+class OwnershipRequestForm(forms.Form):
+    to_branch = forms.ModelChoiceField(queryset=Node.objects.none(), label=_("For the branch"), empty_label=None,
+                                       to_field_name="public_id")
+    customer = forms.CharField(max_length=254, label=_("Customer"),
+                               help_text=_("Their CRM id, e-mail address or mobile number."))
+    note = forms.CharField(required=False, max_length=1000, label=_("Why"), widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, branches, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["to_branch"].queryset = branches
+        if branches.count() == 1:
+            self.fields["to_branch"].widget = forms.HiddenInput()
+            self.fields["to_branch"].initial = branches.first()
+        self.fields["customer"].widget.attrs["autocomplete"] = "off"
         style_fields(self)

@@ -384,6 +384,8 @@ class CampaignStatus(models.TextChoices):
     APPROVED = "approved", _("Approved")
     SCHEDULED = "scheduled", _("Scheduled")
     SENDING = "sending", _("Sending")
+    PAUSED = "paused", _("Sending paused")
+    SENT = "sent", _("Sent")
     CANCELLED = "cancelled", _("Cancelled")
 
 
@@ -526,7 +528,8 @@ class NetworkRules(models.Model):
 
 class Suppression(models.Model):
     """An address that must never be contacted again (a hard bounce, a complaint, an erased
-    customer): only its SHA-256 is kept, of the lower-cased e-mail or the digits of the mobile."""
+    customer): only its SHA-256 is kept, of the lower-cased e-mail or of the mobile as stored
+    (lower-cased, E.164 after import), exactly what the arbitration hashes."""
 
     network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="suppressions")
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
@@ -637,6 +640,23 @@ class DeliveryStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+class DeliveryReason(models.TextChoices):
+    """Why a delivery was cancelled or failed (see central/dispatch.py)."""
+
+    # cancelled: checked again just before the message leaves
+    OBJECTION = "objection", _("objected to all marketing")
+    NO_CONSENT = "no_consent", _("no consent for this channel")
+    NO_ADDRESS = "no_address", _("no address for this channel")
+    SUPPRESSED = "suppressed", _("address on the suppression list")
+    SMS_STOP = "sms_stop", _("replied STOP to an earlier SMS")
+    CAMPAIGN_CANCELLED = "campaign_cancelled", _("the campaign's send was cancelled")
+    # failed
+    HARD_BOUNCE = "hard_bounce", _("the address does not exist (hard bounce)")
+    REJECTED = "rejected", _("refused by the provider")
+    GAVE_UP = "gave_up", _("temporary errors until the last attempt")
+    ERROR = "error", _("unexpected error")
+
+
 class Delivery(models.Model):
     """One message to send: a selected candidate of a committed arbitration."""
 
@@ -648,8 +668,22 @@ class Delivery(models.Model):
     token = models.CharField(max_length=40, unique=True, default=partial(new_public_id, "t", 26))
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    #: Why it was cancelled or failed: a DeliveryReason value.
+    #: (Database defaults for the new columns: the arbitration creates deliveries by a raw INSERT.)
+    reason = models.CharField(max_length=20, choices=DeliveryReason.choices, blank=True, db_default="")
     queued_at = models.DateTimeField(auto_now_add=True)
+    #: When a worker took it (queued → sending): a claim older than a send can last was interrupted.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    #: A temporary error: not to be tried again before this time (exponential back-off).
+    retry_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    #: When it ended: sent, failed or cancelled.
+    finished_at = models.DateTimeField(null=True, blank=True)
+    #: The e-mail's Message-ID, or the SMS provider's message id.
+    provider_id = models.CharField(max_length=200, blank=True, db_default="")
+    #: SMS only: parts billed, and their cost (segments × the provider's price per segment).
+    segments = models.PositiveSmallIntegerField(null=True, blank=True)
+    cost = models.DecimalField(max_digits=9, decimal_places=4, null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -659,3 +693,118 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id} → {self.customer_id} ({self.status})"
+
+
+class TrackingEvent(models.Model):
+    """What a recipient did with a message, recorded by the public endpoints for reporting: the first
+    open, each distinct link clicked (once per link), the unsubscription."""
+
+    class Kind(models.TextChoices):
+        OPEN = "open", _("Opened")
+        CLICK = "click", _("Clicked")
+        UNSUBSCRIBE = "unsubscribe", _("Unsubscribed")
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="tracking_events", db_index=False)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    url = models.TextField(blank=True)
+    #: SHA-256 of ``url`` (empty for opens and unsubscriptions): what the unique constraint compares.
+    url_hash = models.CharField(max_length=64, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "kind", "url_hash"], name="one_tracking_event_per_kind_url")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} {self.kind}"
+
+
+class PrintFile(models.Model):
+    """A print-ready PDF of a post campaign: the mail merge (one page per recipient with the address
+    block; a campaign resumed after an interruption may have several parts) or the store's flyer."""
+
+    class Kind(models.TextChoices):
+        MAIL_MERGE = "mail_merge", _("Mail merge")
+        FLYER = "flyer", _("Flyer for the store")
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="print_files")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    file = models.FileField(upload_to="print/")
+    pages = models.PositiveIntegerField(default=0)
+    recipients = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["campaign", "kind", "created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.kind}"
+
+
+# --- The network's rules: audit, and customer ownership transfers ------------------------------------
+
+
+class NetworkRulesEvent(models.Model):
+    """Audit trail of the network's rules: a change of the rules (each field as before → after), an
+    address put on or taken off the suppression list (only its hash prefix). Only ever added."""
+
+    class Action(models.TextChoices):
+        RULES_CHANGED = "rules_changed", _("Rules changed")
+        SUPPRESSION_ADDED = "suppression_added", _("Address suppressed")
+        SUPPRESSION_REMOVED = "suppression_removed", _("Address taken off the suppression list")
+
+    network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="rules_events")
+    action = models.CharField(max_length=24, choices=Action.choices)
+    changes = models.JSONField(default=dict, blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.network_id} {self.action}"
+
+
+class TransferStatus(models.TextChoices):
+    REQUESTED = "requested", _("Requested")
+    ACCEPTED = "accepted", _("Accepted")
+    REFUSED = "refused", _("Refused")
+
+
+class OwnershipTransfer(models.Model):
+    """A customer moving from one branch of the network to another: requested by the branch that
+    wants them (or done at once by head office), decided by head office or the regional manager
+    over both branches. The row is the record: who asked, who decided, when, and why."""
+
+    public_id = models.CharField(max_length=24, unique=True, default=partial(new_public_id, "otr"), editable=False)
+    network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="ownership_transfers")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="ownership_transfers")
+    from_branch = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="+", verbose_name=_("from"))
+    to_branch = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="+", verbose_name=_("to"))
+    status = models.CharField(_("status"), max_length=10, choices=TransferStatus.choices,
+                              default=TransferStatus.REQUESTED)
+    #: What the requester typed to designate the customer (their CRM id, e-mail or mobile): all
+    #: they are shown of a customer who is not theirs yet.
+    requested_as = models.CharField(_("customer"), max_length=254, blank=True)
+    note = models.TextField(_("why"), blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    requested_at = models.DateTimeField(_("requested on"))
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    decided_at = models.DateTimeField(_("decided on"), null=True, blank=True)
+    decision_note = models.TextField(_("decision note"), blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        verbose_name = _("ownership transfer")
+        verbose_name_plural = _("ownership transfers")
+        constraints = [
+            models.UniqueConstraint(fields=["customer"], condition=models.Q(status="requested"),
+                                    name="one_open_transfer_per_customer"),
+        ]
+        indexes = [models.Index(fields=["network", "status"], name="transfer_network_status")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.from_branch_id} → {self.to_branch_id} ({self.status})"

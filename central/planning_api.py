@@ -141,7 +141,7 @@ class OperationOutputSerializer(serializers.ModelSerializer):
         model = Operation
         fields = [
             "id", "network", "name", "theme", "description", "channels", "mode", "opt_out_allowed",
-            "send_from", "send_until", "subscription_deadline", "is_pilot", "allowed_criteria",
+            "send_from", "send_until", "subscription_deadline", "is_pilot", "allowed_criteria", "national_priority",
             "template_versions", "eligible_nodes", "eligible_branches", "status", "created_at", "published_at",
         ]
 
@@ -174,6 +174,9 @@ class OperationFieldsInputSerializer(serializers.Serializer):
     send_until = serializers.DateField()
     subscription_deadline = serializers.DateField(required=False, allow_null=True, default=None)
     is_pilot = serializers.BooleanField(required=False, default=False)
+    national_priority = serializers.BooleanField(
+        required=False, default=False,
+        help_text="An exception to the network's priority order: this operation's messages go first.")
     allowed_criteria = serializers.ListField(
         child=serializers.CharField(max_length=40), max_length=len(TARGETING_CRITERIA) + 5, required=False,
         default=list,
@@ -597,10 +600,12 @@ class CampaignAudienceCountApi(APIView):
 
 
 class ClashOutputSerializer(serializers.Serializer):
-    kind = serializers.CharField(help_text="campaign, blackout or local_reserved")
+    kind = serializers.CharField(help_text="campaign, blackout, local_reserved or pressure")
     label = serializers.CharField()
     send_date = serializers.DateField(allow_null=True)
-    overlap = serializers.IntegerField(allow_null=True, help_text="Customers in common (campaigns only).")
+    overlap = serializers.IntegerField(
+        allow_null=True, help_text="Customers in common (campaign); customers the pressure rules are expected to "
+                                   "exclude, per the latest simulation of that day (pressure).")
     blocking = serializers.BooleanField()
 
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -22,23 +22,34 @@ from central.filters import CustomerFilterSet
 from central.models import (
     CAMPAIGN_OPEN_STATUSES,
     TARGETING_CRITERIA,
+    ArbitrationRun,
     CalendarFeedToken,
     CalendarPeriod,
     Campaign,
     CampaignEvent,
     CampaignStatus,
+    Candidate,
+    Channel,
     ConsentEvent,
     ConsentStatus,
+    Contact,
     Customer,
     CustomerImport,
+    NetworkRules,
+    NetworkRulesEvent,
     Operation,
     OperationStatus,
+    Origin,
+    OwnershipTransfer,
     Participation,
+    Reason,
+    Suppression,
     TargetOverride,
+    TransferStatus,
 )
 from central.targeting import apply_criteria, reachable_on
 from local_stores.models import Network, Node, NodeKind
-from local_stores.selectors import UserLike, networks_visible_to, node_in_scope, nodes_in_scope
+from local_stores.selectors import UserLike, networks_visible_to, node_in_scope, nodes_in_scope, scope_paths
 
 
 def customers_visible_to(user: UserLike) -> QuerySet[Customer]:
@@ -349,7 +360,9 @@ class Clash:
     """A warning shown while planning: another campaign on the same channel within a few days with
     customers in common, or a period of the calendar."""
 
-    kind: str  # "campaign" | "blackout" | "local_reserved"
+    #: "campaign" | "blackout" | "local_reserved" | "pressure" (``overlap``: how many of the
+    #: customers the network's pressure rules are expected to exclude, per the latest simulation)
+    kind: str
     label: str
     send_date: date | None = None
     overlap: int | None = None
@@ -363,8 +376,9 @@ def campaign_clashes(
     """What collides with ``campaign`` if sent on ``send_date`` (default: its own) to ``criteria``
     (default: its own): blackout periods (blocking), a national campaign in a period reserved for
     local ones, and campaigns on the same channel within CLASH_WINDOW_DAYS whose audience overlaps
-    (counted on the customers ``fetched_by`` sees). Other campaigns' names are shown only as far
-    as the user may see them."""
+    (counted on the customers ``fetched_by`` sees), and how many of its customers the pressure
+    rules are expected to exclude on that day (from the latest simulation that arbitrated it on
+    that day). Other campaigns' names are shown only as far as the user may see them."""
     day = send_date or campaign.send_date
     clashes = [
         Clash("blackout", period.name, blocking=True)
@@ -395,6 +409,9 @@ def campaign_clashes(
         overlap = audience.filter(pk__in=other_audience.values("pk")).count()
         if overlap:
             clashes.append(Clash("campaign", _campaign_label(other), send_date=other.send_date, overlap=overlap))
+    excluded = campaign_pressure_exclusions(fetched_by=fetched_by, campaign=campaign, day=day)
+    if excluded:
+        clashes.append(Clash("pressure", _("the network's pressure rules"), send_date=day, overlap=excluded))
     return clashes
 
 
@@ -408,3 +425,411 @@ def campaign_history(*, campaign: Campaign) -> QuerySet[CampaignEvent]:
     """The audit trail of a campaign already fetched through ``campaign_get``."""
     return campaign.events.select_related("by").order_by("-at", "-id")
 
+
+
+# --- The network's rules, simulations and "why not?" ---------------------------------------------
+
+#: The reasons the pressure rules give (what the clash detection counts as "excluded by pressure").
+PRESSURE_REASONS = (Reason.CHANNEL_CAP, Reason.QUOTA, Reason.PRESSURE_CAP)
+#: Campaign changes after which a simulation no longer describes the campaign.
+_CHANGES_THAT_MATTER = ("customised", "target_exclude", "target_include", "target_reset")
+
+
+def network_rules_of(network: Network) -> NetworkRules:
+    """The network's rules, or the defaults (unsaved) while head office has not set any."""
+    return NetworkRules.objects.filter(network=network).select_related("updated_by").first() or NetworkRules(
+        network=network)
+
+
+def rules_snapshot(rules: NetworkRules) -> dict[str, object]:
+    """The rules as JSON: what the audit records and what a simulation keeps to explain itself."""
+    return {
+        "priority_order": rules.order, "cap_total": rules.cap_total, "cap_days": rules.cap_days,
+        "channel_caps": rules.channel_caps or {}, "national_reserved": rules.national_reserved,
+        "local_reserved": rules.local_reserved, "quiet_weekdays": list(rules.quiet_weekdays or []),
+        "quiet_from": rules.quiet_from.strftime("%H:%M") if rules.quiet_from else None,
+        "quiet_until": rules.quiet_until.strftime("%H:%M") if rules.quiet_until else None,
+        "one_per_operation": rules.one_per_operation,
+    }
+
+
+def network_rules_get(*, fetched_by: UserLike, slug: str) -> NetworkRules:
+    """The rules of a network ``fetched_by`` plans; Http404 for any other (foreign = missing)."""
+    network = get_object_or_404(networks_planned_by(fetched_by), slug=slug)
+    return network_rules_of(network)
+
+
+def network_rules_history(*, network: Network) -> QuerySet[NetworkRulesEvent]:
+    """The audit trail of a network's rules and suppression list (for its planners)."""
+    return network.rules_events.select_related("by").order_by("-at", "-id")
+
+
+def suppressions_of(*, fetched_by: UserLike, network: Network) -> QuerySet[Suppression]:
+    """The suppression list of a network ``fetched_by`` plans (hashes only), newest first."""
+    if not networks_planned_by(fetched_by).filter(pk=network.pk).exists():
+        return Suppression.objects.none()
+    return Suppression.objects.filter(network=network).order_by("-created_at", "-id")
+
+
+def networks_simulated_by(user: UserLike) -> QuerySet[Network]:
+    """Networks whose arbitration ``user`` may simulate: those they plan, and those where they see
+    customers (what they are shown of a run is then scoped)."""
+    seen = nodes_in_scope(user, perm="view_customers").values("network_id")
+    return Network.objects.filter(Q(pk__in=networks_planned_by(user).values("pk")) | Q(pk__in=seen)).distinct()
+
+
+def simulation_latest(*, network: Network, starts_on: date, ends_on: date) -> ArbitrationRun | None:
+    """The latest finished simulation of the network covering [starts_on, ends_on]."""
+    return (ArbitrationRun.objects.filter(network=network, mode=ArbitrationRun.Mode.SIMULATION,
+                                          finished_at__isnull=False, starts_on__lte=starts_on, ends_on__gte=ends_on)
+            .order_by("-started_at", "-id").first())
+
+
+def campaign_latest_simulation(campaign: Campaign, *, day: date | None = None) -> ArbitrationRun | None:
+    """The latest finished simulation that arbitrated ``campaign`` (sending on ``day``, if given)."""
+    holds = Candidate.objects.filter(run_id=OuterRef("pk"), campaign_id=campaign.pk)
+    runs = ArbitrationRun.objects.filter(network_id=campaign.network_id, mode=ArbitrationRun.Mode.SIMULATION,
+                                         finished_at__isnull=False)
+    if day is not None:
+        runs = runs.filter(starts_on__lte=day, ends_on__gte=day)
+        holds = holds.filter(send_date=day)
+    return runs.filter(Exists(holds)).order_by("-started_at", "-id").first()
+
+
+def simulation_candidates(*, fetched_by: UserLike, run: ArbitrationRun) -> QuerySet[Candidate]:
+    """The decisions of a run that ``fetched_by`` may count: on campaigns they see, for customers
+    they see. (A branch never counts another branch's campaigns nor customers.)"""
+    return Candidate.objects.filter(
+        run=run, campaign_id__in=campaigns_visible_to(fetched_by).filter(network_id=run.network_id).values("pk"),
+        customer__branch__in=nodes_in_scope(fetched_by, perm="view_customers"),
+    )
+
+
+@dataclass
+class SimulationCounts:
+    """How a set of candidates was decided: how many, how many selected, and the others by reason."""
+
+    candidates: int = 0
+    selected: int = 0
+    excluded: dict[str, int] | None = None
+
+    @property
+    def excluded_total(self) -> int:
+        return sum((self.excluded or {}).values())
+
+    @property
+    def reasons(self) -> list[tuple[str, str, int]]:
+        """(reason, label, count), most frequent first, then in the order of the checks."""
+        excluded = self.excluded or {}
+        order = list(Reason.values)
+        return [(reason, str(Reason(reason).label), excluded[reason])
+                for reason in sorted(excluded, key=lambda r: (-excluded[r], order.index(r)))]
+
+
+def simulation_counts(
+    *, fetched_by: UserLike, run: ArbitrationRun, by: str | None = None, campaign_ids=None,
+    starts_on: date | None = None, ends_on: date | None = None,
+) -> dict[object, SimulationCounts]:
+    """The counts of a run by reason, as far as ``fetched_by`` may count them, grouped ``by``
+    "campaign" (campaign id), "branch" (the campaign's branch id; None for national campaigns) or
+    not at all (one entry, key None). One GROUP BY query."""
+    candidates = simulation_candidates(fetched_by=fetched_by, run=run)
+    if campaign_ids is not None:
+        candidates = candidates.filter(campaign_id__in=list(campaign_ids))
+    if starts_on is not None:
+        candidates = candidates.filter(send_date__gte=starts_on)
+    if ends_on is not None:
+        candidates = candidates.filter(send_date__lte=ends_on)
+    key = {"campaign": "campaign_id", "branch": "campaign__branch_id", None: None}[by]
+    columns = [key, "selected", "reason"] if key else ["selected", "reason"]
+    counts: dict[object, SimulationCounts] = {}
+    for row in candidates.order_by().values(*columns).annotate(n=Count("id")):
+        entry = counts.setdefault(row[key] if key else None, SimulationCounts(excluded={}))
+        entry.candidates += row["n"]
+        if row["selected"]:
+            entry.selected += row["n"]
+        elif row["reason"]:
+            entry.excluded[row["reason"]] = entry.excluded.get(row["reason"], 0) + row["n"]
+    return counts
+
+
+def simulation_campaigns(
+    *, fetched_by: UserLike, run: ArbitrationRun, starts_on: date | None = None, ends_on: date | None = None,
+) -> QuerySet[Campaign]:
+    """The campaigns of a run ``fetched_by`` sees and may count (sending, in the run, between
+    ``starts_on`` and ``ends_on``), by send date."""
+    candidates = simulation_candidates(fetched_by=fetched_by, run=run)
+    if starts_on is not None:
+        candidates = candidates.filter(send_date__gte=starts_on)
+    if ends_on is not None:
+        candidates = candidates.filter(send_date__lte=ends_on)
+    return (campaigns_visible_to(fetched_by).filter(pk__in=candidates.values("campaign_id"))
+            .order_by("send_date", F("branch__name").asc(nulls_first=True), "id"))
+
+
+def campaign_name(campaign: Campaign) -> str:
+    return campaign.operation.name if campaign.operation_id else campaign.template_version.template.name
+
+
+def campaign_reference(user: UserLike, campaign: Campaign) -> dict[str, object]:
+    """How another campaign (one that took a customer's slot) is named to ``user``: by name when
+    they see it or when it is national ("your campaign" when they act for its very branch);
+    another branch's local campaign only as "another campaign", with neither name, date nor
+    branch."""
+    day = campaign.send_date.strftime("%d/%m")
+    visible = campaigns_visible_to(user).filter(pk=campaign.pk).exists()
+    name = campaign_name(campaign)
+    if campaign.branch_id is None:
+        label = _("“%(name)s” (national campaign, %(date)s)") % {"name": name, "date": day}
+    elif visible and campaign.branch.path in scope_paths(user, perm="change_node"):
+        label = _("“%(name)s” (your campaign, %(date)s)") % {"name": name, "date": day}
+    elif visible:
+        label = _("“%(name)s” (campaign of %(branch)s, %(date)s)") % {
+            "name": name, "branch": campaign.branch.name, "date": day}
+    else:
+        return {"id": None, "name": None, "label": _("another campaign")}
+    return {"id": campaign.public_id if visible else None, "name": name, "label": label}
+
+
+@dataclass
+class CampaignSimulation:
+    """What the campaign page says of the latest simulation covering a campaign."""
+
+    run: ArbitrationRun | None
+    counts: SimulationCounts
+    lost_to: list[tuple[dict, int]]
+    stale: bool = False
+
+
+def campaign_simulation_summary(*, fetched_by: UserLike, campaign: Campaign) -> CampaignSimulation | None:
+    """The latest simulation of a campaign: how many of its customers will receive it, why the
+    others will not, to which campaigns they were lost, and whether the campaign changed since.
+    None for who does not see the campaign's customers (no count for them)."""
+    if not campaign_customers_visible(fetched_by, campaign):
+        return None
+    run = campaign_latest_simulation(campaign)
+    if run is None:
+        return CampaignSimulation(run=None, counts=SimulationCounts(excluded={}), lost_to=[])
+    counts = simulation_counts(fetched_by=fetched_by, run=run, by="campaign", campaign_ids=[campaign.pk])
+    lost = (simulation_candidates(fetched_by=fetched_by, run=run)
+            .filter(campaign_id=campaign.pk, selected=False, lost_to__isnull=False).exclude(lost_to_id=campaign.pk)
+            .order_by().values("lost_to_id").annotate(n=Count("id")))
+    lost_counts = {row["lost_to_id"]: row["n"] for row in lost}
+    others = Campaign.objects.filter(pk__in=list(lost_counts)).select_related(
+        "operation", "branch", "template_version__template")
+    lost_to = sorted(((campaign_reference(fetched_by, other), lost_counts[other.pk]) for other in others),
+                     key=lambda pair: -pair[1])
+    stale = (Candidate.objects.filter(run=run, campaign_id=campaign.pk).exclude(send_date=campaign.send_date).exists()
+             or CampaignEvent.objects.filter(campaign=campaign, action__in=_CHANGES_THAT_MATTER,
+                                             at__gt=run.started_at).exists())
+    return CampaignSimulation(run=run, counts=counts.get(campaign.pk, SimulationCounts(excluded={})),
+                              lost_to=lost_to, stale=stale)
+
+
+def campaign_pressure_exclusions(*, fetched_by: UserLike, campaign: Campaign, day: date) -> int:
+    """How many of the campaign's customers (those ``fetched_by`` sees) the pressure rules are
+    expected to exclude if it sends on ``day``: from the latest simulation that arbitrated it on
+    that very day; 0 when none did."""
+    run = campaign_latest_simulation(campaign, day=day)
+    if run is None:
+        return 0
+    return (simulation_candidates(fetched_by=fetched_by, run=run)
+            .filter(campaign_id=campaign.pk, selected=False, reason__in=PRESSURE_REASONS).count())
+
+
+@dataclass
+class WhyLine:
+    """One campaign of a run, for one customer, in plain words."""
+
+    campaign: dict
+    channel: str
+    send_date: date
+    selected: bool
+    reason: str
+    lost_to: dict | None
+    text: str
+
+
+@dataclass
+class WhyNot:
+    run: ArbitrationRun | None
+    lines: list[WhyLine]
+
+
+def customer_latest_run(customer: Customer) -> ArbitrationRun | None:
+    """The latest finished run (simulation or real) that decided anything for ``customer``."""
+    holds = Candidate.objects.filter(run_id=OuterRef("pk"), customer_id=customer.pk)
+    return (ArbitrationRun.objects.filter(network_id=customer.network_id, finished_at__isnull=False)
+            .filter(Exists(holds)).order_by("-started_at", "-id").first())
+
+
+def customer_why_not(*, fetched_by: UserLike, customer: Customer) -> WhyNot:
+    """For a customer fetched through ``customer_get``: each campaign of the latest run that
+    concerned them, and in plain words whether they will receive it and, if not, why — with the
+    numbers of the rule that excluded them and the campaign that took their slot (named as far as
+    ``fetched_by`` may know it)."""
+    from django.utils.formats import date_format
+    from django.utils.translation import ngettext
+
+    run = customer_latest_run(customer)
+    if run is None:
+        return WhyNot(run=None, lines=[])
+    rules = (run.summary or {}).get("rules") or rules_snapshot(network_rules_of(customer.network))
+    candidates = list(
+        Candidate.objects.filter(run=run, customer=customer)
+        .select_related("campaign__operation", "campaign__branch", "campaign__template_version__template",
+                        "lost_to__operation", "lost_to__branch", "lost_to__template_version__template", "operation")
+        .order_by("send_date", "priority", "scheduled_at", "campaign_id"))
+    longest = max([rules["cap_days"], *(int(cap.get("days", 0)) for cap in rules["channel_caps"].values())])
+    contacts = list(Contact.objects.filter(customer=customer, contacted_on__lt=run.starts_on,
+                                           contacted_on__gte=run.starts_on - timedelta(days=longest))
+                    .values("channel", "origin", "contacted_on"))
+    chosen = [c for c in candidates if c.selected]
+
+    def past(days: int, **match: str) -> int:
+        since = run.starts_on - timedelta(days=days)
+        return sum(1 for contact in contacts if contact["contacted_on"] >= since
+                   and all(contact[key] == value for key, value in match.items()))
+
+    def planned(**match: str) -> int:
+        return sum(1 for c in chosen if c.origin != Origin.TRANSACTIONAL
+                   and all(getattr(c, key) == value for key, value in match.items()))
+
+    def channel_label(channel: str) -> str:
+        return str(Channel(channel).label) if channel in Channel.values else channel
+
+    def explain(candidate: Candidate) -> str:
+        reason, channel = candidate.reason, candidate.channel
+        if reason == Reason.OBJECTION:
+            if customer.objected_at:
+                return _("the customer objected to all marketing on %(date)s") % {
+                    "date": timezone.localtime(customer.objected_at).strftime("%d/%m/%Y")}
+            return _("the customer had objected to all marketing")
+        if reason == Reason.NO_CONSENT:
+            return _("no consent for %(channel)s messages") % {"channel": channel_label(channel)}
+        if reason == Reason.NO_ADDRESS:
+            return {Channel.EMAIL: _("no e-mail address"), Channel.SMS: _("no mobile number")}.get(
+                channel, _("no postal address"))
+        if reason == Reason.SUPPRESSED:
+            return _("the address is on the network's suppression list")
+        if reason == Reason.NOT_OWNER:
+            return _("the customer belongs to another branch than the campaign's")
+        if reason == Reason.QUIET_PERIOD:
+            return _("%(date)s is a %(weekday)s, a quiet day of the network") % {
+                "date": candidate.send_date.strftime("%d/%m"), "weekday": date_format(candidate.send_date, "l")}
+        if reason == Reason.ALREADY_CONTACTED:
+            name = candidate.operation.name if candidate.operation_id else ""
+            return _("already contacted for “%(operation)s”") % {"operation": name}
+        if reason == Reason.SAME_OPERATION:
+            return _("the network sends one message per customer per operation")
+        if reason == Reason.DUPLICATE_ADDRESS:
+            return _("another customer of this campaign has the same address and receives it")
+        if reason == Reason.CHANNEL_CAP:
+            cap = rules["channel_caps"].get(channel, {})
+            days = int(cap.get("days", rules["cap_days"]))
+            count = past(days, channel=channel) + sum(1 for c in chosen if c.channel == channel)
+            return ngettext(
+                "already %(count)s %(channel)s message in the last %(days)s days — the network allows %(allowed)s",
+                "already %(count)s %(channel)s messages in the last %(days)s days — the network allows %(allowed)s",
+                count) % {"count": count, "channel": channel_label(channel), "days": days,
+                          "allowed": cap.get("count", 0)}
+        if reason == Reason.QUOTA:
+            other = Origin.NATIONAL if candidate.origin == Origin.LOCAL else Origin.LOCAL
+            reserved = rules["national_reserved"] if other == Origin.NATIONAL else rules["local_reserved"]
+            count = past(rules["cap_days"], origin=candidate.origin) + planned(origin=candidate.origin)
+            if candidate.origin == Origin.LOCAL:
+                text = ngettext(
+                    "already %(count)s local message in the last %(days)s days — %(reserved)s of the network's "
+                    "%(cap)s slots are kept for national campaigns",
+                    "already %(count)s local messages in the last %(days)s days — %(reserved)s of the network's "
+                    "%(cap)s slots are kept for national campaigns", count)
+            else:
+                text = ngettext(
+                    "already %(count)s national message in the last %(days)s days — %(reserved)s of the network's "
+                    "%(cap)s slots are kept for local campaigns",
+                    "already %(count)s national messages in the last %(days)s days — %(reserved)s of the network's "
+                    "%(cap)s slots are kept for local campaigns", count)
+            return text % {"count": count, "days": rules["cap_days"], "reserved": reserved,
+                           "cap": rules["cap_total"]}
+        if reason == Reason.PRESSURE_CAP:
+            count = past(rules["cap_days"]) + planned()
+            return ngettext(
+                "already %(count)s marketing message in the last %(days)s days — the network allows %(allowed)s",
+                "already %(count)s marketing messages in the last %(days)s days — the network allows %(allowed)s",
+                count) % {"count": count, "days": rules["cap_days"], "allowed": rules["cap_total"]}
+        return str(Reason(reason).label) if reason in Reason.values else _("not decided")
+
+    lines = []
+    references: dict[int, dict] = {}
+
+    def reference(campaign: Campaign) -> dict:
+        if campaign.pk not in references:
+            references[campaign.pk] = campaign_reference(fetched_by, campaign)
+        return references[campaign.pk]
+
+    for candidate in candidates:
+        this = reference(candidate.campaign)
+        what = f"“{this['name']}”" if this["name"] else this["label"]
+        details = {"campaign": what, "channel": channel_label(candidate.channel),
+                   "date": candidate.send_date.strftime("%d/%m")}
+        lost_to = None
+        if candidate.selected:
+            text = _("Will receive %(campaign)s (%(channel)s, %(date)s).") % details
+        else:
+            text = _("Will not receive %(campaign)s (%(channel)s, %(date)s): %(why)s.") % {
+                **details, "why": explain(candidate)}
+            if candidate.lost_to_id and candidate.lost_to_id != candidate.campaign_id:
+                lost_to = reference(candidate.lost_to)
+                text += " " + _("Lost to %(campaign)s.") % {"campaign": lost_to["label"]}
+        lines.append(WhyLine(campaign=this, channel=candidate.channel, send_date=candidate.send_date,
+                             selected=bool(candidate.selected), reason=candidate.reason, lost_to=lost_to, text=text))
+    return WhyNot(run=run, lines=lines)
+
+
+# --- Ownership transfers ---------------------------------------------------------------------------
+
+
+def ownership_transfers_visible_to(user: UserLike) -> QuerySet[OwnershipTransfer]:
+    """Transfers to or from a branch whose customers ``user`` sees."""
+    branches = nodes_in_scope(user, perm="view_customers")
+    return (OwnershipTransfer.objects.filter(Q(to_branch__in=branches) | Q(from_branch__in=branches))
+            .select_related("customer", "customer__branch", "from_branch", "to_branch", "requested_by", "decided_by"))
+
+
+def ownership_transfer_get(*, fetched_by: UserLike, public_id: str) -> OwnershipTransfer:
+    return get_object_or_404(ownership_transfers_visible_to(fetched_by), public_id=public_id)
+
+
+def ownership_transfer_can_decide(user: UserLike, transfer: OwnershipTransfer) -> bool:
+    """Head office, or the regional manager over both branches: someone who sees the customers of
+    one subtree holding both the branch the customer leaves and the one it joins."""
+    source, target = transfer.from_branch.path, transfer.to_branch.path
+    return source != target and any(
+        source.startswith(path) and target.startswith(path) for path in scope_paths(user, perm="view_customers"))
+
+
+def ownership_transfer_view(user: UserLike, transfer: OwnershipTransfer) -> dict[str, object]:
+    """A transfer as ``user`` may read it: the customer named only if they see them now (the
+    requester sees what they typed until the customer is theirs), branches named only if they see
+    them."""
+    customer = transfer.customer
+    sees_customer = node_in_scope(user, customer.branch, perm="view_customers")
+    requesting_side = node_in_scope(user, transfer.to_branch, perm="view_customers")
+
+    def branch(node: Node) -> dict[str, object]:
+        if node_in_scope(user, node):
+            return {"id": node.public_id, "name": node.name}
+        return {"id": None, "name": _("another branch")}
+
+    return {
+        "transfer": transfer,
+        "customer": {"id": customer.public_id, "name": customer.full_name} if sees_customer else None,
+        "requested_as": transfer.requested_as if (sees_customer or requesting_side) else "",
+        "from_branch": branch(transfer.from_branch), "to_branch": branch(transfer.to_branch),
+        "can_decide": transfer.status == TransferStatus.REQUESTED and ownership_transfer_can_decide(user, transfer),
+    }
+
+
+def branches_acted_for(user: UserLike) -> QuerySet[Node]:
+    """Active branches ``user`` may act for (change_node): where they may ask for a customer."""
+    return nodes_in_scope(user, perm="change_node").filter(kind=NodeKind.BRANCH, is_active=True).order_by("name")

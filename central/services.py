@@ -38,7 +38,7 @@ from central.models import (
 from central.signals import campaign_changed
 from central.targeting import criteria_clean
 from local_stores.models import Network, Node, NodeKind
-from local_stores.selectors import node_in_scope
+from local_stores.selectors import node_in_scope, nodes_in_scope
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ def customer_import_load(
 
 OPERATION_FIELDS = {
     "name", "theme", "description", "channels", "mode", "opt_out_allowed", "send_from", "send_until",
-    "subscription_deadline", "is_pilot", "allowed_criteria",
+    "subscription_deadline", "is_pilot", "allowed_criteria", "national_priority",
 }
 
 
@@ -733,3 +733,368 @@ def _send_reminder(*, operation: Operation, branch: Node, person, days: int) -> 
             "operation": operation.name, "date": operation.subscription_deadline.strftime("%d/%m/%Y")}
         send_mail(subject, render_to_string("central/email/deadline_reminder.txt", context),
                   None, [person.email])
+
+
+# --- The network's rules, the suppression list, simulations, ownership transfers ------------------
+
+#: What ``network_rules_update`` may change.
+RULES_FIELDS = (
+    "priority_order", "cap_total", "cap_days", "channel_caps", "national_reserved", "local_reserved",
+    "quiet_weekdays", "quiet_from", "quiet_until", "one_per_operation",
+)
+#: Bounds that catch a typo (700 messages, a ten-year window) without constraining any real policy.
+RULES_MAX_COUNT = 50
+RULES_MAX_DAYS = 366
+#: A simulation covers at most this many days; the latest this many simulations of a network are
+#: kept (with their candidates), older ones are deleted when a new one runs.
+SIMULATION_MAX_DAYS = 62
+SIMULATIONS_KEPT = 20
+
+
+def _is_count(value: object, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def network_rules_check(rules) -> dict[str, list[ValidationError]]:
+    """Every problem of the rules, by field. A channel cap's errors carry ``params={"channel": …}``
+    so that a page can put each next to its channel's fields."""
+    from central.models import Origin
+
+    errors: dict[str, list[ValidationError]] = {}
+
+    def add(field: str, message: str, **params: str) -> None:
+        errors.setdefault(field, []).append(ValidationError(message, params=params or None))
+
+    order = rules.priority_order
+    if not isinstance(order, list) or len(order) != len(Origin.values) or set(order) != set(Origin.values):
+        add("priority_order", _("Put the three origins in order, each once: transactional, local and national."))
+    if not _is_count(rules.cap_total, 1, RULES_MAX_COUNT):
+        add("cap_total", _("Allow between 1 and %(max)s marketing messages.") % {"max": RULES_MAX_COUNT})
+    if not _is_count(rules.cap_days, 1, RULES_MAX_DAYS):
+        add("cap_days", _("The window lasts at least one day, and at most %(max)s.") % {"max": RULES_MAX_DAYS})
+    caps = rules.channel_caps
+    if not isinstance(caps, dict):
+        add("channel_caps", _("Give each channel's cap as a number of messages over a number of days."))
+    else:
+        for channel, cap in caps.items():
+            if channel not in Channel.values:
+                add("channel_caps", _("Unknown channel “%(channel)s”: choose e-mail, SMS or post.") % {
+                    "channel": channel}, channel=str(channel))
+                continue
+            label = str(Channel(channel).label)
+            if not isinstance(cap, dict) or not _is_count(cap.get("count"), 1, RULES_MAX_COUNT):
+                add("channel_caps", _("%(channel)s: allow between 1 and %(max)s messages.") % {
+                    "channel": label, "max": RULES_MAX_COUNT}, channel=channel)
+            if not isinstance(cap, dict) or not _is_count(cap.get("days"), 1, RULES_MAX_DAYS):
+                add("channel_caps", _("%(channel)s: the window lasts at least one day, and at most %(max)s.") % {
+                    "channel": label, "max": RULES_MAX_DAYS}, channel=channel)
+    reserved_ok = True
+    for field in ("national_reserved", "local_reserved"):
+        value = getattr(rules, field)
+        if not _is_count(value, 0, RULES_MAX_COUNT):
+            add(field, _("Reserve between 0 and %(max)s slots.") % {"max": RULES_MAX_COUNT})
+            reserved_ok = False
+        elif _is_count(rules.cap_total, 1, RULES_MAX_COUNT) and value > rules.cap_total:
+            add(field, _("Only %(cap)s slots exist: you cannot reserve %(reserved)s.") % {
+                "cap": rules.cap_total, "reserved": value})
+            reserved_ok = False
+    if (reserved_ok and _is_count(rules.cap_total, 1, RULES_MAX_COUNT)
+            and rules.national_reserved + rules.local_reserved > rules.cap_total):
+        add("local_reserved", _("Together, the slots reserved for national (%(national)s) and local (%(local)s) "
+                                "campaigns exceed the %(cap)s allowed.") % {
+            "national": rules.national_reserved, "local": rules.local_reserved, "cap": rules.cap_total})
+    days = rules.quiet_weekdays
+    if not isinstance(days, list) or not all(_is_count(day, 1, 7) for day in days) or len(set(days)) != len(days):
+        add("quiet_weekdays", _("Quiet days are weekdays, from 1 (Monday) to 7 (Sunday), each once."))
+    elif len(days) == 7:
+        add("quiet_weekdays", _("With every day quiet, nothing could ever be sent."))
+    if (rules.quiet_from is None) != (rules.quiet_until is None):
+        add("quiet_until" if rules.quiet_until is None else "quiet_from",
+            _("Give quiet hours a start and an end, or neither."))
+    elif rules.quiet_from is not None and rules.quiet_from == rules.quiet_until:
+        add("quiet_until", _("Quiet hours end when they start: leave both empty for none."))
+    if not isinstance(rules.one_per_operation, bool):
+        add("one_per_operation", _("Say yes or no."))
+    return errors
+
+
+def network_rules_update(*, network: Network, updated_by, **fields: object):
+    """Head office changes its network's rules (any of ``RULES_FIELDS``). ValidationError by field,
+    nothing saved; otherwise every changed field is recorded as before → after in a
+    ``NetworkRulesEvent``."""
+    from central.arbitration import rules_for
+    from central.models import NetworkRules, NetworkRulesEvent
+    from central.selectors import rules_snapshot
+
+    _require_planner(updated_by, network)
+    unknown = set(fields) - set(RULES_FIELDS)
+    if unknown:
+        raise ValidationError(_("Unknown fields: %(fields)s") % {"fields": ", ".join(sorted(unknown))})
+    with transaction.atomic():
+        rules = NetworkRules.objects.select_for_update().get(pk=rules_for(network).pk)
+        before = rules_snapshot(rules)
+        if not rules.priority_order:
+            rules.priority_order = rules.order  # the default order, made explicit
+        for name, value in fields.items():
+            if name in ("priority_order", "quiet_weekdays") and isinstance(value, tuple):
+                value = list(value)
+            if name == "quiet_weekdays" and isinstance(value, list) and all(_is_count(day, 1, 7) for day in value):
+                value = sorted(value)
+            if name == "channel_caps" and isinstance(value, dict):
+                value = {str(channel): dict(cap) if isinstance(cap, dict) else cap for channel, cap in value.items()}
+            setattr(rules, name, value)
+        errors = network_rules_check(rules)
+        if errors:
+            raise ValidationError(errors)
+        rules.updated_by = updated_by
+        rules.save()
+        after = rules_snapshot(rules)
+        changes = {name: [before[name], after[name]] for name in RULES_FIELDS if before[name] != after[name]}
+        if changes:
+            NetworkRulesEvent.objects.create(network=network, action=NetworkRulesEvent.Action.RULES_CHANGED,
+                                             changes=changes, by=updated_by)
+    return rules
+
+
+def suppression_hash(channel: str, address: str) -> str:
+    """The SHA-256 the suppression list keeps, as the arbitration computes it on customers: of the
+    lower-cased e-mail, or of the mobile as stored (E.164, as the import writes it).
+    ValidationError on ``address`` if it is no e-mail address or mobile number."""
+    import hashlib
+
+    from django.core.validators import validate_email
+
+    value = (address or "").strip()
+    if channel == Channel.EMAIL:
+        try:
+            validate_email(value)
+        except ValidationError:
+            raise ValidationError({"address": [_("This is not an e-mail address.")]}) from None
+        value = value.lower()
+    elif channel == Channel.SMS:
+        mobile = customer_import.normalise_mobile(value)
+        if not mobile:
+            raise ValidationError({"address": [_("This is not a valid mobile number (e.g. 06 12 34 56 78 or "
+                                                 "+33612345678).")]})
+        value = mobile.lower()
+    else:
+        raise ValidationError({"channel": [_("Only e-mail addresses and mobile numbers can be suppressed.")]})
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def suppression_add(*, network: Network, added_by, channel: str, address: str, reason: str):
+    """Head office puts an address on the network's suppression list: only its hash is stored, the
+    address itself is forgotten at once. ValidationError by field."""
+    from django.db import IntegrityError
+
+    from central.models import NetworkRulesEvent, Suppression
+
+    _require_planner(added_by, network)
+    reason = (reason or "").strip()
+    errors: dict[str, list[str]] = {}
+    if not reason:
+        errors["reason"] = [_("Say why (a hard bounce, a complaint, an erasure request…).")]
+    elif len(reason) > 40:
+        errors["reason"] = [_("40 characters at most.")]
+    try:
+        value_hash = suppression_hash(channel, address)
+    except ValidationError as error:
+        errors.update(error.message_dict)
+        value_hash = ""
+    if not errors and Suppression.objects.filter(network=network, channel=channel, value_hash=value_hash).exists():
+        errors["address"] = [_("This address is already on the suppression list.")]
+    if errors:
+        raise ValidationError(errors)
+    try:
+        with transaction.atomic():
+            suppression = Suppression.objects.create(network=network, channel=channel, value_hash=value_hash,
+                                                     reason=reason)
+            NetworkRulesEvent.objects.create(
+                network=network, action=NetworkRulesEvent.Action.SUPPRESSION_ADDED, by=added_by,
+                changes={"channel": channel, "hash": value_hash[:12], "reason": reason})
+    except IntegrityError:  # added by someone else meanwhile
+        raise ValidationError({"address": [_("This address is already on the suppression list.")]}) from None
+    return suppression
+
+
+@transaction.atomic
+def suppression_remove(*, suppression, removed_by) -> None:
+    from central.models import NetworkRulesEvent
+
+    _require_planner(removed_by, suppression.network)
+    NetworkRulesEvent.objects.create(
+        network=suppression.network, action=NetworkRulesEvent.Action.SUPPRESSION_REMOVED, by=removed_by,
+        changes={"channel": suppression.channel, "hash": suppression.value_hash[:12], "reason": suppression.reason})
+    suppression.delete()
+
+
+def _may_simulate(user, network: Network) -> bool:
+    """Head office, and whoever sees customers of the network (what they are shown is scoped)."""
+    from central.selectors import networks_planned_by
+
+    return (networks_planned_by(user).filter(pk=network.pk).exists()
+            or nodes_in_scope(user, perm="view_customers").filter(network=network).exists())
+
+
+def arbitration_simulate(*, network: Network, starts_on, ends_on, run_by):
+    """Run the arbitration in what-if mode over the campaigns sending in [starts_on, ends_on]
+    (drafts included): nothing is sent, nothing changes but the new run and its candidates. The
+    rules used are kept with the run (to explain it later); only the latest SIMULATIONS_KEPT
+    simulations of the network are kept."""
+    from central.arbitration import arbitrate, rules_for
+    from central.models import ArbitrationRun
+    from central.selectors import rules_snapshot
+
+    if not _may_simulate(run_by, network):
+        raise PermissionDenied(_("You see no customer of this network."))
+    errors: dict[str, list[str]] = {}
+    if not starts_on:
+        errors["starts_on"] = [_("Give the first day.")]
+    if not ends_on:
+        errors["ends_on"] = [_("Give the last day.")]
+    if starts_on and ends_on:
+        if ends_on < starts_on:
+            errors["ends_on"] = [_("The last day comes before the first.")]
+        elif (ends_on - starts_on).days + 1 > SIMULATION_MAX_DAYS:
+            errors["ends_on"] = [_("Simulate %(days)s days at most.") % {"days": SIMULATION_MAX_DAYS}]
+    if errors:
+        raise ValidationError(errors)
+    rules = rules_for(network)
+    run = arbitrate(network=network, starts_on=starts_on, ends_on=ends_on, mode=ArbitrationRun.Mode.SIMULATION,
+                    started_by=run_by)
+    run.summary = {**run.summary, "rules": rules_snapshot(rules)}
+    run.save(update_fields=["summary"])
+    old = list(ArbitrationRun.objects.filter(network=network, mode=ArbitrationRun.Mode.SIMULATION)
+               .order_by("-started_at", "-id").values_list("pk", flat=True)[SIMULATIONS_KEPT:])
+    if old:
+        ArbitrationRun.objects.filter(pk__in=old).delete()
+    return run
+
+
+def campaign_simulation_window(campaign: Campaign, rules) -> tuple:
+    """The days a campaign's simulation covers: its send date ± the longest window of the caps
+    that apply to it (overall, and its channel's), less one day, so that every campaign the run
+    ranks against it sends within one window of it — but from tomorrow at the earliest."""
+    days = rules.cap_days
+    cap = (rules.channel_caps or {}).get(campaign.channel)
+    if isinstance(cap, dict) and _is_count(cap.get("days"), 1, RULES_MAX_DAYS):
+        days = max(days, cap["days"])
+    reach = max(0, min(days - 1, (SIMULATION_MAX_DAYS - 1) // 2))
+    # Never before tomorrow: what was sent until today is counted as past contacts, and the engine
+    # counts only the contacts before the window opens.
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    starts_on = max(campaign.send_date - timedelta(days=reach), min(campaign.send_date, tomorrow))
+    return starts_on, campaign.send_date + timedelta(days=reach)
+
+
+def campaign_simulation(*, campaign: Campaign, run_by):
+    """Simulate the network's rules around one campaign (see ``campaign_simulation_window``), for
+    whoever sees the customers it may reach."""
+    from central.arbitration import rules_for
+    from central.selectors import campaign_customers_visible
+
+    if not campaign_customers_visible(run_by, campaign):
+        raise PermissionDenied(_("You do not see the customers of this campaign."))
+    starts_on, ends_on = campaign_simulation_window(campaign, rules_for(campaign.network))
+    return arbitration_simulate(network=campaign.network, starts_on=starts_on, ends_on=ends_on, run_by=run_by)
+
+
+def _customer_for_transfer(network_id: int, reference: str):
+    """The one customer of the network that ``reference`` designates (public id, CRM id, e-mail or
+    mobile); ValidationError on ``customer`` for none or several."""
+    from django.db.models import Q
+
+    reference = (reference or "").strip()
+    if not reference:
+        raise ValidationError({"customer": [_("Give the customer's CRM id, e-mail address or mobile number.")]})
+    condition = Q(public_id=reference) | Q(external_id=reference)
+    if "@" in reference:
+        condition |= Q(email=reference.lower())
+    mobile = customer_import.normalise_mobile(reference)
+    if mobile:
+        condition |= Q(mobile=mobile)
+    matches = list(Customer.objects.filter(network_id=network_id).filter(condition).select_related("branch")[:2])
+    if not matches:
+        raise ValidationError({"customer": [_("No customer of the network matches “%(reference)s”.") % {
+            "reference": reference}]})
+    if len(matches) > 1:
+        raise ValidationError({"customer": [_("Several customers match “%(reference)s”: give the CRM id.") % {
+            "reference": reference}]})
+    return matches[0]
+
+
+def ownership_transfer_request(*, to_branch: Node, customer_reference: str, requested_by, note: str = ""):
+    """A branch asks that a customer of another branch of its network becomes its own, naming them
+    by CRM id, e-mail or mobile (it does not see them yet). Whoever may decide (head office, the
+    regional manager over both branches) moves the customer at once: the transfer is recorded
+    accepted. ValidationError by field; PermissionDenied for a branch the user does not act for."""
+    from django.db import IntegrityError
+
+    from central.models import OwnershipTransfer, TransferStatus
+    from central.selectors import ownership_transfer_can_decide
+
+    if (to_branch.kind != NodeKind.BRANCH or not to_branch.is_active
+            or not node_in_scope(requested_by, to_branch, perm="change_node")):
+        raise PermissionDenied(_("You do not act for this branch."))
+    note = (note or "").strip()
+    if len(note) > 1000:
+        raise ValidationError({"note": [_("1000 characters at most.")]})
+    customer = _customer_for_transfer(to_branch.network_id, customer_reference)
+    if customer.branch_id == to_branch.pk:
+        raise ValidationError({"customer": [_("This customer already belongs to %(branch)s.") % {
+            "branch": to_branch.name}]})
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            customer = Customer.objects.select_for_update().select_related("branch").get(pk=customer.pk)
+            if OwnershipTransfer.objects.filter(customer=customer, status=TransferStatus.REQUESTED).exists():
+                raise ValidationError({"customer": [_("A transfer of this customer is already waiting for a "
+                                                      "decision.")]})
+            transfer = OwnershipTransfer.objects.create(
+                network_id=to_branch.network_id, customer=customer, from_branch=customer.branch, to_branch=to_branch,
+                requested_as=(customer_reference or "").strip()[:254], note=note, requested_by=requested_by,
+                requested_at=now)
+            if ownership_transfer_can_decide(requested_by, transfer):
+                _transfer_accept(transfer, decided_by=requested_by, note="")
+    except IntegrityError:  # another request for the same customer, at the same moment
+        raise ValidationError({"customer": [_("A transfer of this customer is already waiting for a decision.")]}) \
+            from None
+    return transfer
+
+
+def _transfer_accept(transfer, *, decided_by, note: str) -> None:
+    from central.models import TransferStatus
+
+    Customer.objects.filter(pk=transfer.customer_id).update(branch=transfer.to_branch, updated_at=timezone.now())
+    transfer.status, transfer.decided_by, transfer.decided_at = TransferStatus.ACCEPTED, decided_by, timezone.now()
+    transfer.decision_note = note
+    transfer.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+
+
+@transaction.atomic
+def ownership_transfer_decide(*, transfer, decided_by, accept: bool, note: str = ""):
+    """Head office or the regional manager over both branches accepts (the customer changes branch)
+    or refuses a waiting transfer. Refused with a clear message if it was decided meanwhile or the
+    customer changed branch since."""
+    from central.models import OwnershipTransfer, TransferStatus
+    from central.selectors import ownership_transfer_can_decide
+
+    transfer = OwnershipTransfer.objects.select_for_update().select_related(
+        "customer", "from_branch", "to_branch").get(pk=transfer.pk)
+    if not ownership_transfer_can_decide(decided_by, transfer):
+        raise PermissionDenied(_("Only head office or the regional manager over both branches decides."))
+    if transfer.status != TransferStatus.REQUESTED:
+        raise ValidationError(_("This transfer was already decided."))
+    note = (note or "").strip()
+    if len(note) > 1000:
+        raise ValidationError({"note": [_("1000 characters at most.")]})
+    customer = Customer.objects.select_for_update().get(pk=transfer.customer_id)
+    if accept:
+        if customer.branch_id != transfer.from_branch_id:
+            raise ValidationError(_("The customer changed branch since the request: refuse it."))
+        _transfer_accept(transfer, decided_by=decided_by, note=note)
+    else:
+        transfer.status, transfer.decided_by, transfer.decided_at = TransferStatus.REFUSED, decided_by, timezone.now()
+        transfer.decision_note = note
+        transfer.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    return transfer

@@ -31,3 +31,63 @@ def deadline_reminders_send_task() -> int:
     from central.services import deadline_reminders_send
 
     return deadline_reminders_send()
+
+
+# --- Dispatch (central/dispatch.py) ----------------------------------------------------------------
+
+#: In-process (eager) runs wait for a retry or the end of quiet hours only this long; later ones are
+#: taken up by dispatch_recover or a new campaign_dispatch.
+EAGER_MAX_WAIT_SECONDS = 5.0
+
+
+@shared_task(name="central.campaign_dispatch")
+def campaign_dispatch_task(campaign_id: int) -> int:
+    from central.dispatch import campaign_dispatch
+    from central.models import Campaign
+
+    return campaign_dispatch(campaign=Campaign.objects.get(pk=campaign_id))
+
+
+@shared_task(bind=True, name="central.dispatch_chunk")
+def dispatch_chunk_task(self, campaign_id: int, first_id: int, last_id: int) -> dict:
+    """Send one chunk; when it must wait (retries, quiet hours), queue itself again for then."""
+    import time
+
+    from django.utils import timezone
+
+    from central.dispatch import dispatch_chunk, dispatch_chunk_enqueue
+
+    while True:
+        result = dispatch_chunk(campaign_id=campaign_id, first_id=first_id, last_id=last_id)
+        if result.resume_at is None:
+            return result.as_dict()
+        if not (self.request.is_eager or self.app.conf.task_always_eager):
+            dispatch_chunk_enqueue(campaign_id=campaign_id, first_id=first_id, last_id=last_id, eta=result.resume_at)
+            return result.as_dict()
+        wait = (result.resume_at - timezone.now()).total_seconds()
+        if wait > EAGER_MAX_WAIT_SECONDS:
+            return result.as_dict()
+        time.sleep(max(wait, 0))
+
+
+@shared_task(name="central.campaign_print")
+def campaign_print_task(campaign_id: int) -> int:
+    from central.dispatch import campaign_print_produce
+
+    return len(campaign_print_produce(campaign_id=campaign_id))
+
+
+@shared_task(name="central.dispatch_recover")
+def dispatch_recover_task() -> dict:
+    """Every 5 minutes (Celery beat): interrupted sends queued again, stalled campaigns dispatched."""
+    from central.dispatch import dispatch_recover
+
+    return dispatch_recover()
+
+
+@shared_task(name="central.campaigns_send_due")
+def campaigns_send_due_task() -> dict[str, int]:
+    """The day's scheduled campaigns: arbitrate, start, dispatch (Celery beat, idempotent)."""
+    from central.dispatch import campaigns_send_due
+
+    return campaigns_send_due()

@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", config_views.healthz, name="healthz"),
+    path("", include("central.public_urls")),  # /u/, /t/o/, /t/c/, /v/: links in messages
 ]
 
 if settings.DEBUG:

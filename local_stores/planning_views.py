@@ -255,6 +255,8 @@ def _history_entry(event, *, sees_customers: bool) -> tuple[object, str, list[st
         "target_exclude": _("Removed from the list"), "target_include": _("Added to the list"),
         "target_reset": _("Put back as the criteria give"),
         "status": _("Approval"), "scheduled": _("Scheduled"), "sending": _("Sending started"),
+        "paused": _("Send paused"), "resumed": _("Send resumed"), "send_cancelled": _("Send cancelled"),
+        "sent": _("Sent"),
     }
     changes = event.changes or {}
     lines: list[str] = []
@@ -307,8 +309,14 @@ def campaign_edit_view(request: HttpRequest, public_id: str) -> HttpResponse:
     else:
         live = _live(request, editor)
     sees_customers = campaign_customers_visible(request.user, campaign)
+    progress = None
+    if campaign.status in (CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.SENT):
+        from central.dispatch import campaign_send_progress
+
+        progress = campaign_send_progress(campaign)
     return render(request, "local_stores/campaign_edit.html", {
         "campaign": campaign, "editor": editor, "editable": editable, "sees_customers": sees_customers,
+        "progress": progress, "can_control": campaign_can_edit(request.user, campaign),
         "deadline": campaign_edit_deadline(campaign),
         "history": [_history_entry(event, sees_customers=sees_customers)
                     for event in campaign_history(campaign=campaign)[:50]],
@@ -410,6 +418,32 @@ def campaign_schedule_view(request: HttpRequest, public_id: str) -> HttpResponse
     else:
         messages.success(request, _("Scheduled: it will be sent on %(date)s.")
                          % {"date": date_format(campaign.send_date, "SHORT_DATE_FORMAT")})
+    return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
+
+
+@login_required
+@require_POST
+def campaign_send_control_view(request: HttpRequest, public_id: str, action: str) -> HttpResponse:
+    """Pause, resume or cancel a campaign's send (nothing is ever sent twice)."""
+    from central.dispatch import campaign_send_cancel, campaign_send_pause, campaign_send_resume
+
+    campaign = campaign_get(fetched_by=request.user, public_id=public_id)
+    controls = {
+        "pause": (lambda: campaign_send_pause(campaign=campaign, paused_by=request.user), _("Send paused.")),
+        "resume": (lambda: campaign_send_resume(campaign=campaign, resumed_by=request.user), _("Send resumed.")),
+        "cancel": (lambda: campaign_send_cancel(campaign=campaign, cancelled_by=request.user),
+                   _("Send cancelled: nothing more leaves.")),
+    }
+    if action not in controls:
+        raise Http404
+    service, done = controls[action]
+    try:
+        service()
+    except (ValidationError, PermissionDenied) as error:
+        for message in _messages_of(error) if isinstance(error, ValidationError) else [str(error)]:
+            messages.error(request, message)
+    else:
+        messages.success(request, done)
     return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from local_stores import planning_views, views
+from local_stores import arbitration_views, planning_views, views
 
 app_name = "local_stores"
 urlpatterns = [
@@ -11,9 +11,16 @@ urlpatterns = [
     path("operations/<str:public_id>/answer/", planning_views.operation_answer_view, name="operation-answer"),
     path("operations/<str:public_id>/use-kit/", planning_views.kit_use_view, name="kit-use"),
     path("campaigns/<str:public_id>/", planning_views.campaign_edit_view, name="campaign-edit"),
+    path("campaigns/<str:public_id>/send/<str:action>/", planning_views.campaign_send_control_view,
+         name="campaign-send-control"),
     path("campaigns/<str:public_id>/target/", planning_views.campaign_target_view, name="campaign-target"),
     path("campaigns/<str:public_id>/cancel/", planning_views.campaign_cancel_view, name="campaign-cancel"),
     path("campaigns/<str:public_id>/request-approval/", planning_views.campaign_request_approval_view,
          name="campaign-request-approval"),
     path("campaigns/<str:public_id>/schedule/", planning_views.campaign_schedule_view, name="campaign-schedule"),
+    path("campaigns/<str:public_id>/simulate/", arbitration_views.campaign_simulate_view, name="campaign-simulate"),
+    path("customers/why/", arbitration_views.customer_why_search_view, name="customer-why-search"),
+    path("customers/<str:public_id>/why/", arbitration_views.customer_why_view, name="customer-why"),
+    path("transfers/", arbitration_views.transfers_view, name="transfers"),
+    path("transfers/<str:public_id>/decide/", arbitration_views.transfer_decide_view, name="transfer-decide"),
 ]

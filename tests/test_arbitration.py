@@ -62,7 +62,7 @@ def customer(world, name, *, branch="N1", email=None, **fields):
 def campaign(world, version, *, operation=None, branch="N1", channel="email", day=DAY, criteria=None):
     return Campaign.objects.create(
         network=world.networks["alpha"], branch=world.nodes[branch] if branch else None, operation=operation,
-        template_version=version, channel=channel, send_date=day, status=CampaignStatus.APPROVED,
+        template_version=version, channel=channel, send_date=day, status=CampaignStatus.SCHEDULED,
         target_criteria=criteria or {})
 
 

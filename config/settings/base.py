@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from config.settings.env import BASE_DIR, IS_PRODUCTION, MODE, env
 from config.settings.integrations.celery import *  # noqa: F403
+from config.settings.integrations.celery import CELERY_BROKER_URL
 from config.settings.integrations.email import *  # noqa: F403
 
 RELAIS_MODE = MODE
@@ -141,6 +142,42 @@ RELAIS_REMINDER_DAYS = tuple(env.list("RELAIS_REMINDER_DAYS", cast=int, default=
 #: What central asks before scheduling or sending a campaign (an approved proof of its exact content).
 RELAIS_SEND_GATE = "approvals.services.send_gate"
 RELAIS_IMPORT_MAX_BYTES = env.int("RELAIS_IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
+
+# Dispatch (central/dispatch.py, docs/dispatch.md): chunks of deliveries sent by Celery tasks.
+RELAIS_DISPATCH_CHUNK_SIZE = env.int("RELAIS_DISPATCH_CHUNK_SIZE", default=200)
+#: The Celery queue of the sending tasks ("" = the default queue): lets sends have workers of their own.
+RELAIS_DISPATCH_QUEUE = env.str("RELAIS_DISPATCH_QUEUE", default="")
+#: A message that meets temporary errors (SMTP 4xx, a lost connection, an SMS provider's 429/5xx) is
+#: tried this many times, waiting RETRY_SECONDS × 2^(attempt − 1) between tries (at most RETRY_MAX_SECONDS).
+RELAIS_DISPATCH_MAX_ATTEMPTS = env.int("RELAIS_DISPATCH_MAX_ATTEMPTS", default=5)
+RELAIS_DISPATCH_RETRY_SECONDS = env.float("RELAIS_DISPATCH_RETRY_SECONDS", default=60.0)
+RELAIS_DISPATCH_RETRY_MAX_SECONDS = env.float("RELAIS_DISPATCH_RETRY_MAX_SECONDS", default=3600.0)
+#: A message still "sending" this long after a worker took it was interrupted (a killed worker): the
+#: recovery task puts it back in the queue. Longer than any single send can last.
+RELAIS_DISPATCH_STALE_SECONDS = env.int("RELAIS_DISPATCH_STALE_SECONDS", default=900)
+#: Messages per second per channel, for the whole platform (0: no limit). A token bucket in Redis when
+#: RELAIS_RATE_LIMIT_REDIS_URL is set (by default the broker's, if it is Redis), else per worker process.
+RELAIS_RATE_LIMITS = {
+    "email": env.float("RELAIS_RATE_LIMIT_EMAIL", default=20.0),
+    "sms": env.float("RELAIS_RATE_LIMIT_SMS", default=5.0),
+}
+RELAIS_RATE_LIMIT_REDIS_URL = env.str(
+    "RELAIS_RATE_LIMIT_REDIS_URL", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else ""
+)
+#: An optional mailbox for List-Unsubscribe's mailto: form (the one-click URL is always there).
+RELAIS_UNSUBSCRIBE_MAILTO = env.str("RELAIS_UNSUBSCRIBE_MAILTO", default="")
+#: SMS: "central.sms.FileSmsBackend" writes JSON lines under RELAIS_SMS_FILE_PATH (nothing leaves the
+#: machine); "central.sms.TwilioSmsBackend" sends through Twilio's REST API. In production there is no
+#: default: without a backend, SMS deliveries fail with the reason "no SMS provider configured".
+RELAIS_SMS_BACKEND = env.str("RELAIS_SMS_BACKEND", default="" if IS_PRODUCTION else "central.sms.FileSmsBackend")
+RELAIS_SMS_FILE_PATH = env.path("RELAIS_SMS_FILE_PATH", default=BASE_DIR / "var" / "sms")
+#: What the provider bills per SMS segment (160 GSM-7 / 70 UCS-2 characters, 153 / 67 per part of a long one).
+RELAIS_SMS_COST_PER_SEGMENT = env.str("RELAIS_SMS_COST_PER_SEGMENT", default="0.0450")
+RELAIS_SMS_TWILIO_ACCOUNT_SID = env.str("RELAIS_SMS_TWILIO_ACCOUNT_SID", default="")
+RELAIS_SMS_TWILIO_AUTH_TOKEN = env.str("RELAIS_SMS_TWILIO_AUTH_TOKEN", default="")
+#: A sender id or number (From), or a Messaging Service SID (MG…).
+RELAIS_SMS_TWILIO_FROM = env.str("RELAIS_SMS_TWILIO_FROM", default="")
+RELAIS_SMS_TWILIO_API_URL = env.str("RELAIS_SMS_TWILIO_API_URL", default="https://api.twilio.com")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

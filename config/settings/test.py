@@ -4,6 +4,7 @@ suite runs on SQLite with in-process tasks, and on PostgreSQL with a real broker
 
 from config.settings.base import *  # noqa: F403
 from config.settings.base import BASE_DIR
+from config.settings.env import env
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -14,3 +15,15 @@ LANGUAGE_CODE = "en"
 # Tests run tasks in-process, except those marked ``celery_worker`` when RELAIS_TEST_WORKER=1:
 # those go through the real broker to a real worker (see tests/conftest.py).
 CELERY_TASK_ALWAYS_EAGER = True
+
+# A Celery worker that a test starts itself (tests/test_dispatch_worker.py) sends what it enqueues
+# through the broker, and its e-mails to the test's SMTP server on loopback.
+if env.bool("RELAIS_TEST_WORKER_PROCESS", default=False):
+    CELERY_TASK_ALWAYS_EAGER = False
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = "127.0.0.1"
+    EMAIL_PORT = env.int("RELAIS_TEST_SMTP_PORT")
+    EMAIL_USE_TLS = EMAIL_USE_SSL = False
+    EMAIL_TIMEOUT = 10
+RELAIS_SMS_BACKEND = "central.sms.FileSmsBackend"
+RELAIS_SMS_FILE_PATH = BASE_DIR / "var" / "test-sms"

@@ -36,4 +36,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "central.deadline_reminders_send", "schedule": crontab(hour=7, minute=0),
     },
     "proof-deadlines": {"task": "approvals.proof_deadlines_run", "schedule": 3600.0},
+    # sends interrupted by a killed worker, retries and quiet hours nobody is waiting for any more
+    "dispatch-recover": {"task": "central.dispatch_recover", "schedule": 300.0},
+    "send-due-campaigns": {"task": "central.campaigns_send_due", "schedule": crontab(minute="*/15")},
 }

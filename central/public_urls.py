@@ -1,0 +1,14 @@
+"""The public endpoints of messages: unsubscription, open pixel, click redirect, view online.
+No login: the delivery's token (130 random bits) is the credential; an unknown one answers 404."""
+
+from django.urls import path
+
+from central import public_views
+
+app_name = "public"
+urlpatterns = [
+    path("u/<str:token>/", public_views.unsubscribe_view, name="unsubscribe"),
+    path("t/o/<str:token>.gif", public_views.open_pixel_view, name="open"),
+    path("t/c/<str:token>/", public_views.click_view, name="click"),
+    path("v/<str:token>/", public_views.view_online_view, name="view-online"),
+]

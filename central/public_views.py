@@ -1,0 +1,71 @@
+"""Pages and endpoints reached from a message, by anyone holding its token. They reveal nothing
+but what the message itself showed: an unknown token, or a link that was not in the message,
+answers 404."""
+
+from django.core import signing
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
+
+from central import dispatch
+from central.models import Channel
+
+#: A transparent 1×1 GIF.
+PIXEL = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
+         b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+
+
+def _private(response: HttpResponse) -> HttpResponse:
+    response["Cache-Control"] = "no-store, private"
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+@csrf_exempt  # RFC 8058: mail clients POST without a session; the token is the credential
+@require_http_methods(["GET", "POST"])
+def unsubscribe_view(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows a confirmation page and changes nothing (link scanners follow links); POST — the
+    page's button, or a mail client's one-click ``List-Unsubscribe=One-Click`` — unsubscribes."""
+    delivery = dispatch.delivery_for_token(token)
+    if delivery is None:
+        raise Http404
+    sender = delivery.campaign.network.name
+    if request.method == "POST":
+        dispatch.unsubscribe(delivery=delivery)
+        return _private(render(request, "central/public/unsubscribed.html", {"sender": sender}))
+    return _private(render(request, "central/public/unsubscribe.html", {
+        "sender": sender, "objected": delivery.customer.objected_at is not None}))
+
+
+@never_cache
+@require_GET
+def open_pixel_view(request: HttpRequest, token: str) -> HttpResponse:
+    """The open pixel: always the same image, whatever the token; an open is recorded for a known one."""
+    dispatch.tracking_open(token=token)
+    return _private(HttpResponse(PIXEL, content_type="image/gif"))
+
+
+@require_GET
+def click_view(request: HttpRequest, token: str) -> HttpResponse:
+    """A tracked link: to its target if it was signed for this message, else 404."""
+    try:
+        target = dispatch.tracking_click(token=token, signed=request.GET.get("u", ""))
+    except signing.BadSignature:
+        raise Http404 from None
+    return _private(HttpResponseRedirect(target))
+
+
+@require_GET
+def view_online_view(request: HttpRequest, token: str) -> HttpResponse:
+    """The e-mail in the browser, as its recipient got it."""
+    delivery = dispatch.delivery_for_token(token)
+    if delivery is None or delivery.channel != Channel.EMAIL:
+        raise Http404
+    response = HttpResponse(dispatch.message_view_online(delivery=delivery))
+    response["Content-Security-Policy"] = (
+        "default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; font-src https: data:; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+    return _private(response)
