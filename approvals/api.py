@@ -10,12 +10,6 @@ only happens on an object the caller sees but may not act on. Objects are named 
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
-from django.core.exceptions import NON_FIELD_ERRORS
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
@@ -62,29 +56,13 @@ from approvals.services import (
     revoke_refusal,
 )
 from central.models import Channel
-from central.planning_api import CampaignDetailOutputSerializer
+from central.planning_api import CampaignDetailOutputSerializer, service_errors
 from central.selectors import campaign_can_edit, campaign_get
 from central.services import campaign_schedule
 from local_stores.models import Role
 
 #: The frozen e-mail is someone else's HTML: shown sandboxed, no script, no fetch but images.
 CONTENT_SECURITY_POLICY = "default-src 'none'; img-src data: https: http:; style-src 'unsafe-inline'; sandbox"
-
-
-@contextlib.contextmanager
-def _service_errors() -> Iterator[None]:
-    """Turn a service's Django errors into DRF's: 400 by field, 403 with the service's message."""
-    try:
-        yield
-    except DjangoValidationError as error:
-        if hasattr(error, "error_dict"):
-            errors = error.message_dict
-            if NON_FIELD_ERRORS in errors:
-                errors["non_field_errors"] = errors.pop(NON_FIELD_ERRORS)
-            raise ValidationError(errors) from error
-        raise ValidationError({"non_field_errors": error.messages}) from error
-    except DjangoPermissionDenied as error:
-        raise PermissionDenied(str(error) or None) from error
 
 
 def _person(user) -> str | None:
@@ -351,7 +329,7 @@ class ProofDecisionApi(APIView):
             raise PermissionDenied(refused)
         data = DecisionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        with _service_errors():
+        with service_errors():
             decision = proof_decide(proof=proof, decided_by=request.user, **data.validated_data)
         return Response(DecisionOutputSerializer(decision).data, status=status.HTTP_201_CREATED)
 
@@ -372,7 +350,7 @@ class ProofRevokeApi(APIView):
             raise PermissionDenied(refused)
         data = RevokeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        with _service_errors():
+        with service_errors():
             approval_revoke(proof=proof, revoked_by=request.user, reason=data.validated_data["reason"])
         return Response(_proof_output(request, proof))
 
@@ -396,7 +374,7 @@ class CampaignProofListApi(generics.ListAPIView):
         campaign = campaign_get(fetched_by=request.user, public_id=public_id)
         if not campaign_can_edit(request.user, campaign):
             raise PermissionDenied(_("You may not request approval for this campaign."))
-        with _service_errors():
+        with service_errors():
             proof = proof_request(campaign=campaign, requested_by=request.user)
         return Response(_proof_output(request, proof), status=status.HTTP_201_CREATED)
 
@@ -408,7 +386,7 @@ class CampaignScheduleApi(APIView):
     @extend_schema(request=None, responses={200: CampaignDetailOutputSerializer})
     def post(self, request: Request, public_id: str) -> Response:
         campaign = campaign_get(fetched_by=request.user, public_id=public_id)
-        with _service_errors():
+        with service_errors():
             campaign_schedule(campaign=campaign, scheduled_by=request.user)
         campaign = campaign_get(fetched_by=request.user, public_id=public_id)
         return Response(CampaignDetailOutputSerializer(campaign, context={"request": request}).data)
@@ -496,7 +474,7 @@ class ApprovalPolicyListApi(generics.ListAPIView):
         network = networks.filter(Q(slug=wanted) | Q(public_id=wanted)).first()
         if network is None:
             raise ValidationError({"network": [_("You set the approval policies of no network with this slug.")]})
-        with _service_errors():
+        with service_errors():
             policy = policy_save(network=network, saved_by=request.user, **fields)
         return Response(ApprovalPolicyOutputSerializer(policy).data, status=status.HTTP_201_CREATED)
 
@@ -516,7 +494,7 @@ class ApprovalPolicyDetailApi(generics.RetrieveAPIView):
         policy = self.get_object()
         data = ApprovalPolicyInputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        with _service_errors():
+        with service_errors():
             policy = policy_save(network=policy.network, saved_by=request.user, policy=policy,
                                  **data.validated_data)
         return Response(ApprovalPolicyOutputSerializer(self.get_object()).data)

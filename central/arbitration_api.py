@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from central.models import ArbitrationRun, NetworkRules, OwnershipTransfer, Reason, TransferStatus
-from central.planning_api import _service_errors
+from central.planning_api import service_errors
 from central.selectors import (
     SimulationCounts,
     campaign_customers_visible,
@@ -107,7 +107,7 @@ class NetworkRulesApi(APIView):
         fields = dict(data.validated_data)
         if "channel_caps" in fields:
             fields["channel_caps"] = {channel: dict(cap) for channel, cap in fields["channel_caps"].items()}
-        with _service_errors():
+        with service_errors():
             network_rules_update(network=rules.network, updated_by=request.user, **fields)
         return Response(NetworkRulesOutputSerializer(network_rules_get(fetched_by=request.user, slug=slug)).data)
 
@@ -218,7 +218,7 @@ class ArbitrationSimulationApi(APIView):
             campaign = campaign_get(fetched_by=request.user, public_id=values["campaign"])
             if not campaign_customers_visible(request.user, campaign):
                 raise Http404
-            with _service_errors():
+            with service_errors():
                 run = campaign_simulation(campaign=campaign, run_by=request.user)
             return Response(_simulation_output(request, run, campaign=campaign), status=status.HTTP_201_CREATED)
         network = networks_simulated_by(request.user).filter(
@@ -226,7 +226,7 @@ class ArbitrationSimulationApi(APIView):
         if network is None:
             raise Http404
         try:
-            with _service_errors():
+            with service_errors():
                 run = arbitration_simulate(network=network, starts_on=values["from"], ends_on=values["to"],
                                            run_by=request.user)
         except ValidationError as error:  # the service names the days starts_on/ends_on
@@ -395,7 +395,7 @@ class OwnershipTransferListApi(generics.ListAPIView):
         branch = branches_visible_to(request.user).filter(public_id=data.validated_data["to_branch"]).first()
         if branch is None:
             raise Http404
-        with _service_errors():
+        with service_errors():
             transfer = ownership_transfer_request(to_branch=branch, customer_reference=data.validated_data["customer"],
                                                   requested_by=request.user, note=data.validated_data["note"])
         transfer = ownership_transfer_get(fetched_by=request.user, public_id=transfer.public_id)
@@ -412,7 +412,7 @@ class OwnershipTransferDecideApi(APIView):
         transfer = ownership_transfer_get(fetched_by=request.user, public_id=public_id)
         data = OwnershipTransferDecideInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        with _service_errors():
+        with service_errors():
             ownership_transfer_decide(transfer=transfer, decided_by=request.user,
                                       accept=data.validated_data["decision"] == "accept",
                                       note=data.validated_data["note"])

@@ -79,7 +79,7 @@ _NOT_CRITERIA = {"format"}
 
 
 @contextlib.contextmanager
-def _service_errors() -> Iterator[None]:
+def service_errors() -> Iterator[None]:
     """Turn a service's Django errors into DRF's: 400 by field, 403 with the service's message."""
     try:
         yield
@@ -284,7 +284,7 @@ class OperationListApi(generics.ListAPIView):
             raise ValidationError(errors)
         fields.pop("template_versions")
         fields.pop("eligible_nodes")
-        with _service_errors():
+        with service_errors():
             operation = operation_save(network=network, saved_by=request.user, **references, **fields)
         output = OperationOutputSerializer(_operation_for_output(request.user, operation),
                                                  context={"request": request})
@@ -317,7 +317,7 @@ class OperationDetailApi(generics.RetrieveAPIView):
         # operation_save replaces both lists: what the request leaves out is kept as it is.
         references.setdefault("template_versions", list(operation.template_versions.select_related("template")))
         references.setdefault("eligible_nodes", list(operation.eligible_nodes.all()))
-        with _service_errors():
+        with service_errors():
             operation_save(network=operation.network, saved_by=request.user, operation=operation,
                            **references, **fields)
         output = OperationOutputSerializer(_operation_for_output(request.user, operation),
@@ -332,7 +332,7 @@ class OperationPublishApi(APIView):
     @extend_schema(request=None, responses={200: OperationOutputSerializer})
     def post(self, request: Request, public_id: str) -> Response:
         operation = operation_get(fetched_by=request.user, public_id=public_id)
-        with _service_errors():
+        with service_errors():
             operation_publish(operation=operation, published_by=request.user)
         output = OperationOutputSerializer(_operation_for_output(request.user, operation),
                                                  context={"request": request})
@@ -380,7 +380,7 @@ class ParticipationListApi(generics.ListAPIView):
         branch = branches_visible_to(request.user).filter(public_id=data.validated_data["branch"]).first()
         if branch is None:
             raise Http404
-        with _service_errors():
+        with service_errors():
             participation = participation_answer(operation=operation, branch=branch,
                                                  status=data.validated_data["status"], answered_by=request.user)
         return Response(ParticipationOutputSerializer(participation).data)
@@ -509,7 +509,7 @@ class CampaignListApi(generics.ListAPIView):
                 raise Http404
         if version is None:
             raise ValidationError({"template_version": [_("Choose one of the operation's templates.")]})
-        with _service_errors():
+        with service_errors():
             if branch is None:
                 campaign = national_campaign_create(operation=operation, template_version=version,
                                                     created_by=request.user)
@@ -535,7 +535,7 @@ class CampaignDetailApi(generics.RetrieveAPIView):
         _require_campaign_editor(request.user, campaign)
         data = CampaignUpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        with _service_errors():
+        with service_errors():
             campaign_update(campaign=campaign, updated_by=request.user, **data.validated_data)
         return Response(_campaign_output(request, campaign))
 
@@ -591,7 +591,7 @@ class CampaignAudienceCountApi(APIView):
         raw = {name: request.query_params.get(name) for name in request.query_params if name not in _NOT_CRITERIA}
         criteria = None
         if raw:
-            with _service_errors():
+            with service_errors():
                 criteria = criteria_clean(raw, allowed=campaign_allowed_criteria(campaign))
         count = campaign_audience_count(fetched_by=request.user, campaign=campaign, criteria=criteria)
         return Response(AudienceCountOutputSerializer(
@@ -649,7 +649,7 @@ class CampaignTargetApi(APIView):
         _require_campaign_editor(request.user, campaign)
         data = TargetChangeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        with _service_errors():
+        with service_errors():
             override = campaign_target_change(campaign=campaign, customer_public_id=data.validated_data["customer"],
                                               action=data.validated_data["action"], changed_by=request.user)
         return Response(TargetChangeOutputSerializer({
@@ -706,6 +706,6 @@ class CampaignCancelApi(APIView):
     @extend_schema(request=None, responses={200: CampaignDetailOutputSerializer})
     def post(self, request: Request, public_id: str) -> Response:
         campaign = campaign_get(fetched_by=request.user, public_id=public_id)
-        with _service_errors():
+        with service_errors():
             campaign_cancel(campaign=campaign, cancelled_by=request.user)
         return Response(_campaign_output(request, campaign))

@@ -16,6 +16,7 @@ A backend's ``send(to, text)`` returns the provider's message id, or raises:
 
 from __future__ import annotations
 
+import abc
 import base64
 import json
 import secrets
@@ -51,13 +52,14 @@ class SmsOptedOut(SmsPermanentError):
     """The recipient unsubscribed from SMS at the provider (replied STOP)."""
 
 
-class SmsBackend:
+class SmsBackend(abc.ABC):
     """Subclasses send one SMS and return the provider's id for it."""
 
     name = "sms"
 
-    def send(self, to: str, text: str) -> str:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abc.abstractmethod
+    def send(self, to: str, text: str) -> str:
+        """Send ``text`` to ``to`` (E.164); the provider's id, or SmsTemporaryError / SmsPermanentError."""
 
 
 class FileSmsBackend(SmsBackend):
