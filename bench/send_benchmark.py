@@ -1,0 +1,499 @@
+"""E-mail send benchmark: render + MIME + SMTP, end to end through Celery and a real broker.
+
+Target (../shared/targets.md): "email send, end to end (render + MIME + SMTP) through Celery and a
+real broker to a local SMTP sink: ≥ 0.9 × the raw ceiling, ≥ 400 msg/s"; baseline in the same run:
+"the raw ceiling — one process rendering and sending prebuilt messages on one persistent SMTP
+connection".
+
+One run:
+
+1. (re)creates its own PostgreSQL database (``relais_send_bench`` by default: dropped and created
+   again, then migrated), and builds one network, one branch, the demo templates
+   (``load_demo_templates``: the "newsletter" e-mail) and N customers with e-mail consent (seeded);
+2. **short cut, stated in the output**: the e-mail campaign is created directly in status
+   *sending* with its N queued deliveries (``bulk_create``), not through proof → approvals →
+   arbitration → ``campaign_send_start`` (that path is covered by tests/test_dispatch_worker.py;
+   it makes the same rows);
+3. starts an SMTP sink (aiosmtpd ``Controller``, a handler that only counts messages and their
+   distinct Message-IDs) on loopback, **in a separate process**, and points Django's SMTP backend at
+   it (``config.settings.test`` with ``RELAIS_TEST_WORKER_PROCESS=1``/``RELAIS_TEST_SMTP_PORT``, as
+   tests/test_dispatch_worker.py configures its workers). The e-mail rate limit is switched off
+   (``RELAIS_RATE_LIMIT_EMAIL=0``: the default 20/s is a provider setting, not what is measured);
+4. **raw ceiling** (the baseline): this process sends the N messages of the campaign with the
+   dispatch's own ``EmailChannel`` (the variant compiled once; per recipient ``email_message`` →
+   ``render_email``, tracked links, MIME; ``send_messages`` on one persistent SMTP connection), the
+   deliveries and customers loaded beforehand (untimed), no database write;
+5. **end to end**: one Celery worker (``--concurrency 2``, prefork, as the machine has 2 cores) on a
+   private Redis queue; the clock starts before ``campaign_dispatch`` and stops when the campaign is
+   *sent*; then every delivery must be *sent* and the sink must have received exactly N messages
+   with N distinct Message-IDs (no loss, no duplicate);
+6. unless ``--no-profile``: ``dispatch_chunk`` of a second campaign (one chunk, 200 deliveries) in
+   this process under cProfile, untimed for the verdict, and where its time goes.
+
+The worker and the sink are stopped at the end, even on failure; the private queue is purged.
+
+Usage (from the project root; PostgreSQL and Redis on 127.0.0.1)::
+
+    .venv/bin/python bench/send_benchmark.py [--customers 20000] [--seed N] [--no-profile]
+
+Results: printed, and written to bench/out/send-benchmark.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import multiprocessing
+import os
+import platform
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+OUT_DIR = PROJECT_ROOT / "bench" / "out"
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/relais_send_bench"
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/14"
+TARGET_RATIO = 0.9
+TARGET_RATE = 400.0
+PROFILE_CHUNK = 200
+SEED = 20261122
+
+# --- the SMTP sink (its own process) ------------------------------------------------------------
+
+_MESSAGE_ID = re.compile(rb"^Message-ID:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
+
+
+class CountingHandler:
+    """Accepts every message; counts them (one per recipient) and their distinct Message-IDs."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.total = 0
+        self.ids: set[bytes] = set()
+
+    async def handle_DATA(self, server, session, envelope):
+        found = _MESSAGE_ID.search(envelope.content)
+        with self.lock:
+            self.total += len(envelope.rcpt_tos)
+            self.ids.add(found.group(1) if found else b"?")
+        return "250 OK"
+
+    def stats(self) -> tuple[int, int]:
+        with self.lock:
+            return self.total, len(self.ids)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.total, self.ids = 0, set()
+
+
+def sink_main(port: int, pipe) -> None:
+    """The sink process: aiosmtpd's Controller (its own event-loop thread); this thread answers the
+    pipe: "stats" → (messages, distinct Message-IDs), "reset", "stop"."""
+    from aiosmtpd.controller import Controller
+
+    handler = CountingHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    pipe.send("ready")
+    try:
+        while True:
+            command = pipe.recv()
+            if command == "stats":
+                pipe.send(handler.stats())
+            elif command == "reset":
+                handler.reset()
+                pipe.send("ok")
+            else:
+                break
+    finally:
+        controller.stop()
+
+
+class Sink:
+    def __init__(self, port: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.port = port
+        self.pipe, child = context.Pipe()
+        self.process = context.Process(target=sink_main, args=(port, child), daemon=True)
+
+    def start(self) -> Sink:
+        self.process.start()
+        if not self.pipe.poll(30) or self.pipe.recv() != "ready":
+            raise SystemExit("the SMTP sink did not start")
+        return self
+
+    def stats(self) -> tuple[int, int]:
+        self.pipe.send("stats")
+        return self.pipe.recv()
+
+    def reset(self) -> None:
+        self.pipe.send("reset")
+        self.pipe.recv()
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            with contextlib.suppress(OSError):
+                self.pipe.send("stop")
+            self.process.join(10)
+            if self.process.is_alive():
+                self.process.kill()
+                self.process.join(5)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# --- database and workload ------------------------------------------------------------------------
+
+
+def recreate_database(url: str) -> None:
+    """Drop and create the benchmark's own database (nothing else is touched)."""
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url)
+    name = unquote(parts.path.lstrip("/"))
+    if not name.endswith("_bench"):
+        raise SystemExit(f"refusing to drop {name!r}: the send benchmark's database name must end in _bench")
+    with psycopg.connect(host=parts.hostname or "127.0.0.1", port=parts.port or 5432,
+                         user=unquote(parts.username or "postgres"),
+                         password=unquote(parts.password) if parts.password else None,
+                         dbname="postgres", autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def build_workload(customers: int, seed: int):
+    """One network, one branch, the demo templates, ``customers`` customers with e-mail consent,
+    and a campaign in status *sending* with one queued delivery per customer (ORM short cut)."""
+    import random
+
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from central.models import Campaign, CampaignStatus, Channel, ConsentStatus, Customer, Delivery
+    from fixtures.demo_templates import load_demo_templates
+    from fixtures.generate import NamePool
+    from local_stores.models import Node, NodeKind, Role
+    from local_stores.services import network_create, node_create, role_grant
+    from templates_lib import rendering
+
+    call_command("migrate", verbosity=0, interactive=False)
+    network = network_create(name="Bench send", slug="bench-send", head_office_name="Siège")
+    head_office = Node.objects.get(network=network, kind=NodeKind.HEAD_OFFICE)
+    region = node_create(parent=head_office, kind=NodeKind.REGION, code="R1", name="Région")
+    branch = node_create(parent=region, kind=NodeKind.BRANCH, code="B1", name="Comptoir Bench",
+                         address_line1="1 rue du Test", postal_code="75001", city="Paris", phone="01 02 03 04 05",
+                         opening_hours="9h-19h", manager_signature="L'équipe", email="b1@comptoir.example.test")
+    author = get_user_model().objects.create(username="bench-send")
+    role_grant(user=author, node=head_office, role=Role.HEAD_OFFICE_MARKETER)
+    newsletter = load_demo_templates(network=network, author=author)["newsletter"]
+    slot_values = {slot.name: slot.default for slot in rendering.version_slots(newsletter)}
+
+    rng = random.Random(seed)
+    names = NamePool(seed, size=400)
+    now = timezone.now()
+    Customer.objects.bulk_create([
+        Customer(network=network, branch=branch, external_id=f"send-{index}",
+                 first_name=rng.choice(names.first_female), last_name=rng.choice(names.last),
+                 email=f"client{index}@exemple.test", city="Paris",
+                 consent_email=ConsentStatus.GRANTED, consent_email_at=now, consent_email_source="benchmark")
+        for index in range(customers)
+    ], batch_size=5000)
+    campaign = Campaign.objects.create(network=network, branch=branch, template_version=newsletter,
+                                       channel=Channel.EMAIL, slot_values=slot_values,
+                                       send_date=timezone.localdate(), status=CampaignStatus.SENDING)
+    ids = Customer.objects.filter(network=network).order_by("pk").values_list("pk", flat=True)
+    Delivery.objects.bulk_create([Delivery(campaign=campaign, customer_id=pk, channel=Channel.EMAIL) for pk in ids],
+                                 batch_size=5000)
+    return network, branch, newsletter, slot_values, campaign
+
+
+# --- the worker --------------------------------------------------------------------------------
+
+
+class Worker:
+    """One Celery worker process (its own process group) on the private queue."""
+
+    def __init__(self, env: dict[str, str], queue: str, log_path: Path) -> None:
+        self.env, self.queue, self.log_path = env, queue, log_path
+        self.name = f"{queue}@{socket.gethostname()}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, concurrency: int) -> None:
+        from config.celery import app
+
+        log = self.log_path.open("w")
+        self.process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", self.queue, "-n", self.name,
+             "--concurrency", str(concurrency), "--pool", "prefork", "--without-gossip", "--without-mingle",
+             "--loglevel", "warning"],
+            cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"the worker stopped:\n{self.log()}")
+            if app.control.ping(destination=[self.name], timeout=1.0):
+                return
+        raise SystemExit(f"the worker did not answer:\n{self.log()}")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def log(self) -> str:
+        return self.log_path.read_text()[-3000:] if self.log_path.exists() else ""
+
+
+# --- measurements ------------------------------------------------------------------------------
+
+
+def raw_ceiling(campaign) -> dict[str, float]:
+    """One process, one persistent SMTP connection: the dispatch's ``EmailChannel.send`` for every
+    delivery (render + MIME + SMTP), the rows read beforehand, nothing written."""
+    from django.conf import settings
+    from django.utils import translation
+
+    from central.dispatch import EmailChannel, _campaign
+    from central.models import Delivery
+
+    campaign = _campaign(campaign.pk)
+    deliveries = list(Delivery.objects.filter(campaign=campaign).select_related("customer").order_by("pk"))
+    channel = EmailChannel(campaign)
+    started = time.perf_counter()
+    with translation.override(settings.LANGUAGE_CODE):
+        for delivery in deliveries:
+            channel.send(delivery)
+    channel.close()
+    seconds = time.perf_counter() - started
+    return {"messages": len(deliveries), "seconds": round(seconds, 3), "rate": round(len(deliveries) / seconds, 1)}
+
+
+def end_to_end(campaign, sink: Sink, timeout: float) -> dict[str, object]:
+    from django.db.models import Count, Max, Min
+
+    from central.dispatch import campaign_dispatch
+    from central.models import Campaign, CampaignStatus, Delivery
+
+    started_at = datetime.now(UTC)
+    started = time.perf_counter()
+    chunks = campaign_dispatch(campaign=campaign)  # autocommit: the tasks are queued at once
+    deadline = started + timeout
+    while Campaign.objects.filter(pk=campaign.pk).values_list("status", flat=True).get() != CampaignStatus.SENT:
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"the send did not end in {timeout:.0f} s")
+        time.sleep(0.05)
+    seconds = time.perf_counter() - started
+    deliveries = Delivery.objects.filter(campaign=campaign)
+    counts = dict(deliveries.order_by().values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    span = deliveries.aggregate(first=Min("sent_at"), last=Max("sent_at"))
+    received, distinct = sink.stats()
+    total = deliveries.count()
+    return {
+        "messages": total, "chunks": chunks, "seconds": round(seconds, 3), "rate": round(total / seconds, 1),
+        "db_span_seconds": round((span["last"] - started_at).total_seconds(), 3) if span["last"] else None,
+        "statuses": counts, "sink_received": received, "sink_distinct_message_ids": distinct,
+    }
+
+
+def profile_chunk(network, branch, newsletter, slot_values, out: Path) -> dict[str, object]:
+    """``dispatch_chunk`` of one chunk (a second campaign, PROFILE_CHUNK deliveries) under cProfile
+    in this process: where a chunk's time goes."""
+    import cProfile
+    import pstats
+
+    from django.utils import timezone
+
+    from central.dispatch import dispatch_chunk
+    from central.models import Campaign, CampaignStatus, Channel, Customer, Delivery
+
+    campaign = Campaign.objects.create(network=network, branch=branch, template_version=newsletter,
+                                       channel=Channel.EMAIL, slot_values=slot_values,
+                                       send_date=timezone.localdate(), status=CampaignStatus.SENDING)
+    ids = list(Customer.objects.filter(network=network).order_by("pk").values_list("pk", flat=True)[:PROFILE_CHUNK])
+    Delivery.objects.bulk_create([Delivery(campaign=campaign, customer_id=pk, channel=Channel.EMAIL) for pk in ids])
+    span = Delivery.objects.filter(campaign=campaign).order_by("pk").values_list("pk", flat=True)
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    profiler.enable()
+    result = dispatch_chunk(campaign_id=campaign.pk, first_id=span.first(), last_id=span.last())
+    profiler.disable()
+    seconds = time.perf_counter() - started
+    profiler.dump_stats(out)
+    stats = pstats.Stats(profiler)
+    wanted = {  # (file suffix, function) → label
+        ("central/dispatch.py", "_claim"): "claim (UPDATE … WHERE status='queued')",
+        ("django/db/models/query.py", "get"): "Delivery.get + other .get() reads",
+        ("central/dispatch.py", "consent_problem"): "consent again (Suppression EXISTS)",
+        ("central/dispatch.py", "acquire"): "rate limiter",
+        ("central/dispatch.py", "email_message"): "render + tracked links + message object",
+        ("django/core/mail/backends/smtp.py", "send_messages"): "MIME serialisation + SMTP",
+        ("central/dispatch.py", "_mark_sent"): "mark sent + Contact (one transaction)",
+        ("django/db/backends/utils.py", "execute"): "all SQL (cursor.execute)",
+        ("central/dispatch.py", "campaign_finish_if_done"): "campaign finish check",
+    }
+    breakdown = {}
+    for (filename, _line, function), row in stats.stats.items():  # type: ignore[attr-defined]
+        for (suffix, name), label in wanted.items():
+            if function == name and filename.endswith(suffix):
+                cumulative = row[3]
+                breakdown[label] = round(breakdown.get(label, 0.0) + cumulative * 1000 / len(ids), 3)
+    return {"messages": len(ids), "seconds": round(seconds, 3), "rate_under_profiler": round(len(ids) / seconds, 1),
+            "result": result.as_dict(), "ms_per_message": breakdown, "profile": str(out.relative_to(PROJECT_ROOT))}
+
+
+def machine_info() -> dict[str, object]:
+    import django
+    from django.db import connection
+
+    info: dict[str, object] = {"cpus": os.cpu_count(), "python": platform.python_version(),
+                               "django": django.get_version()}
+    with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+        info["cpu_model"] = next((line.split(":", 1)[1].strip() for line in cpuinfo
+                                  if line.startswith("model name")), "?")
+    with open("/proc/meminfo", encoding="utf-8") as meminfo:
+        kilobytes = next((int(line.split()[1]) for line in meminfo if line.startswith("MemTotal:")), 0)
+        info["memory_gb"] = round(kilobytes / 1024 / 1024, 1)
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        info["postgresql"] = cursor.fetchone()[0]
+    import aiosmtpd
+    import celery
+    import redis
+
+    info.update(celery=celery.__version__, aiosmtpd=aiosmtpd.__version__, redis_py=redis.__version__)
+    return info
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--customers", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--concurrency", type=int, default=2, help="worker pool processes (default 2)")
+    parser.add_argument("--database-url", default=os.environ.get("SEND_BENCH_DATABASE_URL", DEFAULT_DATABASE_URL))
+    parser.add_argument("--broker-url", default=os.environ.get("SEND_BENCH_BROKER_URL", DEFAULT_BROKER_URL))
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds the end-to-end send may take")
+    parser.add_argument("--no-profile", action="store_true", help="skip the cProfile of one chunk")
+    arguments = parser.parse_args(argv)
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+
+    port = free_port()
+    queue = f"relais-send-bench-{uuid.uuid4().hex[:10]}"
+    env = {
+        "DJANGO_SETTINGS_MODULE": "config.settings.test", "RELAIS_MODE": "demo", "DEBUG": "false",
+        "DATABASE_URL": arguments.database_url, "CELERY_BROKER_URL": arguments.broker_url,
+        "CELERY_TASK_ALWAYS_EAGER": "false", "CELERY_QUEUE": queue, "RELAIS_DISPATCH_QUEUE": queue,
+        "RELAIS_TEST_WORKER_PROCESS": "1", "RELAIS_TEST_SMTP_PORT": str(port),
+        "RELAIS_RATE_LIMIT_EMAIL": "0", "RELAIS_BASE_URL": "https://relais.example.test", "LOG_LEVEL": "WARNING",
+    }
+    os.environ.update(env)
+    sink = Sink(port).start()
+    worker: Worker | None = None
+    try:
+        recreate_database(arguments.database_url)
+        import django
+
+        django.setup()
+        from django.conf import settings
+
+        from config.celery import app
+
+        print(f"Relais e-mail send benchmark — {arguments.customers:,} customers, seed {arguments.seed}")
+        started = time.perf_counter()
+        network, branch, newsletter, slot_values, campaign = build_workload(arguments.customers, arguments.seed)
+        info = machine_info()
+        print(f"  machine: {info['cpus']} cores, {info['cpu_model']}, {info['memory_gb']} GB; Python {info['python']},"
+              f" PostgreSQL {info['postgresql']}, Celery {info['celery']}, aiosmtpd {info['aiosmtpd']}")
+        print(f"  set-up: database {urlsplit(arguments.database_url).path.lstrip('/')} recreated and migrated, "
+              f"{arguments.customers:,} customers in {time.perf_counter() - started:.1f} s")
+        print("  SHORT CUT: the campaign is created directly in status 'sending' with its queued deliveries "
+              "(ORM bulk_create), not through proof/approvals/arbitration/campaign_send_start")
+        print(f"  SMTP sink: aiosmtpd Controller in its own process on 127.0.0.1:{port}; e-mail rate limit off "
+              "(RELAIS_RATE_LIMIT_EMAIL=0); template: demo 'newsletter'")
+
+        raw = raw_ceiling(campaign)
+        received, distinct = sink.stats()
+        raw.update(sink_received=received, sink_distinct_message_ids=distinct)
+        print(f"  raw ceiling (1 process, EmailChannel.send, 1 persistent SMTP connection): "
+              f"{raw['messages']:,} messages in {raw['seconds']:.2f} s = {raw['rate']:.0f} msg/s "
+              f"(sink: {received:,} received)")
+        if received != raw["messages"]:
+            raise SystemExit(f"the sink received {received} messages of the raw run, expected {raw['messages']}")
+        sink.reset()
+
+        worker = Worker({**os.environ, **env}, queue, OUT_DIR / "send-benchmark-worker.log")
+        worker.start(arguments.concurrency)
+        e2e = end_to_end(campaign, sink, arguments.timeout)
+        worker.stop()
+        ok_count = (e2e["sink_received"] == arguments.customers == e2e["sink_distinct_message_ids"]
+                    and e2e["statuses"] == {"sent": arguments.customers})
+        print(f"  end to end (campaign_dispatch → Redis queue → 1 worker, --concurrency {arguments.concurrency} → sink): "
+              f"{e2e['messages']:,} messages, {e2e['chunks']} chunks, {e2e['seconds']:.2f} s = {e2e['rate']:.0f} msg/s")
+        print(f"  check: deliveries {e2e['statuses']}; sink received {e2e['sink_received']:,}, distinct Message-IDs "
+              f"{e2e['sink_distinct_message_ids']:,}, expected {arguments.customers:,} → {'OK' if ok_count else 'WRONG'}")
+
+        ratio = e2e["rate"] / raw["rate"]
+        verdict = "PASS" if ok_count and ratio >= TARGET_RATIO and e2e["rate"] >= TARGET_RATE else "FAIL"
+        print(f"  ratio end to end / raw ceiling: {ratio:.2f} (target ≥ {TARGET_RATIO}); end to end {e2e['rate']:.0f} msg/s "
+              f"(target ≥ {TARGET_RATE:.0f}) → {verdict}")
+
+        profile = None
+        if not arguments.no_profile:
+            sink.reset()
+            profile = profile_chunk(network, branch, newsletter, slot_values, OUT_DIR / "send-benchmark-chunk.prof")
+            print(f"  one chunk in-process under cProfile ({profile['messages']} messages, {profile['seconds']:.2f} s, "
+                  f"{profile['rate_under_profiler']:.0f} msg/s under the profiler); ms per message, cumulative:")
+            for label, value in sorted(profile["ms_per_message"].items(), key=lambda item: -item[1]):
+                print(f"    {value:7.3f}  {label}")
+
+        results = {
+            "benchmark": "send", "at": datetime.now(UTC).isoformat(timespec="seconds"), "customers": arguments.customers,
+            "seed": arguments.seed, "concurrency": arguments.concurrency, "machine": info,
+            "short_cut": "campaign created in status sending with its deliveries by bulk_create",
+            "rate_limit_email": 0, "chunk_size": settings.RELAIS_DISPATCH_CHUNK_SIZE,
+            "raw_ceiling": raw, "end_to_end": e2e, "ratio": round(ratio, 3), "exactly_once": ok_count,
+            "target": {"ratio": TARGET_RATIO, "rate": TARGET_RATE}, "verdict": verdict, "profile": profile,
+        }
+        (OUT_DIR / "send-benchmark.json").write_text(json.dumps(results, indent=2, default=str))
+        print(f"  results: {(OUT_DIR / 'send-benchmark.json').relative_to(PROJECT_ROOT)}")
+        return 0 if verdict == "PASS" else 1
+    finally:
+        if worker is not None:
+            worker.stop()
+            try:
+                with app.connection_for_write() as broker:
+                    broker.default_channel.queue_purge(queue)
+            except Exception as error:  # best effort: the queue is private anyway
+                print(f"  (could not purge {queue}: {error})")
+        sink.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
