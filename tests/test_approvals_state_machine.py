@@ -97,12 +97,19 @@ ACTORS = [
 ]
 #: Stands for "the one who should act": the campaign's branch manager, or someone holding the
 #: current step's role on its node (see ``ApprovalMachine.editor`` and ``.decider``). Drawn half
-#: of the time, so that campaigns get far enough to be approved, scheduled and sent; the other
-#: half, anyone at all (mostly to be refused).
+#: of the time, so that campaigns get far enough to be approved, scheduled and sent.
 RIGHT = "<the right person>"
+#: Stands for "someone close who should be refused": a manager of another branch or a regional
+#: manager for an edit; for a decision, someone with an approval role who is not the step's (an
+#: approver on a region step, the other region's manager), an author, or who decided already.
+#: Drawn a quarter of the time; the last quarter, anyone at all.
+NEAR = "<someone close>"
 
 actors = st.sampled_from(ACTORS)
-people = st.one_of(st.just(RIGHT), actors)
+people = st.one_of(st.just(RIGHT), st.one_of(st.just(NEAR), actors))
+#: Who may approve something somewhere in network alpha, and who prepares some campaign there.
+APPROVAL_ROLES = ["approver", "approver2", "both", "regional_manager", "south_manager"]
+PREPARERS = ["branch_manager", "both", "sibling_branch_manager", "other_region_manager", "regional_manager"]
 #: A campaign, by its rank (modulo their number) among the campaigns in the state the rule
 #: expects (picks 0 to 2) or among all of them (pick 3).
 picks = st.integers(min_value=0, max_value=3)
@@ -289,9 +296,15 @@ class ApprovalMachine(RuleBasedStateMachine):
         return Campaign.objects.get(pk=self.campaign_ids[pick % len(self.campaign_ids)])
 
     def editor(self, actor: str, branch_code: str, pick: int = 0):
-        """``RIGHT`` is one of the branch's own managers; anyone else is who they are."""
+        """``RIGHT`` is one of the branch's own managers, ``NEAR`` someone preparing campaigns
+        elsewhere (or their regional manager); anyone else is who they are."""
         managers = MANAGERS[branch_code]
-        return self.user(managers[pick % len(managers)] if actor == RIGHT else actor)
+        if actor == RIGHT:
+            return self.user(managers[pick % len(managers)])
+        if actor == NEAR:
+            others = [name for name in PREPARERS if name not in managers]
+            return self.user(others[pick % len(others)])
+        return self.user(actor)
 
     def decider(self, actor: str, proof: Proof, pick: int, step: int | None = None):
         """``RIGHT`` is someone holding the role of the proof's current step (or ``step``) on its
@@ -299,7 +312,7 @@ class ApprovalMachine(RuleBasedStateMachine):
         read from the role groups, not from the approvals app; the service still decides whether
         they may (an author may not: "both" is among the holders on NORTH; nor may who decided
         another step of the proof)."""
-        if actor != RIGHT:
+        if actor not in (RIGHT, NEAR):
             return self.user(actor)
         index = proof.current_step if step is None else step
         definition = proof.steps[min(index, len(proof.steps) - 1)]
@@ -309,9 +322,14 @@ class ApprovalMachine(RuleBasedStateMachine):
             head_office = proof.campaign.network.nodes.get(kind=NodeKind.HEAD_OFFICE)
             holders |= Q(groups__relais_role__role=Role.APPROVER, groups__relais_role__node=head_office)
         decided = proof.decisions.filter(step=index).values("decided_by")
-        people = list(get_user_model().objects.filter(holders).exclude(pk__in=decided).distinct()
-                      .order_by("username"))
-        return people[pick % len(people)] if people else self.user("approver")
+        right = list(get_user_model().objects.filter(holders).exclude(pk__in=decided).distinct()
+                     .order_by("username"))
+        if actor == RIGHT:
+            return right[pick % len(right)] if right else self.user("approver")
+        authors = set(proof.author_ids or []) | set(proof.decisions.values_list("decided_by", flat=True))
+        near = [self.user(name) for name in APPROVAL_ROLES if self.user(name) not in right]
+        near += [person for person in right if person.pk in authors]
+        return near[pick % len(near)]
 
     def attempt(self, label: str, service, **kwargs):
         """Call a service; a refusal must change nothing."""
