@@ -674,6 +674,9 @@ def campaign_target_change(*, campaign: Campaign, customer_public_id: str, actio
 
 @transaction.atomic
 def campaign_cancel(*, campaign: Campaign, cancelled_by) -> Campaign:
+    # Re-read under a row lock: a stale copy must not cancel a campaign that has started sending
+    # meanwhile (no select_related: PostgreSQL refuses FOR UPDATE on the nullable join).
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     _require_editable(campaign, cancelled_by)
     previous = campaign.status
     campaign.status = CampaignStatus.CANCELLED
