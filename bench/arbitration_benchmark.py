@@ -601,6 +601,7 @@ class Statement:
     rows: int
     sql: str = ""
     plan: str = ""
+    explainable: bool = False
 
 
 class StopRun(Exception):
@@ -633,8 +634,9 @@ class StatementTimer:
             result = execute(sql, params, many, context)
         seconds = time.perf_counter() - started
         self.current = None
-        self.statements.append(Statement(index, seconds, label_of(sql, params), context["cursor"].rowcount,
-                                         sql if index in self.explain else "", plan))
+        label = label_of(sql, params)
+        self.statements.append(Statement(index, seconds, label, context["cursor"].rowcount,
+                                         sql if index in self.explain else "", plan, explainable(sql)))
         if self.explain and index >= max(self.explain):
             raise StopRun
         return result
@@ -644,21 +646,36 @@ def label_of(sql: str, params) -> str:
     """A readable name for a statement of ``arbitrate``: which step of the engine sent it."""
     from central.models import Reason
 
-    head = sql.lstrip()[:60].upper()
+    head = " ".join(sql.split())[:80].upper()
     reasons = [p for p in (params or ()) if isinstance(p, str) and p in Reason.values]
     if head.startswith('INSERT INTO "CENTRAL_CANDIDATE"'):
-        return "insert candidates (INSERT … SELECT of one campaign)"
-    if head.startswith('UPDATE "CENTRAL_CANDIDATE" SET "SELECTED"'):
-        if '"selected" = %s WHERE' in sql and not reasons:
-            return "select what is left"
+        return "write every decision (INSERT … SELECT into central_candidate)"
+    if head.startswith("INSERT INTO RELAIS_ARB_CANDIDATE"):
+        if "JOIN RELAIS_ARB_CAMPAIGN K ON K.BRANCH_ID = " in head or "K.BRANCH_ID = " in sql.upper()[:2000]:
+            return "candidates of the branch campaigns (customers ⋈ campaigns, criteria, first reasons)"
+        return "candidates: national campaigns / added by hand"
+    if head.startswith("UPDATE RELAIS_ARB_CANDIDATE SET REASON"):
         return f"exclude: {reasons[0] if reasons else '?'}"
-    if head.startswith('UPDATE "CENTRAL_CANDIDATE" SET "LOST_TO_ID"'):
-        return f"lost_to of {reasons[-1] if reasons else '?'}"
-    if head.startswith("SELECT") and '"central_campaignevent"' in sql:
-        return "scheduled_at of one campaign (SELECT)"
-    if head.startswith("SELECT") and '"central_candidate"' in sql:
+    if head.startswith("UPDATE RELAIS_ARB_CANDIDATE SET LOST"):
+        return "who each loser lost to (UPDATE)"
+    if head.startswith("CREATE TEMPORARY TABLE RELAIS_ARB_PAST"):
+        return "past contacts per customer (one GROUP BY)"
+    if head.startswith("CREATE TEMPORARY TABLE RELAIS_ARB_WINNER"):
+        return "winners of the customers who lost (GROUP BY)"
+    if head.startswith("SELECT") and "RELAIS_ARB_CANDIDATE" in head:
         return "summary counts (SELECT)"
     return " ".join(sql.split())[:70]
+
+
+def explainable(sql: str) -> bool:
+    """Whether a statement may be sent as EXPLAIN ANALYZE in the explain run: one that writes
+    (INSERT, UPDATE, DELETE, or a WITH holding one), but not an INSERT … RETURNING the engine needs
+    to go on (a new run's id). A statement whose rows the engine reads gets the plan's rows
+    instead; that run is rolled back after the last EXPLAIN anyway."""
+    text = sql.lstrip().upper()
+    if text.startswith("WITH"):
+        return any(word in text for word in ("INSERT INTO", "UPDATE ", "DELETE FROM"))
+    return text.startswith(("INSERT", "UPDATE", "DELETE")) and "RETURNING" not in text
 
 
 def admin_connection(url: str):
@@ -1298,9 +1315,9 @@ def explain_slowest(args: argparse.Namespace, first: dict[str, object], steps: l
     """EXPLAIN (ANALYZE, BUFFERS) of the slowest statement of each of the slowest steps of run 1,
     in one more run that sends them as EXPLAIN ANALYZE at the same point (so on the same data)
     and stops after the last; plus the plain EXPLAIN of the statement a timeout interrupted."""
-    statements = first["statements"]
+    statements = [s for s in first["statements"] if s["explainable"]]
     picked = []
-    for step in steps[:args.explain]:
+    for step in [step for step in steps if any(s["label"] == step["label"] for s in statements)][:args.explain]:
         slowest = max((s for s in statements if s["label"] == step["label"]), key=lambda s: s["seconds"])
         picked.append(slowest["index"])
     explained = engine_run(args, "explain", picked) if picked else {"statements": []}

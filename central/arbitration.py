@@ -23,25 +23,16 @@ which then creates one ``Delivery`` per selected candidate under a unique constr
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import date, timedelta
 
-from django.db import connection, transaction
+from django.db import DataError, connection, transaction
 from django.db.models import (
     CharField,
-    Count,
-    Exists,
-    F,
     Func,
-    IntegerField,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-    Value,
-    Window,
+    Max,
 )
-from django.db.models.functions import Coalesce, Lower, RowNumber
 from django.utils import timezone
 
 from central.models import (
@@ -70,7 +61,6 @@ from local_stores.models import Network
 COMMIT_STATUSES = (CampaignStatus.SCHEDULED,)
 SIMULATION_STATUSES = (CampaignStatus.DRAFT, CampaignStatus.AWAITING_APPROVAL, CampaignStatus.APPROVED,
                        *COMMIT_STATUSES)
-ORDER = ("priority", "scheduled_at", "campaign_id")
 
 
 class Sha256Hex(Func):
@@ -108,24 +98,6 @@ def campaign_priority(campaign: Campaign, rules: NetworkRules) -> int:
     return (order.index(origin) if origin in order else len(order)) + 1
 
 
-def _scheduled_at(campaign: Campaign):
-    event = CampaignEvent.objects.filter(campaign=campaign, action="scheduled").order_by("-at").first()
-    return event.at if event else campaign.created_at
-
-
-def _audience_ids(campaign: Campaign) -> QuerySet[Customer]:
-    """Who the campaign targets, before any rule: its criteria over the branch's customers (the
-    network's, for a national send), plus those added by hand, minus those removed. Consent and
-    ownership are decided by the rules, so that each exclusion gets its reason."""
-    base = Customer.objects.filter(network_id=campaign.network_id)
-    matching = apply_criteria(base.filter(branch_id=campaign.branch_id) if campaign.branch_id else base,
-                              campaign.target_criteria, today=timezone.localdate())
-    overrides = TargetOverride.objects.filter(campaign=campaign)
-    included = overrides.filter(action=TargetOverride.Action.INCLUDE).values("customer_id")
-    excluded = overrides.filter(action=TargetOverride.Action.EXCLUDE).values("customer_id")
-    return base.filter(Q(pk__in=matching.values("pk")) | Q(pk__in=included)).exclude(pk__in=excluded)
-
-
 def counted_operation(campaign: Campaign) -> int | None:
     """The operation that "one message per customer per operation" counts: a calendar operation;
     each use of a kit is a send of its own."""
@@ -134,98 +106,284 @@ def counted_operation(campaign: Campaign) -> int | None:
     return campaign.operation_id
 
 
-def _insert_candidates(run: ArbitrationRun, campaign: Campaign, rules: NetworkRules) -> None:
-    """One INSERT … SELECT for the whole audience of ``campaign``."""
-    select_sql, params = _audience_ids(campaign).values("id", "branch_id").query.sql_with_params()
-    table = connection.ops.quote_name(Candidate._meta.db_table)
-    # Names come from the models and the SELECT is Django's own compiled query; every value is bound.
-    sql = (
-        f"INSERT INTO {table} (run_id, campaign_id, customer_id, branch_id, channel, origin, operation_id, "  # noqa: S608
-        f"priority, send_date, scheduled_at, reason) SELECT %s, %s, s.id, s.branch_id, %s, %s, %s, %s, %s, %s, '' "
-        f"FROM ({select_sql}) s"
-    )
+# --- The working tables ---------------------------------------------------------------------------
+#
+# A run works in temporary tables of its own connection (dropped at the end, and gone with a
+# rollback): the candidates with their decision so far, the run's campaigns, the customers' past
+# contacts. Every rule is one statement over them; the decisions are written to ``Candidate`` once,
+# at the end, by one INSERT … SELECT. Names are constants of this module; every value is bound.
+
+WORK = "relais_arb_candidate"  # (campaign, customer): the campaign's constants, address, reason so far
+CAMPAIGNS = "relais_arb_campaign"  # one row per campaign of the run, with its rank in the order
+PAST = "relais_arb_past"  # per customer: past contacts counted by each cap
+WINNERS = "relais_arb_winner"  # per customer: the first and last selected campaign by operation…
+_TEMP_TABLES = (WORK, CAMPAIGNS, PAST, WINNERS)
+#: The reasons whose candidate lost its place to another campaign of the customer.
+_LOST_TO_ANOTHER = (Reason.SAME_OPERATION, Reason.CHANNEL_CAP, Reason.QUOTA, Reason.PRESSURE_CAP)
+
+
+def _sql(statement: str, params=()) -> int:
     with connection.cursor() as cursor:
-        cursor.execute(sql, [run.pk, campaign.pk, campaign.channel, campaign_origin(campaign), counted_operation(campaign),
-                             campaign_priority(campaign, rules), campaign.send_date, _scheduled_at(campaign), *params])
+        cursor.execute(statement, params)
+        return cursor.rowcount
 
 
-def _exclude(queryset: QuerySet[Candidate], reason: str, *, lost_to=None) -> int:
-    """Mark the candidates of ``queryset`` excluded for ``reason`` (one UPDATE)."""
-    values = {"selected": False, "reason": reason}
-    if lost_to is not None:
-        values["lost_to_id"] = lost_to
-    return Candidate.objects.filter(pk__in=queryset.values("pk")).update(**values)
+def _create_work_tables() -> None:
+    for table in _TEMP_TABLES:
+        _sql(f"DROP TABLE IF EXISTS {table}")
+    if connection.vendor == "postgresql":
+        # Sorts and hashes of a few million narrow rows fit in memory rather than spill to disk;
+        # for this transaction only. (temp_buffers may only change before a session's first
+        # temporary table.)
+        _sql("SET LOCAL work_mem = '256MB'")
+        # Hundreds of short statements: compiling each one (JIT) would cost more than it saves.
+        _sql("SET LOCAL jit = off")
+        try:
+            with transaction.atomic():
+                _sql("SET LOCAL temp_buffers = '512MB'")
+        except DataError:
+            pass  # this session has had temporary tables already: it keeps its temp_buffers
+    _sql(f"CREATE TEMPORARY TABLE {CAMPAIGNS} (campaign_id bigint NOT NULL, corder integer NOT NULL, "
+         f"branch_id bigint NULL, priority smallint NOT NULL, send_date date NOT NULL, "
+         f"scheduled_at timestamp with time zone NOT NULL, channel varchar(8) NOT NULL, origin varchar(16) NOT NULL, "
+         f"operation_id bigint NULL, quiet smallint NOT NULL, criteria integer NOT NULL)")
+    _sql(f"CREATE TEMPORARY TABLE {WORK} (campaign_id bigint NOT NULL, customer_id bigint NOT NULL, "
+         f"branch_id bigint NULL, corder integer NOT NULL, channel varchar(8) NOT NULL, origin varchar(16) NOT NULL, "
+         f"operation_id bigint NULL, address varchar(254) NOT NULL, reason varchar(20) NULL, lost integer NULL)")
 
 
-def _past(run: ArbitrationRun, *, days: int, **filters) -> Coalesce:
-    """Contacts of the candidate's customer in the ``days`` before the window opens."""
-    since = run.starts_on - timedelta(days=days)
-    counted = (Contact.objects.filter(customer_id=OuterRef("customer_id"), contacted_on__gte=since,
-                                      contacted_on__lt=run.starts_on, **filters)
-               .order_by().values("customer_id").annotate(n=Count("id")).values("n"))
-    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+def _analyze(table: str) -> None:
+    """Temporary tables get no statistics of their own: give the planner some (PostgreSQL)."""
+    if connection.vendor == "postgresql":
+        _sql(f"ANALYZE {table}")
 
 
-def _ranked(pending: QuerySet[Candidate], partition: list) -> QuerySet[Candidate]:
-    return pending.annotate(rank=Window(RowNumber(), partition_by=partition, order_by=[F(name) for name in ORDER]))
+def _drop_work_tables() -> None:
+    for table in _TEMP_TABLES:
+        _sql(f"DROP TABLE IF EXISTS {table}")
+
+
+class _Planned:
+    """A campaign of the run and its constants: origin, counted operation, priority and its rank
+    ``corder`` in the order of the rules (priority, then earlier scheduling, then earlier
+    creation: 1 goes first); ``group``: the number of its criteria among the run's."""
+
+    def __init__(self, campaign: Campaign, rules: NetworkRules, scheduled_at) -> None:
+        self.campaign = campaign
+        self.origin = campaign_origin(campaign)
+        self.operation_id = counted_operation(campaign)
+        self.priority = campaign_priority(campaign, rules)
+        self.scheduled_at = scheduled_at
+        self.quiet = campaign.send_date.isoweekday() in (rules.quiet_weekdays or [])
+        self.corder = 0
+        self.group = 0
+
+
+def _plan(campaigns: list[Campaign], rules: NetworkRules) -> tuple[list[_Planned], dict[str, int]]:
+    """The run's campaigns in the order of the rules, written to the campaigns' working table;
+    and their distinct criteria, each with its number."""
+    scheduled = dict(CampaignEvent.objects.filter(campaign__in=campaigns, action="scheduled").order_by()
+                     .values_list("campaign_id").annotate(at=Max("at")).values_list("campaign_id", "at"))
+    planned = [_Planned(campaign, rules, scheduled.get(campaign.pk, campaign.created_at)) for campaign in campaigns]
+    planned.sort(key=lambda p: (p.priority, p.scheduled_at, p.campaign.pk))
+    groups: dict[str, int] = {}
+    for corder, item in enumerate(planned, start=1):
+        item.corder = corder
+        key = json.dumps(item.campaign.target_criteria or {}, sort_keys=True)
+        item.group = groups.setdefault(key, len(groups) + 1)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {CAMPAIGNS} (campaign_id, corder, branch_id, priority, send_date, scheduled_at, channel, "  # noqa: S608
+            f"origin, operation_id, quiet, criteria) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [(p.campaign.pk, p.corder, p.campaign.branch_id, p.priority, p.campaign.send_date, p.scheduled_at,
+              p.campaign.channel, p.origin, p.operation_id, int(p.quiet), p.group) for p in planned])
+    return planned, groups
+
+
+_ADDRESS_FIELD = {Channel.EMAIL: "email", Channel.SMS: "mobile"}
+
+
+def _criteria_sql(groups: dict[str, int], network_id: int) -> tuple[str, list]:
+    """``CASE k.criteria WHEN 1 THEN (…) …``: for the campaign ``k`` of each joined row, whether
+    the customer matches its criteria — each distinct criteria compiled once by Django (columns of
+    the customer table by its own name)."""
+    today = timezone.localdate()
+    whens, params = [], []
+    for key, number in groups.items():
+        query = apply_criteria(Customer.objects.filter(network_id=network_id), json.loads(key), today=today).query
+        condition, condition_params = query.get_compiler(connection=connection).compile(query.where)
+        whens.append(f"WHEN %s THEN ({condition or '1 = 1'})")
+        params += [number, *condition_params]
+    return f"(CASE k.criteria {' '.join(whens)} ELSE 1 = 0 END)", params
+
+
+def _first_reason_sql(network_id: int, suppressed_channels: set[str]) -> tuple[str, list]:
+    """The first rule that depends on the customer alone and excludes them from the campaign ``k``
+    (objection, consent, address, suppression, ownership, quiet day), or NULL."""
+    u = connection.ops.quote_name(Customer._meta.db_table)
+    consent = " OR ".join(f"(k.channel = %s AND {u}.consent_{channel} <> %s)" for channel in Channel.values)
+    params: list = [Reason.OBJECTION, *[v for channel in Channel.values for v in (channel, ConsentStatus.GRANTED)],
+                    Reason.NO_CONSENT, Channel.EMAIL, Channel.SMS, Channel.POST, Reason.NO_ADDRESS]
+    whens = [f"WHEN {u}.objected_at IS NOT NULL THEN %s", f"WHEN {consent} THEN %s",
+             f"WHEN (k.channel = %s AND {u}.email = '') OR (k.channel = %s AND {u}.mobile = '') "
+             f"OR (k.channel = %s AND ({u}.address_line1 = '' OR {u}.postal_code = '')) THEN %s"]
+    if suppressed_channels:
+        suppressions = connection.ops.quote_name(Suppression._meta.db_table)
+        listed = []
+        for channel in sorted(suppressed_channels & set(_ADDRESS_FIELD)):
+            address = f"LOWER({u}.{_ADDRESS_FIELD[channel]})"
+            digest = (f"encode(sha256(convert_to({address}, 'UTF8')), 'hex')" if connection.vendor == "postgresql"
+                      else f"relais_sha256({address})")
+            listed.append(f"(k.channel = %s AND EXISTS (SELECT 1 FROM {suppressions} s WHERE s.network_id = %s "  # noqa: S608
+                          f"AND s.channel = %s AND s.value_hash = {digest}))")
+            params.extend([channel, network_id, channel])
+        if listed:
+            whens.append(f"WHEN {' OR '.join(listed)} THEN %s")
+            params.append(Reason.SUPPRESSED)
+    whens += [f"WHEN k.branch_id IS NOT NULL AND ({u}.branch_id IS NULL OR {u}.branch_id <> k.branch_id) THEN %s",
+              "WHEN k.quiet = 1 THEN %s"]
+    params += [Reason.NOT_OWNER, Reason.QUIET_PERIOD]
+    return f"(CASE {' '.join(whens)} ELSE NULL END)", params
+
+
+def _insert_candidates(run: ArbitrationRun, groups: dict[str, int], rules: NetworkRules,
+                       suppressed_channels: set[str]) -> None:
+    """Every (customer, campaign) pair the targets give, with the first exclusion that depends on
+    the customer alone already decided: one INSERT … SELECT joining the customers to the branch
+    campaigns of their branch (each matched against its campaign's criteria), one for the national
+    campaigns, one for the customers added by hand; those removed by hand are then deleted, and
+    those already contacted for the operation marked."""
+    if not groups:
+        return
+    u = connection.ops.quote_name(Customer._meta.db_table)
+    overrides = connection.ops.quote_name(TargetOverride._meta.db_table)
+    contacts = connection.ops.quote_name(Contact._meta.db_table)
+    reason, reason_params = _first_reason_sql(run.network_id, suppressed_channels)
+    criteria, criteria_params = _criteria_sql(groups, run.network_id)
+    address = (f"CASE k.channel WHEN %s THEN LOWER({u}.email) WHEN %s THEN LOWER({u}.mobile) ELSE '' END")
+    insert = (f"INSERT INTO {WORK} (campaign_id, customer_id, branch_id, corder, channel, origin, operation_id, "  # noqa: S608
+              f"address, reason) SELECT k.campaign_id, {u}.id, {u}.branch_id, k.corder, k.channel, k.origin, "
+              f"k.operation_id, {address}, {reason} FROM {u} ")
+    head = [Channel.EMAIL, Channel.SMS, *reason_params]
+    # The names are the models' and this module's; every value is bound.
+    _sql(insert + f"JOIN {CAMPAIGNS} k ON k.branch_id = {u}.branch_id "
+         f"WHERE {u}.network_id = %s AND {criteria}", [*head, run.network_id, *criteria_params])
+    _sql(insert + f"JOIN {CAMPAIGNS} k ON k.branch_id IS NULL "
+         f"WHERE {u}.network_id = %s AND {criteria}", [*head, run.network_id, *criteria_params])
+    _sql(insert + f"JOIN {overrides} o ON o.customer_id = {u}.id JOIN {CAMPAIGNS} k ON k.campaign_id = o.campaign_id "  # noqa: S608
+         f"WHERE {u}.network_id = %s AND o.action = %s AND NOT EXISTS (SELECT 1 FROM {WORK} w "
+         f"WHERE w.campaign_id = o.campaign_id AND w.customer_id = o.customer_id)",
+         [*head, run.network_id, TargetOverride.Action.INCLUDE])
+    _sql(f"DELETE FROM {WORK} WHERE EXISTS (SELECT 1 FROM {overrides} o WHERE o.campaign_id = {WORK}.campaign_id "  # noqa: S608
+         f"AND o.customer_id = {WORK}.customer_id AND o.action = %s)", [TargetOverride.Action.EXCLUDE])
+    _analyze(WORK)
+    if rules.one_per_operation:
+        _sql(f"UPDATE {WORK} SET reason = %s FROM (SELECT DISTINCT customer_id, operation_id FROM {contacts} "  # noqa: S608
+             f"WHERE operation_id IN (SELECT operation_id FROM {CAMPAIGNS})) h WHERE {WORK}.reason IS NULL "
+             f"AND {WORK}.customer_id = h.customer_id AND {WORK}.operation_id = h.operation_id",
+             [Reason.ALREADY_CONTACTED])
+
+
+def _past_counts(run: ArbitrationRun, rules: NetworkRules) -> dict[tuple, str]:
+    """One pass over the contacts before the window: per customer, the count each cap needs
+    (its days, and its channel or origin). Returns the column of each (days, field, value)."""
+    wanted = {(rules.cap_days, None, None)}
+    for channel, cap in (rules.channel_caps or {}).items():
+        wanted.add((int(cap.get("days", rules.cap_days)), "channel", channel))
+    for origin in (Origin.LOCAL, Origin.NATIONAL):
+        wanted.add((rules.cap_days, "origin", origin))
+    columns, sums, params = {}, [], []
+    for number, (days, field, value) in enumerate(sorted(wanted, key=str)):
+        columns[(days, field, value)] = f"p{number}"
+        condition = "contacted_on >= %s" + (f" AND {field} = %s" if field else "")
+        sums.append(f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END) AS p{number}")
+        params += [run.starts_on - timedelta(days=days), *([value] if field else [])]
+    longest = max(days for days, _field, _value in wanted)
+    contacts = connection.ops.quote_name(Contact._meta.db_table)
+    _sql(f"CREATE TEMPORARY TABLE {PAST} AS SELECT customer_id, {', '.join(sums)} FROM {contacts} "  # noqa: S608
+         f"WHERE contacted_on >= %s AND contacted_on < %s GROUP BY customer_id",
+         [*params, run.starts_on - timedelta(days=longest), run.starts_on])
+    _analyze(PAST)
+    return columns
+
+
+def _exclude_ranked(reason: str, *, partition: str, order: str, where: str, params=(),
+                    past: str | None = None, allowed: int = 0) -> int:
+    """Exclude for ``reason`` the candidates still in (``where``) whose rank among the customer's
+    (or the ``partition``'s) candidates still in, in ``order``, is over what is allowed: 1 when
+    ``past`` is None (only the first stays), else ``allowed`` minus the customer's past contacts
+    in column ``past``."""
+    if past is None:
+        limit, join, limit_params = "1", "", []
+    else:
+        limit, join, limit_params = f"%s - COALESCE(p.{past}, 0)", f"LEFT JOIN {PAST} p ON p.customer_id = c.customer_id", [allowed]
+    return _sql(
+        f"UPDATE {WORK} SET reason = %s FROM ("  # noqa: S608
+        f"SELECT c.campaign_id, c.customer_id, ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {order}) AS rn, "
+        f"{limit} AS allowed FROM {WORK} c {join} WHERE c.reason IS NULL AND {where}) r "
+        f"WHERE r.rn > r.allowed AND {WORK}.campaign_id = r.campaign_id AND {WORK}.customer_id = r.customer_id",
+        [reason, *limit_params, *params])
 
 
 def _decide(run: ArbitrationRun, rules: NetworkRules) -> None:
-    pending = Candidate.objects.filter(run=run, selected__isnull=True)
-    _exclude(pending.filter(customer__objected_at__isnull=False), Reason.OBJECTION)
-    for channel in Channel.values:
-        _exclude(pending.filter(channel=channel).exclude(**{f"customer__consent_{channel}": ConsentStatus.GRANTED}),
-                 Reason.NO_CONSENT)
-    _exclude(pending.filter(channel=Channel.EMAIL, customer__email=""), Reason.NO_ADDRESS)
-    _exclude(pending.filter(channel=Channel.SMS, customer__mobile=""), Reason.NO_ADDRESS)
-    _exclude(pending.filter(channel=Channel.POST).filter(Q(customer__address_line1="") | Q(customer__postal_code="")),
-             Reason.NO_ADDRESS)
-    for channel, field in ((Channel.EMAIL, "customer__email"), (Channel.SMS, "customer__mobile")):
-        suppressed = Suppression.objects.filter(network_id=run.network_id, channel=channel).values("value_hash")
-        _exclude(pending.filter(channel=channel).annotate(address_hash=Sha256Hex(Lower(field)))
-                 .filter(address_hash__in=suppressed), Reason.SUPPRESSED)
-    _exclude(pending.filter(branch__isnull=False).exclude(customer__branch_id=F("campaign__branch_id"))
-             .exclude(campaign__branch__isnull=True), Reason.NOT_OWNER)
-    if rules.quiet_weekdays:
-        _exclude(pending.filter(send_date__iso_week_day__in=rules.quiet_weekdays), Reason.QUIET_PERIOD)
+    """The rules that compare a customer's candidates with each other, in order, each one
+    statement over the candidates still in: one message per operation, one per address, the
+    caps per channel, the quota, the overall cap. Then who each loser lost to."""
+    _analyze(WORK)
     if rules.one_per_operation:
-        already = Contact.objects.filter(customer_id=OuterRef("customer_id"), operation_id=OuterRef("operation_id"))
-        _exclude(pending.filter(operation__isnull=False).filter(Exists(already)), Reason.ALREADY_CONTACTED)
-        _exclude(_ranked(pending.filter(operation__isnull=False), [F("customer_id"), F("operation_id")])
-                 .filter(rank__gt=1), Reason.SAME_OPERATION)
-    for channel, field in ((Channel.EMAIL, "customer__email"), (Channel.SMS, "customer__mobile")):
-        _exclude(pending.filter(channel=channel).annotate(address=Lower(field)).annotate(
-            rank=Window(RowNumber(), partition_by=[F("campaign_id"), F("address")], order_by=[F("customer_id")]))
-            .filter(rank__gt=1), Reason.DUPLICATE_ADDRESS)
+        _exclude_ranked(Reason.SAME_OPERATION, partition="c.customer_id, c.operation_id", order="c.corder",
+                        where="c.operation_id IS NOT NULL")
+    _exclude_ranked(Reason.DUPLICATE_ADDRESS, partition="c.campaign_id, c.address", order="c.customer_id",
+                    where="c.channel IN (%s, %s) AND c.address <> ''", params=[Channel.EMAIL, Channel.SMS])
+    past = _past_counts(run, rules)
     for channel, cap in sorted((rules.channel_caps or {}).items()):
-        count, days = int(cap.get("count", 0)), int(cap.get("days", rules.cap_days))
-        _exclude(_ranked(pending.filter(channel=channel), [F("customer_id")])
-                 .annotate(allowed=Value(count) - _past(run, days=days, channel=channel))
-                 .filter(rank__gt=F("allowed")), Reason.CHANNEL_CAP)
-    marketing = pending.exclude(origin=Origin.TRANSACTIONAL)
+        days = int(cap.get("days", rules.cap_days))
+        _exclude_ranked(Reason.CHANNEL_CAP, partition="c.customer_id", order="c.corder", where="c.channel = %s",
+                        params=[channel], past=past[(days, "channel", channel)], allowed=int(cap.get("count", 0)))
     for origin, reserved_for_other in ((Origin.LOCAL, rules.national_reserved), (Origin.NATIONAL, rules.local_reserved)):
         if reserved_for_other:
-            _exclude(_ranked(marketing.filter(origin=origin), [F("customer_id")])
-                     .annotate(allowed=Value(rules.cap_total - reserved_for_other)
-                               - _past(run, days=rules.cap_days, origin=origin))
-                     .filter(rank__gt=F("allowed")), Reason.QUOTA)
-    _exclude(_ranked(marketing, [F("customer_id")])
-             .annotate(allowed=Value(rules.cap_total) - _past(run, days=rules.cap_days))
-             .filter(rank__gt=F("allowed")), Reason.PRESSURE_CAP)
-    Candidate.objects.filter(run=run, selected__isnull=True).update(selected=True)
-    # who each loser lost to: for the operation rule, the operation's selected message; for the
-    # caps, the customer's lowest-priority selected campaign (the one that took the last slot)
-    winners = Candidate.objects.filter(run=run, customer_id=OuterRef("customer_id"), selected=True)
-    Candidate.objects.filter(run=run, reason=Reason.SAME_OPERATION).update(lost_to_id=Subquery(
-        winners.filter(operation_id=OuterRef("operation_id")).order_by(*ORDER).values("campaign_id")[:1]))
-    last_slot = ("-priority", "-scheduled_at", "-campaign_id")
-    Candidate.objects.filter(run=run, reason=Reason.CHANNEL_CAP).update(lost_to_id=Subquery(
-        winners.filter(channel=OuterRef("channel")).order_by(*last_slot).values("campaign_id")[:1]))
-    Candidate.objects.filter(run=run, reason=Reason.QUOTA).update(lost_to_id=Subquery(
-        winners.filter(origin=OuterRef("origin")).order_by(*last_slot).values("campaign_id")[:1]))
-    Candidate.objects.filter(run=run, reason=Reason.PRESSURE_CAP).update(lost_to_id=Subquery(
-        winners.exclude(origin=Origin.TRANSACTIONAL).order_by(*last_slot).values("campaign_id")[:1]))
-    Candidate.objects.filter(run=run, reason=Reason.DUPLICATE_ADDRESS).update(lost_to_id=F("campaign_id"))
+            _exclude_ranked(Reason.QUOTA, partition="c.customer_id", order="c.corder", where="c.origin = %s",
+                            params=[origin], past=past[(rules.cap_days, "origin", origin)],
+                            allowed=rules.cap_total - reserved_for_other)
+    _exclude_ranked(Reason.PRESSURE_CAP, partition="c.customer_id", order="c.corder", where="c.origin <> %s",
+                    params=[Origin.TRANSACTIONAL], past=past[(rules.cap_days, None, None)], allowed=rules.cap_total)
+    _lost_to()
+
+
+def _lost_to() -> None:
+    """Who each loser lost to: for the operation rule, the operation's selected message; for the
+    caps, the customer's lowest-priority selected campaign (the one that took the last slot) of the
+    same channel, of the same origin, or of marketing; for a shared address, its own campaign
+    (another customer of it has the address). Kept as the campaign's rank (``lost``)."""
+    losers = ", ".join(["%s"] * len(_LOST_TO_ANOTHER))
+    _sql(f"CREATE TEMPORARY TABLE {WINNERS} AS SELECT w.customer_id, w.channel, w.origin, w.operation_id, "  # noqa: S608
+         f"MIN(w.corder) AS first_rank, MAX(w.corder) AS last_rank FROM {WORK} w WHERE w.reason IS NULL "
+         f"AND w.customer_id IN (SELECT customer_id FROM {WORK} WHERE reason IN ({losers})) "
+         f"GROUP BY w.customer_id, w.channel, w.origin, w.operation_id", list(_LOST_TO_ANOTHER))
+    _sql(f"CREATE INDEX {WINNERS}_customer ON {WINNERS} (customer_id)")
+    _analyze(WINNERS)
+    of_customer = f"FROM {WINNERS} w WHERE w.customer_id = {WORK}.customer_id"
+    _sql(f"UPDATE {WORK} SET lost = CASE reason "  # noqa: S608
+         f"WHEN %s THEN (SELECT MIN(w.first_rank) {of_customer} AND w.operation_id = {WORK}.operation_id) "
+         f"WHEN %s THEN (SELECT MAX(w.last_rank) {of_customer} AND w.channel = {WORK}.channel) "
+         f"WHEN %s THEN (SELECT MAX(w.last_rank) {of_customer} AND w.origin = {WORK}.origin) "
+         f"WHEN %s THEN (SELECT MAX(w.last_rank) {of_customer} AND w.origin <> %s) "
+         f"ELSE corder END WHERE reason IN ({losers}, %s)",
+         [*_LOST_TO_ANOTHER, Origin.TRANSACTIONAL, *_LOST_TO_ANOTHER, Reason.DUPLICATE_ADDRESS])
+
+
+def _write_candidates(run: ArbitrationRun) -> int:
+    """Every decision into ``Candidate``, in one INSERT … SELECT (in customer order, so that the
+    (run, customer) index grows at its end)."""
+    table = connection.ops.quote_name(Candidate._meta.db_table)
+    return _sql(
+        f"INSERT INTO {table} (run_id, campaign_id, customer_id, branch_id, channel, origin, operation_id, "  # noqa: S608
+        f"priority, send_date, scheduled_at, selected, reason, lost_to_id) "
+        f"SELECT %s, t.campaign_id, t.customer_id, t.branch_id, t.channel, t.origin, t.operation_id, k.priority, "
+        f"k.send_date, k.scheduled_at, t.reason IS NULL, COALESCE(t.reason, ''), l.campaign_id "
+        f"FROM {WORK} t JOIN {CAMPAIGNS} k ON k.campaign_id = t.campaign_id "
+        f"LEFT JOIN {CAMPAIGNS} l ON l.corder = t.lost ORDER BY t.customer_id, t.campaign_id",
+        [run.pk])
 
 
 def _create_deliveries(run: ArbitrationRun) -> int:
@@ -262,15 +420,21 @@ def arbitrate(*, network: Network, starts_on: date, ends_on: date, mode: str = A
     with transaction.atomic():
         run = ArbitrationRun.objects.create(network=network, mode=mode, starts_on=starts_on, ends_on=ends_on,
                                             started_by=started_by)
-        for campaign in campaigns:
-            _insert_candidates(run, campaign, rules)
+        _create_work_tables()
+        suppressed_channels = set(Suppression.objects.filter(network=network).values_list("channel", flat=True)
+                                  .distinct().order_by())
+        _planned, groups = _plan(campaigns, rules)
+        _insert_candidates(run, groups, rules, suppressed_channels)
         _decide(run, rules)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT reason, COUNT(*) FROM {WORK} GROUP BY reason")  # noqa: S608
+            counts = dict(cursor.fetchall())
+        written = _write_candidates(run)
+        _drop_work_tables()
         deliveries = _create_deliveries(run) if mode == ArbitrationRun.Mode.COMMIT else 0
-        counts = dict(Candidate.objects.filter(run=run, selected=False).order_by().values_list("reason")
-                      .annotate(n=Count("id")).values_list("reason", "n"))
+        selected = counts.pop(None, 0)
         run.summary = {
-            "campaigns": len(campaigns), "candidates": Candidate.objects.filter(run=run).count(),
-            "selected": Candidate.objects.filter(run=run, selected=True).count(), "excluded": counts,
+            "campaigns": len(campaigns), "candidates": written, "selected": selected, "excluded": counts,
             "deliveries": deliveries, "seconds": round(time.perf_counter() - started, 3),
         }
         run.finished_at = timezone.now()

@@ -605,22 +605,32 @@ class Reason(models.TextChoices):
 
 
 class Candidate(models.Model):
-    """A (customer, campaign) pair of an arbitration run and its decision."""
+    """A (customer, campaign) pair of an arbitration run and its decision.
 
-    run = models.ForeignKey(ArbitrationRun, on_delete=models.CASCADE, related_name="candidates", db_index=False)
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+", db_index=False)
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+", db_index=False)
-    branch = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="+", db_index=False, null=True)
+    Written a few million at a time by the arbitration engine, from rows it has just read in the
+    same transaction: the foreign keys have no database constraint (PostgreSQL would check each of
+    them for each row at commit — over a minute at network-1M). Django's deletions still cascade."""
+
+    run = models.ForeignKey(ArbitrationRun, on_delete=models.CASCADE, related_name="candidates", db_index=False,
+                            db_constraint=False)
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+", db_index=False,
+                                 db_constraint=False)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+", db_index=False,
+                                 db_constraint=False)
+    branch = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="+", db_index=False, null=True,
+                               db_constraint=False)
     channel = models.CharField(max_length=8)
     origin = models.CharField(max_length=16)
-    operation = models.ForeignKey(Operation, on_delete=models.CASCADE, null=True, related_name="+", db_index=False)
+    operation = models.ForeignKey(Operation, on_delete=models.CASCADE, null=True, related_name="+", db_index=False,
+                                  db_constraint=False)
     #: Lower is first: 0 for a "national priority" operation, then the rank of the origin + 1.
     priority = models.PositiveSmallIntegerField()
     send_date = models.DateField()
     scheduled_at = models.DateTimeField()
     selected = models.BooleanField(null=True)
     reason = models.CharField(max_length=20, choices=Reason.choices, blank=True)
-    lost_to = models.ForeignKey(Campaign, on_delete=models.SET_NULL, null=True, related_name="+", db_index=False)
+    lost_to = models.ForeignKey(Campaign, on_delete=models.SET_NULL, null=True, related_name="+", db_index=False,
+                                db_constraint=False)
 
     class Meta:
         indexes = [
