@@ -16,9 +16,19 @@ def _register_sql_functions(sender, connection, **kwargs) -> None:
         connection.connection.create_function("relais_sha256", 1, _sqlite_sha256, deterministic=True)
 
 
+def _drop_run_decisions(sender, instance, **kwargs) -> None:
+    """A run being deleted takes its decisions' partition with it (PostgreSQL)."""
+    from central.arbitration import runs_drop_decisions
+
+    runs_drop_decisions([instance.pk])
+
+
 class CentralConfig(AppConfig):
     name = "central"
     verbose_name = _("Customers and operations")
 
     def ready(self) -> None:
+        from django.db.models.signals import pre_delete
+
         connection_created.connect(_register_sql_functions, dispatch_uid="central.sql_functions")
+        pre_delete.connect(_drop_run_decisions, sender="central.ArbitrationRun", dispatch_uid="central.run_partitions")

@@ -27,6 +27,7 @@ import json
 import time
 from datetime import date, timedelta
 
+from django.core.exceptions import FullResultSet
 from django.db import DataError, connection, transaction
 from django.db.models import (
     CharField,
@@ -116,10 +117,7 @@ def counted_operation(campaign: Campaign) -> int | None:
 WORK = "relais_arb_candidate"  # (campaign, customer): the campaign's constants, address, reason so far
 CAMPAIGNS = "relais_arb_campaign"  # one row per campaign of the run, with its rank in the order
 PAST = "relais_arb_past"  # per customer: past contacts counted by each cap
-WINNERS = "relais_arb_winner"  # per customer: the first and last selected campaign by operation…
-_TEMP_TABLES = (WORK, CAMPAIGNS, PAST, WINNERS)
-#: The reasons whose candidate lost its place to another campaign of the customer.
-_LOST_TO_ANOTHER = (Reason.SAME_OPERATION, Reason.CHANNEL_CAP, Reason.QUOTA, Reason.PRESSURE_CAP)
+_TEMP_TABLES = (WORK, CAMPAIGNS, PAST)
 
 
 def _sql(statement: str, params=()) -> int:
@@ -136,6 +134,7 @@ def _create_work_tables() -> None:
         # for this transaction only. (temp_buffers may only change before a session's first
         # temporary table.)
         _sql("SET LOCAL work_mem = '256MB'")
+        _sql("SET LOCAL maintenance_work_mem = '512MB'")  # the run's indexes, each built by one sort
         # Hundreds of short statements: compiling each one (JIT) would cost more than it saves.
         _sql("SET LOCAL jit = off")
         try:
@@ -203,15 +202,18 @@ def _plan(campaigns: list[Campaign], rules: NetworkRules) -> tuple[list[_Planned
 _ADDRESS_FIELD = {Channel.EMAIL: "email", Channel.SMS: "mobile"}
 
 
-def _criteria_sql(groups: dict[str, int], network_id: int) -> tuple[str, list]:
+def _criteria_sql(groups: dict[str, int]) -> tuple[str, list]:
     """``CASE k.criteria WHEN 1 THEN (…) …``: for the campaign ``k`` of each joined row, whether
     the customer matches its criteria — each distinct criteria compiled once by Django (columns of
     the customer table by its own name)."""
     today = timezone.localdate()
     whens, params = [], []
     for key, number in groups.items():
-        query = apply_criteria(Customer.objects.filter(network_id=network_id), json.loads(key), today=today).query
-        condition, condition_params = query.get_compiler(connection=connection).compile(query.where)
+        query = apply_criteria(Customer.objects.all(), json.loads(key), today=today).query
+        try:
+            condition, condition_params = query.get_compiler(connection=connection).compile(query.where)
+        except FullResultSet:  # no criterion: every customer of the branch (of the network)
+            condition, condition_params = "", []
         whens.append(f"WHEN %s THEN ({condition or '1 = 1'})")
         params += [number, *condition_params]
     return f"(CASE k.criteria {' '.join(whens)} ELSE 1 = 0 END)", params
@@ -259,7 +261,7 @@ def _insert_candidates(run: ArbitrationRun, groups: dict[str, int], rules: Netwo
     overrides = connection.ops.quote_name(TargetOverride._meta.db_table)
     contacts = connection.ops.quote_name(Contact._meta.db_table)
     reason, reason_params = _first_reason_sql(run.network_id, suppressed_channels)
-    criteria, criteria_params = _criteria_sql(groups, run.network_id)
+    criteria, criteria_params = _criteria_sql(groups)
     address = (f"CASE k.channel WHEN %s THEN LOWER({u}.email) WHEN %s THEN LOWER({u}.mobile) ELSE '' END")
     insert = (f"INSERT INTO {WORK} (campaign_id, customer_id, branch_id, corder, channel, origin, operation_id, "  # noqa: S608
               f"address, reason) SELECT k.campaign_id, {u}.id, {u}.branch_id, k.corder, k.channel, k.origin, "
@@ -307,83 +309,173 @@ def _past_counts(run: ArbitrationRun, rules: NetworkRules) -> dict[tuple, str]:
     return columns
 
 
-def _exclude_ranked(reason: str, *, partition: str, order: str, where: str, params=(),
-                    past: str | None = None, allowed: int = 0) -> int:
-    """Exclude for ``reason`` the candidates still in (``where``) whose rank among the customer's
-    (or the ``partition``'s) candidates still in, in ``order``, is over what is allowed: 1 when
-    ``past`` is None (only the first stays), else ``allowed`` minus the customer's past contacts
-    in column ``past``."""
-    if past is None:
-        limit, join, limit_params = "1", "", []
-    else:
-        limit, join, limit_params = f"%s - COALESCE(p.{past}, 0)", f"LEFT JOIN {PAST} p ON p.customer_id = c.customer_id", [allowed]
+def _exclude_ranked(reason: str, *, partition: str, order: str, where: str, params=()) -> int:
+    """Exclude for ``reason`` the candidates still in (``where``) that are not the first of their
+    ``partition`` in ``order`` (one UPDATE with a window function)."""
     return _sql(
         f"UPDATE {WORK} SET reason = %s FROM ("  # noqa: S608
-        f"SELECT c.campaign_id, c.customer_id, ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {order}) AS rn, "
-        f"{limit} AS allowed FROM {WORK} c {join} WHERE c.reason IS NULL AND {where}) r "
-        f"WHERE r.rn > r.allowed AND {WORK}.campaign_id = r.campaign_id AND {WORK}.customer_id = r.customer_id",
-        [reason, *limit_params, *params])
+        f"SELECT c.campaign_id, c.customer_id, ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {order}) AS rn "
+        f"FROM {WORK} c WHERE c.reason IS NULL AND {where}) r "
+        f"WHERE r.rn > 1 AND {WORK}.campaign_id = r.campaign_id AND {WORK}.customer_id = r.customer_id",
+        [reason, *params])
 
 
-def _decide(run: ArbitrationRun, rules: NetworkRules) -> None:
-    """The rules that compare a customer's candidates with each other, in order, each one
-    statement over the candidates still in: one message per operation, one per address, the
-    caps per channel, the quota, the overall cap. Then who each loser lost to."""
-    _analyze(WORK)
+class _Sql:
+    """A fragment of SQL and its parameters, in order."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.params: list = []
+
+    def add(self, text: str, *params) -> _Sql:
+        self.parts.append(text)
+        self.params.extend(params)
+        return self
+
+    def join(self, separator: str) -> str:
+        return separator.join(self.parts)
+
+
+_KEY = 2**32
+_RUNNING = "OVER (PARTITION BY {t}.customer_id ORDER BY {t}.corder ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+_WHOLE = "OVER (PARTITION BY {t}.customer_id)"
+
+
+def _caps_and_write(run: ArbitrationRun, rules: NetworkRules, past: dict[tuple, str], operations: list[int]) -> int:
+    """The caps per channel, then the quota, then the overall cap, then who each loser lost to,
+    and every decision written to ``Candidate`` — one INSERT … SELECT. Each cap is a running count,
+    over the customer's candidates in the order of the rules, of those still in after the previous
+    cap; all of them share one sort (customer, rank of the campaign), which also puts the rows in
+    the order of the (run, customer) index."""
+    caps = sorted((channel, int(cap.get("count", 0)), int(cap.get("days", rules.cap_days)))
+                  for channel, cap in (rules.channel_caps or {}).items())
+    past_columns = ", ".join(f"COALESCE(p.{column}, 0) AS {column}" for column in sorted(set(past.values())))
+    # A campaign's place in the order and its id in one number (ids stay below 2³²): the MIN or MAX
+    # of it over a customer's candidates names the first or last campaign without another join.
+    key = f"w.corder * {_KEY} + w.campaign_id"
+    # 1. per channel: the rank among the customer's candidates of that channel still in
+    running, limits = _Sql(), _Sql()
+    for number, (channel, count, days) in enumerate(caps):
+        running.add(f"SUM(CASE WHEN w.reason IS NULL AND w.channel = %s THEN 1 ELSE 0 END) "
+                    f"{_RUNNING.format(t='w')} AS ch{number}", channel)
+        limits.add(f"WHEN w.channel = %s AND w.ch{number} > %s - w.{past[(days, 'channel', channel)]} THEN %s",
+                   channel, count, Reason.CHANNEL_CAP)
+    # Only the candidates still in go through the caps (and the losers of "one per operation",
+    # whose winner is known at the end); the others are written as they are.
+    level_c = _Sql().add("SELECT w.campaign_id, w.customer_id, w.branch_id, w.corder, w.channel, w.origin, "
+                         f"w.operation_id, w.reason, {past_columns}" + "".join(f", {part}" for part in running.parts),
+                         *running.params)
+    level_c.add(f"FROM {WORK} w LEFT JOIN {PAST} p ON p.customer_id = w.customer_id "
+                "WHERE w.reason IS NULL OR w.reason = %s", Reason.SAME_OPERATION)
+    reason_c = (f"CASE WHEN w.reason IS NOT NULL THEN w.reason {limits.join(' ')} ELSE NULL END" if caps
+                else "w.reason")
+    # 2. the quota: the rank among the customer's candidates of one origin still in
+    quota = _Sql()
+    for origin, reserved_for_other in ((Origin.LOCAL, rules.national_reserved), (Origin.NATIONAL, rules.local_reserved)):
+        if reserved_for_other:
+            quota.add(f"WHEN w.origin = %s AND SUM(CASE WHEN w.reason_c IS NULL AND w.origin = %s THEN 1 ELSE 0 END) "
+                      f"{_RUNNING.format(t='w')} > %s - w.{past[(rules.cap_days, 'origin', origin)]} THEN %s",
+                      origin, origin, rules.cap_total - reserved_for_other, Reason.QUOTA)
+    reason_d = (f"CASE WHEN w.reason_c IS NOT NULL THEN w.reason_c {quota.join(' ')} ELSE NULL END" if quota.parts
+                else "w.reason_c")
+    # 3. the overall cap on marketing
+    total = past[(rules.cap_days, None, None)]
+    reason_e = (f"CASE WHEN w.reason_d IS NOT NULL THEN w.reason_d WHEN w.origin <> %s AND "
+                f"SUM(CASE WHEN w.reason_d IS NULL AND w.origin <> %s THEN 1 ELSE 0 END) {_RUNNING.format(t='w')} "
+                f"> %s - w.{total} THEN %s ELSE NULL END")
+    reason_e_params = [Origin.TRANSACTIONAL, Origin.TRANSACTIONAL, rules.cap_total, Reason.PRESSURE_CAP]
+    # 4. who each loser lost to: the customer's first selected message of the operation; the last
+    # selected campaign (the one that took the last slot) of the channel, of the origin, of marketing
+    whole = _WHOLE.format(t="w")
+    winners, lost = _Sql(), _Sql()
+    for number, operation_id in enumerate(operations):
+        winners.add(f"MIN(CASE WHEN w.reason_e IS NULL AND w.operation_id = %s THEN {key} END) {whole} AS op{number}",
+                    operation_id)
+        lost.add(f"WHEN w.reason_e = %s AND w.operation_id = %s THEN w.op{number}", Reason.SAME_OPERATION, operation_id)
+    for number, (channel, _count, _days) in enumerate(caps):
+        winners.add(f"MAX(CASE WHEN w.reason_e IS NULL AND w.channel = %s THEN {key} END) {whole} AS last_ch{number}",
+                    channel)
+        lost.add(f"WHEN w.reason_e = %s AND w.channel = %s THEN w.last_ch{number}", Reason.CHANNEL_CAP, channel)
+    for origin in (Origin.LOCAL, Origin.NATIONAL):
+        winners.add(f"MAX(CASE WHEN w.reason_e IS NULL AND w.origin = %s THEN {key} END) {whole} AS last_{origin}",
+                    origin)
+        lost.add(f"WHEN w.reason_e = %s AND w.origin = %s THEN w.last_{origin}", Reason.QUOTA, origin)
+    winners.add(f"MAX(CASE WHEN w.reason_e IS NULL AND w.origin <> %s THEN {key} END) {whole} AS last_marketing",
+                Origin.TRANSACTIONAL)
+    lost.add("WHEN w.reason_e = %s THEN w.last_marketing", Reason.PRESSURE_CAP)
+    table = _load_table(run)
+    # Names are the models' and this module's, values are all bound.
+    columns = ("run_id, campaign_id, customer_id, branch_id, channel, origin, operation_id, priority, send_date, "
+               "scheduled_at, selected, reason, lost_to_id")
+    sql = (
+        f"INSERT INTO {table} ({columns}) "  # noqa: S608
+        f"SELECT %s, f.campaign_id, f.customer_id, f.branch_id, f.channel, f.origin, f.operation_id, k.priority, "
+        f"k.send_date, k.scheduled_at, f.reason_e IS NULL, COALESCE(f.reason_e, ''), f.lost_key %% {_KEY} FROM ("
+        f"SELECT w.*, CASE {lost.join(' ')} ELSE NULL END AS lost_key FROM ("
+        f"SELECT w.*, {', '.join(winners.parts)} FROM ("
+        f"SELECT w.*, {reason_e} AS reason_e FROM ("
+        f"SELECT w.*, {reason_d} AS reason_d FROM ("
+        f"SELECT w.*, {reason_c} AS reason_c FROM ({level_c.join(' ')}) w"
+        f") w) w) w) w) f JOIN {CAMPAIGNS} k ON k.campaign_id = f.campaign_id "
+        f"UNION ALL SELECT %s, w.campaign_id, w.customer_id, w.branch_id, w.channel, w.origin, w.operation_id, "
+        f"k.priority, k.send_date, k.scheduled_at, %s, w.reason, CASE WHEN w.reason = %s THEN w.campaign_id END "
+        f"FROM {WORK} w JOIN {CAMPAIGNS} k ON k.campaign_id = w.campaign_id WHERE w.reason <> %s"
+    )
+    params = [run.pk, *lost.params, *winners.params, *reason_e_params, *quota.params, *limits.params, *level_c.params,
+              run.pk, False, Reason.DUPLICATE_ADDRESS, Reason.SAME_OPERATION]
+    return _sql(sql, params)
+
+
+def partition_name(run_id: int) -> str:
+    """The table holding a run's decisions on PostgreSQL (a partition of ``central_candidate``)."""
+    return f"{Candidate._meta.db_table}_r{int(run_id)}"
+
+
+def _load_table(run: ArbitrationRun) -> str:
+    """Where the run's decisions are written: on PostgreSQL a new table of the run's own, without
+    index (``_attach`` indexes and attaches it), else ``central_candidate`` itself."""
+    if connection.vendor != "postgresql":
+        return connection.ops.quote_name(Candidate._meta.db_table)
+    part, parent = partition_name(run.pk), Candidate._meta.db_table
+    _sql(f"DROP TABLE IF EXISTS {part}")
+    _sql(f"CREATE TABLE {part} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+    return part
+
+
+def _attach(run: ArbitrationRun) -> None:
+    """Index the run's table in one pass per index (a sort, rather than a few million inserts
+    into a growing tree), then make it the run's partition: the indexes match the parent's, so
+    PostgreSQL adopts them; the CHECK spares the attachment a scan of its own."""
+    if connection.vendor != "postgresql":
+        return
+    part, parent = partition_name(run.pk), Candidate._meta.db_table
+    _sql(f"ALTER TABLE {part} ADD CONSTRAINT {part}_pkey PRIMARY KEY (run_id, customer_id, campaign_id)")
+    _sql(f"CREATE INDEX {part}_campaign ON {part} (run_id, campaign_id)")
+    _sql(f"ALTER TABLE {part} ADD CONSTRAINT {part}_run CHECK (run_id = {int(run.pk)})")
+    _sql(f"ALTER TABLE {parent} ATTACH PARTITION {part} FOR VALUES IN ({int(run.pk)})")
+    _analyze(part)
+
+
+def runs_drop_decisions(run_ids) -> None:
+    """Before runs are deleted: drop their partitions at once (PostgreSQL), rather than deleting
+    their millions of rows one by one."""
+    if connection.vendor != "postgresql":
+        return
+    for run_id in run_ids:
+        _sql(f"DROP TABLE IF EXISTS {partition_name(run_id)}")
+
+
+def _decide_and_write(run: ArbitrationRun, rules: NetworkRules, operations: list[int]) -> int:
+    """The rules that compare a customer's candidates with each other, in order: one message per
+    operation, one per address (an UPDATE each), then the caps, who lost to whom, and the writing
+    of every decision (one statement)."""
     if rules.one_per_operation:
         _exclude_ranked(Reason.SAME_OPERATION, partition="c.customer_id, c.operation_id", order="c.corder",
                         where="c.operation_id IS NOT NULL")
     _exclude_ranked(Reason.DUPLICATE_ADDRESS, partition="c.campaign_id, c.address", order="c.customer_id",
                     where="c.channel IN (%s, %s) AND c.address <> ''", params=[Channel.EMAIL, Channel.SMS])
     past = _past_counts(run, rules)
-    for channel, cap in sorted((rules.channel_caps or {}).items()):
-        days = int(cap.get("days", rules.cap_days))
-        _exclude_ranked(Reason.CHANNEL_CAP, partition="c.customer_id", order="c.corder", where="c.channel = %s",
-                        params=[channel], past=past[(days, "channel", channel)], allowed=int(cap.get("count", 0)))
-    for origin, reserved_for_other in ((Origin.LOCAL, rules.national_reserved), (Origin.NATIONAL, rules.local_reserved)):
-        if reserved_for_other:
-            _exclude_ranked(Reason.QUOTA, partition="c.customer_id", order="c.corder", where="c.origin = %s",
-                            params=[origin], past=past[(rules.cap_days, "origin", origin)],
-                            allowed=rules.cap_total - reserved_for_other)
-    _exclude_ranked(Reason.PRESSURE_CAP, partition="c.customer_id", order="c.corder", where="c.origin <> %s",
-                    params=[Origin.TRANSACTIONAL], past=past[(rules.cap_days, None, None)], allowed=rules.cap_total)
-    _lost_to()
-
-
-def _lost_to() -> None:
-    """Who each loser lost to: for the operation rule, the operation's selected message; for the
-    caps, the customer's lowest-priority selected campaign (the one that took the last slot) of the
-    same channel, of the same origin, or of marketing; for a shared address, its own campaign
-    (another customer of it has the address). Kept as the campaign's rank (``lost``)."""
-    losers = ", ".join(["%s"] * len(_LOST_TO_ANOTHER))
-    _sql(f"CREATE TEMPORARY TABLE {WINNERS} AS SELECT w.customer_id, w.channel, w.origin, w.operation_id, "  # noqa: S608
-         f"MIN(w.corder) AS first_rank, MAX(w.corder) AS last_rank FROM {WORK} w WHERE w.reason IS NULL "
-         f"AND w.customer_id IN (SELECT customer_id FROM {WORK} WHERE reason IN ({losers})) "
-         f"GROUP BY w.customer_id, w.channel, w.origin, w.operation_id", list(_LOST_TO_ANOTHER))
-    _sql(f"CREATE INDEX {WINNERS}_customer ON {WINNERS} (customer_id)")
-    _analyze(WINNERS)
-    of_customer = f"FROM {WINNERS} w WHERE w.customer_id = {WORK}.customer_id"
-    _sql(f"UPDATE {WORK} SET lost = CASE reason "  # noqa: S608
-         f"WHEN %s THEN (SELECT MIN(w.first_rank) {of_customer} AND w.operation_id = {WORK}.operation_id) "
-         f"WHEN %s THEN (SELECT MAX(w.last_rank) {of_customer} AND w.channel = {WORK}.channel) "
-         f"WHEN %s THEN (SELECT MAX(w.last_rank) {of_customer} AND w.origin = {WORK}.origin) "
-         f"WHEN %s THEN (SELECT MAX(w.last_rank) {of_customer} AND w.origin <> %s) "
-         f"ELSE corder END WHERE reason IN ({losers}, %s)",
-         [*_LOST_TO_ANOTHER, Origin.TRANSACTIONAL, *_LOST_TO_ANOTHER, Reason.DUPLICATE_ADDRESS])
-
-
-def _write_candidates(run: ArbitrationRun) -> int:
-    """Every decision into ``Candidate``, in one INSERT … SELECT (in customer order, so that the
-    (run, customer) index grows at its end)."""
-    table = connection.ops.quote_name(Candidate._meta.db_table)
-    return _sql(
-        f"INSERT INTO {table} (run_id, campaign_id, customer_id, branch_id, channel, origin, operation_id, "  # noqa: S608
-        f"priority, send_date, scheduled_at, selected, reason, lost_to_id) "
-        f"SELECT %s, t.campaign_id, t.customer_id, t.branch_id, t.channel, t.origin, t.operation_id, k.priority, "
-        f"k.send_date, k.scheduled_at, t.reason IS NULL, COALESCE(t.reason, ''), l.campaign_id "
-        f"FROM {WORK} t JOIN {CAMPAIGNS} k ON k.campaign_id = t.campaign_id "
-        f"LEFT JOIN {CAMPAIGNS} l ON l.corder = t.lost ORDER BY t.customer_id, t.campaign_id",
-        [run.pk])
+    return _caps_and_write(run, rules, past, operations)
 
 
 def _create_deliveries(run: ArbitrationRun) -> int:
@@ -423,16 +515,18 @@ def arbitrate(*, network: Network, starts_on: date, ends_on: date, mode: str = A
         _create_work_tables()
         suppressed_channels = set(Suppression.objects.filter(network=network).values_list("channel", flat=True)
                                   .distinct().order_by())
-        _planned, groups = _plan(campaigns, rules)
+        planned, groups = _plan(campaigns, rules)
         _insert_candidates(run, groups, rules, suppressed_channels)
-        _decide(run, rules)
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT reason, COUNT(*) FROM {WORK} GROUP BY reason")  # noqa: S608
-            counts = dict(cursor.fetchall())
-        written = _write_candidates(run)
+        operations = sorted({item.operation_id for item in planned if item.operation_id is not None})
+        written = _decide_and_write(run, rules, operations)
         _drop_work_tables()
+        _attach(run)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT reason, COUNT(*) FROM {connection.ops.quote_name(Candidate._meta.db_table)} "  # noqa: S608
+                           f"WHERE run_id = %s GROUP BY reason", [run.pk])
+            counts = dict(cursor.fetchall())
         deliveries = _create_deliveries(run) if mode == ArbitrationRun.Mode.COMMIT else 0
-        selected = counts.pop(None, 0)
+        selected = counts.pop("", 0)
         run.summary = {
             "campaigns": len(campaigns), "candidates": written, "selected": selected, "excluded": counts,
             "deliveries": deliveries, "seconds": round(time.perf_counter() - started, 3),

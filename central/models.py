@@ -609,8 +609,13 @@ class Candidate(models.Model):
 
     Written a few million at a time by the arbitration engine, from rows it has just read in the
     same transaction: the foreign keys have no database constraint (PostgreSQL would check each of
-    them for each row at commit — over a minute at network-1M). Django's deletions still cascade."""
+    them for each row at commit — over a minute at network-1M). Django's deletions still cascade.
 
+    On PostgreSQL the table is partitioned by run (migration 0010): the engine loads a run's rows
+    into a table of their own, builds its two indexes in one pass each, then attaches it; deleting a
+    run drops its partition (central/signals.py). The key is the pair itself, within its run."""
+
+    pk = models.CompositePrimaryKey("run", "customer", "campaign")
     run = models.ForeignKey(ArbitrationRun, on_delete=models.CASCADE, related_name="candidates", db_index=False,
                             db_constraint=False)
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+", db_index=False,
@@ -633,10 +638,7 @@ class Candidate(models.Model):
                                 db_constraint=False)
 
     class Meta:
-        indexes = [
-            models.Index(fields=["run", "customer"], name="candidate_run_customer"),
-            models.Index(fields=["run", "campaign"], name="candidate_run_campaign"),
-        ]
+        indexes = [models.Index(fields=["run", "campaign"], name="candidate_run_campaign")]
 
     def __str__(self) -> str:
         return f"{self.run_id} {self.campaign_id} {self.customer_id}"

@@ -543,7 +543,7 @@ def simulation_counts(
     key = {"campaign": "campaign_id", "branch": "campaign__branch_id", None: None}[by]
     columns = [key, "selected", "reason"] if key else ["selected", "reason"]
     counts: dict[object, SimulationCounts] = {}
-    for row in candidates.order_by().values(*columns).annotate(n=Count("id")):
+    for row in candidates.order_by().values(*columns).annotate(n=Count("*")):
         entry = counts.setdefault(row[key] if key else None, SimulationCounts(excluded={}))
         entry.candidates += row["n"]
         if row["selected"]:
@@ -613,7 +613,7 @@ def campaign_simulation_summary(*, fetched_by: UserLike, campaign: Campaign) -> 
     counts = simulation_counts(fetched_by=fetched_by, run=run, by="campaign", campaign_ids=[campaign.pk])
     lost = (simulation_candidates(fetched_by=fetched_by, run=run)
             .filter(campaign_id=campaign.pk, selected=False, lost_to__isnull=False).exclude(lost_to_id=campaign.pk)
-            .order_by().values("lost_to_id").annotate(n=Count("id")))
+            .order_by().values("lost_to_id").annotate(n=Count("*")))
     lost_counts = {row["lost_to_id"]: row["n"] for row in lost}
     others = Campaign.objects.filter(pk__in=list(lost_counts)).select_related(
         "operation", "branch", "template_version__template")
