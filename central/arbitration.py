@@ -148,7 +148,8 @@ def _create_work_tables() -> None:
          f"operation_id bigint NULL, quiet smallint NOT NULL, criteria integer NOT NULL)")
     _sql(f"CREATE TEMPORARY TABLE {WORK} (campaign_id bigint NOT NULL, customer_id bigint NOT NULL, "
          f"branch_id bigint NULL, corder integer NOT NULL, channel varchar(8) NOT NULL, origin varchar(16) NOT NULL, "
-         f"operation_id bigint NULL, address varchar(254) NOT NULL, reason varchar(20) NULL, lost integer NULL)")
+         f"operation_id bigint NULL, address varchar(254) NOT NULL, segment varchar(32) NOT NULL, "
+         f"reason varchar(20) NULL)")
 
 
 def _analyze(table: str) -> None:
@@ -264,8 +265,8 @@ def _insert_candidates(run: ArbitrationRun, groups: dict[str, int], rules: Netwo
     criteria, criteria_params = _criteria_sql(groups)
     address = (f"CASE k.channel WHEN %s THEN LOWER({u}.email) WHEN %s THEN LOWER({u}.mobile) ELSE '' END")
     insert = (f"INSERT INTO {WORK} (campaign_id, customer_id, branch_id, corder, channel, origin, operation_id, "  # noqa: S608
-              f"address, reason) SELECT k.campaign_id, {u}.id, {u}.branch_id, k.corder, k.channel, k.origin, "
-              f"k.operation_id, {address}, {reason} FROM {u} ")
+              f"address, segment, reason) SELECT k.campaign_id, {u}.id, {u}.branch_id, k.corder, k.channel, k.origin, "
+              f"k.operation_id, {address}, {u}.segment, {reason} FROM {u} ")
     head = [Channel.EMAIL, Channel.SMS, *reason_params]
     # The names are the models' and this module's; every value is bound.
     _sql(insert + f"JOIN {CAMPAIGNS} k ON k.branch_id = {u}.branch_id "
@@ -363,27 +364,34 @@ def _caps_and_write(run: ArbitrationRun, rules: NetworkRules, past: dict[tuple, 
     # Only the candidates still in go through the caps (and the losers of "one per operation",
     # whose winner is known at the end); the others are written as they are.
     level_c = _Sql().add("SELECT w.campaign_id, w.customer_id, w.branch_id, w.corder, w.channel, w.origin, "
-                         f"w.operation_id, w.reason, {past_columns}" + "".join(f", {part}" for part in running.parts),
+                         f"w.operation_id, w.segment, w.reason, {past_columns}" + "".join(f", {part}" for part in running.parts),
                          *running.params)
     level_c.add(f"FROM {WORK} w LEFT JOIN {PAST} p ON p.customer_id = w.customer_id "
                 "WHERE w.reason IS NULL OR w.reason = %s", Reason.SAME_OPERATION)
     reason_c = (f"CASE WHEN w.reason IS NOT NULL THEN w.reason {limits.join(' ')} ELSE NULL END" if caps
                 else "w.reason")
+    # The customer's overall cap: their segment's, if the network gives it one.
+    segment_caps = sorted((rules.segment_caps or {}).items())
+    cap_total = "%s"
+    cap_params: list = [rules.cap_total]
+    if segment_caps:
+        cap_total = f"(CASE w.segment {' '.join('WHEN %s THEN %s' for _segment in segment_caps)} ELSE %s END)"
+        cap_params = [v for pair in segment_caps for v in pair] + [rules.cap_total]
     # 2. the quota: the rank among the customer's candidates of one origin still in
     quota = _Sql()
     for origin, reserved_for_other in ((Origin.LOCAL, rules.national_reserved), (Origin.NATIONAL, rules.local_reserved)):
         if reserved_for_other:
             quota.add(f"WHEN w.origin = %s AND SUM(CASE WHEN w.reason_c IS NULL AND w.origin = %s THEN 1 ELSE 0 END) "
-                      f"{_RUNNING.format(t='w')} > %s - w.{past[(rules.cap_days, 'origin', origin)]} THEN %s",
-                      origin, origin, rules.cap_total - reserved_for_other, Reason.QUOTA)
+                      f"{_RUNNING.format(t='w')} > {cap_total} - %s - w.{past[(rules.cap_days, 'origin', origin)]} "
+                      f"THEN %s", origin, origin, *cap_params, reserved_for_other, Reason.QUOTA)
     reason_d = (f"CASE WHEN w.reason_c IS NOT NULL THEN w.reason_c {quota.join(' ')} ELSE NULL END" if quota.parts
                 else "w.reason_c")
     # 3. the overall cap on marketing
     total = past[(rules.cap_days, None, None)]
     reason_e = (f"CASE WHEN w.reason_d IS NOT NULL THEN w.reason_d WHEN w.origin <> %s AND "
                 f"SUM(CASE WHEN w.reason_d IS NULL AND w.origin <> %s THEN 1 ELSE 0 END) {_RUNNING.format(t='w')} "
-                f"> %s - w.{total} THEN %s ELSE NULL END")
-    reason_e_params = [Origin.TRANSACTIONAL, Origin.TRANSACTIONAL, rules.cap_total, Reason.PRESSURE_CAP]
+                f"> {cap_total} - w.{total} THEN %s ELSE NULL END")
+    reason_e_params = [Origin.TRANSACTIONAL, Origin.TRANSACTIONAL, *cap_params, Reason.PRESSURE_CAP]
     # 4. who each loser lost to: the customer's first selected message of the operation; the last
     # selected campaign (the one that took the last slot) of the channel, of the origin, of marketing
     whole = _WHOLE.format(t="w")

@@ -59,12 +59,14 @@ class NetworkRulesOutputSerializer(serializers.ModelSerializer):
     priority_order = serializers.ListField(source="order", child=serializers.CharField(),
                                            help_text="Origins, first to last: transactional, local, national.")
     channel_caps = serializers.DictField(child=ChannelCapSerializer(), help_text="By channel: email, sms, post.")
+    segment_caps = serializers.DictField(child=serializers.IntegerField(),
+                                         help_text="By customer segment: its own cap over cap_days.")
     quiet_weekdays = serializers.ListField(child=serializers.IntegerField(), help_text="ISO weekdays, 1 = Monday.")
     updated_by = serializers.SerializerMethodField()
 
     class Meta:
         model = NetworkRules
-        fields = ["network", "priority_order", "cap_total", "cap_days", "channel_caps", "national_reserved",
+        fields = ["network", "priority_order", "cap_total", "cap_days", "channel_caps", "segment_caps", "national_reserved",
                   "local_reserved", "quiet_weekdays", "quiet_from", "quiet_until", "one_per_operation",
                   "updated_by", "updated_at"]
 
@@ -82,6 +84,9 @@ class NetworkRulesInputSerializer(serializers.Serializer):
     cap_total = serializers.IntegerField(help_text="Marketing messages per customer, at most…")
     cap_days = serializers.IntegerField(help_text="…over this many days (rolling).")
     channel_caps = serializers.DictField(child=ChannelCapSerializer(), help_text="By channel; {} for none.")
+    segment_caps = serializers.DictField(child=serializers.IntegerField(),
+                                         help_text="By customer segment, its own cap over cap_days "
+                                                   '(e.g. {"vip": 4}); {} for none.')
     national_reserved = serializers.IntegerField(help_text="Slots of the cap only national campaigns may use.")
     local_reserved = serializers.IntegerField(help_text="Slots of the cap only local campaigns may use.")
     quiet_weekdays = serializers.ListField(child=serializers.IntegerField(), max_length=7)

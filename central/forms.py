@@ -122,6 +122,10 @@ class NetworkRulesForm(forms.Form):
                                   widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
                                   help_text=_("Messages due in quiet hours wait until they end (applied when sending)."))
     one_per_operation = forms.BooleanField(required=False, label=_("One message per customer per operation"))
+    segment_caps = forms.CharField(
+        required=False, label=_("Caps per segment"), widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("One segment per line, as “segment = messages”, e.g. “vip = 4”: the customers of that "
+                    "segment get this cap instead of the network's, over the same days. 0 rests a segment."))
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -144,11 +148,32 @@ class NetworkRulesForm(forms.Form):
             "local_reserved": rules.local_reserved, "quiet_weekdays": list(rules.quiet_weekdays or []),
             "quiet_from": rules.quiet_from, "quiet_until": rules.quiet_until,
             "one_per_operation": rules.one_per_operation,
+            "segment_caps": "\n".join(f"{segment} = {count}" for segment, count in sorted((rules.segment_caps or {}).items())),
         }
         for channel, cap in (rules.channel_caps or {}).items():
             if isinstance(cap, dict):
                 initial[f"{channel}_cap_count"], initial[f"{channel}_cap_days"] = cap.get("count"), cap.get("days")
         return initial
+
+    def clean_segment_caps(self) -> dict[str, int]:
+        """“segment = n” lines as {segment: n}; every line that cannot be read is named."""
+        caps: dict[str, int] = {}
+        errors = []
+        for number, line in enumerate((self.cleaned_data.get("segment_caps") or "").splitlines(), start=1):
+            if not line.strip():
+                continue
+            segment, sign, count = line.replace(":", "=").partition("=")
+            segment, count = segment.strip(), count.strip()
+            if not sign or not segment or not count.isdigit():
+                errors.append(_("Line %(line)s: write “segment = number of messages”.") % {"line": number})
+            elif segment in caps:
+                errors.append(_("Line %(line)s: the segment “%(segment)s” is already given.") % {
+                    "line": number, "segment": segment})
+            else:
+                caps[segment] = int(count)
+        if errors:
+            raise forms.ValidationError(errors)
+        return caps
 
     def clean(self):
         data = super().clean()
@@ -171,6 +196,7 @@ class NetworkRulesForm(forms.Form):
             "national_reserved": data["national_reserved"], "local_reserved": data["local_reserved"],
             "quiet_weekdays": sorted(data["quiet_weekdays"]), "quiet_from": data["quiet_from"],
             "quiet_until": data["quiet_until"], "one_per_operation": data["one_per_operation"],
+            "segment_caps": data["segment_caps"],
         }
 
     def field_for(self, service_field: str, params: dict | None) -> str | None:

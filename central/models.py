@@ -503,6 +503,9 @@ class NetworkRules(models.Model):
     cap_days = models.PositiveSmallIntegerField(_("over this many days"), default=7)
     #: {channel: {"count": n, "days": d}}: e.g. 1 SMS per 14 days.
     channel_caps = models.JSONField(_("caps per channel"), default=dict, blank=True)
+    #: {segment: n}: the customers of a segment get n marketing contacts over ``cap_days`` instead of
+    #: ``cap_total`` (e.g. more for loyal customers, none for a segment being rested).
+    segment_caps = models.JSONField(_("caps per segment"), default=dict, blank=True)
     #: Slots of ``cap_total`` only national (resp. local) campaigns may use.
     national_reserved = models.PositiveSmallIntegerField(_("slots reserved for national"), default=0)
     local_reserved = models.PositiveSmallIntegerField(_("slots reserved for local"), default=0)

@@ -53,6 +53,7 @@ def _field_label(name: str) -> str:
     return {
         "priority_order": _("Priority order"), "cap_total": _("Marketing messages per customer"),
         "cap_days": _("Over this many days"), "channel_caps": _("Caps per channel"),
+        "segment_caps": _("Caps per segment"),
         "national_reserved": _("Slots reserved for national"), "local_reserved": _("Slots reserved for local"),
         "quiet_weekdays": _("Quiet days"), "quiet_from": _("Quiet hours from"), "quiet_until": _("Quiet hours until"),
         "one_per_operation": _("One message per customer per operation"),
@@ -72,6 +73,8 @@ def _show(name: str, value: object) -> str:
         return ", ".join(_("%(channel)s: %(count)s per %(days)s days") % {
             "channel": Channel(channel).label if channel in Channel.values else channel,
             "count": cap.get("count"), "days": cap.get("days")} for channel, cap in sorted(value.items()))
+    if name == "segment_caps":
+        return ", ".join(f"{segment} = {count}" for segment, count in sorted(value.items()))
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     return str(value)

@@ -445,7 +445,8 @@ def rules_snapshot(rules: NetworkRules) -> dict[str, object]:
     """The rules as JSON: what the audit records and what a simulation keeps to explain itself."""
     return {
         "priority_order": rules.order, "cap_total": rules.cap_total, "cap_days": rules.cap_days,
-        "channel_caps": rules.channel_caps or {}, "national_reserved": rules.national_reserved,
+        "channel_caps": rules.channel_caps or {}, "segment_caps": rules.segment_caps or {},
+        "national_reserved": rules.national_reserved,
         "local_reserved": rules.local_reserved, "quiet_weekdays": list(rules.quiet_weekdays or []),
         "quiet_from": rules.quiet_from.strftime("%H:%M") if rules.quiet_from else None,
         "quiet_until": rules.quiet_until.strftime("%H:%M") if rules.quiet_until else None,
@@ -698,6 +699,10 @@ def customer_why_not(*, fetched_by: UserLike, customer: Customer) -> WhyNot:
     def channel_label(channel: str) -> str:
         return str(Channel(channel).label) if channel in Channel.values else channel
 
+    # the customer's own cap, if the network gives their segment one (rules kept with the run)
+    segment_caps = rules.get("segment_caps") or {}
+    cap_total = segment_caps.get(customer.segment, rules["cap_total"])
+
     def explain(candidate: Candidate) -> str:
         reason, channel = candidate.reason, candidate.channel
         if reason == Reason.OBJECTION:
@@ -749,14 +754,21 @@ def customer_why_not(*, fetched_by: UserLike, customer: Customer) -> WhyNot:
                     "%(cap)s slots are kept for local campaigns",
                     "already %(count)s national messages in the last %(days)s days — %(reserved)s of the network's "
                     "%(cap)s slots are kept for local campaigns", count)
-            return text % {"count": count, "days": rules["cap_days"], "reserved": reserved,
-                           "cap": rules["cap_total"]}
+            return text % {"count": count, "days": rules["cap_days"], "reserved": reserved, "cap": cap_total}
         if reason == Reason.PRESSURE_CAP:
             count = past(rules["cap_days"]) + planned()
+            if customer.segment in segment_caps:
+                return ngettext(
+                    "already %(count)s marketing message in the last %(days)s days — the network allows "
+                    "%(allowed)s to the segment “%(segment)s”",
+                    "already %(count)s marketing messages in the last %(days)s days — the network allows "
+                    "%(allowed)s to the segment “%(segment)s”",
+                    count) % {"count": count, "days": rules["cap_days"], "allowed": cap_total,
+                              "segment": customer.segment}
             return ngettext(
                 "already %(count)s marketing message in the last %(days)s days — the network allows %(allowed)s",
                 "already %(count)s marketing messages in the last %(days)s days — the network allows %(allowed)s",
-                count) % {"count": count, "days": rules["cap_days"], "allowed": rules["cap_total"]}
+                count) % {"count": count, "days": rules["cap_days"], "allowed": cap_total}
         return str(Reason(reason).label) if reason in Reason.values else _("not decided")
 
     lines = []

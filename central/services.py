@@ -742,9 +742,11 @@ def _send_reminder(*, operation: Operation, branch: Node, person, days: int) -> 
 
 #: What ``network_rules_update`` may change.
 RULES_FIELDS = (
-    "priority_order", "cap_total", "cap_days", "channel_caps", "national_reserved", "local_reserved",
+    "priority_order", "cap_total", "cap_days", "channel_caps", "segment_caps", "national_reserved", "local_reserved",
     "quiet_weekdays", "quiet_from", "quiet_until", "one_per_operation",
 )
+#: At most this many segments with a cap of their own.
+RULES_MAX_SEGMENTS = 20
 #: Bounds that catch a typo (700 messages, a ten-year window) without constraining any real policy.
 RULES_MAX_COUNT = 50
 RULES_MAX_DAYS = 366
@@ -791,6 +793,19 @@ def network_rules_check(rules) -> dict[str, list[ValidationError]]:
             if not isinstance(cap, dict) or not _is_count(cap.get("days"), 1, RULES_MAX_DAYS):
                 add("channel_caps", _("%(channel)s: the window lasts at least one day, and at most %(max)s.") % {
                     "channel": label, "max": RULES_MAX_DAYS}, channel=channel)
+    segment_caps = rules.segment_caps
+    if not isinstance(segment_caps, dict):
+        add("segment_caps", _("Give each segment's cap as a number of messages."))
+    else:
+        if len(segment_caps) > RULES_MAX_SEGMENTS:
+            add("segment_caps", _("Set a cap for %(max)s segments at most.") % {"max": RULES_MAX_SEGMENTS})
+        for segment, count in segment_caps.items():
+            if not isinstance(segment, str) or not segment.strip() or len(segment) > 32 or segment != segment.strip():
+                add("segment_caps", _("“%(segment)s” is not a segment name (1 to 32 characters).") % {
+                    "segment": segment}, segment=str(segment))
+            elif not _is_count(count, 0, RULES_MAX_COUNT):
+                add("segment_caps", _("Segment “%(segment)s”: allow between 0 and %(max)s messages.") % {
+                    "segment": segment, "max": RULES_MAX_COUNT}, segment=segment)
     reserved_ok = True
     for field in ("national_reserved", "local_reserved"):
         value = getattr(rules, field)
@@ -843,6 +858,8 @@ def network_rules_update(*, network: Network, updated_by, **fields: object):
                 value = list(value)
             if name == "quiet_weekdays" and isinstance(value, list) and all(_is_count(day, 1, 7) for day in value):
                 value = sorted(value)
+            if name == "segment_caps" and isinstance(value, dict):
+                value = dict(sorted(value.items(), key=lambda item: str(item[0])))
             if name == "channel_caps" and isinstance(value, dict):
                 value = {str(channel): dict(cap) if isinstance(cap, dict) else cap for channel, cap in value.items()}
             setattr(rules, name, value)

@@ -187,6 +187,41 @@ def test_the_quota_keeps_a_slot_for_national(world, version, national, kit):
     assert result[(theirs.pk, "Alice")][0] is True
 
 
+def test_a_segment_with_a_cap_of_its_own(world, version, kit):
+    """cap 2 per 7 days for everyone, 3 for the "fidèle" segment, none for "repos": of four local
+    campaigns, a loyal customer gets three, a regular one two, a rested one none; a loyal customer
+    contacted once last week gets two more."""
+    rules = rules_for(world.networks["alpha"])
+    rules.cap_total, rules.cap_days, rules.segment_caps = 2, 7, {"fidèle": 3, "repos": 0}
+    rules.save()
+    customer(world, "Loyal", segment="fidèle")
+    customer(world, "Regular", segment="standard")
+    customer(world, "Rested", segment="repos")
+    seen = customer(world, "Seen", segment="fidèle")
+    Contact.objects.create(customer=seen, channel="email", origin=Origin.LOCAL, contacted_on=DAY - timedelta(days=5))
+    campaigns = [campaign(world, version, operation=kit) for _ in range(4)]
+    result = decisions(simulate(world))
+    selected = {name: [result[(c.pk, name)][0] for c in campaigns] for name in ("Loyal", "Regular", "Rested", "Seen")}
+    assert selected == {"Loyal": [True, True, True, False], "Regular": [True, True, False, False],
+                        "Rested": [False, False, False, False], "Seen": [True, True, False, False]}
+    assert result[(campaigns[3].pk, "Loyal")] == (False, Reason.PRESSURE_CAP, campaigns[2].pk)
+    assert result[(campaigns[0].pk, "Rested")] == (False, Reason.PRESSURE_CAP, None)
+
+
+def test_a_segment_cap_also_bounds_the_quota(world, version, national, kit):
+    """cap 2 with one slot kept for national, 3 for "fidèle": a loyal customer may get two local
+    messages (3 − 1), a regular one one."""
+    rules = rules_for(world.networks["alpha"])
+    rules.cap_total, rules.national_reserved, rules.segment_caps = 2, 1, {"fidèle": 3}
+    rules.save()
+    customer(world, "Loyal", segment="fidèle")
+    customer(world, "Regular")
+    local = [campaign(world, version, operation=kit) for _ in range(3)]
+    result = decisions(simulate(world))
+    assert [result[(c.pk, "Loyal")][:2] for c in local] == [(True, ""), (True, ""), (False, Reason.QUOTA)]
+    assert [result[(c.pk, "Regular")][:2] for c in local] == [(True, ""), (False, Reason.QUOTA), (False, Reason.QUOTA)]
+
+
 def test_nothing_goes_on_a_quiet_day(world, version, kit):
     rules = rules_for(world.networks["alpha"])
     rules.quiet_weekdays = [7]

@@ -232,6 +232,36 @@ def test_the_rules_api_reads_and_changes_them_with_errors_by_field(world):
     assert api(world, "other_network_head_office", "get", "/api/v1/network-rules/beta/").status_code == 200
 
 
+def test_caps_per_segment_are_checked_saved_shown_and_served(world):
+    network, head_office = world.networks["alpha"], world.users["head_office"]
+    with pytest.raises(ValidationError) as caught:
+        network_rules_update(network=network, updated_by=head_office,
+                             segment_caps={"vip": 51, "x" * 33: 1, " padded": 2, "ok": -1})
+    assert len(caught.value.message_dict["segment_caps"]) == 4
+    with pytest.raises(ValidationError) as caught:
+        network_rules_update(network=network, updated_by=head_office,
+                             segment_caps={f"s{n}": 1 for n in range(21)})
+    assert "20 segments at most" in caught.value.message_dict["segment_caps"][0]
+    assert rules_for(network).segment_caps == {}
+    client = world.client_for("head_office")
+    response = client.post("/calendar/rules/", _rules_form(segment_caps="vip = 4\nnonsense\nvip: 3"),
+                           HTTP_ACCEPT_LANGUAGE="en")
+    assert response.context["form"].errors == {"segment_caps": [
+        "Line 2: write “segment = number of messages”.", "Line 3: the segment “vip” is already given."]}
+    response = client.post("/calendar/rules/", _rules_form(segment_caps="vip = 4\r\n\r\nrepos: 0"))
+    assert response.status_code == 302
+    assert rules_for(network).segment_caps == {"repos": 0, "vip": 4}
+    page = client.get("/calendar/rules/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Caps per segment: — → repos = 0, vip = 4" in page
+    assert "repos = 0\nvip = 4" in page  # the form shows them again
+    url = "/api/v1/network-rules/alpha/"
+    assert api(world, "head_office", "get", url).json()["segment_caps"] == {"repos": 0, "vip": 4}
+    response = api(world, "head_office", "patch", url, {"segment_caps": {"vip": 99}})
+    assert response.status_code == 400 and set(response.json()) == {"segment_caps"}
+    response = api(world, "head_office", "patch", url, {"segment_caps": {}})
+    assert response.status_code == 200 and response.json()["segment_caps"] == {}
+
+
 def test_an_operation_may_be_given_national_priority(world, version):
     assert "national_priority" in OperationForm(network=world.networks["alpha"]).fields
     operation = plan(world, name="Fête des mères", versions=[version], publish=False, national_priority=True)
@@ -567,6 +597,19 @@ def test_why_not_the_quota_and_the_pressure_cap_with_what_took_the_slot(world, v
         f"the network allows 2. Lost to “Kit local” (your campaign, {d1}).",
     ]
     assert local_one.pk
+
+
+def test_why_not_names_the_segments_own_cap(world, version, kit):
+    set_rules(world, cap_total=2, cap_days=7, segment_caps={"fidèle": 1})
+    loyal = customer(world, "Loyal", segment="fidèle")
+    first = campaign(world, version, operation=kit, day=DAY - timedelta(days=2), criteria={"segment": "fidèle"})
+    campaign(world, version, operation=kit, criteria={"segment": "fidèle"})
+    simulate(world)
+    d1 = (DAY - timedelta(days=2)).strftime("%d/%m")
+    assert why(world, loyal)[1] == (
+        f"Will not receive “Kit local” (E-mail, {D}): already 1 marketing message in the last 7 days — the network "
+        f"allows 1 to the segment “fidèle”. Lost to “Kit local” (your campaign, {d1}).")
+    assert first.pk
 
 
 def test_why_not_names_another_branchs_campaign_only_as_another_campaign(world, case):
