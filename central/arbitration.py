@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from datetime import date, timedelta
 
 from django.core.exceptions import FullResultSet
@@ -117,7 +118,8 @@ def counted_operation(campaign: Campaign) -> int | None:
 WORK = "relais_arb_candidate"  # (campaign, customer): the campaign's constants, address, reason so far
 CAMPAIGNS = "relais_arb_campaign"  # one row per campaign of the run, with its rank in the order
 PAST = "relais_arb_past"  # per customer: past contacts counted by each cap
-_TEMP_TABLES = (WORK, CAMPAIGNS, PAST)
+HAD = "relais_arb_had"  # (customer, operation) pairs already contacted, for the run's operations
+_TEMP_TABLES = (WORK, CAMPAIGNS, PAST, HAD)
 
 
 def _sql(statement: str, params=()) -> int:
@@ -186,11 +188,12 @@ def _plan(campaigns: list[Campaign], rules: NetworkRules) -> tuple[list[_Planned
                      .values_list("campaign_id").annotate(at=Max("at")).values_list("campaign_id", "at"))
     planned = [_Planned(campaign, rules, scheduled.get(campaign.pk, campaign.created_at)) for campaign in campaigns]
     planned.sort(key=lambda p: (p.priority, p.scheduled_at, p.campaign.pk))
-    groups: dict[str, int] = {}
-    for corder, item in enumerate(planned, start=1):
-        item.corder = corder
-        key = json.dumps(item.campaign.target_criteria or {}, sort_keys=True)
-        item.group = groups.setdefault(key, len(groups) + 1)
+    # The criteria most campaigns share get the first numbers: CASE tries them in order.
+    keys = [json.dumps(item.campaign.target_criteria or {}, sort_keys=True) for item in planned]
+    shared = Counter(keys)
+    groups = {key: number for number, key in enumerate(sorted(shared, key=lambda k: (-shared[k], k)), start=1)}
+    for corder, (item, key) in enumerate(zip(planned, keys, strict=True), start=1):
+        item.corder, item.group = corder, groups[key]
     with connection.cursor() as cursor:
         cursor.executemany(
             f"INSERT INTO {CAMPAIGNS} (campaign_id, corder, branch_id, priority, send_date, scheduled_at, channel, "  # noqa: S608
@@ -220,37 +223,38 @@ def _criteria_sql(groups: dict[str, int]) -> tuple[str, list]:
     return f"(CASE k.criteria {' '.join(whens)} ELSE 1 = 0 END)", params
 
 
-def _first_reason_sql(network_id: int, suppressed_channels: set[str]) -> tuple[str, list]:
+def _first_reason_sql(network_id: int, suppressed_channels: set[str], *, had: bool) -> tuple[str, list]:
     """The first rule that depends on the customer alone and excludes them from the campaign ``k``
-    (objection, consent, address, suppression, ownership, quiet day), or NULL."""
+    (objection, consent, address, suppression, ownership, quiet day, and with ``had`` the
+    operation already had: ``h`` joined), or NULL: one CASE per channel, chosen by the campaign's."""
     u = connection.ops.quote_name(Customer._meta.db_table)
-    consent = " OR ".join(f"(k.channel = %s AND {u}.consent_{channel} <> %s)" for channel in Channel.values)
-    params: list = [Reason.OBJECTION, *[v for channel in Channel.values for v in (channel, ConsentStatus.GRANTED)],
-                    Reason.NO_CONSENT, Channel.EMAIL, Channel.SMS, Channel.POST, Reason.NO_ADDRESS]
-    whens = [f"WHEN {u}.objected_at IS NOT NULL THEN %s", f"WHEN {consent} THEN %s",
-             f"WHEN (k.channel = %s AND {u}.email = '') OR (k.channel = %s AND {u}.mobile = '') "
-             f"OR (k.channel = %s AND ({u}.address_line1 = '' OR {u}.postal_code = '')) THEN %s"]
-    if suppressed_channels:
-        suppressions = connection.ops.quote_name(Suppression._meta.db_table)
-        listed = []
-        for channel in sorted(suppressed_channels & set(_ADDRESS_FIELD)):
+    suppressions = connection.ops.quote_name(Suppression._meta.db_table)
+    no_address = {Channel.EMAIL: f"{u}.email = ''", Channel.SMS: f"{u}.mobile = ''",
+                  Channel.POST: f"({u}.address_line1 = '' OR {u}.postal_code = '')"}
+    by_channel, params = [], []
+    for channel in Channel.values:
+        whens = [f"WHEN {u}.objected_at IS NOT NULL THEN %s", f"WHEN {u}.consent_{channel} <> %s THEN %s",
+                 f"WHEN {no_address[channel]} THEN %s"]
+        params += [channel, Reason.OBJECTION, ConsentStatus.GRANTED, Reason.NO_CONSENT, Reason.NO_ADDRESS]
+        if channel in suppressed_channels and channel in _ADDRESS_FIELD:
             address = f"LOWER({u}.{_ADDRESS_FIELD[channel]})"
             digest = (f"encode(sha256(convert_to({address}, 'UTF8')), 'hex')" if connection.vendor == "postgresql"
                       else f"relais_sha256({address})")
-            listed.append(f"(k.channel = %s AND EXISTS (SELECT 1 FROM {suppressions} s WHERE s.network_id = %s "  # noqa: S608
-                          f"AND s.channel = %s AND s.value_hash = {digest}))")
-            params.extend([channel, network_id, channel])
-        if listed:
-            whens.append(f"WHEN {' OR '.join(listed)} THEN %s")
-            params.append(Reason.SUPPRESSED)
-    whens += [f"WHEN k.branch_id IS NOT NULL AND ({u}.branch_id IS NULL OR {u}.branch_id <> k.branch_id) THEN %s",
-              "WHEN k.quiet = 1 THEN %s"]
-    params += [Reason.NOT_OWNER, Reason.QUIET_PERIOD]
-    return f"(CASE {' '.join(whens)} ELSE NULL END)", params
+            whens.append(f"WHEN EXISTS (SELECT 1 FROM {suppressions} s WHERE s.network_id = %s "  # noqa: S608
+                         f"AND s.channel = %s AND s.value_hash = {digest}) THEN %s")
+            params += [network_id, channel, Reason.SUPPRESSED]
+        whens += [f"WHEN k.branch_id IS NOT NULL AND ({u}.branch_id IS NULL OR {u}.branch_id <> k.branch_id) THEN %s",
+                  "WHEN k.quiet = 1 THEN %s"]
+        params += [Reason.NOT_OWNER, Reason.QUIET_PERIOD]
+        if had:
+            whens.append("WHEN h.customer_id IS NOT NULL THEN %s")
+            params.append(Reason.ALREADY_CONTACTED)
+        by_channel.append(f"WHEN %s THEN (CASE {' '.join(whens)} ELSE NULL END)")
+    return f"(CASE k.channel {' '.join(by_channel)} ELSE NULL END)", params
 
 
 def _insert_candidates(run: ArbitrationRun, groups: dict[str, int], rules: NetworkRules,
-                       suppressed_channels: set[str]) -> None:
+                       suppressed_channels: set[str], operations: list[int]) -> None:
     """Every (customer, campaign) pair the targets give, with the first exclusion that depends on
     the customer alone already decided: one INSERT … SELECT joining the customers to the branch
     campaigns of their branch (each matched against its campaign's criteria), one for the national
@@ -261,30 +265,31 @@ def _insert_candidates(run: ArbitrationRun, groups: dict[str, int], rules: Netwo
     u = connection.ops.quote_name(Customer._meta.db_table)
     overrides = connection.ops.quote_name(TargetOverride._meta.db_table)
     contacts = connection.ops.quote_name(Contact._meta.db_table)
-    reason, reason_params = _first_reason_sql(run.network_id, suppressed_channels)
+    had = rules.one_per_operation and bool(operations)
+    if had:  # who was already contacted for one of the run's operations (before, or a first wave)
+        _sql(f"CREATE TEMPORARY TABLE {HAD} AS SELECT DISTINCT customer_id, operation_id FROM {contacts} "  # noqa: S608
+             f"WHERE operation_id IN ({', '.join(['%s'] * len(operations))})", operations)
+        _analyze(HAD)
+    reason, reason_params = _first_reason_sql(run.network_id, suppressed_channels, had=had)
     criteria, criteria_params = _criteria_sql(groups)
     address = (f"CASE k.channel WHEN %s THEN LOWER({u}.email) WHEN %s THEN LOWER({u}.mobile) ELSE '' END")
     insert = (f"INSERT INTO {WORK} (campaign_id, customer_id, branch_id, corder, channel, origin, operation_id, "  # noqa: S608
               f"address, segment, reason) SELECT k.campaign_id, {u}.id, {u}.branch_id, k.corder, k.channel, k.origin, "
               f"k.operation_id, {address}, {u}.segment, {reason} FROM {u} ")
     head = [Channel.EMAIL, Channel.SMS, *reason_params]
+    joined = (f" LEFT JOIN {HAD} h ON h.customer_id = {u}.id AND h.operation_id = k.operation_id " if had else " ")
     # The names are the models' and this module's; every value is bound.
-    _sql(insert + f"JOIN {CAMPAIGNS} k ON k.branch_id = {u}.branch_id "
+    _sql(insert + f"JOIN {CAMPAIGNS} k ON k.branch_id = {u}.branch_id{joined}"
          f"WHERE {u}.network_id = %s AND {criteria}", [*head, run.network_id, *criteria_params])
-    _sql(insert + f"JOIN {CAMPAIGNS} k ON k.branch_id IS NULL "
+    _sql(insert + f"JOIN {CAMPAIGNS} k ON k.branch_id IS NULL{joined}"
          f"WHERE {u}.network_id = %s AND {criteria}", [*head, run.network_id, *criteria_params])
-    _sql(insert + f"JOIN {overrides} o ON o.customer_id = {u}.id JOIN {CAMPAIGNS} k ON k.campaign_id = o.campaign_id "  # noqa: S608
-         f"WHERE {u}.network_id = %s AND o.action = %s AND NOT EXISTS (SELECT 1 FROM {WORK} w "
+    _sql(insert + f"JOIN {overrides} o ON o.customer_id = {u}.id JOIN {CAMPAIGNS} k ON k.campaign_id = o.campaign_id"  # noqa: S608
+         f"{joined}WHERE {u}.network_id = %s AND o.action = %s AND NOT EXISTS (SELECT 1 FROM {WORK} w "
          f"WHERE w.campaign_id = o.campaign_id AND w.customer_id = o.customer_id)",
          [*head, run.network_id, TargetOverride.Action.INCLUDE])
     _sql(f"DELETE FROM {WORK} WHERE EXISTS (SELECT 1 FROM {overrides} o WHERE o.campaign_id = {WORK}.campaign_id "  # noqa: S608
          f"AND o.customer_id = {WORK}.customer_id AND o.action = %s)", [TargetOverride.Action.EXCLUDE])
     _analyze(WORK)
-    if rules.one_per_operation:
-        _sql(f"UPDATE {WORK} SET reason = %s FROM (SELECT DISTINCT customer_id, operation_id FROM {contacts} "  # noqa: S608
-             f"WHERE operation_id IN (SELECT operation_id FROM {CAMPAIGNS})) h WHERE {WORK}.reason IS NULL "
-             f"AND {WORK}.customer_id = h.customer_id AND {WORK}.operation_id = h.operation_id",
-             [Reason.ALREADY_CONTACTED])
 
 
 def _past_counts(run: ArbitrationRun, rules: NetworkRules) -> dict[tuple, str]:
@@ -441,12 +446,16 @@ def partition_name(run_id: int) -> str:
 
 def _load_table(run: ArbitrationRun) -> str:
     """Where the run's decisions are written: on PostgreSQL a new table of the run's own, without
-    index (``_attach`` indexes and attaches it), else ``central_candidate`` itself."""
+    index (``_attach`` indexes and attaches it), else ``central_candidate`` itself. A simulation's
+    table is UNLOGGED: a what-if that can be made again, it skips the write-ahead log (and would be
+    emptied by a crash of the database server, its run then explaining nothing until simulated
+    again); a real run's decisions, which explain what was sent, are logged."""
     if connection.vendor != "postgresql":
         return connection.ops.quote_name(Candidate._meta.db_table)
     part, parent = partition_name(run.pk), Candidate._meta.db_table
+    unlogged = "UNLOGGED " if run.mode == ArbitrationRun.Mode.SIMULATION else ""
     _sql(f"DROP TABLE IF EXISTS {part}")
-    _sql(f"CREATE TABLE {part} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+    _sql(f"CREATE {unlogged}TABLE {part} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
     return part
 
 
@@ -524,8 +533,8 @@ def arbitrate(*, network: Network, starts_on: date, ends_on: date, mode: str = A
         suppressed_channels = set(Suppression.objects.filter(network=network).values_list("channel", flat=True)
                                   .distinct().order_by())
         planned, groups = _plan(campaigns, rules)
-        _insert_candidates(run, groups, rules, suppressed_channels)
         operations = sorted({item.operation_id for item in planned if item.operation_id is not None})
+        _insert_candidates(run, groups, rules, suppressed_channels, operations)
         written = _decide_and_write(run, rules, operations)
         _drop_work_tables()
         _attach(run)
