@@ -1,5 +1,6 @@
 """The public endpoints of messages: unsubscription, open pixel, click redirect, view online.
-No login: the delivery's token (130 random bits) is the credential; an unknown one answers 404."""
+No login: the delivery's token (130 random bits) is the credential; an unknown one answers 404.
+And the SMS provider's webhook for replies (STOP), authenticated by the provider's signature."""
 
 from django.urls import path
 
@@ -11,4 +12,5 @@ urlpatterns = [
     path("t/o/<str:token>.gif", public_views.open_pixel_view, name="open"),
     path("t/c/<str:token>/", public_views.click_view, name="click"),
     path("v/<str:token>/", public_views.view_online_view, name="view-online"),
+    path("sms/inbound/twilio/", public_views.sms_inbound_twilio_view, name="sms-inbound-twilio"),
 ]

@@ -1,20 +1,25 @@
 """Pages and endpoints reached from a message, by anyone holding its token. They reveal nothing
 but what the message itself showed: an unknown token, or a link that was not in the message,
-answers 404."""
+answers 404. And the SMS provider's webhook for replies, authenticated by its signature."""
 
+import logging
+
+from django.conf import settings
 from django.core import signing
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from central import dispatch
+from central import dispatch, sms_inbound
 from central.models import Channel
 
 #: A transparent 1×1 GIF.
 PIXEL = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
          b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+
+logger = logging.getLogger(__name__)
 
 
 def _private(response: HttpResponse) -> HttpResponse:
@@ -69,3 +74,22 @@ def view_online_view(request: HttpRequest, token: str) -> HttpResponse:
         "default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; font-src https: data:; "
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
     return _private(response)
+
+
+@csrf_exempt  # a server-to-server webhook: Twilio's signature is the credential
+@require_POST
+def sms_inbound_twilio_view(request: HttpRequest) -> HttpResponse:
+    """A reply to one of our SMS, posted by Twilio (``From``, ``Body``, ``MessageSid``…) and signed
+    with our auth token: a bad or missing signature answers 403 and changes nothing. The URL Twilio
+    signed is the public one — ``RELAIS_BASE_URL`` + this path, or the request's own absolute URL
+    (behind a proxy, right only with ``SECURE_PROXY_SSL_HEADER`` and ``USE_X_FORWARDED_HOST``)."""
+    auth_token = settings.RELAIS_SMS_TWILIO_AUTH_TOKEN
+    urls = (settings.RELAIS_BASE_URL.rstrip("/") + request.get_full_path(), request.build_absolute_uri())
+    if not sms_inbound.twilio_signature_valid(auth_token=auth_token, urls=urls, params=dict(request.POST.lists()),
+                                              signature=request.headers.get("X-Twilio-Signature", "")):
+        logger.warning("Inbound SMS refused (403): %s", "RELAIS_SMS_TWILIO_AUTH_TOKEN is not set" if not auth_token
+                       else f"missing or bad X-Twilio-Signature for {urls[0]}")
+        return _private(HttpResponseForbidden())
+    sms_inbound.sms_inbound_receive(sender=request.POST.get("From", ""), body=request.POST.get("Body", ""),
+                                    message_id=request.POST.get("MessageSid", ""))
+    return _private(HttpResponse(sms_inbound.EMPTY_TWIML, content_type="text/xml"))
