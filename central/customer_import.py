@@ -340,7 +340,9 @@ class RowValidator:
                 except ValueError:
                     fail(f"{name}_date", _("A date is written 2025-12-31 or 31/12/2025."))
             consents.append(status)
-            consents.append(self._dt(at or self.now) if status else None)
+            # undated: NULL here (the load dates it from the import; an undated consent never
+            # undoes a withdrawal made through Relais: see _ignore_stale_consents_sql)
+            consents.append(self._dt(at) if status and at else None)
         objection = _YES_NO.get((get("objection") or "").strip().lower())
         if objection is None:
             fail("objection", _("Objection is yes, no or empty."))
@@ -425,8 +427,40 @@ _PROFILE = (
 def _consent_insert(channel: str) -> str:
     return (
         f"CASE WHEN s.consent_{channel} = '' THEN 'unknown' ELSE s.consent_{channel} END, "
-        f"s.consent_{channel}_at, CASE WHEN s.consent_{channel} = '' THEN '' ELSE s.consent_source END"
+        f"CASE WHEN s.consent_{channel} = '' THEN NULL ELSE COALESCE(s.consent_{channel}_at, %(now)s) END, "
+        f"CASE WHEN s.consent_{channel} = '' THEN '' ELSE s.consent_source END"
     )
+
+
+#: Sources of the withdrawals Relais records itself (central/dispatch.py, central/sms_inbound.py):
+#: an unsubscribe link, an SMS STOP. SQL LIKE patterns.
+RELAIS_WITHDRAWALS = ("unsubscribe link", "SMS STOP%")
+
+
+def _ignore_stale_consents_sql() -> str:
+    """Before the upsert: forget (blank in the staging table) what the file says that would undo a
+    withdrawal the person made through Relais — an SMS STOP, a click on an unsubscribe link —
+    unless the file's consent is dated after it. The CRM may not know of it yet: re-exporting the
+    customer's old "granted" must not subscribe them again. (What the CRM itself said before, it
+    may change: only Relais's own withdrawals are kept.) An objection made through an unsubscribe
+    link is not lifted by a file's "no"."""
+    t = "relais_customer_stage"
+
+    def relais(source: str) -> str:
+        return "(" + " OR ".join(f"{source} LIKE '{pattern}'" for pattern in RELAIS_WITHDRAWALS) + ")"
+
+    sets, conditions = [], []
+    for channel in ("email", "sms", "post"):
+        given, at = f"{t}.consent_{channel}", f"{t}.consent_{channel}_at"
+        stale = (f"({given} <> '' AND {given} <> 'denied' AND p.consent_{channel} = 'denied' "
+                 f"AND {relais(f'p.consent_{channel}_source')} AND ({at} IS NULL OR {at} <= p.consent_{channel}_at))")
+        sets.append(f"consent_{channel} = CASE WHEN {stale} THEN '' ELSE {given} END")
+        conditions.append(stale)
+    lifted = f"({t}.objection = 'no' AND p.objected_at IS NOT NULL AND {relais('p.objection_source')})"
+    sets.append(f"objection = CASE WHEN {lifted} THEN '' ELSE {t}.objection END")
+    conditions.append(lifted)
+    return (f"UPDATE {t} SET {', '.join(sets)} FROM relais_customer_prev p "  # noqa: S608
+            f"WHERE p.external_id = {t}.external_id AND ({' OR '.join(conditions)})")
 
 
 def _consent_assignments(channel: str) -> dict[str, str]:
@@ -586,11 +620,14 @@ def load(
         }
         cursor.execute(
             """CREATE TEMPORARY TABLE relais_customer_prev AS
-                SELECT c.id, c.consent_email, c.consent_sms, c.consent_post, c.objected_at
+                SELECT c.id, c.external_id, c.consent_email, c.consent_email_at, c.consent_email_source,
+                       c.consent_sms, c.consent_sms_at, c.consent_sms_source, c.consent_post, c.consent_post_at,
+                       c.consent_post_source, c.objected_at, c.objection_source
                 FROM central_customer c JOIN relais_customer_stage s
                   ON c.network_id = %(network)s AND c.external_id = s.external_id""",
             params,
         )
+        cursor.execute(_ignore_stale_consents_sql())
         cursor.execute("SELECT COUNT(*) FROM relais_customer_prev")
         result.rows_updated = cursor.fetchone()[0]
         result.rows_created = staged_count - result.rows_updated

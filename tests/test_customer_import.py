@@ -2,6 +2,7 @@
 bad rows out; upsert by CRM id; consent kept, changed and recorded in the history."""
 
 import io
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -105,6 +106,31 @@ def test_objection_beats_consent_and_is_recorded(world):
     customer.refresh_from_db()
     assert not customer.has_objected
     assert ConsentEvent.objects.filter(customer=customer, channel="all", status="withdrawn").count() == 1
+
+
+def test_a_stop_or_an_unsubscribe_made_through_relais_is_not_undone_by_a_file(world):
+    """The CRM does not know yet that Anne replied STOP and that Bruno clicked an unsubscribe link:
+    re-exporting their old consents subscribes nobody again; a consent dated after the STOP does."""
+    from central.dispatch import customer_consent_withdraw, customer_objection_record
+
+    anne, bruno = world.customers["N1"], world.customers["N2"]
+    Customer.objects.filter(pk=anne.pk).update(consent_sms="granted")
+    anne.refresh_from_db()
+    stopped = timezone.now() - timedelta(days=3)
+    customer_consent_withdraw(customer=anne, channel="sms", source="SMS STOP (reply SM123)", at=stopped)
+    customer_objection_record(customer=bruno, source="unsubscribe link")
+    header = "external_id,branch_code,email,mobile,consent_sms,consent_sms_date,objection\n"
+    run_import(world, header + "A-N1,N1,anne.nord@example.test,0612345678,granted,,\n"
+                              "A-N2,N2,bruno.voisin@example.test,,,,no\n")
+    anne.refresh_from_db()
+    assert (anne.consent_sms, anne.consent_sms_at) == ("denied", stopped)
+    assert Customer.objects.get(pk=bruno.pk).has_objected
+    assert not ConsentEvent.objects.filter(customer=anne, channel="sms", status="granted", recorded_at__gt=stopped)
+    run_import(world, header + "A-N1,N1,anne.nord@example.test,0612345678,granted,2020-01-01,\n")
+    assert Customer.objects.get(pk=anne.pk).consent_sms == "denied"  # dated before the STOP
+    given_again = (timezone.localdate() - timedelta(days=1)).isoformat()
+    run_import(world, header + f"A-N1,N1,anne.nord@example.test,0612345678,granted,{given_again},\n")
+    assert Customer.objects.get(pk=anne.pk).consent_sms == "granted"  # given again after the STOP
 
 
 def test_same_crm_id_in_two_networks_are_two_customers(world):
