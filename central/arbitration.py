@@ -137,8 +137,11 @@ def _create_work_tables() -> None:
         # temporary table.)
         _sql("SET LOCAL work_mem = '256MB'")
         _sql("SET LOCAL maintenance_work_mem = '512MB'")  # the run's indexes, each built by one sort
-        # Hundreds of short statements: compiling each one (JIT) would cost more than it saves.
+        # A few statements over millions of rows: compiling them (JIT) costs more than it saves,
+        # and a nested loop (one index probe per campaign, rows scattered over the table) is never
+        # the right join here — the planner may pick one for a join on the customers' branch.
         _sql("SET LOCAL jit = off")
+        _sql("SET LOCAL enable_nestloop = off")
         try:
             with transaction.atomic():
                 _sql("SET LOCAL temp_buffers = '512MB'")
@@ -200,6 +203,7 @@ def _plan(campaigns: list[Campaign], rules: NetworkRules) -> tuple[list[_Planned
             f"origin, operation_id, quiet, criteria) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [(p.campaign.pk, p.corder, p.campaign.branch_id, p.priority, p.campaign.send_date, p.scheduled_at,
               p.campaign.channel, p.origin, p.operation_id, int(p.quiet), p.group) for p in planned])
+    _analyze(CAMPAIGNS)
     return planned, groups
 
 
@@ -226,7 +230,7 @@ def _criteria_sql(groups: dict[str, int]) -> tuple[str, list]:
 def _first_reason_sql(network_id: int, suppressed_channels: set[str], *, had: bool) -> tuple[str, list]:
     """The first rule that depends on the customer alone and excludes them from the campaign ``k``
     (objection, consent, address, suppression, ownership, quiet day, and with ``had`` the
-    operation already had: ``h`` joined), or NULL: one CASE per channel, chosen by the campaign's."""
+    operation already had: a hashed look-up), or NULL: one CASE per channel, chosen by the campaign's."""
     u = connection.ops.quote_name(Customer._meta.db_table)
     suppressions = connection.ops.quote_name(Suppression._meta.db_table)
     no_address = {Channel.EMAIL: f"{u}.email = ''", Channel.SMS: f"{u}.mobile = ''",
@@ -247,7 +251,8 @@ def _first_reason_sql(network_id: int, suppressed_channels: set[str], *, had: bo
                   "WHEN k.quiet = 1 THEN %s"]
         params += [Reason.NOT_OWNER, Reason.QUIET_PERIOD]
         if had:
-            whens.append("WHEN h.customer_id IS NOT NULL THEN %s")
+            whens.append(f"WHEN k.operation_id IS NOT NULL AND ({u}.id, k.operation_id) IN "  # noqa: S608
+                         f"(SELECT customer_id, operation_id FROM {HAD}) THEN %s")
             params.append(Reason.ALREADY_CONTACTED)
         by_channel.append(f"WHEN %s THEN (CASE {' '.join(whens)} ELSE NULL END)")
     return f"(CASE k.channel {' '.join(by_channel)} ELSE NULL END)", params
@@ -277,7 +282,7 @@ def _insert_candidates(run: ArbitrationRun, groups: dict[str, int], rules: Netwo
               f"address, segment, reason) SELECT k.campaign_id, {u}.id, {u}.branch_id, k.corder, k.channel, k.origin, "
               f"k.operation_id, {address}, {u}.segment, {reason} FROM {u} ")
     head = [Channel.EMAIL, Channel.SMS, *reason_params]
-    joined = (f" LEFT JOIN {HAD} h ON h.customer_id = {u}.id AND h.operation_id = k.operation_id " if had else " ")
+    joined = " "
     # The names are the models' and this module's; every value is bound.
     _sql(insert + f"JOIN {CAMPAIGNS} k ON k.branch_id = {u}.branch_id{joined}"
          f"WHERE {u}.network_id = %s AND {criteria}", [*head, run.network_id, *criteria_params])
@@ -315,15 +320,23 @@ def _past_counts(run: ArbitrationRun, rules: NetworkRules) -> dict[tuple, str]:
     return columns
 
 
-def _exclude_ranked(reason: str, *, partition: str, order: str, where: str, params=()) -> int:
+def _exclude_ranked(reason: str, *, partition: str, order: str, where: str, params=(), rare: bool = False) -> int:
     """Exclude for ``reason`` the candidates still in (``where``) that are not the first of their
-    ``partition`` in ``order`` (one UPDATE with a window function)."""
+    ``partition`` (columns of ``c``) in ``order``: one UPDATE with a window function. ``rare``:
+    partitions of more than one candidate are rare (shared addresses), so they are found first by
+    a hashed GROUP BY and only their candidates are sorted."""
+    shared, shared_params = "", []
+    if rare:
+        columns = partition.replace("c.", "")
+        shared = (f" AND ({partition}) IN (SELECT {columns} FROM {WORK} c WHERE c.reason IS NULL AND {where} "  # noqa: S608
+                  f"GROUP BY {columns} HAVING COUNT(*) > 1)")
+        shared_params = list(params)
     return _sql(
         f"UPDATE {WORK} SET reason = %s FROM ("  # noqa: S608
         f"SELECT c.campaign_id, c.customer_id, ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {order}) AS rn "
-        f"FROM {WORK} c WHERE c.reason IS NULL AND {where}) r "
+        f"FROM {WORK} c WHERE c.reason IS NULL AND {where}{shared}) r "
         f"WHERE r.rn > 1 AND {WORK}.campaign_id = r.campaign_id AND {WORK}.customer_id = r.customer_id",
-        [reason, *params])
+        [reason, *params, *shared_params])
 
 
 class _Sql:
@@ -490,7 +503,7 @@ def _decide_and_write(run: ArbitrationRun, rules: NetworkRules, operations: list
         _exclude_ranked(Reason.SAME_OPERATION, partition="c.customer_id, c.operation_id", order="c.corder",
                         where="c.operation_id IS NOT NULL")
     _exclude_ranked(Reason.DUPLICATE_ADDRESS, partition="c.campaign_id, c.address", order="c.customer_id",
-                    where="c.channel IN (%s, %s) AND c.address <> ''", params=[Channel.EMAIL, Channel.SMS])
+                    where="c.channel IN (%s, %s) AND c.address <> ''", params=[Channel.EMAIL, Channel.SMS], rare=True)
     past = _past_counts(run, rules)
     return _caps_and_write(run, rules, past, operations)
 
