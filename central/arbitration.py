@@ -551,6 +551,9 @@ def arbitrate(*, network: Network, starts_on: date, ends_on: date, mode: str = A
         written = _decide_and_write(run, rules, operations)
         _drop_work_tables()
         _attach(run)
+        if connection.vendor == "postgresql":  # the caller's transaction may go on: its own settings
+            for setting in ("work_mem", "maintenance_work_mem", "jit", "enable_nestloop"):
+                _sql(f"RESET {setting}")
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT reason, COUNT(*) FROM {connection.ops.quote_name(Candidate._meta.db_table)} "  # noqa: S608
                            f"WHERE run_id = %s GROUP BY reason", [run.pk])
