@@ -145,6 +145,8 @@ RELAIS_IMPORT_MAX_BYTES = env.int("RELAIS_IMPORT_MAX_BYTES", default=200 * 1024 
 
 # Dispatch (central/dispatch.py, docs/dispatch.md): chunks of deliveries sent by Celery tasks.
 RELAIS_DISPATCH_CHUNK_SIZE = env.int("RELAIS_DISPATCH_CHUNK_SIZE", default=200)
+#: Messages claimed at once by a chunk (one UPDATE): also what a killed worker may send twice.
+RELAIS_DISPATCH_BATCH_SIZE = env.int("RELAIS_DISPATCH_BATCH_SIZE", default=50)
 #: The Celery queue of the sending tasks ("" = the default queue): lets sends have workers of their own.
 RELAIS_DISPATCH_QUEUE = env.str("RELAIS_DISPATCH_QUEUE", default="")
 #: A message that meets temporary errors (SMTP 4xx, a lost connection, an SMS provider's 429/5xx) is
