@@ -340,9 +340,10 @@ def customer_objection_record(*, customer: Customer, source: str, at: datetime |
     return bool(changed)
 
 
-def customer_consent_withdraw(*, customer: Customer, channel: str, source: str, at: datetime | None = None) -> bool:
+def customer_consent_withdraw(*, customer: Customer, channel: str, source: str, at: datetime | None = None,
+                              reason: str = DeliveryReason.NO_CONSENT) -> bool:
     """Record that ``customer`` withdrew their consent for ``channel`` (an SMS STOP…), with its
-    ``ConsentEvent``; their queued deliveries on that channel are cancelled."""
+    ``ConsentEvent``; their queued deliveries on that channel are cancelled, for ``reason``."""
     at = at or timezone.now()
     with transaction.atomic():
         changed = Customer.objects.filter(pk=customer.pk).exclude(**{f"consent_{channel}": ConsentStatus.DENIED}).update(
@@ -351,7 +352,7 @@ def customer_consent_withdraw(*, customer: Customer, channel: str, source: str, 
         if changed:
             ConsentEvent.objects.create(customer_id=customer.pk, channel=channel, status=ConsentStatus.DENIED,
                                         occurred_at=at, source=source[:120], recorded_at=at)
-        _cancel_queued(Delivery.objects.filter(customer_id=customer.pk, channel=channel), DeliveryReason.NO_CONSENT, at)
+        _cancel_queued(Delivery.objects.filter(customer_id=customer.pk, channel=channel), reason, at)
     return bool(changed)
 
 
@@ -986,7 +987,7 @@ def _send_claimed(campaign: Campaign, delivery: Delivery, claimed_at: datetime, 
                 _suppress(delivery.customer, delivery.channel, failure.reason)
         if failure.opted_out:
             customer_consent_withdraw(customer=delivery.customer, channel=delivery.channel, source=SMS_STOP_SOURCE,
-                                      at=now)
+                                      at=now, reason=DeliveryReason.SMS_STOP)
         return CANCELLED if failure.opted_out else FAILED
     except Exception as error:  # a poison recipient fails alone
         logger.exception("delivery %s failed", delivery.pk)

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from central import dispatch
 from central.customer_import import normalise_mobile
-from central.models import Channel, ConsentEvent, Customer
+from central.models import Channel, ConsentEvent, Customer, DeliveryReason
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +98,8 @@ def sms_inbound_receive(*, sender: str, body: str, message_id: str) -> InboundRe
             logger.info("Inbound SMS %s: already recorded, nothing changed", message_id)
             return InboundResult(stop=True, customers=len(customers), duplicate=True)
         withdrawn = sum(
-            dispatch.customer_consent_withdraw(customer=customer, channel=Channel.SMS, source=source, at=at)
+            dispatch.customer_consent_withdraw(customer=customer, channel=Channel.SMS, source=source, at=at,
+                                               reason=DeliveryReason.SMS_STOP)
             for customer in customers)
     logger.info("Inbound SMS %s: STOP, SMS consent withdrawn for %d of %d customers", message_id or "-",
                 withdrawn, len(customers))

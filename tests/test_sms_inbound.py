@@ -162,7 +162,7 @@ def test_a_signed_stop_withdraws_the_sms_consent_of_every_customer_with_that_num
         delivery.refresh_from_db()
     for key in ("alpha_sms", "beta_sms"):
         assert (deliveries[key].status, deliveries[key].reason) == (DeliveryStatus.CANCELLED,
-                                                                    DeliveryReason.NO_CONSENT), key
+                                                                    DeliveryReason.SMS_STOP), key
         assert deliveries[key].finished_at is not None
     assert deliveries["alpha_email"].status == DeliveryStatus.QUEUED  # the e-mail still goes
     assert deliveries["neighbour_sms"].status == DeliveryStatus.QUEUED  # another number
