@@ -1,24 +1,26 @@
 """Arbitration: which customer gets which campaign, decided set-based in the database.
 
-For a network and a window of send dates, every (customer, campaign) pair the campaigns' targets
-give becomes a ``Candidate`` row (one ``INSERT … SELECT`` per campaign), then a fixed sequence of
-``UPDATE`` statements decides them — never a loop over recipients in Python:
+For a network and a window of send dates, about fifteen SQL statements decide every (customer,
+campaign) pair the campaigns' targets give — never a loop over recipients in Python. They work in
+temporary tables of the run's connection (docs/arbitration.md, "How the engine works"):
 
-1. exclusions that depend on the customer alone: global objection, no consent for the channel, no
-   address, suppression list, customer of another branch, quiet day, already contacted for the
-   operation;
+1. the candidates: the customers joined to the campaigns of their branch (and to the national
+   ones), each matched against its campaign's criteria, with the first exclusion that depends on
+   the customer alone — global objection, no consent for the channel, no address, suppression
+   list, customer of another branch, quiet day, already contacted for the operation;
 2. one message per customer per operation (the highest priority goes first), one per address per
-   campaign;
+   campaign (an UPDATE with a window function each);
 3. the pressure caps, in order: per channel, then the quota reserved for the other origin, then the
-   overall cap, each counting past contacts (``Contact``) over its rolling window and ranking the
-   customer's remaining candidates by priority (window functions);
-4. what is left is selected; each excluded candidate keeps its reason and, where it lost to
-   another campaign, that campaign (``lost_to``).
+   overall cap (the customer's segment may have its own), each counting past contacts
+   (``Contact``) over its rolling window plus the customer's candidates still in, ranked by
+   priority — running counts over one sort, in the statement that writes every decision, with
+   what each loser lost to (``lost_to``). What is left is selected.
 
 Priority: a campaign of an operation flagged "national priority" first; then the network's order
 of origins (default transactional > local > national); ties broken by earlier scheduling, then
 earlier creation. The same engine runs as a simulation (what if) and for real (``mode=commit``,
-which then creates one ``Delivery`` per selected candidate under a unique constraint).
+which then creates one ``Delivery`` per selected candidate under a unique constraint). On
+PostgreSQL each run's decisions are a partition of ``central_candidate`` of their own.
 """
 
 from __future__ import annotations
@@ -30,11 +32,7 @@ from datetime import date, timedelta
 
 from django.core.exceptions import FullResultSet
 from django.db import DataError, connection, transaction
-from django.db.models import (
-    CharField,
-    Func,
-    Max,
-)
+from django.db.models import Max
 from django.utils import timezone
 
 from central.models import (
@@ -63,18 +61,6 @@ from local_stores.models import Network
 COMMIT_STATUSES = (CampaignStatus.SCHEDULED,)
 SIMULATION_STATUSES = (CampaignStatus.DRAFT, CampaignStatus.AWAITING_APPROVAL, CampaignStatus.APPROVED,
                        *COMMIT_STATUSES)
-
-
-class Sha256Hex(Func):
-    """SHA-256, in hexadecimal, of a text expression (PostgreSQL's ``sha256``; on SQLite the
-    function ``relais_sha256`` that central registers on each connection)."""
-
-    function = "relais_sha256"
-    output_field = CharField()
-
-    def as_postgresql(self, compiler, conn, **extra):
-        return self.as_sql(compiler, conn, template="encode(sha256(convert_to(%(expressions)s, 'UTF8')), 'hex')",
-                           **extra)
 
 
 def rules_for(network: Network) -> NetworkRules:
