@@ -67,7 +67,6 @@ import gc
 import hashlib
 import json
 import os
-import platform
 import random
 import resource
 import statistics
@@ -92,11 +91,9 @@ from bench.generate_network import (  # noqa: E402
     REFERENCE_CUSTOMERS,
     REFERENCE_NOW,
     SEED,
-    create_network,
-    default_csv_path,
-    network_plan,
+    ensure_customers,
+    host_info,
     setup_django,
-    write_customers_csv,
 )
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/relais_arbitration_bench"
@@ -200,41 +197,6 @@ def vacuum_analyze(table: str) -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(f"VACUUM (ANALYZE) {table}")
-
-
-def ensure_customers(*, customers: int, seed: int):
-    """Migrate, create the network and load the customers if the database lacks them."""
-    from django.core.management import call_command
-    from django.db import transaction
-
-    from central.models import Customer
-    from central.services import customer_import_load
-    from local_stores.models import Network
-
-    call_command("migrate", verbosity=0, interactive=False)
-    network = Network.objects.filter(slug=NETWORK_SLUG).first()
-    if network is None:
-        network = create_network(network_plan(seed))
-        print(f"workload      network {NETWORK_SLUG!r} created")
-    loaded = Customer.objects.filter(network=network).count()
-    if loaded == 0:
-        csv_path = default_csv_path(customers, seed)
-        if not csv_path.exists():
-            summary = write_customers_csv(csv_path, customers=customers, seed=seed)
-            print(f"workload      CSV generated in {summary.seconds:.0f} s: {csv_path}")
-        print(f"workload      loading {csv_path.name} through customer_import_load (minutes)…", flush=True)
-        started = time.perf_counter()
-        with csv_path.open("rb") as stream, transaction.atomic():
-            result = customer_import_load(network=network, stream=stream, now=REFERENCE_NOW, source="benchmark")
-        print(f"workload      {result.rows_created:,} customers loaded in {time.perf_counter() - started:.0f} s "
-              f"({result.rows_rejected} rejected)")
-        vacuum_analyze("central_customer")
-        loaded = Customer.objects.filter(network=network).count()
-    else:
-        print(f"workload      customers reused: {loaded:,} in network {NETWORK_SLUG!r}")
-    if loaded != customers:
-        raise SystemExit(f"network {NETWORK_SLUG!r} holds {loaded:,} customers, expected {customers:,}")
-    return network
 
 
 def customer_mix(network) -> dict[str, object]:
@@ -1109,18 +1071,7 @@ def compare(run_id: int, loop: dict[str, object]) -> dict[str, object]:
 
 
 def machine_info() -> dict[str, object]:
-    import django
-
-    info: dict[str, object] = {"cpus": os.cpu_count(), "python": platform.python_version(),
-                               "django": django.get_version()}
-    with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-        info["cpu_model"] = next((line.split(":", 1)[1].strip() for line in cpuinfo
-                                  if line.startswith("model name")), "?")
-    with open("/proc/meminfo", encoding="utf-8") as meminfo:
-        kilobytes = next((int(line.split()[1]) for line in meminfo if line.startswith("MemTotal:")), 0)
-        info["memory_gb"] = round(kilobytes / 1024 / 1024, 1)
-    info["load_average"] = [round(x, 2) for x in os.getloadavg()]
-    info["postgresql"] = sql_value("SHOW server_version")
+    info = host_info()
     for name in ("shared_buffers", "work_mem", "maintenance_work_mem", "effective_cache_size", "random_page_cost",
                  "jit", "max_parallel_workers_per_gather", "synchronous_commit", "max_wal_size"):
         info[name] = sql_value(f"SHOW {name}")

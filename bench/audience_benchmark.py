@@ -65,7 +65,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import sys
 import time
@@ -81,16 +80,12 @@ if str(PROJECT_ROOT) not in sys.path:  # run as ``python bench/…py`` as well a
 
 from bench.generate_network import (  # noqa: E402
     DEFAULT_DATABASE_URL,
-    NETWORK_SLUG,
     OUT_DIR,
     REFERENCE_CUSTOMERS,
-    REFERENCE_NOW,
     SEED,
-    create_network,
-    default_csv_path,
-    network_plan,
+    ensure_customers,
+    host_info,
     setup_django,
-    write_customers_csv,
 )
 
 TARGET_P95_MS = 100.0
@@ -135,60 +130,11 @@ def ensure_database(url: str) -> tuple[str, bool]:
     return name, not exists
 
 
-def ensure_workload(*, customers: int, seed: int):
-    """Migrate, create the network and load the customers if the database lacks them."""
-    from django.core.management import call_command
-    from django.db import connection, transaction
-
-    from central.models import Customer
-    from central.services import customer_import_load
-    from local_stores.models import Network
-
-    call_command("migrate", verbosity=0, interactive=False)
-    network = Network.objects.filter(slug=NETWORK_SLUG).first()
-    if network is None:
-        network = create_network(network_plan(seed))
-        print(f"workload      network {NETWORK_SLUG!r} created")
-    loaded = Customer.objects.filter(network=network).count()
-    if loaded == 0:
-        csv_path = default_csv_path(customers, seed)
-        if not csv_path.exists():
-            summary = write_customers_csv(csv_path, customers=customers, seed=seed)
-            print(f"workload      CSV generated in {summary.seconds:.0f} s: {csv_path}")
-        print(f"workload      loading {csv_path.name} through customer_import_load (minutes)…", flush=True)
-        started = time.perf_counter()
-        with csv_path.open("rb") as stream, transaction.atomic():
-            result = customer_import_load(network=network, stream=stream, now=REFERENCE_NOW, source="benchmark")
-        print(
-            f"workload      {result.rows_created:,} customers loaded in {time.perf_counter() - started:.0f} s "
-            f"({result.rows_rejected} rejected)"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute("VACUUM (ANALYZE) central_customer")
-        loaded = Customer.objects.filter(network=network).count()
-    else:
-        print(f"workload      reused: {loaded:,} customers already in network {NETWORK_SLUG!r}")
-    if loaded != customers:
-        raise SystemExit(f"network {NETWORK_SLUG!r} holds {loaded:,} customers, expected {customers:,}")
-    return network
-
-
 def machine_info() -> dict[str, object]:
-    import django
     from django.db import connection
 
-    info: dict[str, object] = {"cpus": os.cpu_count(), "python": platform.python_version(),
-                               "django": django.get_version()}
-    with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-        info["cpu_model"] = next(
-            (line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "?"
-        )
-    with open("/proc/meminfo", encoding="utf-8") as meminfo:
-        kilobytes = next((int(line.split()[1]) for line in meminfo if line.startswith("MemTotal:")), 0)
-        info["memory_gb"] = round(kilobytes / 1024 / 1024, 1)
+    info = host_info()
     with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        info["postgresql"] = cursor.fetchone()[0]
         for name in ("shared_buffers", "work_mem", "effective_cache_size", "random_page_cost", "jit"):
             cursor.execute(f"SHOW {name}")
             info[name] = cursor.fetchone()[0]
@@ -757,7 +703,7 @@ def main(argv: list[str] | None = None) -> int:
     name, created = ensure_database(os.environ["DATABASE_URL"])
     print(f"database      {name}{' (created)' if created else ''}")
     setup_django()
-    network = ensure_workload(customers=args.customers, seed=args.seed)
+    network = ensure_customers(customers=args.customers, seed=args.seed)
     index_sql = audience_index_sql()
     definitions = ensure_audience_indexes(index_sql)
     info = machine_info()

@@ -275,3 +275,63 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def host_info() -> dict[str, object]:
+    """The machine and the PostgreSQL server the figures were measured on (each benchmark adds its
+    own settings to it)."""
+    import platform
+
+    import django
+    from django.db import connection
+
+    info: dict[str, object] = {"cpus": os.cpu_count(), "python": platform.python_version(),
+                               "django": django.get_version()}
+    with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+        info["cpu_model"] = next((line.split(":", 1)[1].strip() for line in cpuinfo
+                                  if line.startswith("model name")), "?")
+    with open("/proc/meminfo", encoding="utf-8") as meminfo:
+        kilobytes = next((int(line.split()[1]) for line in meminfo if line.startswith("MemTotal:")), 0)
+        info["memory_gb"] = round(kilobytes / 1024 / 1024, 1)
+    info["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        info["postgresql"] = cursor.fetchone()[0]
+    return info
+
+
+def ensure_customers(*, customers: int, seed: int):
+    """Migrate, create the network and load its customers (through the real import, then VACUUM
+    ANALYZE) if the database lacks them; the network. Needs Django set up."""
+    from django.core.management import call_command
+    from django.db import connection, transaction
+
+    from central.models import Customer
+    from central.services import customer_import_load
+    from local_stores.models import Network
+
+    call_command("migrate", verbosity=0, interactive=False)
+    network = Network.objects.filter(slug=NETWORK_SLUG).first()
+    if network is None:
+        network = create_network(network_plan(seed))
+        print(f"workload      network {NETWORK_SLUG!r} created")
+    loaded = Customer.objects.filter(network=network).count()
+    if loaded == 0:
+        csv_path = default_csv_path(customers, seed)
+        if not csv_path.exists():
+            summary = write_customers_csv(csv_path, customers=customers, seed=seed)
+            print(f"workload      CSV generated in {summary.seconds:.0f} s: {csv_path}")
+        print(f"workload      loading {csv_path.name} through customer_import_load (minutes)…", flush=True)
+        started = time.perf_counter()
+        with csv_path.open("rb") as stream, transaction.atomic():
+            result = customer_import_load(network=network, stream=stream, now=REFERENCE_NOW, source="benchmark")
+        print(f"workload      {result.rows_created:,} customers loaded in {time.perf_counter() - started:.0f} s "
+              f"({result.rows_rejected} rejected)")
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM (ANALYZE) central_customer")
+        loaded = Customer.objects.filter(network=network).count()
+    else:
+        print(f"workload      customers reused: {loaded:,} in network {NETWORK_SLUG!r}")
+    if loaded != customers:
+        raise SystemExit(f"network {NETWORK_SLUG!r} holds {loaded:,} customers, expected {customers:,}")
+    return network

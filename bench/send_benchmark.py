@@ -59,7 +59,6 @@ import contextlib
 import json
 import multiprocessing
 import os
-import platform
 import re
 import signal
 import socket
@@ -600,20 +599,9 @@ def profile_chunk(network, branch, newsletter, slot_values, out: Path) -> dict[s
 
 
 def machine_info() -> dict[str, object]:
-    import django
-    from django.db import connection
+    from bench.generate_network import host_info
 
-    info: dict[str, object] = {"cpus": os.cpu_count(), "python": platform.python_version(),
-                               "django": django.get_version()}
-    with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-        info["cpu_model"] = next((line.split(":", 1)[1].strip() for line in cpuinfo
-                                  if line.startswith("model name")), "?")
-    with open("/proc/meminfo", encoding="utf-8") as meminfo:
-        kilobytes = next((int(line.split()[1]) for line in meminfo if line.startswith("MemTotal:")), 0)
-        info["memory_gb"] = round(kilobytes / 1024 / 1024, 1)
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        info["postgresql"] = cursor.fetchone()[0]
+    info = host_info()
     import aiosmtpd
     import celery
     import redis
