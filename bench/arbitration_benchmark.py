@@ -32,7 +32,7 @@ One run:
    own) after emptying the candidate table of previous runs and ANALYZEing it (untimed): wall
    time, candidates/s, tracemalloc peak and ``ru_maxrss``, and the time of each SQL statement
    (an ``execute_wrapper``: a few hundred small records). A watchdog cancels a run that exceeds
-   ``--timeout`` (its own backend, ``pg_cancel_backend``): it is rolled back and reported as not
+   ``--timeout`` (its backends, ``pg_cancel_backend``): it is rolled back and reported as not
    finished, with the plain EXPLAIN of the statement it was running, and the next runs are skipped;
 3. measures the **baseline of the same run**: a per-recipient loop as classic tools do it, on a
    seeded sample of the candidate customers (``--sample``, 20,000 by default), extrapolated to all
@@ -72,6 +72,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import tracemalloc
 from bisect import bisect
@@ -597,6 +598,9 @@ class StatementTimer:
         seconds = time.perf_counter() - started
         self.current = None
         label = label_of(sql, params)
+        thread = threading.current_thread().name
+        if thread.startswith("arbitration"):  # a slice decided on a connection of its own
+            label = f"[slice {thread.rsplit('_', 1)[-1]}] {label}"
         self.statements.append(Statement(index, seconds, label, context["cursor"].rowcount,
                                          sql if index in self.explain else "", plan, explainable(sql)))
         if self.explain and index >= max(self.explain):
@@ -652,12 +656,11 @@ def admin_connection(url: str):
 
 def child_main(args: argparse.Namespace) -> int:
     """One engine run, in this fresh process: prints one RESULT-JSON line for the parent. A
-    watchdog cancels the run's statement (``pg_cancel_backend`` of this process's own backend)
+    watchdog cancels the run's statements (``pg_cancel_backend`` of the database's backends)
     after ``--timeout`` seconds: the transaction is rolled back and the run reported unfinished."""
-    import threading
-
     use_database(args.database)
     from django.db import DatabaseError, connection
+    from django.db.backends.signals import connection_created
 
     from central.arbitration import arbitrate
     from local_stores.models import Network
@@ -665,13 +668,13 @@ def child_main(args: argparse.Namespace) -> int:
     network = Network.objects.get(slug=NETWORK_SLUG)
     clear_runs(network)
     vacuum_analyze("central_candidate")
-    backend = sql_value("SELECT pg_backend_pid()")
     timed_out = threading.Event()
 
-    def cancel() -> None:
+    def cancel() -> None:  # this process's backend and those of the slices' connections
         timed_out.set()
         with admin_connection(args.database) as admin:
-            admin.execute("SELECT pg_cancel_backend(%s)", [backend])
+            admin.execute("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                          "AND pid <> pg_backend_pid()")
 
     timer = StatementTimer({int(i) for i in args.explain_indexes.split(",") if i}, timed_out)
     watchdog = threading.Timer(args.timeout, cancel)
@@ -683,6 +686,11 @@ def child_main(args: argparse.Namespace) -> int:
     run, outcome = None, "finished"
     started = time.perf_counter()
     watchdog.start()
+    def time_slices(sender, connection, **kwargs) -> None:  # the connections the engine opens for its slices
+        if threading.current_thread().name.startswith("arbitration"):
+            connection.execute_wrappers.append(timer)
+
+    connection_created.connect(time_slices)
     try:
         with connection.execute_wrapper(timer):
             run = arbitrate(network=network, starts_on=WEEK_START, ends_on=WEEK_END, mode="simulation")

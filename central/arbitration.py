@@ -26,12 +26,16 @@ PostgreSQL each run's decisions are a partition of ``central_candidate`` of thei
 from __future__ import annotations
 
 import json
+import logging
+import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.core.exceptions import FullResultSet
-from django.db import DataError, connection, transaction
+from django.db import DatabaseError, DataError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -55,6 +59,8 @@ from central.models import (
 )
 from central.targeting import apply_criteria
 from local_stores.models import Network
+
+logger = logging.getLogger(__name__)
 
 #: Statuses arbitrated: for real, only what the send gate let through; a simulation also looks at
 #: what is still being prepared or approved.
@@ -114,9 +120,8 @@ def _sql(statement: str, params=()) -> int:
         return cursor.rowcount
 
 
-def _create_work_tables() -> None:
-    for table in _TEMP_TABLES:
-        _sql(f"DROP TABLE IF EXISTS {table}")
+def _tune() -> None:
+    """This connection's settings for the run, for its transaction only (PostgreSQL)."""
     if connection.vendor == "postgresql":
         # Sorts and hashes of a few million narrow rows fit in memory rather than spill to disk;
         # for this transaction only. (temp_buffers may only change before a session's first
@@ -133,6 +138,11 @@ def _create_work_tables() -> None:
                 _sql("SET LOCAL temp_buffers = '512MB'")
         except DataError:
             pass  # this session has had temporary tables already: it keeps its temp_buffers
+
+
+def _create_work_tables() -> None:
+    for table in _TEMP_TABLES:
+        _sql(f"DROP TABLE IF EXISTS {table}")
     _sql(f"CREATE TEMPORARY TABLE {CAMPAIGNS} (campaign_id bigint NOT NULL, corder integer NOT NULL, "
          f"branch_id bigint NULL, priority smallint NOT NULL, send_date date NOT NULL, "
          f"scheduled_at timestamp with time zone NOT NULL, channel varchar(8) NOT NULL, origin varchar(16) NOT NULL, "
@@ -154,6 +164,28 @@ def _drop_work_tables() -> None:
         _sql(f"DROP TABLE IF EXISTS {table}")
 
 
+class _Slice:
+    """Which of the network's customers a statement decides: all of them (the default), those
+    whose id lies in [``low``, ``high``) (a bound left out is open), or those of ``ids``."""
+
+    def __init__(self, low: int | None = None, high: int | None = None, ids: list[int] | None = None) -> None:
+        self.low, self.high, self.ids = low, high, ids
+
+    def where(self, column: str) -> tuple[str, list]:
+        """`` AND …`` restricting ``column`` (a customer id) to the slice, and its parameters."""
+        if self.ids is not None:
+            return f" AND {column} = ANY(%s)", [self.ids]
+        sql, params = "", []
+        if self.low is not None:
+            sql, params = sql + f" AND {column} >= %s", [*params, self.low]
+        if self.high is not None:
+            sql, params = sql + f" AND {column} < %s", [*params, self.high]
+        return sql, params
+
+
+EVERYONE = _Slice()
+
+
 class _Planned:
     """A campaign of the run and its constants: origin, counted operation, priority and its rank
     ``corder`` in the order of the rules (priority, then earlier scheduling, then earlier
@@ -171,8 +203,8 @@ class _Planned:
 
 
 def _plan(campaigns: list[Campaign], rules: NetworkRules) -> tuple[list[_Planned], dict[str, int]]:
-    """The run's campaigns in the order of the rules, written to the campaigns' working table;
-    and their distinct criteria, each with its number."""
+    """The run's campaigns in the order of the rules, and their distinct criteria, each with its
+    number."""
     scheduled = dict(CampaignEvent.objects.filter(campaign__in=campaigns, action="scheduled").order_by()
                      .values_list("campaign_id").annotate(at=Max("at")).values_list("campaign_id", "at"))
     planned = [_Planned(campaign, rules, scheduled.get(campaign.pk, campaign.created_at)) for campaign in campaigns]
@@ -183,6 +215,11 @@ def _plan(campaigns: list[Campaign], rules: NetworkRules) -> tuple[list[_Planned
     groups = {key: number for number, key in enumerate(sorted(shared, key=lambda k: (-shared[k], k)), start=1)}
     for corder, (item, key) in enumerate(zip(planned, keys, strict=True), start=1):
         item.corder, item.group = corder, groups[key]
+    return planned, groups
+
+
+def _write_campaigns(planned: list[_Planned]) -> None:
+    """The run's campaigns, in the campaigns' working table of this connection."""
     with connection.cursor() as cursor:
         cursor.executemany(
             f"INSERT INTO {CAMPAIGNS} (campaign_id, corder, branch_id, priority, send_date, scheduled_at, channel, "  # noqa: S608
@@ -190,7 +227,6 @@ def _plan(campaigns: list[Campaign], rules: NetworkRules) -> tuple[list[_Planned
             [(p.campaign.pk, p.corder, p.campaign.branch_id, p.priority, p.campaign.send_date, p.scheduled_at,
               p.campaign.channel, p.origin, p.operation_id, int(p.quiet), p.group) for p in planned])
     _analyze(CAMPAIGNS)
-    return planned, groups
 
 
 _ADDRESS_FIELD = {Channel.EMAIL: "email", Channel.SMS: "mobile"}
@@ -245,7 +281,7 @@ def _first_reason_sql(network_id: int, suppressed_channels: set[str], *, had: bo
 
 
 def _insert_candidates(run: ArbitrationRun, groups: dict[str, int], rules: NetworkRules,
-                       suppressed_channels: set[str], operations: list[int]) -> None:
+                       suppressed_channels: set[str], operations: list[int], customers: _Slice = EVERYONE) -> None:
     """Every (customer, campaign) pair the targets give, with the first exclusion that depends on
     the customer alone already decided: one INSERT … SELECT joining the customers to the branch
     campaigns of their branch (each matched against its campaign's criteria), one for the national
@@ -258,8 +294,9 @@ def _insert_candidates(run: ArbitrationRun, groups: dict[str, int], rules: Netwo
     contacts = connection.ops.quote_name(Contact._meta.db_table)
     had = rules.one_per_operation and bool(operations)
     if had:  # who was already contacted for one of the run's operations (before, or a first wave)
+        sliced, sliced_params = customers.where("customer_id")
         _sql(f"CREATE TEMPORARY TABLE {HAD} AS SELECT DISTINCT customer_id, operation_id FROM {contacts} "  # noqa: S608
-             f"WHERE operation_id IN ({', '.join(['%s'] * len(operations))})", operations)
+             f"WHERE operation_id IN ({', '.join(['%s'] * len(operations))}){sliced}", [*operations, *sliced_params])
         _analyze(HAD)
     reason, reason_params = _first_reason_sql(run.network_id, suppressed_channels, had=had)
     criteria, criteria_params = _criteria_sql(groups)
@@ -268,22 +305,22 @@ def _insert_candidates(run: ArbitrationRun, groups: dict[str, int], rules: Netwo
               f"address, segment, reason) SELECT k.campaign_id, {u}.id, {u}.branch_id, k.corder, k.channel, k.origin, "
               f"k.operation_id, {address}, {u}.segment, {reason} FROM {u} ")
     head = [Channel.EMAIL, Channel.SMS, *reason_params]
-    joined = " "
+    sliced, sliced_params = customers.where(f"{u}.id")
     # The names are the models' and this module's; every value is bound.
-    _sql(insert + f"JOIN {CAMPAIGNS} k ON k.branch_id = {u}.branch_id{joined}"
-         f"WHERE {u}.network_id = %s AND {criteria}", [*head, run.network_id, *criteria_params])
-    _sql(insert + f"JOIN {CAMPAIGNS} k ON k.branch_id IS NULL{joined}"
-         f"WHERE {u}.network_id = %s AND {criteria}", [*head, run.network_id, *criteria_params])
-    _sql(insert + f"JOIN {overrides} o ON o.customer_id = {u}.id JOIN {CAMPAIGNS} k ON k.campaign_id = o.campaign_id"  # noqa: S608
-         f"{joined}WHERE {u}.network_id = %s AND o.action = %s AND NOT EXISTS (SELECT 1 FROM {WORK} w "
+    _sql(insert + f"JOIN {CAMPAIGNS} k ON k.branch_id = {u}.branch_id "
+         f"WHERE {u}.network_id = %s{sliced} AND {criteria}", [*head, run.network_id, *sliced_params, *criteria_params])
+    _sql(insert + f"JOIN {CAMPAIGNS} k ON k.branch_id IS NULL "
+         f"WHERE {u}.network_id = %s{sliced} AND {criteria}", [*head, run.network_id, *sliced_params, *criteria_params])
+    _sql(insert + f"JOIN {overrides} o ON o.customer_id = {u}.id JOIN {CAMPAIGNS} k ON k.campaign_id = o.campaign_id "  # noqa: S608
+         f"WHERE {u}.network_id = %s{sliced} AND o.action = %s AND NOT EXISTS (SELECT 1 FROM {WORK} w "
          f"WHERE w.campaign_id = o.campaign_id AND w.customer_id = o.customer_id)",
-         [*head, run.network_id, TargetOverride.Action.INCLUDE])
+         [*head, run.network_id, *sliced_params, TargetOverride.Action.INCLUDE])
     _sql(f"DELETE FROM {WORK} WHERE EXISTS (SELECT 1 FROM {overrides} o WHERE o.campaign_id = {WORK}.campaign_id "  # noqa: S608
          f"AND o.customer_id = {WORK}.customer_id AND o.action = %s)", [TargetOverride.Action.EXCLUDE])
     _analyze(WORK)
 
 
-def _past_counts(run: ArbitrationRun, rules: NetworkRules) -> dict[tuple, str]:
+def _past_counts(run: ArbitrationRun, rules: NetworkRules, customers: _Slice = EVERYONE) -> dict[tuple, str]:
     """One pass over the contacts before the window: per customer, the count each cap needs
     (its days, and its channel or origin). Returns the column of each (days, field, value)."""
     wanted = {(rules.cap_days, None, None)}
@@ -299,9 +336,10 @@ def _past_counts(run: ArbitrationRun, rules: NetworkRules) -> dict[tuple, str]:
         params += [run.starts_on - timedelta(days=days), *([value] if field else [])]
     longest = max(days for days, _field, _value in wanted)
     contacts = connection.ops.quote_name(Contact._meta.db_table)
+    sliced, sliced_params = customers.where("customer_id")
     _sql(f"CREATE TEMPORARY TABLE {PAST} AS SELECT customer_id, {', '.join(sums)} FROM {contacts} "  # noqa: S608
-         f"WHERE contacted_on >= %s AND contacted_on < %s GROUP BY customer_id",
-         [*params, run.starts_on - timedelta(days=longest), run.starts_on])
+         f"WHERE contacted_on >= %s AND contacted_on < %s{sliced} GROUP BY customer_id",
+         [*params, run.starts_on - timedelta(days=longest), run.starts_on, *sliced_params])
     _analyze(PAST)
     return columns
 
@@ -346,7 +384,8 @@ _RUNNING = "OVER (PARTITION BY {t}.customer_id ORDER BY {t}.corder ROWS BETWEEN 
 _WHOLE = "OVER (PARTITION BY {t}.customer_id)"
 
 
-def _caps_and_write(run: ArbitrationRun, rules: NetworkRules, past: dict[tuple, str], operations: list[int]) -> int:
+def _caps_and_write(run: ArbitrationRun, rules: NetworkRules, past: dict[tuple, str], operations: list[int],
+                    table: str) -> int:
     """The caps per channel, then the quota, then the overall cap, then who each loser lost to,
     and every decision written to ``Candidate`` — one INSERT … SELECT. Each cap is a running count,
     over the customer's candidates in the order of the rules, of those still in after the previous
@@ -415,7 +454,6 @@ def _caps_and_write(run: ArbitrationRun, rules: NetworkRules, past: dict[tuple, 
     winners.add(f"MAX(CASE WHEN w.reason_e IS NULL AND w.origin <> %s THEN {key} END) {whole} AS last_marketing",
                 Origin.TRANSACTIONAL)
     lost.add("WHEN w.reason_e = %s THEN w.last_marketing", Reason.PRESSURE_CAP)
-    table = _load_table(run)
     # Names are the models' and this module's, values are all bound.
     columns = ("run_id, campaign_id, customer_id, branch_id, channel, origin, operation_id, priority, send_date, "
                "scheduled_at, selected, reason, lost_to_id")
@@ -443,33 +481,42 @@ def partition_name(run_id: int) -> str:
     return f"{Candidate._meta.db_table}_r{int(run_id)}"
 
 
-def _load_table(run: ArbitrationRun) -> str:
-    """Where the run's decisions are written: on PostgreSQL a new table of the run's own, without
-    index (``_attach`` indexes and attaches it), else ``central_candidate`` itself. A simulation's
-    table is UNLOGGED: a what-if that can be made again, it skips the write-ahead log (and would be
-    emptied by a crash of the database server, its run then explaining nothing until simulated
-    again); a real run's decisions, which explain what was sent, are logged."""
+def _load_table(run: ArbitrationRun, name: str | None = None) -> str:
+    """Where decisions are written: on PostgreSQL a new table ``name`` (the run's partition by
+    default), without index (``_index`` indexes it), else ``central_candidate`` itself. A
+    simulation's table is UNLOGGED: a what-if that can be made again, it skips the write-ahead log
+    (and would be emptied by a crash of the database server, its run then explaining nothing until
+    simulated again); a real run's decisions, which explain what was sent, are logged."""
     if connection.vendor != "postgresql":
         return connection.ops.quote_name(Candidate._meta.db_table)
-    part, parent = partition_name(run.pk), Candidate._meta.db_table
+    part, parent = name or partition_name(run.pk), Candidate._meta.db_table
     unlogged = "UNLOGGED " if run.mode == ArbitrationRun.Mode.SIMULATION else ""
     _sql(f"DROP TABLE IF EXISTS {part}")
     _sql(f"CREATE {unlogged}TABLE {part} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
     return part
 
 
+def _index(run: ArbitrationRun, table: str, customers: _Slice = EVERYONE) -> None:
+    """Index a table of decisions in one pass per index (a sort, rather than a few million inserts
+    into a growing tree) — the parent's indexes, which PostgreSQL adopts when the table is
+    attached —, and say by a CHECK what it holds, which spares the attachment a scan of its own."""
+    _sql(f"ALTER TABLE {table} ADD CONSTRAINT {table}_pkey PRIMARY KEY (run_id, customer_id, campaign_id)")
+    _sql(f"CREATE INDEX {table}_campaign ON {table} (run_id, campaign_id)")
+    sliced = ""
+    if customers.low is not None:
+        sliced += f" AND customer_id >= {int(customers.low)}"
+    if customers.high is not None:
+        sliced += f" AND customer_id < {int(customers.high)}"
+    _sql(f"ALTER TABLE {table} ADD CONSTRAINT {table}_run CHECK (run_id = {int(run.pk)}{sliced})")
+    _analyze(table)
+
+
 def _attach(run: ArbitrationRun) -> None:
-    """Index the run's table in one pass per index (a sort, rather than a few million inserts
-    into a growing tree), then make it the run's partition: the indexes match the parent's, so
-    PostgreSQL adopts them; the CHECK spares the attachment a scan of its own."""
+    """Make the run's indexed table its partition of ``central_candidate`` (PostgreSQL)."""
     if connection.vendor != "postgresql":
         return
-    part, parent = partition_name(run.pk), Candidate._meta.db_table
-    _sql(f"ALTER TABLE {part} ADD CONSTRAINT {part}_pkey PRIMARY KEY (run_id, customer_id, campaign_id)")
-    _sql(f"CREATE INDEX {part}_campaign ON {part} (run_id, campaign_id)")
-    _sql(f"ALTER TABLE {part} ADD CONSTRAINT {part}_run CHECK (run_id = {int(run.pk)})")
-    _sql(f"ALTER TABLE {parent} ATTACH PARTITION {part} FOR VALUES IN ({int(run.pk)})")
-    _analyze(part)
+    _sql(f"ALTER TABLE {Candidate._meta.db_table} ATTACH PARTITION {partition_name(run.pk)} "
+         f"FOR VALUES IN ({int(run.pk)})")
 
 
 def runs_drop_decisions(run_ids) -> None:
@@ -481,17 +528,202 @@ def runs_drop_decisions(run_ids) -> None:
         _sql(f"DROP TABLE IF EXISTS {partition_name(run_id)}")
 
 
-def _decide_and_write(run: ArbitrationRun, rules: NetworkRules, operations: list[int]) -> int:
-    """The rules that compare a customer's candidates with each other, in order: one message per
-    operation, one per address (an UPDATE each), then the caps, who lost to whom, and the writing
-    of every decision (one statement)."""
-    if rules.one_per_operation:
+class _Job:
+    """What each connection deciding customers of a run needs: the run, its rules, its campaigns."""
+
+    def __init__(self, run: ArbitrationRun, rules: NetworkRules, planned: list[_Planned], groups: dict[str, int],
+                 suppressed_channels: set[str]) -> None:
+        self.run, self.rules, self.planned, self.groups = run, rules, planned, groups
+        self.suppressed_channels = suppressed_channels
+        self.operations = sorted({item.operation_id for item in planned if item.operation_id is not None})
+
+
+def _candidates(job: _Job, customers: _Slice) -> None:
+    """The working tables of this connection, with the slice's candidates in, less the losers of
+    "one message per customer per operation" (an UPDATE with a window function)."""
+    _create_work_tables()
+    _write_campaigns(job.planned)
+    _insert_candidates(job.run, job.groups, job.rules, job.suppressed_channels, job.operations, customers)
+    if job.rules.one_per_operation:
         _exclude_ranked(Reason.SAME_OPERATION, partition="c.customer_id, c.operation_id", order="c.corder",
                         where="c.operation_id IS NOT NULL")
+
+
+def _exclude_shared_addresses() -> None:
+    """One message per address per campaign: the customer of lowest id keeps it."""
     _exclude_ranked(Reason.DUPLICATE_ADDRESS, partition="c.campaign_id, c.address", order="c.customer_id",
                     where="c.channel IN (%s, %s) AND c.address <> ''", params=[Channel.EMAIL, Channel.SMS], rare=True)
-    past = _past_counts(run, rules)
-    return _caps_and_write(run, rules, past, operations)
+
+
+def _decide(job: _Job, customers: _Slice = EVERYONE, table: str | None = None,
+            exchange: _Exchange | None = None) -> Counter:
+    """Decide the slice's customers and write their decisions to ``table`` (PostgreSQL: a new
+    table, indexed here) or ``central_candidate``, and count them by reason: the candidates, one message per operation, one
+    per address (with the other slices through ``exchange``, if any), then the caps, who lost to
+    whom, and the writing of every decision (one statement)."""
+    _candidates(job, customers)
+    if exchange is None:
+        _exclude_shared_addresses()
+    else:
+        _exclude_shared_addresses_with(exchange)
+    past = _past_counts(job.run, job.rules, customers)
+    target = _load_table(job.run, table)
+    _caps_and_write(job.run, job.rules, past, job.operations, target)
+    _drop_work_tables()
+    if connection.vendor == "postgresql":
+        _index(job.run, target, customers)
+    with connection.cursor() as cursor:  # the decisions by reason ("" = selected)
+        cursor.execute(f"SELECT reason, COUNT(*) FROM {target} WHERE run_id = %s GROUP BY reason",  # noqa: S608
+                       [job.run.pk])
+        return Counter(dict(cursor.fetchall()))
+
+
+# --- On both cores --------------------------------------------------------------------------------
+#
+# PostgreSQL runs a statement on one core (it parallelises neither an INSERT … SELECT, nor window
+# functions, nor anything that reads a temporary table). Every rule but "one message per address"
+# is about one customer's candidates, so a large network's customers are cut in slices of
+# consecutive ids, each decided on a connection (and a core) of its own, in a table of its own;
+# the customers who share an address with another are decided first, together, and the losers of
+# that rule handed to each slice. The run's partition is then a table partitioned by customer id,
+# whose partitions are the slices' tables. Only outside a transaction: the slices' connections see
+# what is committed, and commit their tables (dropped again if the run fails).
+
+
+def _slice_bounds(network: Network) -> list[int]:
+    """The ids cutting the network's customers in slices of equal size, one per connection — or
+    none: decide on this connection (a small network, a database other than PostgreSQL, or a
+    caller's transaction whose writes other connections would not see)."""
+    workers = int(getattr(settings, "RELAIS_ARBITRATION_WORKERS", 1))
+    if connection.vendor != "postgresql" or connection.in_atomic_block or workers < 2:
+        return []
+    customers = connection.ops.quote_name(Customer._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*), MIN(id), MAX(id) FROM {customers} WHERE network_id = %s",  # noqa: S608
+                       [network.pk])
+        count, first, last = cursor.fetchone()
+    if count < int(getattr(settings, "RELAIS_ARBITRATION_PARALLEL_FROM", 0)) or count < workers:
+        return []
+    # equal ranges of ids: a network's customers are imported in large batches, so their ids are
+    # nearly consecutive (an exact median would cost a sort of every id)
+    return sorted({first + (last - first + 1) * number // workers for number in range(1, workers)})
+
+
+class _Exchange:
+    """How the slices apply "one message per address per campaign" together, the customer of lowest
+    id keeping the message: each slice gives the hashes of the addresses of its candidates still in
+    (and which of them it holds for two customers or more); the hashes held twice or by two slices
+    are the addresses that may be shared; each slice gives its candidates with one of those, and
+    the losers are decided from them all — exactly, on the addresses themselves. Two meeting points
+    (a barrier); a slice that fails breaks it, and the others stop."""
+
+    def __init__(self, parties: int) -> None:
+        self._barrier = threading.Barrier(parties)
+        self._lock = threading.Lock()
+        self._hashes: list[set[int]] = []
+        self._held_twice: set[int] = set()
+        self._rows: list[tuple[int, int, str]] = []
+        self._shared: list[int] | None = None
+        self._losers: set[tuple[int, int]] | None = None
+
+    def shared_hashes(self, hashes: list[int], held_twice: list[int]) -> list[int]:
+        held = set(hashes)
+        with self._lock:
+            self._hashes.append(held)
+            self._held_twice.update(held_twice)
+        self._barrier.wait()
+        with self._lock:
+            if self._shared is None:
+                shared = set(self._held_twice)
+                for number, one in enumerate(self._hashes):
+                    for other in self._hashes[number + 1:]:
+                        shared |= one & other
+                self._shared = sorted(shared)
+            return self._shared
+
+    def losers(self, rows: list[tuple[int, int, str]]) -> set[tuple[int, int]]:
+        with self._lock:
+            self._rows += rows
+        self._barrier.wait()
+        with self._lock:
+            if self._losers is None:
+                first: dict[tuple[int, str], int] = {}
+                for campaign_id, customer_id, address in self._rows:
+                    key = (campaign_id, address)
+                    first[key] = min(first.get(key, customer_id), customer_id)
+                self._losers = {(campaign_id, customer_id) for campaign_id, customer_id, address in self._rows
+                                if first[(campaign_id, address)] != customer_id}
+            return self._losers
+
+    def abort(self) -> None:
+        self._barrier.abort()
+
+
+def _exclude_shared_addresses_with(exchange: _Exchange) -> None:
+    """This slice's part of "one message per address", decided with the other slices."""
+    still_in = f"FROM {WORK} WHERE reason IS NULL AND channel IN (%s, %s) AND address <> ''"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT array_agg(h), array_agg(h) FILTER (WHERE twice) FROM (SELECT hashtext(address) AS h, "  # noqa: S608
+                       f"MIN(customer_id) <> MAX(customer_id) AS twice {still_in} GROUP BY hashtext(address)) a",
+                       [Channel.EMAIL, Channel.SMS])
+        hashes, held_twice = cursor.fetchone()
+        shared = exchange.shared_hashes(hashes or [], held_twice or [])
+        rows: list[tuple[int, int, str]] = []
+        if shared:
+            cursor.execute(f"SELECT campaign_id, customer_id, address {still_in} "
+                           f"AND hashtext(address) = ANY(%s)", [Channel.EMAIL, Channel.SMS, shared])
+            rows = [tuple(row) for row in cursor.fetchall()]
+    mine = {(campaign_id, customer_id) for campaign_id, customer_id, _address in rows}
+    losers = [pair for pair in exchange.losers(rows) if pair in mine]
+    if losers:
+        _sql(f"UPDATE {WORK} SET reason = %s WHERE reason IS NULL AND (campaign_id, customer_id) IN "  # noqa: S608
+             f"(SELECT * FROM unnest(%s::bigint[], %s::bigint[]))",
+             [Reason.DUPLICATE_ADDRESS, [pair[0] for pair in losers], [pair[1] for pair in losers]])
+
+
+def _decide_apart(job: _Job, customers: _Slice, table: str, exchange: _Exchange) -> Counter:
+    """A slice decided on a connection of this thread's own, in a transaction of its own."""
+    try:
+        with transaction.atomic():
+            _tune()
+            return _decide(job, customers, table, exchange)
+    except BaseException:
+        exchange.abort()  # the other slices stop at their next meeting point
+        raise
+    finally:
+        connection.close()
+
+
+def _decide_in_slices(job: _Job, bounds: list[int], tables: list[str]) -> Counter:
+    """The run decided in slices, one per connection at once, then put together as the run's
+    partition. ``tables`` receives the slices' tables as they are made (dropped if the run fails)."""
+    part = partition_name(job.run.pk)
+    slices = [_Slice(low, high) for low, high in zip([None, *bounds], [*bounds, None], strict=True)]
+    tables += [f"{part}_s{number}" for number in range(len(slices))]
+    exchange = _Exchange(len(slices))
+    with ThreadPoolExecutor(max_workers=len(slices), thread_name_prefix="arbitration") as pool:
+        futures = [pool.submit(_decide_apart, job, customers, table, exchange)
+                   for customers, table in zip(slices, tables, strict=True)]
+        failures = [future.exception() for future in futures if future.exception() is not None]
+    if failures:  # the failure itself, rather than a slice stopped because another one failed
+        raise min(failures, key=lambda error: isinstance(error, threading.BrokenBarrierError))
+    counts = sum((future.result() for future in futures), Counter())
+    _sql(f"CREATE TABLE {part} (LIKE {Candidate._meta.db_table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS) "
+         f"PARTITION BY RANGE (customer_id)")
+    for customers, table in zip(slices, tables, strict=True):
+        low = "MINVALUE" if customers.low is None else int(customers.low)
+        high = "MAXVALUE" if customers.high is None else int(customers.high)
+        _sql(f"ALTER TABLE {part} ATTACH PARTITION {table} FOR VALUES FROM ({low}) TO ({high})")
+    return counts
+
+
+def _drop_tables(tables: list[str]) -> None:
+    """After a failed run: the slices' tables, which their own connections committed."""
+    for table in tables:
+        try:
+            _sql(f"DROP TABLE IF EXISTS {table}")
+        except DatabaseError:
+            logger.exception("arbitration: could not drop %s after a failed run", table)
 
 
 def _create_deliveries(run: ArbitrationRun) -> int:
@@ -525,31 +757,40 @@ def arbitrate(*, network: Network, starts_on: date, ends_on: date, mode: str = A
         if gate is None:
             raise ValueError("a real arbitration needs the send gate")
         campaigns = [campaign for campaign in campaigns if gate(campaign) is None]
-    with transaction.atomic():
-        run = ArbitrationRun.objects.create(network=network, mode=mode, starts_on=starts_on, ends_on=ends_on,
-                                            started_by=started_by)
-        _create_work_tables()
-        suppressed_channels = set(Suppression.objects.filter(network=network).values_list("channel", flat=True)
-                                  .distinct().order_by())
-        planned, groups = _plan(campaigns, rules)
-        operations = sorted({item.operation_id for item in planned if item.operation_id is not None})
-        _insert_candidates(run, groups, rules, suppressed_channels, operations)
-        written = _decide_and_write(run, rules, operations)
-        _drop_work_tables()
-        _attach(run)
-        if connection.vendor == "postgresql":  # the caller's transaction may go on: its own settings
-            for setting in ("work_mem", "maintenance_work_mem", "jit", "enable_nestloop"):
-                _sql(f"RESET {setting}")
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT reason, COUNT(*) FROM {connection.ops.quote_name(Candidate._meta.db_table)} "  # noqa: S608
-                           f"WHERE run_id = %s GROUP BY reason", [run.pk])
-            counts = dict(cursor.fetchall())
-        deliveries = _create_deliveries(run) if mode == ArbitrationRun.Mode.COMMIT else 0
-        selected = counts.pop("", 0)
-        run.summary = {
-            "campaigns": len(campaigns), "candidates": written, "selected": selected, "excluded": counts,
-            "deliveries": deliveries, "seconds": round(time.perf_counter() - started, 3),
-        }
-        run.finished_at = timezone.now()
-        run.save(update_fields=["summary", "finished_at"])
+    bounds = _slice_bounds(network) if campaigns else []
+    tables: list[str] = []
+    try:
+        with transaction.atomic():
+            run = _arbitrate(network, campaigns, rules, mode=mode, starts_on=starts_on, ends_on=ends_on,
+                             started_by=started_by, bounds=bounds, tables=tables, started=started)
+    except BaseException:
+        _drop_tables(tables)
+        raise
+    return run
+
+
+def _arbitrate(network: Network, campaigns: list[Campaign], rules: NetworkRules, *, mode: str, starts_on: date,
+               ends_on: date, started_by, bounds: list[int], tables: list[str], started: float) -> ArbitrationRun:
+    """The run, in the transaction ``arbitrate`` opened."""
+    run = ArbitrationRun.objects.create(network=network, mode=mode, starts_on=starts_on, ends_on=ends_on,
+                                        started_by=started_by)
+    _tune()
+    suppressed_channels = set(Suppression.objects.filter(network=network).values_list("channel", flat=True)
+                              .distinct().order_by())
+    planned, groups = _plan(campaigns, rules)
+    job = _Job(run, rules, planned, groups, suppressed_channels)
+    counts = _decide_in_slices(job, bounds, tables) if bounds else _decide(job)
+    written = sum(counts.values())
+    _attach(run)
+    if connection.vendor == "postgresql":  # the caller's transaction may go on: its own settings
+        for setting in ("work_mem", "maintenance_work_mem", "jit", "enable_nestloop"):
+            _sql(f"RESET {setting}")
+    deliveries = _create_deliveries(run) if mode == ArbitrationRun.Mode.COMMIT else 0
+    selected = counts.pop("", 0)
+    run.summary = {
+        "campaigns": len(campaigns), "candidates": written, "selected": selected, "excluded": dict(+counts),
+        "deliveries": deliveries, "seconds": round(time.perf_counter() - started, 3),
+    }
+    run.finished_at = timezone.now()
+    run.save(update_fields=["summary", "finished_at"])
     return run

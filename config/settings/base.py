@@ -143,6 +143,12 @@ RELAIS_REMINDER_DAYS = tuple(env.list("RELAIS_REMINDER_DAYS", cast=int, default=
 RELAIS_SEND_GATE = "approvals.services.send_gate"
 RELAIS_IMPORT_MAX_BYTES = env.int("RELAIS_IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
 
+# Arbitration (central/arbitration.py, docs/arbitration.md): a network of at least PARALLEL_FROM
+# customers is decided in WORKERS slices at once, each on a database connection of its own (PostgreSQL,
+# outside a transaction); 1 decides on one connection.
+RELAIS_ARBITRATION_WORKERS = env.int("RELAIS_ARBITRATION_WORKERS", default=2)
+RELAIS_ARBITRATION_PARALLEL_FROM = env.int("RELAIS_ARBITRATION_PARALLEL_FROM", default=200_000)
+
 # Dispatch (central/dispatch.py, docs/dispatch.md): chunks of deliveries sent by Celery tasks.
 RELAIS_DISPATCH_CHUNK_SIZE = env.int("RELAIS_DISPATCH_CHUNK_SIZE", default=200)
 #: Messages claimed at once by a chunk (one UPDATE): also what a killed worker may send twice.
