@@ -30,8 +30,9 @@ One run:
    mode="simulation")`` (every candidate inserted, every decision and reason written, commit
    included), ``--runs`` times, each in a fresh child process (so that ``ru_maxrss`` is the run's
    own) after emptying the candidate table of previous runs and ANALYZEing it (untimed): wall
-   time, candidates/s, tracemalloc peak and ``ru_maxrss``, and the time of each SQL statement
-   (an ``execute_wrapper``: a few hundred small records). A watchdog cancels a run that exceeds
+   time, candidates/s, ``ru_maxrss``, and the time of each SQL statement (an ``execute_wrapper``:
+   a few hundred small records); before them, one run under ``tracemalloc`` for the peak of Python
+   memory (tracemalloc slows every allocation down, so that run is not timed with the others). A watchdog cancels a run that exceeds
    ``--timeout`` (its backends, ``pg_cancel_backend``): it is rolled back and reported as not
    finished, with the plain EXPLAIN of the statement it was running, and the next runs are skipped;
 3. measures the **baseline of the same run**: a per-recipient loop as classic tools do it, on a
@@ -681,7 +682,7 @@ def child_main(args: argparse.Namespace) -> int:
     watchdog.daemon = True
     gc.collect()
     rss_before = vm_rss_mb()
-    if args.child == "run":
+    if args.child == "memory":  # tracemalloc slows every allocation down: not in the timed runs
         tracemalloc.start()
     run, outcome = None, "finished"
     started = time.perf_counter()
@@ -1117,7 +1118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-profile", action="store_true", help="skip the EXPLAIN ANALYZE run")
     parser.add_argument("--setup-only", action="store_true", help="build the workload, measure nothing")
     parser.add_argument("--out", type=Path, default=OUT_DIR / "arbitration-benchmark.json")
-    parser.add_argument("--child", choices=("run", "profile", "explain"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("run", "memory", "profile", "explain"), help=argparse.SUPPRESS)
     parser.add_argument("--explain-indexes", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -1158,7 +1159,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.setup_only:
         return 0
 
-    # 1. the set-based engine
+    # 1. the set-based engine: first one run under tracemalloc (which slows Python down) for the
+    # peak of Python memory, not timed; then the timed runs
+    memory = engine_run(args, "memory")
+    if memory["outcome"] == "finished":
+        print(f"memory run    under tracemalloc: peak {memory['tracemalloc_peak_mb']:.1f} MB, ru_maxrss "
+              f"{memory['ru_maxrss_mb']:.0f} MB ({memory['seconds']:.2f} s, not timed with the runs)", flush=True)
     runs = []
     for number in range(1, args.runs + 1):
         result = engine_run(args, "run")
@@ -1167,21 +1173,21 @@ def main(argv: list[str] | None = None) -> int:
             running = result.get("running_at_timeout", {})
             print(f"engine run {number}  DID NOT FINISH within {args.timeout:.0f} s (cancelled by the watchdog, rolled "
                   f"back) after {len(result['statements'])} statements; running then: statement {running.get('index')}, "
-                  f"{running.get('label')}; tracemalloc peak {result['tracemalloc_peak_mb']:.1f} MB", flush=True)
+                  f"{running.get('label')}", flush=True)
             print("              the remaining runs are skipped")
             break
         summary = result["summary"]
         print(f"engine run {number}  {result['seconds']:.2f} s for {summary['candidates']:,} candidates "
               f"({summary['candidates'] / result['seconds']:,.0f}/s), {summary['selected']:,} selected; "
-              f"tracemalloc peak {result['tracemalloc_peak_mb']:.1f} MB, ru_maxrss {result['ru_maxrss_mb']:.0f} MB "
-              f"(RSS before the call {result['rss_before_mb']:.0f} MB)", flush=True)
+              f"ru_maxrss {result['ru_maxrss_mb']:.0f} MB (RSS before the call {result['rss_before_mb']:.0f} MB)",
+              flush=True)
     finished = [r for r in runs if r["outcome"] == "finished"]
     complete = len(finished) == len(runs)
     reference = finished[-1] if finished else None
     seconds = [r["seconds"] for r in finished]
     median = statistics.median(seconds) if complete else None
-    peak = max(r["tracemalloc_peak_mb"] for r in runs)
-    maxrss = max(r["ru_maxrss_mb"] for r in runs)
+    peak = memory["tracemalloc_peak_mb"]
+    maxrss = max(r["ru_maxrss_mb"] for r in [*runs, memory])
     if reference:
         summary = reference["summary"]
         print(f"decisions     {summary['campaigns']} campaigns, {summary['candidates']:,} candidates, "

@@ -133,6 +133,9 @@ def _tune() -> None:
         # the right join here — the planner may pick one for a join on the customers' branch.
         _sql("SET LOCAL jit = off")
         _sql("SET LOCAL enable_nestloop = off")
+        # The run's tables are read by simple plans (equalities, joins on ids): a sample of 6,000
+        # rows describes them as well as the default 30,000, five times faster.
+        _sql("SET LOCAL default_statistics_target = 20")
         try:
             with transaction.atomic():
                 _sql("SET LOCAL temp_buffers = '512MB'")
