@@ -618,9 +618,9 @@ def label_of(sql: str, params) -> str:
     if head.startswith('INSERT INTO "CENTRAL_CANDIDATE"'):
         return "write every decision (INSERT … SELECT into central_candidate)"
     if head.startswith("INSERT INTO RELAIS_ARB_CANDIDATE"):
-        if "JOIN RELAIS_ARB_CAMPAIGN K ON K.BRANCH_ID = " in head or "K.BRANCH_ID = " in sql.upper()[:2000]:
-            return "candidates of the branch campaigns (customers ⋈ campaigns, criteria, first reasons)"
-        return "candidates: national campaigns / added by hand"
+        if "JOIN RELAIS_ARB_JOIN K ON K.JB = " in sql.upper():
+            return "candidates (customers ⋈ their branch's campaigns and the national ones, criteria, first reasons)"
+        return "candidates added by hand"
     if head.startswith("UPDATE RELAIS_ARB_CANDIDATE SET REASON"):
         return f"exclude: {reasons[0] if reasons else '?'}"
     if head.startswith("UPDATE RELAIS_ARB_CANDIDATE SET LOST"):
@@ -629,8 +629,10 @@ def label_of(sql: str, params) -> str:
         return "past contacts per customer (one GROUP BY)"
     if head.startswith("CREATE TEMPORARY TABLE RELAIS_ARB_WINNER"):
         return "winners of the customers who lost (GROUP BY)"
+    if head.startswith("SELECT ARRAY_AGG(H)"):
+        return "one per address: hashes of the addresses still in (exchanged with the other slices)"
     if head.startswith("SELECT") and "RELAIS_ARB_CANDIDATE" in head:
-        return "summary counts (SELECT)"
+        return "one per address: the candidates with a shared address (SELECT)"
     return " ".join(sql.split())[:70]
 
 

@@ -58,7 +58,7 @@ from central.models import (
     TargetOverride,
 )
 from central.targeting import apply_criteria
-from local_stores.models import Network
+from local_stores.models import Network, Node
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +111,11 @@ WORK = "relais_arb_candidate"  # (campaign, customer): the campaign's constants,
 CAMPAIGNS = "relais_arb_campaign"  # one row per campaign of the run, with its rank in the order
 PAST = "relais_arb_past"  # per customer: past contacts counted by each cap
 HAD = "relais_arb_had"  # (customer, operation) pairs already contacted, for the run's operations
-_TEMP_TABLES = (WORK, CAMPAIGNS, PAST, HAD)
+#: The campaigns by the branch (``jb``) whose customers they target: a branch's own campaigns under
+#: its id, and every national campaign under the id of every node of the network (and 0, for the
+#: customers without a branch) — so that one hash join on the customer's branch gives them all.
+JOINS = "relais_arb_join"
+_TEMP_TABLES = (WORK, CAMPAIGNS, PAST, HAD, JOINS)
 
 
 def _sql(statement: str, params=()) -> int:
@@ -221,8 +225,8 @@ def _plan(campaigns: list[Campaign], rules: NetworkRules) -> tuple[list[_Planned
     return planned, groups
 
 
-def _write_campaigns(planned: list[_Planned]) -> None:
-    """The run's campaigns, in the campaigns' working table of this connection."""
+def _write_campaigns(planned: list[_Planned], network_id: int) -> None:
+    """The run's campaigns, in the campaigns' working tables of this connection."""
     with connection.cursor() as cursor:
         cursor.executemany(
             f"INSERT INTO {CAMPAIGNS} (campaign_id, corder, branch_id, priority, send_date, scheduled_at, channel, "  # noqa: S608
@@ -230,6 +234,12 @@ def _write_campaigns(planned: list[_Planned]) -> None:
             [(p.campaign.pk, p.corder, p.campaign.branch_id, p.priority, p.campaign.send_date, p.scheduled_at,
               p.campaign.channel, p.origin, p.operation_id, int(p.quiet), p.group) for p in planned])
     _analyze(CAMPAIGNS)
+    nodes = connection.ops.quote_name(Node._meta.db_table)
+    _sql(f"CREATE TEMPORARY TABLE {JOINS} AS SELECT COALESCE(k.branch_id, n.id) AS jb, k.campaign_id, k.corder, "  # noqa: S608
+         f"k.branch_id, k.channel, k.origin, k.operation_id, k.quiet, k.criteria FROM {CAMPAIGNS} k "
+         f"JOIN (SELECT id FROM {nodes} WHERE network_id = %s UNION ALL SELECT 0) n "
+         f"ON k.branch_id IS NULL OR k.branch_id = n.id", [network_id])
+    _analyze(JOINS)
 
 
 _ADDRESS_FIELD = {Channel.EMAIL: "email", Channel.SMS: "mobile"}
@@ -286,10 +296,9 @@ def _first_reason_sql(network_id: int, suppressed_channels: set[str], *, had: bo
 def _insert_candidates(run: ArbitrationRun, groups: dict[str, int], rules: NetworkRules,
                        suppressed_channels: set[str], operations: list[int], customers: _Slice = EVERYONE) -> None:
     """Every (customer, campaign) pair the targets give, with the first exclusion that depends on
-    the customer alone already decided: one INSERT … SELECT joining the customers to the branch
-    campaigns of their branch (each matched against its campaign's criteria), one for the national
-    campaigns, one for the customers added by hand; those removed by hand are then deleted, and
-    those already contacted for the operation marked."""
+    the customer alone already decided: one INSERT … SELECT joining the customers to the campaigns
+    of their branch and the national ones (``JOINS``; each pair matched against its campaign's
+    criteria), one for the customers added by hand; those removed by hand are then deleted."""
     if not groups:
         return
     u = connection.ops.quote_name(Customer._meta.db_table)
@@ -310,9 +319,7 @@ def _insert_candidates(run: ArbitrationRun, groups: dict[str, int], rules: Netwo
     head = [Channel.EMAIL, Channel.SMS, *reason_params]
     sliced, sliced_params = customers.where(f"{u}.id")
     # The names are the models' and this module's; every value is bound.
-    _sql(insert + f"JOIN {CAMPAIGNS} k ON k.branch_id = {u}.branch_id "
-         f"WHERE {u}.network_id = %s{sliced} AND {criteria}", [*head, run.network_id, *sliced_params, *criteria_params])
-    _sql(insert + f"JOIN {CAMPAIGNS} k ON k.branch_id IS NULL "
+    _sql(insert + f"JOIN {JOINS} k ON k.jb = COALESCE({u}.branch_id, 0) "
          f"WHERE {u}.network_id = %s{sliced} AND {criteria}", [*head, run.network_id, *sliced_params, *criteria_params])
     _sql(insert + f"JOIN {overrides} o ON o.customer_id = {u}.id JOIN {CAMPAIGNS} k ON k.campaign_id = o.campaign_id "  # noqa: S608
          f"WHERE {u}.network_id = %s{sliced} AND o.action = %s AND NOT EXISTS (SELECT 1 FROM {WORK} w "
@@ -358,12 +365,14 @@ def _exclude_ranked(reason: str, *, partition: str, order: str, where: str, para
         shared = (f" AND ({partition}) IN (SELECT {columns} FROM {WORK} c WHERE c.reason IS NULL AND {where} "  # noqa: S608
                   f"GROUP BY {columns} HAVING COUNT(*) > 1)")
         shared_params = list(params)
-    return _sql(
-        f"UPDATE {WORK} SET reason = %s FROM ("  # noqa: S608
-        f"SELECT c.campaign_id, c.customer_id, ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {order}) AS rn "
-        f"FROM {WORK} c WHERE c.reason IS NULL AND {where}{shared}) r "
-        f"WHERE r.rn > 1 AND {WORK}.campaign_id = r.campaign_id AND {WORK}.customer_id = r.customer_id",
-        [reason, *params, *shared_params])
+    # The losers by their physical row (ctid, rowid): fetched directly, without a second scan and a
+    # join of the whole table.
+    row, matches = (("ctid", "ctid = ANY(ARRAY({}))") if connection.vendor == "postgresql"
+                    else ("rowid", "rowid IN ({})"))
+    losers = (f"SELECT r.row FROM (SELECT c.{row} AS row, ROW_NUMBER() OVER (PARTITION BY {partition} "  # noqa: S608
+              f"ORDER BY {order}) AS rn FROM {WORK} c WHERE c.reason IS NULL AND {where}{shared}) r WHERE r.rn > 1")
+    return _sql(f"UPDATE {WORK} SET reason = %s WHERE {matches.format(losers)}",  # noqa: S608
+                [reason, *params, *shared_params])
 
 
 class _Sql:
@@ -545,7 +554,7 @@ def _candidates(job: _Job, customers: _Slice) -> None:
     """The working tables of this connection, with the slice's candidates in, less the losers of
     "one message per customer per operation" (an UPDATE with a window function)."""
     _create_work_tables()
-    _write_campaigns(job.planned)
+    _write_campaigns(job.planned, job.run.network_id)
     _insert_candidates(job.run, job.groups, job.rules, job.suppressed_channels, job.operations, customers)
     if job.rules.one_per_operation:
         _exclude_ranked(Reason.SAME_OPERATION, partition="c.customer_id, c.operation_id", order="c.corder",
