@@ -318,7 +318,9 @@ def consent_problem(customer: Customer, channel: str) -> str:
     return ""
 
 
-def _suppress(customer: Customer, channel: str, reason: str) -> None:
+def suppress_address(*, customer: Customer, channel: str, reason: str) -> None:
+    """Put the customer's address for ``channel`` on the network's suppression list (hashed): no
+    message goes to it any more, whoever holds it (a hard bounce, an erasure…)."""
     address = customer.email if channel == Channel.EMAIL else customer.mobile
     if address:
         Suppression.objects.get_or_create(network_id=customer.network_id, channel=channel,
@@ -984,7 +986,7 @@ def _send_claimed(campaign: Campaign, delivery: Delivery, claimed_at: datetime, 
             _end(delivery.pk, CANCELLED if failure.opted_out else FAILED, reason=failure.reason, error=str(failure),
                  now=now)
             if failure.suppress:
-                _suppress(delivery.customer, delivery.channel, failure.reason)
+                suppress_address(customer=delivery.customer, channel=delivery.channel, reason=failure.reason)
         if failure.opted_out:
             customer_consent_withdraw(customer=delivery.customer, channel=delivery.channel, source=SMS_STOP_SOURCE,
                                       at=now, reason=DeliveryReason.SMS_STOP)

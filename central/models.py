@@ -704,7 +704,11 @@ class Delivery(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["campaign", "customer", "channel"], name="one_delivery_per_recipient")
         ]
-        indexes = [models.Index(fields=["campaign", "status"], name="delivery_campaign_status")]
+        indexes = [
+            models.Index(fields=["campaign", "status"], name="delivery_campaign_status"),
+            # the providers' tracking webhooks find the delivery of a message by its id
+            models.Index(fields=["provider_id"], name="delivery_provider_id", condition=~models.Q(provider_id="")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.campaign_id} → {self.customer_id} ({self.status})"

@@ -24,6 +24,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", config_views.healthz, name="healthz"),
+    # the e-mail providers' tracking webhooks (django-anymail), only with their shared secret set
+    *([path("webhooks/email/", include("anymail.urls"))] if settings.ANYMAIL_WEBHOOKS else []),
     path("", include("central.public_urls")),  # /u/, /t/o/, /t/c/, /v/: links in messages
 ]
 

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "guardian",
     "django_htmx",
     "django_celery_beat",
+    "anymail",
     "bootstrap",
     # Relais, from the bottom layer up
     "local_stores",

@@ -1,4 +1,8 @@
-"""Outgoing e-mail: captured on disk in demo mode, an SMTP relay (EMAIL_URL) in production."""
+"""Outgoing e-mail: captured on disk in demo mode, an SMTP relay (EMAIL_URL) in production, or any
+provider django-anymail supports (EMAIL_BACKEND=anymail.backends.<provider>.EmailBackend and its
+ANYMAIL_* settings); the providers' tracking webhooks (docs/reporting.md)."""
+
+import os
 
 from config.settings.env import BASE_DIR, IS_PRODUCTION, env
 
@@ -19,3 +23,12 @@ else:
     # Demo: every outgoing message is written as a file under var/mail/ (nothing leaves the machine).
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = str(BASE_DIR / "var" / "mail")
+
+# A provider through django-anymail: EMAIL_BACKEND=anymail.backends.mailgun.EmailBackend, say, with
+# ANYMAIL_MAILGUN_API_KEY=…; every ANYMAIL_<NAME> variable becomes ANYMAIL["<NAME>"].
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=EMAIL_BACKEND)
+ANYMAIL = {name.removeprefix("ANYMAIL_"): value for name, value in os.environ.items() if name.startswith("ANYMAIL_")}
+#: The providers' tracking webhooks (/webhooks/email/<provider>/tracking/) answer only when this
+#: "user:password" is set — the provider calls them with it (HTTP basic auth), and with its own
+#: signature where it has one (Mailgun: ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY).
+ANYMAIL_WEBHOOKS = bool(ANYMAIL.get("WEBHOOK_SECRET"))
