@@ -6,7 +6,6 @@ missing one), every decision and policy goes through ``approvals.services``."""
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from datetime import date
@@ -47,7 +46,7 @@ from approvals.selectors import (
     proof_history,
 )
 from approvals.services import approval_revoke, decision_refusal, policy_save, proof_decide, revoke_refusal
-from central.exports import spreadsheet_safe
+from central.exports import csv_lines, spreadsheet_safe
 from central.models import TARGETING_CRITERIA, Channel
 from central.selectors import campaigns_visible_to
 from local_stores.models import Role
@@ -392,21 +391,19 @@ def policy_edit_view(request: HttpRequest, public_id: str) -> HttpResponse:
 AUDIT_COLUMNS = ["at", "network", "branch", "campaign", "proof", "action", "by", "details"]
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def _audit_rows(entries) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow(AUDIT_COLUMNS)
     rows = entries.order_by("at", "id").values_list(
         "at", "network__slug", "branch__code", "campaign__public_id", "proof__number", "action", "by__username",
         "details")
-    for at, network, branch, campaign, number, action, by, details in rows.iterator(chunk_size=2000):
-        yield writer.writerow([spreadsheet_safe(value) for value in (
-            at.isoformat(), network, branch or "", campaign or "", number if number is not None else "", action,
-            by or "", json.dumps(details or {}, ensure_ascii=False, sort_keys=True))])
+
+    def lines():
+        yield AUDIT_COLUMNS
+        for at, network, branch, campaign, number, action, by, details in rows.iterator(chunk_size=2000):
+            yield [spreadsheet_safe(value) for value in (
+                at.isoformat(), network, branch or "", campaign or "", number if number is not None else "", action,
+                by or "", json.dumps(details or {}, ensure_ascii=False, sort_keys=True))]
+
+    return csv_lines(lines())
 
 
 @login_required

@@ -35,6 +35,14 @@ class _Echo:
         return value
 
 
+def csv_lines(rows: Iterator[list]) -> Iterator[str]:
+    """Each row as one CSV line, for a streamed response; the first (the header) after a UTF-8
+    byte order mark, so that spreadsheet programs read the accents right."""
+    writer = csv.writer(_Echo())
+    for number, row in enumerate(rows):
+        yield ("\ufeff" if number == 0 else "") + writer.writerow(row)
+
+
 def spreadsheet_safe(value: object) -> object:
     """Neutralise CSV formula injection: a cell starting with = + - @ is read as text."""
     if isinstance(value, str) and value[:1] in {"=", "+", "-", "@", "\t", "\r"} and not _PHONE.match(value):
@@ -43,9 +51,9 @@ def spreadsheet_safe(value: object) -> object:
 
 
 def customers_csv(customers: QuerySet[Customer]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow(
-        [name.replace("branch__code", "branch_code") for name in CUSTOMER_EXPORT_FIELDS]
-    )
-    for row in customers.values_list(*CUSTOMER_EXPORT_FIELDS).iterator(chunk_size=2000):
-        yield writer.writerow([spreadsheet_safe(value) for value in row])
+    def lines():
+        yield [name.replace("branch__code", "branch_code") for name in CUSTOMER_EXPORT_FIELDS]
+        for row in customers.values_list(*CUSTOMER_EXPORT_FIELDS).iterator(chunk_size=2000):
+            yield [spreadsheet_safe(value) for value in row]
+
+    return csv_lines(lines())

@@ -45,3 +45,57 @@ class ProviderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.esp} {self.kind} {self.delivery_id}"
+
+
+class DailyStat(models.Model):
+    """One day of one campaign, built from the deliveries and the events by the roll-up task: the
+    messages sent and failed that day, and the deliveries whose *first* event of each kind happened
+    that day — so that the days of a campaign add up to its totals (a message opened on two days
+    counts once, on the first). The campaign's network, branch, region, operation, channel and
+    origin are copied in, so that every dashboard reads this table alone."""
+
+    day = models.DateField(_("day"))
+    campaign = models.ForeignKey("central.Campaign", on_delete=models.CASCADE, related_name="daily_stats")
+    network = models.ForeignKey("local_stores.Network", on_delete=models.CASCADE, related_name="+", db_index=False)
+    branch = models.ForeignKey("local_stores.Node", on_delete=models.CASCADE, null=True, related_name="+",
+                               db_index=False)
+    region = models.ForeignKey("local_stores.Node", on_delete=models.CASCADE, null=True, related_name="+",
+                               db_index=False)
+    operation = models.ForeignKey("central.Operation", on_delete=models.SET_NULL, null=True, related_name="+",
+                                  db_index=False)
+    channel = models.CharField(_("channel"), max_length=8)
+    origin = models.CharField(_("origin"), max_length=16)
+    sent = models.PositiveIntegerField(_("sent"), default=0)
+    failed = models.PositiveIntegerField(_("failed"), default=0)
+    delivered = models.PositiveIntegerField(_("delivered"), default=0)
+    bounced_hard = models.PositiveIntegerField(_("hard bounces"), default=0)
+    bounced_soft = models.PositiveIntegerField(_("soft bounces"), default=0)
+    opened = models.PositiveIntegerField(_("opened"), default=0)
+    clicked = models.PositiveIntegerField(_("clicked"), default=0)
+    unsubscribed = models.PositiveIntegerField(_("unsubscribed"), default=0)
+    complained = models.PositiveIntegerField(_("spam reports"), default=0)
+
+    class Meta:
+        verbose_name = _("daily statistics")
+        verbose_name_plural = _("daily statistics")
+        constraints = [models.UniqueConstraint(fields=["campaign", "day"], name="daily_stat_once")]
+        indexes = [
+            models.Index(fields=["network", "day"], name="daily_stat_network_day"),
+            models.Index(fields=["branch", "day"], name="daily_stat_branch_day"),
+            models.Index(fields=["region", "day"], name="daily_stat_region_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.day}"
+
+
+class RollupState(models.Model):
+    """Where the roll-up task got to: it looks again at the campaigns whose deliveries or events
+    changed since ``done_until`` (one row)."""
+
+    done_until = models.DateTimeField(null=True)
+    finished_at = models.DateTimeField(null=True)
+    campaigns = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"roll-ups done until {self.done_until}"

@@ -39,4 +39,6 @@ CELERY_BEAT_SCHEDULE = {
     # sends interrupted by a killed worker, retries and quiet hours nobody is waiting for any more
     "dispatch-recover": {"task": "central.dispatch_recover", "schedule": 300.0},
     "send-due-campaigns": {"task": "central.campaigns_send_due", "schedule": crontab(minute="*/15")},
+    # the daily statistics the dashboards read (docs/reporting.md)
+    "rollups-refresh": {"task": "reporting.rollups_refresh", "schedule": 600.0},
 }

@@ -1,0 +1,152 @@
+"""Reporting's reads, each taking the acting user: the daily statistics they may see, and totals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet, Sum
+
+from central.selectors import campaigns_visible_to
+from reporting.models import DailyStat
+from reporting.services import METRICS
+
+
+def stats_visible_to(user) -> QuerySet[DailyStat]:
+    """The scoping selector for statistics: the days of the campaigns ``user`` sees (a branch its
+    own, a region its branches', head office its network's)."""
+    return DailyStat.objects.filter(campaign__in=campaigns_visible_to(user).values("pk"))
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Metrics added up, and the rates a report shows: each over the messages sent, but the
+    click-to-open rate (over those opened)."""
+
+    sent: int = 0
+    failed: int = 0
+    delivered: int = 0
+    bounced_hard: int = 0
+    bounced_soft: int = 0
+    opened: int = 0
+    clicked: int = 0
+    unsubscribed: int = 0
+    complained: int = 0
+
+    @staticmethod
+    def _rate(part: int, whole: int) -> float | None:
+        return part / whole if whole else None
+
+    @property
+    def delivery_rate(self) -> float | None:
+        return self._rate(self.delivered, self.sent)
+
+    @property
+    def bounce_rate(self) -> float | None:
+        return self._rate(self.bounced_hard + self.bounced_soft, self.sent)
+
+    @property
+    def open_rate(self) -> float | None:
+        return self._rate(self.opened, self.sent)
+
+    @property
+    def click_rate(self) -> float | None:
+        return self._rate(self.clicked, self.sent)
+
+    @property
+    def click_to_open_rate(self) -> float | None:
+        return self._rate(self.clicked, self.opened)
+
+    @property
+    def unsubscribe_rate(self) -> float | None:
+        return self._rate(self.unsubscribed, self.sent)
+
+    @property
+    def complaint_rate(self) -> float | None:
+        return self._rate(self.complained, self.sent)
+
+
+def stats_totals(stats: QuerySet[DailyStat]) -> Totals:
+    """The metrics of ``stats`` (already scoped) added up: one query."""
+    sums = stats.order_by().aggregate(**{metric: Sum(metric) for metric in METRICS})
+    return Totals(**{metric: sums[metric] or 0 for metric in METRICS})
+
+
+#: How a dashboard breaks its statistics down: the column grouped by, and the one naming each group.
+BREAKDOWNS = {
+    "day": ("day", "day"),
+    "operation": ("operation_id", "operation__name"),
+    "region": ("region_id", "region__name"),
+    "branch": ("branch_id", "branch__name"),
+    "channel": ("channel", "channel"),
+    "campaign": ("campaign_id", "campaign__public_id"),
+}
+
+
+def stats_for_period(user, *, starts_on, ends_on, channel: str = "") -> QuerySet[DailyStat]:
+    """The statistics ``user`` sees, of the days in [starts_on, ends_on] (and of one channel)."""
+    stats = stats_visible_to(user).filter(day__range=(starts_on, ends_on))
+    return stats.filter(channel=channel) if channel else stats
+
+
+def stats_breakdown(stats: QuerySet[DailyStat], by: str) -> list[tuple[object, str, Totals]]:
+    """``stats`` (already scoped) added up per group: (key, label, totals), in the order of the
+    key for days, of the messages sent otherwise (most first). One query."""
+    key, label = BREAKDOWNS[by]
+    columns = [key] if key == label else [key, label]
+    groups = (stats.order_by().values(*columns).annotate(**{metric: Sum(metric) for metric in METRICS}))
+    result = [(row[key], str(row[label]) if row[label] is not None else "", Totals(**{m: row[m] or 0 for m in METRICS}))
+              for row in groups]
+    if by == "day":
+        return sorted(result, key=lambda item: item[0])
+    return sorted(result, key=lambda item: (-item[2].sent, item[1]))
+
+
+#: Below this many branches with messages sent in the period, a branch is not compared with the
+#: others: quartiles of three branches would all but name them.
+COMPARISON_MIN_BRANCHES = 5
+COMPARED_RATES = ("open_rate", "click_rate", "unsubscribe_rate", "bounce_rate")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One rate of a branch beside the network's branches: their lower quartile, median and upper
+    quartile — figures only, no branch named."""
+
+    rate: str
+    own: float | None
+    lower: float | None
+    median: float | None
+    upper: float | None
+
+
+def _quartiles(values: list[float]) -> tuple[float, float, float]:
+    ordered = sorted(values)
+
+    def at(share: float) -> float:  # linear interpolation between the closest ranks
+        position = share * (len(ordered) - 1)
+        low = int(position)
+        high = min(low + 1, len(ordered) - 1)
+        return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+    return at(0.25), at(0.5), at(0.75)
+
+
+def branch_comparison(*, branch, starts_on, ends_on, channel: str = "") -> list[Comparison] | None:
+    """How ``branch`` compares with the branches of its network over the period: its rates beside
+    their quartiles, over the branches that sent messages — or None when fewer than
+    ``COMPARISON_MIN_BRANCHES`` did. The caller has already checked that the user sees ``branch``;
+    what is read of the other branches leaves this function as quartiles only."""
+    stats = DailyStat.objects.filter(network_id=branch.network_id, branch__isnull=False,
+                                     day__range=(starts_on, ends_on))
+    if channel:
+        stats = stats.filter(channel=channel)
+    per_branch = {key: totals for key, _label, totals in stats_breakdown(stats, "branch") if totals.sent}
+    if len(per_branch) < COMPARISON_MIN_BRANCHES:
+        return None
+    own = per_branch.get(branch.pk, Totals())
+    comparisons = []
+    for rate in COMPARED_RATES:
+        values = [getattr(totals, rate) for totals in per_branch.values() if getattr(totals, rate) is not None]
+        lower, median, upper = _quartiles(values) if values else (None, None, None)
+        comparisons.append(Comparison(rate=rate, own=getattr(own, rate), lower=lower, median=median, upper=upper))
+    return comparisons

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from reporting import views
+
+app_name = "reporting"
+
+urlpatterns = [
+    path("", views.dashboard_view, name="dashboard"),
+]

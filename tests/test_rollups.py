@@ -1,0 +1,174 @@
+"""The daily roll-ups, on a scripted send whose answer is written by hand: ten e-mails sent, known
+opens (one of them on two days), clicks, deliveries, bounces, a spam report and an unsubscription,
+from Relais's own tracking and from the provider. The totals, each metric's day and the rates are
+exact; the task run twice gives the same rows; an event recorded later is taken up by the next
+incremental run; and a user sees only the statistics of the campaigns they see."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from central import dispatch
+from central.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, TrackingEvent
+from reporting.models import DailyStat, ProviderEvent
+from reporting.selectors import stats_totals, stats_visible_to
+from reporting.services import rollups_refresh
+from tests.dispatching import email_campaign
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def scripted(world, django_capture_on_commit_callbacks):
+    """Ten e-mails of N1 sent today; their events today and tomorrow. Returns (campaign, today, tomorrow)."""
+    campaign = email_campaign(world, 9)
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatch.campaign_dispatch(campaign=campaign)
+    deliveries = list(Delivery.objects.filter(campaign=campaign).order_by("pk"))
+    assert [d.status for d in deliveries] == [DeliveryStatus.SENT] * 10
+    now = timezone.now()
+    today, later = timezone.localdate(now), now + timedelta(days=1)
+
+    def track(index, kind, at=now, url=""):
+        dispatch.tracking_record(delivery=deliveries[index], kind=kind, url=url, at=at)
+
+    def provider(index, kind, at=now):
+        ProviderEvent.objects.create(delivery=deliveries[index], kind=kind, esp="Mailgun",
+                                     event_id=f"{index}-{kind}-{at.isoformat()}", occurred_at=at)
+
+    for index in range(4):
+        track(index, TrackingEvent.Kind.OPEN)           # 0–3 opened today…
+    track(0, TrackingEvent.Kind.OPEN, at=later)          # … 0 again tomorrow: counted once, today
+    provider(1, ProviderEvent.Kind.OPENED, at=later)     # … 1 seen by the provider's tracking too
+    provider(4, ProviderEvent.Kind.OPENED, at=later)     # 4 opened tomorrow only
+    track(0, TrackingEvent.Kind.CLICK, url="https://shop.example/a")
+    track(0, TrackingEvent.Kind.CLICK, url="https://shop.example/b")  # a second link: one clicker
+    provider(1, ProviderEvent.Kind.CLICKED)
+    for index in range(8):
+        provider(index, ProviderEvent.Kind.DELIVERED)
+    provider(8, ProviderEvent.Kind.BOUNCED)
+    provider(9, ProviderEvent.Kind.DEFERRED)
+    provider(2, ProviderEvent.Kind.COMPLAINED)
+    track(3, TrackingEvent.Kind.UNSUBSCRIBE)
+    return campaign, today, timezone.localdate(later)
+
+
+def rows(campaign):
+    return list(DailyStat.objects.filter(campaign=campaign).order_by("day").values(
+        "day", "sent", "failed", "delivered", "bounced_hard", "bounced_soft", "opened", "clicked", "unsubscribed",
+        "complained", "channel", "origin", "branch__code", "region__code"))
+
+
+def test_a_scripted_send_gives_exactly_the_expected_days_totals_and_rates(world, scripted):
+    campaign, today, tomorrow = scripted
+    assert rollups_refresh(everything=True)["campaigns"] == 1
+    base = {"failed": 0, "channel": "email", "origin": "national", "branch__code": "N1", "region__code": "NORTH"}
+    assert rows(campaign) == [
+        {"day": today, "sent": 10, "delivered": 8, "bounced_hard": 1, "bounced_soft": 1, "opened": 4, "clicked": 2,
+         "unsubscribed": 1, "complained": 1, **base},
+        {"day": tomorrow, "sent": 0, "delivered": 0, "bounced_hard": 0, "bounced_soft": 0, "opened": 1, "clicked": 0,
+         "unsubscribed": 0, "complained": 0, **base},
+    ]
+    totals = stats_totals(DailyStat.objects.filter(campaign=campaign))
+    assert (totals.sent, totals.opened, totals.clicked) == (10, 5, 2)
+    assert (totals.delivery_rate, totals.bounce_rate, totals.open_rate, totals.click_rate) == (0.8, 0.2, 0.5, 0.2)
+    assert (totals.click_to_open_rate, totals.unsubscribe_rate, totals.complaint_rate) == (0.4, 0.1, 0.1)
+
+
+def test_the_task_run_twice_gives_the_same_rows_and_a_later_event_is_taken_up(world, scripted):
+    campaign, _today, _tomorrow = scripted
+    rollups_refresh()
+    first = rows(campaign)
+    rollups_refresh()
+    rollups_refresh(everything=True)
+    assert rows(campaign) == first
+    # a click recorded after the last run: the next incremental run counts it
+    delivery = Delivery.objects.filter(campaign=campaign).order_by("pk")[5]
+    dispatch.tracking_record(delivery=delivery, kind=TrackingEvent.Kind.CLICK, url="https://shop.example/c")
+    assert rollups_refresh()["campaigns"] >= 1
+    assert stats_totals(DailyStat.objects.filter(campaign=campaign)).clicked == 3
+
+
+def test_a_user_sees_the_statistics_of_the_campaigns_they_see_and_no_other(world, scripted):
+    campaign, _today, _tomorrow = scripted
+    rollups_refresh(everything=True)
+    expected = set(DailyStat.objects.filter(campaign=campaign).values_list("pk", flat=True))
+    assert len(expected) == 2
+    for actor in ("branch_manager", "regional_manager", "head_office", "analyst"):
+        assert set(stats_visible_to(world.users[actor]).values_list("pk", flat=True)) == expected, actor
+    for actor in ("sibling_branch_manager", "other_region_manager", "other_network_head_office", "nobody"):
+        assert not stats_visible_to(world.users[actor]).exists(), actor
+        assert stats_totals(stats_visible_to(world.users[actor])).sent == 0
+
+
+# --- The dashboard ----------------------------------------------------------------------------------
+
+URL = "/reports/"
+
+
+def period(day, **extra):
+    return {"starts_on": day.isoformat(), "ends_on": (day + timedelta(days=1)).isoformat(), "by": "campaign", **extra}
+
+
+def test_the_branch_sees_its_figures_and_no_other_branch_does(world, scripted):
+    campaign, today, _tomorrow = scripted
+    rollups_refresh(everything=True)
+    page = world.client_for("branch_manager").get(URL, period(today))
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "50.0\u00a0%" in text and "20.0\u00a0%" in text  # open and click rates
+    assert "<svg" in text and 'role="img"' in text and "kozea" not in text  # the chart, no script fetched
+    assert str(campaign) in text
+    sibling = world.client_for("sibling_branch_manager").get(URL, period(today)).content.decode()
+    assert "No message was sent in this period" in sibling and str(campaign) not in sibling
+
+
+def test_the_table_downloads_as_csv_and_xlsx_scoped_like_the_page(world, scripted):
+    import io
+
+    from openpyxl import load_workbook
+
+    campaign, today, _tomorrow = scripted
+    rollups_refresh(everything=True)
+    mine = world.client_for("branch_manager").get(URL, period(today, export="csv"))
+    assert mine["Content-Type"].startswith("text/csv")
+    lines = b"".join(mine.streaming_content).decode("utf-8-sig").splitlines()
+    assert len(lines) == 2 and lines[1].startswith(str(campaign)) and ",10,8," in lines[1]
+    theirs = world.client_for("other_region_manager").get(URL, period(today, export="csv"))
+    assert len(b"".join(theirs.streaming_content).decode("utf-8-sig").splitlines()) == 1  # the header alone
+    workbook = load_workbook(io.BytesIO(world.client_for("head_office").get(URL, period(today, export="xlsx")).content))
+    rows = list(workbook.active.iter_rows(values_only=True))
+    assert rows[1][:3] == (str(campaign), 10, 8)
+
+
+def test_a_bad_period_is_refused_with_its_reason(world):
+    client = world.client_for("head_office")
+    response = client.get(URL, {"starts_on": "2026-11-10", "ends_on": "2026-11-01", "by": "operation"})
+    assert response.status_code == 400
+    assert "The last day comes before the first." in response.content.decode()
+    assert client.get(URL, {"starts_on": "yesterday", "ends_on": "2026-11-01", "by": "nothing"}).status_code == 400
+    assert world.client_for("anonymous").get(URL).status_code == 302
+
+
+def test_a_branch_is_compared_with_the_quartiles_of_the_others_never_with_their_names(world, scripted):
+    from local_stores.models import NodeKind
+    from local_stores.services import node_create
+    from reporting.selectors import COMPARISON_MIN_BRANCHES
+
+    campaign, today, _tomorrow = scripted
+    rollups_refresh(everything=True)
+    client = world.client_for("branch_manager")
+    assert "Too few branches" in client.get(URL, period(today)).content.decode()
+    # four more branches (five in all with N1) sent messages: opens of 10 %, 20 %, 30 %, 40 %
+    north = world.nodes["NORTH"]
+    for number in range(1, COMPARISON_MIN_BRANCHES):
+        branch = node_create(parent=north, kind=NodeKind.BRANCH, code=f"X{number}", name=f"Secret shop {number}")
+        theirs = Campaign.objects.create(network=campaign.network, branch=branch, channel="email", send_date=today,
+                                         template_version=campaign.template_version, status=CampaignStatus.SENT)
+        DailyStat.objects.create(day=today, campaign=theirs, network=campaign.network, branch=branch, region=north,
+                                 channel="email", origin="local", sent=100, opened=10 * number, clicked=number)
+    text = client.get(URL, period(today)).content.decode()
+    assert "Lower quartile" in text and "Secret shop" not in text and "X1" not in text
+    # open rates 10, 20, 30, 40 and N1's 50 %: quartiles 20 %, 30 %, 40 %
+    assert "20.0\u00a0%</td><td class=\"text-end\">30.0\u00a0%</td><td class=\"text-end\">40.0\u00a0%" in text
