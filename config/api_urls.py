@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("central.api_urls")),
     path("", include("templates_lib.api_urls")),
     path("", include("approvals.api_urls")),
+    path("", include("reporting.api_urls")),
 ]

@@ -5,10 +5,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import QuerySet, Sum
+from django.utils.translation import gettext as _
 
+from central.models import Channel
 from central.selectors import campaigns_visible_to
+from local_stores.models import NodeKind
+from local_stores.selectors import nodes_in_scope
 from reporting.models import DailyStat
 from reporting.services import METRICS
+
+
+def report_scope(user) -> tuple[str, object]:
+    """What ``user``'s reports cover: ("network", None) for head office, ("region", the region) for
+    a regional manager, ("branch", the branch) for a branch's manager, ("none", None) for others."""
+    nodes = nodes_in_scope(user)
+    kinds = set(nodes.values_list("kind", flat=True))
+    if NodeKind.HEAD_OFFICE in kinds:
+        return "network", None
+    if NodeKind.REGION in kinds:
+        return "region", nodes.filter(kind=NodeKind.REGION).order_by("path").first()
+    branches = list(nodes.filter(kind=NodeKind.BRANCH).order_by("path")[:2])
+    if len(branches) == 1:
+        return "branch", branches[0]
+    return ("region", None) if branches else ("none", None)
+
+
+#: The breakdown a report opens on, by scope.
+DEFAULT_BREAKDOWN = {"network": "operation", "region": "branch", "branch": "campaign", "none": "campaign"}
 
 
 def stats_visible_to(user) -> QuerySet[DailyStat]:
@@ -99,6 +122,20 @@ def stats_breakdown(stats: QuerySet[DailyStat], by: str) -> list[tuple[object, s
     if by == "day":
         return sorted(result, key=lambda item: item[0])
     return sorted(result, key=lambda item: (-item[2].sent, item[1]))
+
+
+def breakdown_for(user, stats: QuerySet[DailyStat], by: str) -> list[tuple[object, str, Totals]]:
+    """``stats_breakdown`` with readable labels: a campaign by its operation or template and its
+    branch (among the campaigns ``user`` sees), a channel by its name, the groups without a value
+    by what that means."""
+    rows = stats_breakdown(stats, by)
+    if by == "campaign":
+        names = {campaign.pk: str(campaign) for campaign in campaigns_visible_to(user).filter(pk__in=[r[0] for r in rows])}
+        return [(key, names.get(key, label), totals) for key, label, totals in rows]
+    if by == "channel":
+        return [(key, str(Channel(key).label) if key in Channel.values else label, totals) for key, label, totals in rows]
+    empty = {"operation": _("Without an operation"), "region": _("Head office"), "branch": _("Head office")}.get(by, "")
+    return [(key, label or empty, totals) for key, label, totals in rows]
 
 
 #: Below this many branches with messages sent in the period, a branch is not compared with the

@@ -172,3 +172,35 @@ def test_a_branch_is_compared_with_the_quartiles_of_the_others_never_with_their_
     assert "Lower quartile" in text and "Secret shop" not in text and "X1" not in text
     # open rates 10, 20, 30, 40 and N1's 50 %: quartiles 20 %, 30 %, 40 %
     assert "20.0\u00a0%</td><td class=\"text-end\">30.0\u00a0%</td><td class=\"text-end\">40.0\u00a0%" in text
+
+
+# --- The API ----------------------------------------------------------------------------------------
+
+API = "/api/v1/reports/"
+
+
+def test_the_api_gives_the_dashboards_figures_scoped_the_same_way(world, scripted):
+    campaign, today, _tomorrow = scripted
+    rollups_refresh(everything=True)
+    mine = world.client_for("branch_manager").get(API, period(today)).json()
+    assert mine["scope"] == "branch" and mine["by"] == "campaign"
+    assert {key: mine["totals"][key] for key in ("sent", "opened", "clicked", "delivered")} == {
+        "sent": 10, "opened": 5, "clicked": 2, "delivered": 8}
+    assert mine["totals"]["open_rate"] == 0.5 and mine["totals"]["click_to_open_rate"] == 0.4
+    assert [row["label"] for row in mine["breakdown"]] == [str(campaign)]
+    assert mine["comparison"] is None  # one branch sent: nothing to compare with
+    theirs = world.client_for("other_network_head_office").get(API, period(today)).json()
+    assert theirs["totals"]["sent"] == 0 and theirs["breakdown"] == []
+    by_day = world.client_for("head_office").get(API, period(today, by="day")).json()
+    assert [(row["key"], row["opened"]) for row in by_day["breakdown"]] == [
+        (today.isoformat(), 4), ((today + timedelta(days=1)).isoformat(), 1)]
+
+
+def test_the_api_refuses_bad_parameters_field_by_field_and_strangers(world):
+    client = world.client_for("head_office")
+    response = client.get(API, {"starts_on": "2026-11-10", "ends_on": "2026-11-01"})
+    assert response.status_code == 400 and "ends_on" in response.json()
+    response = client.get(API, {"starts_on": "soon", "ends_on": "2026-11-01", "channel": "fax", "by": "mood"})
+    assert response.status_code == 400 and set(response.json()) == {"starts_on", "channel", "by"}
+    assert world.client_for("anonymous").get(API, {"starts_on": "2026-11-01", "ends_on": "2026-11-02"}).status_code in (
+        401, 403)
