@@ -54,9 +54,9 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     chart = None
     if totals.sent or totals.opened or totals.clicked:
         chart = charts.over_time(_("Messages over the period"), days, {
-            _("sent"): [per_day[day].sent if day in per_day else 0 for day in days],
-            _("opened"): [per_day[day].opened if day in per_day else 0 for day in days],
-            _("clicked"): [per_day[day].clicked if day in per_day else 0 for day in days],
+            _("Sent"): [per_day[day].sent if day in per_day else 0 for day in days],
+            _("Opened"): [per_day[day].opened if day in per_day else 0 for day in days],
+            _("Clicked"): [per_day[day].clicked if day in per_day else 0 for day in days],
         })
     comparison = None
     if scope == "branch":
