@@ -187,3 +187,23 @@ def branch_comparison(*, branch, starts_on, ends_on, channel: str = "") -> list[
         lower, median, upper = _quartiles(values) if values else (None, None, None)
         comparisons.append(Comparison(rate=rate, own=getattr(own, rate), lower=lower, median=median, upper=upper))
     return comparisons
+
+
+#: A local campaign is ranked once it has sent this many messages: a rate over a handful means little.
+LEADERBOARD_MIN_SENT = 100
+
+
+def local_leaderboard(user, *, network_id: int | None, starts_on, ends_on, channel: str = "",
+                      limit: int = 10) -> list[tuple[object, Totals]]:
+    """The best local campaigns (branches' own: kits and free campaigns) of the period, for head
+    office: those of ``LEADERBOARD_MIN_SENT`` messages or more, by click rate, then open rate, then
+    messages sent — among the campaigns ``user`` sees. [(campaign, totals)]"""
+    stats = stats_for_period(user, starts_on=starts_on, ends_on=ends_on, channel=channel).filter(origin="local")
+    if network_id is not None:
+        stats = stats.filter(network_id=network_id)
+    rows = [(key, totals) for key, _label, totals in stats_breakdown(stats, "campaign")
+            if totals.sent >= LEADERBOARD_MIN_SENT]
+    rows.sort(key=lambda row: (-(row[1].click_rate or 0), -(row[1].open_rate or 0), -row[1].sent, row[0]))
+    rows = rows[:limit]
+    campaigns = campaigns_visible_to(user).filter(pk__in=[key for key, _totals in rows]).in_bulk()
+    return [(campaigns[key], totals) for key, totals in rows if key in campaigns]

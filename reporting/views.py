@@ -15,8 +15,10 @@ from reporting import charts, exports
 from reporting.forms import BREAKDOWN_CHOICES, DashboardFilterForm
 from reporting.selectors import (
     DEFAULT_BREAKDOWN,
+    LEADERBOARD_MIN_SENT,
     branch_comparison,
     breakdown_for,
+    local_leaderboard,
     report_scope,
     stats_breakdown,
     stats_for_period,
@@ -58,11 +60,16 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             _("Opened"): [per_day[day].opened if day in per_day else 0 for day in days],
             _("Clicked"): [per_day[day].clicked if day in per_day else 0 for day in days],
         })
+    leaderboard = None
+    if scope == "network":
+        leaderboard = local_leaderboard(request.user, network_id=None, starts_on=starts_on, ends_on=ends_on,
+                                        channel=channel)
     comparison = None
     if scope == "branch":
         comparison = branch_comparison(branch=node, starts_on=starts_on, ends_on=ends_on, channel=channel)
     query = {key: str(value) for key, value in (form.cleaned_data | {"by": by}).items()}
     context.update({"totals": totals, "rows": rows, "group": group, "by": by, "chart": chart,
                     "per_day": [(day, per_day[day]) for day in days if day in per_day],
-                    "comparison": comparison, "query": urlencode(query)})
+                    "comparison": comparison, "leaderboard": leaderboard,
+                    "min_sent": LEADERBOARD_MIN_SENT, "query": urlencode(query)})
     return render(request, "reporting/dashboard.html", context)

@@ -204,3 +204,25 @@ def test_the_api_refuses_bad_parameters_field_by_field_and_strangers(world):
     assert response.status_code == 400 and set(response.json()) == {"starts_on", "channel", "by"}
     assert world.client_for("anonymous").get(API, {"starts_on": "2026-11-01", "ends_on": "2026-11-02"}).status_code in (
         401, 403)
+
+
+def test_head_office_sees_its_best_local_campaigns_a_branch_does_not(world, scripted):
+    campaign, today, _tomorrow = scripted
+    rollups_refresh(everything=True)  # N1's campaign joins a national operation: not local, not ranked
+    made = {}
+    for code, sent, clicked in (("N1", 200, 10), ("N2", 300, 30), ("S1", 150, 30), ("N2", 99, 50)):
+        local = Campaign.objects.create(network=campaign.network, branch=world.nodes[code], channel="email",
+                                        send_date=today, template_version=campaign.template_version,
+                                        status=CampaignStatus.SENT)
+        made[(code, sent)] = local
+        DailyStat.objects.create(day=today, campaign=local, network=campaign.network, branch=world.nodes[code],
+                                 channel="email", origin="local", sent=sent, opened=sent // 2, clicked=clicked)
+    text = world.client_for("head_office").get(URL, period(today, by="operation")).content.decode()
+    section = text[text.index("Best local campaigns"):text.index("By operation")]
+    # by click rate: S1 20 %, N2 10 %, N1 5 %; N2's campaign of 99 messages is not ranked
+    assert [section.index(str(made[key])) for key in (("S1", 150), ("N2", 300), ("N1", 200))] == sorted(
+        section.index(str(made[key])) for key in (("S1", 150), ("N2", 300), ("N1", 200)))
+    assert "20.0\u00a0%" in section and "99" not in section.replace("2026", "")
+    assert "Best local campaigns" not in world.client_for("branch_manager").get(URL, period(today)).content.decode()
+    beta = world.client_for("other_network_head_office").get(URL, period(today)).content.decode()
+    assert "No message was sent in this period" in beta and all(str(local) not in beta for local in made.values())
