@@ -99,3 +99,21 @@ class RollupState(models.Model):
 
     def __str__(self) -> str:
         return f"roll-ups done until {self.done_until}"
+
+
+class PressureStat(models.Model):
+    """The pressure customers actually received: for one network and one week (Monday to Sunday),
+    how many customers got ``contacts`` marketing messages that week (1, 2, 3…), whatever sent them."""
+
+    network = models.ForeignKey("local_stores.Network", on_delete=models.CASCADE, related_name="+")
+    week = models.DateField(_("week of"))
+    contacts = models.PositiveSmallIntegerField(_("messages in the week"))
+    customers = models.PositiveIntegerField(_("customers"))
+
+    class Meta:
+        verbose_name = _("pressure received")
+        verbose_name_plural = _("pressure received")
+        constraints = [models.UniqueConstraint(fields=["network", "week", "contacts"], name="pressure_stat_once")]
+
+    def __str__(self) -> str:
+        return f"{self.network_id} {self.week} {self.contacts}: {self.customers}"

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db.models import QuerySet, Sum
 from django.utils.translation import gettext as _
 
 from central.models import Channel
 from central.selectors import campaigns_visible_to
-from local_stores.models import NodeKind
+from local_stores.models import Network, NodeKind
 from local_stores.selectors import nodes_in_scope
-from reporting.models import DailyStat
+from reporting.models import DailyStat, PressureStat
 from reporting.services import METRICS
 
 
@@ -207,3 +208,32 @@ def local_leaderboard(user, *, network_id: int | None, starts_on, ends_on, chann
     rows = rows[:limit]
     campaigns = campaigns_visible_to(user).filter(pk__in=[key for key, _totals in rows]).in_bulk()
     return [(campaigns[key], totals) for key, totals in rows if key in campaigns]
+
+
+#: The pressure's buckets: 1, 2, 3 messages in a week, and 4 or more.
+PRESSURE_BUCKETS = (1, 2, 3, 4)
+
+
+@dataclass(frozen=True)
+class PressureBucket:
+    contacts: int  # the last bucket means "this many or more"
+    customer_weeks: int
+    share: float | None
+
+
+def pressure_received(user, *, starts_on, ends_on) -> list[PressureBucket]:
+    """How many marketing messages the customers of the networks whose head office ``user``
+    belongs to received per week, over the weeks (Monday to Sunday) that overlap [starts_on,
+    ends_on]: per bucket, the
+    customer-weeks and their share (customers not contacted in a week are not counted). Empty for
+    anyone but head office."""
+    networks = Network.objects.filter(nodes__in=nodes_in_scope(user).filter(kind=NodeKind.HEAD_OFFICE))
+    first_week = starts_on - timedelta(days=starts_on.weekday())
+    rows = (PressureStat.objects.filter(network__in=networks, week__range=(first_week, ends_on)).order_by()
+            .values("contacts").annotate(n=Sum("customers")))
+    counts = dict.fromkeys(PRESSURE_BUCKETS, 0)
+    for row in rows:
+        counts[min(row["contacts"], PRESSURE_BUCKETS[-1])] += row["n"]
+    total = sum(counts.values())
+    return [PressureBucket(contacts=bucket, customer_weeks=count, share=count / total if total else None)
+            for bucket, count in counts.items()]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, Min, OuterRef, Q
@@ -18,13 +18,14 @@ from central.models import (
     Campaign,
     CampaignStatus,
     Channel,
+    Contact,
     Delivery,
     DeliveryReason,
     DeliveryStatus,
     TrackingEvent,
 )
-from local_stores.models import Node, NodeKind
-from reporting.models import DailyStat, ProviderEvent, RollupState
+from local_stores.models import Network, Node, NodeKind
+from reporting.models import DailyStat, PressureStat, ProviderEvent, RollupState
 
 logger = logging.getLogger(__name__)
 
@@ -155,6 +156,24 @@ def campaign_rollup(*, campaign: Campaign) -> int:
     return len(rows)
 
 
+def week_of(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def pressure_rollup(*, network_id: int, week: date) -> int:
+    """Rebuild the pressure one network's customers received in the week starting ``week`` (a
+    Monday): one GROUP BY over that week's contacts (in one transaction). Returns the rows written."""
+    per_customer = (Contact.objects.filter(customer__network_id=network_id, contacted_on__range=(week, week + timedelta(6)))
+                    .order_by().values("customer_id").annotate(n=Count("id")))
+    histogram = Counter(row["n"] for row in per_customer)
+    with transaction.atomic():
+        PressureStat.objects.filter(network_id=network_id, week=week).delete()
+        PressureStat.objects.bulk_create([PressureStat(network_id=network_id, week=week, contacts=contacts,
+                                                       customers=customers)
+                                          for contacts, customers in sorted(histogram.items())])
+    return len(histogram)
+
+
 def rollups_refresh(*, everything: bool = False, now: datetime | None = None) -> dict[str, int]:
     """The roll-up task (Celery beat, every 10 minutes; safe to run twice or side by side — each
     campaign is rebuilt whole): rebuilds the campaigns whose deliveries or events may have changed
@@ -173,5 +192,12 @@ def rollups_refresh(*, everything: bool = False, now: datetime | None = None) ->
     for campaign in campaigns.select_related("branch__parent", "operation").order_by("pk").iterator(chunk_size=200):
         days += campaign_rollup(campaign=campaign)
         count += 1
+    # the pressure received: this week and the last (contacts are written as messages leave), or
+    # every week with contacts
+    weeks = {week_of(timezone.localdate(now)), week_of(timezone.localdate(now)) - timedelta(days=7)}
+    if everything:
+        weeks |= {week_of(day) for day in Contact.objects.order_by().values_list("contacted_on", flat=True).distinct()}
+    networks = list(Network.objects.values_list("pk", flat=True))
+    pressure = sum(pressure_rollup(network_id=network_id, week=week) for network_id in networks for week in sorted(weeks))
     RollupState.objects.filter(pk=1).update(done_until=now, finished_at=timezone.now(), campaigns=count)
-    return {"campaigns": count, "days": days}
+    return {"campaigns": count, "days": days, "pressure_rows": pressure}

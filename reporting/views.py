@@ -19,6 +19,7 @@ from reporting.selectors import (
     branch_comparison,
     breakdown_for,
     local_leaderboard,
+    pressure_received,
     report_scope,
     stats_breakdown,
     stats_for_period,
@@ -60,16 +61,18 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             _("Opened"): [per_day[day].opened if day in per_day else 0 for day in days],
             _("Clicked"): [per_day[day].clicked if day in per_day else 0 for day in days],
         })
-    leaderboard = None
+    leaderboard = pressure = None
     if scope == "network":
         leaderboard = local_leaderboard(request.user, network_id=None, starts_on=starts_on, ends_on=ends_on,
                                         channel=channel)
+        pressure = pressure_received(request.user, starts_on=starts_on, ends_on=ends_on)
     comparison = None
     if scope == "branch":
         comparison = branch_comparison(branch=node, starts_on=starts_on, ends_on=ends_on, channel=channel)
     query = {key: str(value) for key, value in (form.cleaned_data | {"by": by}).items()}
     context.update({"totals": totals, "rows": rows, "group": group, "by": by, "chart": chart,
                     "per_day": [(day, per_day[day]) for day in days if day in per_day],
-                    "comparison": comparison, "leaderboard": leaderboard,
+                    "comparison": comparison, "leaderboard": leaderboard, "pressure": pressure,
+                    "pressure_total": sum(bucket.customer_weeks for bucket in pressure or []) or 1,
                     "min_sent": LEADERBOARD_MIN_SENT, "query": urlencode(query)})
     return render(request, "reporting/dashboard.html", context)

@@ -226,3 +226,27 @@ def test_head_office_sees_its_best_local_campaigns_a_branch_does_not(world, scri
     assert "Best local campaigns" not in world.client_for("branch_manager").get(URL, period(today)).content.decode()
     beta = world.client_for("other_network_head_office").get(URL, period(today)).content.decode()
     assert "No message was sent in this period" in beta and all(str(local) not in beta for local in made.values())
+
+
+def test_the_pressure_received_per_week_for_head_office_only(world, scripted):
+    from central.models import Contact, Customer, Origin
+    from reporting.selectors import pressure_received
+
+    campaign, today, _tomorrow = scripted  # its ten e-mails: ten customers contacted once this week
+    monday = today - timedelta(days=today.weekday())
+    extra = {"A": 1, "B": 2, "C": 4}  # three of them get more this week: 2, 3 and 5 messages in all
+    recipients = list(Customer.objects.filter(deliveries__campaign=campaign).order_by("pk")[:3])
+    for customer, more in zip(recipients, extra.values(), strict=True):
+        for _ in range(more):
+            Contact.objects.create(customer=customer, channel="sms", origin=Origin.LOCAL, contacted_on=monday)
+    Contact.objects.create(customer=world.customers["W1"], channel="email", origin=Origin.LOCAL, contacted_on=monday)
+    rollups_refresh(everything=True)
+    buckets = pressure_received(world.users["head_office"], starts_on=monday, ends_on=monday + timedelta(days=6))
+    assert [(b.contacts, b.customer_weeks) for b in buckets] == [(1, 7), (2, 1), (3, 1), (4, 1)]
+    assert buckets[0].share == 0.7
+    beta = pressure_received(world.users["other_network_head_office"], starts_on=monday, ends_on=monday + timedelta(6))
+    assert [(b.contacts, b.customer_weeks) for b in beta] == [(1, 1), (2, 0), (3, 0), (4, 0)]
+    assert pressure_received(world.users["branch_manager"], starts_on=monday, ends_on=monday)[0].share is None
+    page = world.client_for("head_office").get(URL, period(today)).content.decode()
+    assert "The pressure customers received" in page and "70.0\u00a0%" in page
+    assert "The pressure customers received" not in world.client_for("branch_manager").get(URL, period(today)).content.decode()
