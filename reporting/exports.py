@@ -15,12 +15,12 @@ RATES = ("delivery_rate", "open_rate", "click_rate", "click_to_open_rate", "unsu
 
 
 def _header(group: str) -> list[str]:
-    return [group, _("sent"), _("delivered"), _("hard bounces"), _("soft bounces"), _("opened"), _("clicked"),
+    return [group, _("audience"), _("sent"), _("delivered"), _("hard bounces"), _("soft bounces"), _("opened"), _("clicked"),
             _("unsubscribed"), _("spam reports"), *(rate.replace("_", " ") for rate in RATES)]
 
 
 def _values(label: str, totals: Totals) -> list:
-    return [spreadsheet_safe(label), totals.sent, totals.delivered, totals.bounced_hard, totals.bounced_soft,
+    return [spreadsheet_safe(label), totals.audience, totals.sent, totals.delivered, totals.bounced_hard, totals.bounced_soft,
             totals.opened, totals.clicked, totals.unsubscribed, totals.complained,
             *(round(value, 4) if (value := getattr(totals, rate)) is not None else "" for rate in RATES)]
 

@@ -74,6 +74,10 @@ class DailyStat(models.Model):
     clicked = models.PositiveIntegerField(_("clicked"), default=0)
     unsubscribed = models.PositiveIntegerField(_("unsubscribed"), default=0)
     complained = models.PositiveIntegerField(_("spam reports"), default=0)
+    #: On the row of the day the campaign's send began (its send date before): the candidates of its
+    #: real arbitration, and those excluded, by reason ({reason: count}).
+    audience = models.PositiveIntegerField(_("audience"), default=0)
+    excluded = models.JSONField(_("excluded"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("daily statistics")

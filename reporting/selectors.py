@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.db.models import QuerySet, Sum
 from django.utils.translation import gettext as _
 
-from central.models import Channel
+from central.models import Channel, Reason
 from central.selectors import campaigns_visible_to
 from local_stores.models import Network, NodeKind
 from local_stores.selectors import nodes_in_scope
@@ -46,6 +46,7 @@ class Totals:
     """Metrics added up, and the rates a report shows: each over the messages sent, but the
     click-to-open rate (over those opened)."""
 
+    audience: int = 0
     sent: int = 0
     failed: int = 0
     delivered: int = 0
@@ -87,6 +88,18 @@ class Totals:
     @property
     def complaint_rate(self) -> float | None:
         return self._rate(self.complained, self.sent)
+
+
+def stats_excluded(stats: QuerySet[DailyStat]) -> list[tuple[str, str, int]]:
+    """The candidates of ``stats``' campaigns (already scoped) excluded by their real arbitration,
+    by reason: (reason, label, count), most first."""
+    counts: dict[str, int] = {}
+    for excluded in stats.exclude(excluded={}).order_by().values_list("excluded", flat=True):
+        for reason, count in excluded.items():
+            counts[reason] = counts.get(reason, 0) + count
+    labels = dict(Reason.choices)
+    return [(reason, str(labels.get(reason, reason)), count)
+            for reason, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
 
 
 def stats_totals(stats: QuerySet[DailyStat]) -> Totals:

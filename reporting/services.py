@@ -15,8 +15,10 @@ from django.utils import timezone
 from central.arbitration import campaign_origin
 from central.dispatch import customer_consent_withdraw, customer_objection_record, suppress_address
 from central.models import (
+    ArbitrationRun,
     Campaign,
     CampaignStatus,
+    Candidate,
     Channel,
     Contact,
     Delivery,
@@ -101,7 +103,7 @@ _FIRST_EVENTS = {
     "unsubscribed": ((TrackingEvent.Kind.UNSUBSCRIBE,), (ProviderEvent.Kind.UNSUBSCRIBED,)),
     "complained": ((), (ProviderEvent.Kind.COMPLAINED,)),
 }
-METRICS = ("sent", "failed", *_FIRST_EVENTS)
+METRICS = ("audience", "sent", "failed", *_FIRST_EVENTS)
 #: Events recorded this long before the task's last start are looked at again (a transaction that
 #: committed late): recomputing a campaign twice changes nothing.
 ROLLUP_MARGIN = timedelta(minutes=10)
@@ -131,6 +133,20 @@ def _region_of(branch: Node | None) -> Node | None:
     return parent if parent.kind == NodeKind.REGION else None
 
 
+def _arbitrated(campaign: Campaign) -> tuple[int, dict[str, int]]:
+    """The candidates of the campaign's real arbitration (the latest real run of its send date that
+    decided it) and those excluded, by reason."""
+    runs = ArbitrationRun.objects.filter(network_id=campaign.network_id, mode=ArbitrationRun.Mode.COMMIT,
+                                         starts_on__lte=campaign.send_date, ends_on__gte=campaign.send_date)
+    decided = Candidate.objects.filter(run__in=runs, campaign=campaign)
+    run_id = decided.order_by("-run_id").values_list("run_id", flat=True).first()
+    if run_id is None:
+        return 0, {}
+    counts = dict(decided.filter(run_id=run_id).order_by().values_list("reason").annotate(n=Count("*"))
+                  .values_list("reason", "n"))
+    return sum(counts.values()), {reason: n for reason, n in sorted(counts.items()) if reason}
+
+
 def campaign_rollup(*, campaign: Campaign) -> int:
     """Rebuild the daily statistics of one campaign from its deliveries and their events (all its
     days, in one transaction): the same data always gives the same rows. Returns the days written."""
@@ -144,11 +160,17 @@ def campaign_rollup(*, campaign: Campaign) -> int:
     for metric, (tracking_kinds, provider_kinds) in _FIRST_EVENTS.items():
         for day, count in _first_event_days(campaign, tracking_kinds, provider_kinds).items():
             per_day[day][metric] += count
+    audience, excluded = _arbitrated(campaign)
     branch = campaign.branch
     constants = {"campaign": campaign, "network_id": campaign.network_id, "branch": branch, "region": _region_of(branch),
                  "operation_id": campaign.operation_id, "channel": campaign.channel,
                  "origin": campaign_origin(campaign)}
-    rows = [DailyStat(day=day, **constants, **{metric: counts[metric] for metric in METRICS})
+    # the audience on the day the send began (its send date until then)
+    audience_day = min((day for day, counts in per_day.items() if counts["sent"]), default=campaign.send_date)
+    if audience:
+        per_day[audience_day]["audience"] += audience
+    rows = [DailyStat(day=day, **constants, **{metric: counts[metric] for metric in METRICS},
+                      **({"excluded": excluded} if day == audience_day else {}))
             for day, counts in sorted(per_day.items()) if any(counts.values())]
     with transaction.atomic():
         DailyStat.objects.filter(campaign=campaign).delete()

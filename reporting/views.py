@@ -22,6 +22,7 @@ from reporting.selectors import (
     pressure_received,
     report_scope,
     stats_breakdown,
+    stats_excluded,
     stats_for_period,
     stats_totals,
 )
@@ -52,6 +53,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         response["Content-Disposition"] = f'attachment; filename="relais-report-{by}-{starts_on}-{ends_on}.xlsx"'
         return response
     totals = stats_totals(stats)
+    excluded = stats_excluded(stats)
     days = [starts_on + timedelta(days=n) for n in range((ends_on - starts_on).days + 1)]
     per_day = {key: totals_of_day for key, _label, totals_of_day in stats_breakdown(stats, "day")}
     chart = None
@@ -72,7 +74,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     query = {key: str(value) for key, value in (form.cleaned_data | {"by": by}).items()}
     context.update({"totals": totals, "rows": rows, "group": group, "by": by, "chart": chart,
                     "per_day": [(day, per_day[day]) for day in days if day in per_day],
-                    "comparison": comparison, "leaderboard": leaderboard, "pressure": pressure,
+                    "comparison": comparison, "leaderboard": leaderboard, "pressure": pressure, "excluded": excluded,
                     "pressure_total": sum(bucket.customer_weeks for bucket in pressure or []) or 1,
                     "min_sent": LEADERBOARD_MIN_SENT, "query": urlencode(query)})
     return render(request, "reporting/dashboard.html", context)

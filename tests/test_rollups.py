@@ -10,18 +10,28 @@ import pytest
 from django.utils import timezone
 
 from central import dispatch
-from central.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, TrackingEvent
+from central.models import (
+    Campaign,
+    CampaignStatus,
+    ConsentStatus,
+    Delivery,
+    DeliveryStatus,
+    Reason,
+    TrackingEvent,
+)
 from reporting.models import DailyStat, ProviderEvent
-from reporting.selectors import stats_totals, stats_visible_to
+from reporting.selectors import stats_excluded, stats_totals, stats_visible_to
 from reporting.services import rollups_refresh
-from tests.dispatching import email_campaign
+from tests.dispatching import add_customers, email_campaign
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def scripted(world, django_capture_on_commit_callbacks):
-    """Ten e-mails of N1 sent today; their events today and tomorrow. Returns (campaign, today, tomorrow)."""
+    """Ten e-mails of N1 sent today (and a customer who refused e-mail, excluded by the
+    arbitration); their events today and tomorrow. Returns (campaign, today, tomorrow)."""
+    add_customers(world, 1, prefix="refusing", consent_email=ConsentStatus.DENIED)
     campaign = email_campaign(world, 9)
     with django_capture_on_commit_callbacks(execute=True):
         dispatch.campaign_dispatch(campaign=campaign)
@@ -71,7 +81,9 @@ def test_a_scripted_send_gives_exactly_the_expected_days_totals_and_rates(world,
          "unsubscribed": 0, "complained": 0, **base},
     ]
     totals = stats_totals(DailyStat.objects.filter(campaign=campaign))
-    assert (totals.sent, totals.opened, totals.clicked) == (10, 5, 2)
+    assert (totals.audience, totals.sent, totals.opened, totals.clicked) == (11, 10, 5, 2)
+    assert stats_excluded(DailyStat.objects.filter(campaign=campaign)) == [
+        (Reason.NO_CONSENT, str(Reason.NO_CONSENT.label), 1)]
     assert (totals.delivery_rate, totals.bounce_rate, totals.open_rate, totals.click_rate) == (0.8, 0.2, 0.5, 0.2)
     assert (totals.click_to_open_rate, totals.unsubscribe_rate, totals.complaint_rate) == (0.4, 0.1, 0.1)
 
@@ -134,12 +146,12 @@ def test_the_table_downloads_as_csv_and_xlsx_scoped_like_the_page(world, scripte
     mine = world.client_for("branch_manager").get(URL, period(today, export="csv"))
     assert mine["Content-Type"].startswith("text/csv")
     lines = b"".join(mine.streaming_content).decode("utf-8-sig").splitlines()
-    assert len(lines) == 2 and lines[1].startswith(str(campaign)) and ",10,8," in lines[1]
+    assert len(lines) == 2 and lines[1].startswith(str(campaign)) and ",11,10,8," in lines[1]
     theirs = world.client_for("other_region_manager").get(URL, period(today, export="csv"))
     assert len(b"".join(theirs.streaming_content).decode("utf-8-sig").splitlines()) == 1  # the header alone
     workbook = load_workbook(io.BytesIO(world.client_for("head_office").get(URL, period(today, export="xlsx")).content))
     rows = list(workbook.active.iter_rows(values_only=True))
-    assert rows[1][:3] == (str(campaign), 10, 8)
+    assert rows[0][:3] == ("Campaign", "audience", "sent") and rows[1][:4] == (str(campaign), 11, 10, 8)
 
 
 def test_a_bad_period_is_refused_with_its_reason(world):
