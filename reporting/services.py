@@ -7,10 +7,13 @@ import logging
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, Min, OuterRef, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from central.arbitration import campaign_origin
 from central.dispatch import customer_consent_withdraw, customer_objection_record, suppress_address
@@ -24,10 +27,13 @@ from central.models import (
     Delivery,
     DeliveryReason,
     DeliveryStatus,
+    Origin,
     TrackingEvent,
 )
 from local_stores.models import Network, Node, NodeKind
 from reporting.models import DailyStat, PressureStat, ProviderEvent, RollupState
+from templates_lib.models import TemplateVersion
+from templates_lib.services import draft_update, template_create
 
 logger = logging.getLogger(__name__)
 
@@ -223,3 +229,33 @@ def rollups_refresh(*, everything: bool = False, now: datetime | None = None) ->
     pressure = sum(pressure_rollup(network_id=network_id, week=week) for network_id in networks for week in sorted(weeks))
     RollupState.objects.filter(pk=1).update(done_until=now, finished_at=timezone.now(), campaigns=count)
     return {"campaigns": count, "days": days, "pressure_rows": pressure}
+
+
+# --- Promote to network ------------------------------------------------------------------------------
+
+
+def campaign_promote(*, campaign: Campaign, promoted_by) -> TemplateVersion:
+    """Turn a local campaign's content into a new template of the network, for every branch: its
+    template version's content, with the campaign's slot values as the new defaults, in the draft of
+    a new template whose description credits the branch and the campaign's author. Head office
+    reviews and publishes it, then offers it in an operation or a kit, as any template. Only a
+    local campaign that has been sent; only by who manages the network's templates
+    (PermissionDenied otherwise)."""
+    if campaign_origin(campaign) != Origin.LOCAL:
+        raise ValidationError(_("Only a branch's own campaign can be promoted to the network."))
+    if campaign.status not in (CampaignStatus.SENT, CampaignStatus.SENDING, CampaignStatus.PAUSED):
+        raise ValidationError(_("Only a campaign that has been sent can be promoted."))
+    source = campaign.template_version
+    author = campaign.created_by.get_full_name() or campaign.created_by.username if campaign.created_by else ""
+    credit = _("From the campaign of %(branch)s sent on %(date)s%(author)s (%(reference)s).") % {
+        "branch": campaign.branch.name, "date": date_format(campaign.send_date, "SHORT_DATE_FORMAT"),
+        "author": _(", written by %(name)s") % {"name": author} if author else "", "reference": campaign.public_id}
+    with transaction.atomic():
+        template = template_create(network=campaign.network, kind=source.template.kind, created_by=promoted_by,
+                                   name=f"{source.template.name} — {campaign.branch.name}", description=credit)
+        values = campaign.slot_values or {}
+        defaults = [{**slot, **({"default": values[slot["name"]]} if slot.get("name") in values else {})}
+                    for slot in source.slots]
+        draft = template.versions.get()
+        return draft_update(version=draft, edited_by=promoted_by, subject=source.subject, preheader=source.preheader,
+                            body=source.body, css=source.css, print_format=source.print_format, slots=defaults)

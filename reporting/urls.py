@@ -6,4 +6,5 @@ app_name = "reporting"
 
 urlpatterns = [
     path("", views.dashboard_view, name="dashboard"),
+    path("campaigns/<str:public_id>/promote/", views.campaign_promote_view, name="campaign-promote"),
 ]

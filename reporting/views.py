@@ -5,12 +5,15 @@ selectors read (scoped), the templates show."""
 from datetime import timedelta
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
+from central.selectors import campaign_get
 from reporting import charts, exports
 from reporting.forms import BREAKDOWN_CHOICES, DashboardFilterForm
 from reporting.selectors import (
@@ -26,6 +29,7 @@ from reporting.selectors import (
     stats_for_period,
     stats_totals,
 )
+from reporting.services import campaign_promote
 
 
 @login_required
@@ -78,3 +82,20 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
                     "pressure_total": sum(bucket.customer_weeks for bucket in pressure or []) or 1,
                     "min_sent": LEADERBOARD_MIN_SENT, "query": urlencode(query)})
     return render(request, "reporting/dashboard.html", context)
+
+
+@login_required
+@require_POST
+def campaign_promote_view(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Head office turns a local campaign of the leaderboard into a new template (its draft opens)."""
+    campaign = campaign_get(fetched_by=request.user, public_id=public_id)  # 404 for a campaign not seen
+    try:
+        draft = campaign_promote(campaign=campaign, promoted_by=request.user)
+    except PermissionDenied:
+        raise
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("reporting:dashboard")
+    messages.success(request, _("The campaign's content is now the draft of a new template: review it, then publish it "
+                                "and offer it to the branches in an operation or a kit."))
+    return redirect("templates_lib:draft-edit", public_id=draft.public_id)

@@ -262,3 +262,34 @@ def test_the_pressure_received_per_week_for_head_office_only(world, scripted):
     page = world.client_for("head_office").get(URL, period(today)).content.decode()
     assert "The pressure customers received" in page and "70.0\u00a0%" in page
     assert "The pressure customers received" not in world.client_for("branch_manager").get(URL, period(today)).content.decode()
+
+
+def test_head_office_promotes_a_local_campaign_to_a_credited_template(world, scripted):
+    from templates_lib.models import Template
+
+    campaign, today, _tomorrow = scripted
+    local = Campaign.objects.create(network=campaign.network, branch=world.nodes["N2"], channel="email", send_date=today,
+                                    template_version=campaign.template_version, status=CampaignStatus.SENT,
+                                    slot_values={"headline": "Soirée dégustation", "offer": "-10 % sur les rosés"},
+                                    created_by=world.users["sibling_branch_manager"])
+    response = world.client_for("head_office").post(f"/reports/campaigns/{local.public_id}/promote/")
+    assert response.status_code == 302 and "/templates/versions/" in response["Location"]
+    template = Template.objects.exclude(pk=campaign.template_version.template_id).get(
+        network=campaign.network, name__endswith="Arras")
+    author = world.users["sibling_branch_manager"].get_full_name()
+    assert "Arras" in template.description and author and author in template.description
+    assert local.public_id in template.description
+    draft = template.versions.get()
+    assert (draft.status, draft.body, draft.subject) == ("draft", campaign.template_version.body,
+                                                         campaign.template_version.subject)
+    assert {slot["name"]: slot["default"] for slot in draft.slots} == {
+        "headline": "Soirée dégustation", "offer": "-10 % sur les rosés"}
+    # a national campaign is not promoted (a message says why); a branch may not promote, nor see others'
+    before = Template.objects.count()
+    refused = world.client_for("head_office").post(f"/reports/campaigns/{campaign.public_id}/promote/", follow=True)
+    assert "Only a branch&#x27;s own campaign can be promoted" in refused.content.decode()
+    assert world.client_for("branch_manager").post(f"/reports/campaigns/{local.public_id}/promote/").status_code == 404
+    assert world.client_for("sibling_branch_manager").post(
+        f"/reports/campaigns/{local.public_id}/promote/").status_code == 403
+    assert world.client_for("head_office").get(f"/reports/campaigns/{local.public_id}/promote/").status_code == 405
+    assert Template.objects.count() == before
