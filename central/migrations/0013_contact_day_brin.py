@@ -7,21 +7,13 @@ tables are small. Not declared in ``Contact.Meta``: Django's ``BrinIndex`` is Po
 
 from django.db import migrations
 
+from config.migration_ops import postgresql_only
+
 CREATE = "CREATE INDEX IF NOT EXISTS contact_day_brin ON central_contact USING brin (contacted_on)"
 DROP = "DROP INDEX IF EXISTS contact_day_brin"
-
-
-def create(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE)
-
-
-def drop(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP)
 
 
 class Migration(migrations.Migration):
     dependencies = [("central", "0012_network_rules_segment_caps")]
 
-    operations = [migrations.RunPython(create, drop)]
+    operations = [postgresql_only(CREATE, DROP)]

@@ -4,21 +4,13 @@ a few kilobytes finds them without reading the table (see 0013)."""
 
 from django.db import migrations
 
+from config.migration_ops import postgresql_only
+
 CREATE = "CREATE INDEX IF NOT EXISTS tracking_event_at_brin ON central_trackingevent USING brin (at)"
 DROP = "DROP INDEX IF EXISTS tracking_event_at_brin"
-
-
-def create(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE)
-
-
-def drop(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP)
 
 
 class Migration(migrations.Migration):
     dependencies = [("central", "0014_delivery_provider_id")]
 
-    operations = [migrations.RunPython(create, drop)]
+    operations = [postgresql_only(CREATE, DROP)]

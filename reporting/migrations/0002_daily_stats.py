@@ -3,20 +3,12 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from config.migration_ops import postgresql_only
+
 # The roll-up task looks for the provider events recorded since its last run (PostgreSQL: a BRIN
 # index, the events being appended in time order; see central/0013).
 CREATE = "CREATE INDEX IF NOT EXISTS provider_event_recorded_brin ON reporting_providerevent USING brin (recorded_at)"
 DROP = "DROP INDEX IF EXISTS provider_event_recorded_brin"
-
-
-def create_brin(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE)
-
-
-def drop_brin(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP)
 
 
 class Migration(migrations.Migration):
@@ -66,5 +58,5 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('campaign', 'day'), name='daily_stat_once')],
             },
         ),
-        migrations.RunPython(create_brin, drop_brin),
+        postgresql_only(CREATE, DROP),
     ]
