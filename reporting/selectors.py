@@ -63,6 +63,10 @@ class Totals:
 
     @property
     def delivery_rate(self) -> float | None:
+        """None when nothing says whether messages were delivered (no provider reported a delivery
+        or a bounce: SMTP, SMS): 0 % there would be a falsehood."""
+        if not (self.delivered or self.bounced_hard or self.bounced_soft):
+            return None
         return self._rate(self.delivered, self.sent)
 
     @property

@@ -86,6 +86,10 @@ def test_a_scripted_send_gives_exactly_the_expected_days_totals_and_rates(world,
         (Reason.NO_CONSENT, str(Reason.NO_CONSENT.label), 1)]
     assert (totals.delivery_rate, totals.bounce_rate, totals.open_rate, totals.click_rate) == (0.8, 0.2, 0.5, 0.2)
     assert (totals.click_to_open_rate, totals.unsubscribe_rate, totals.complaint_rate) == (0.4, 0.1, 0.1)
+    # messages whose delivery nobody reports (SMTP, SMS): no delivery rate rather than 0 %
+    from reporting.selectors import Totals
+
+    assert Totals(sent=10, opened=3).delivery_rate is None and Totals(sent=10, bounced_soft=1).delivery_rate == 0
 
 
 def test_the_task_run_twice_gives_the_same_rows_and_a_later_event_is_taken_up(world, scripted):
