@@ -104,6 +104,7 @@ class CustomerImportOutputSerializer(serializers.ModelSerializer):
             "id",
             "network",
             "original_name",
+            "kind",
             "status",
             "created_at",
             "started_at",
@@ -122,6 +123,7 @@ class CustomerImportCreateApi(APIView):
     import runs in the background; poll the returned resource for its report."""
 
     parser_classes = [MultiPartParser]
+    kind = CustomerImport.Kind.CUSTOMERS
 
     class CustomerImportInputSerializer(serializers.Serializer):
         network = serializers.SlugField(max_length=50)
@@ -137,7 +139,8 @@ class CustomerImportCreateApi(APIView):
         try:
             with transaction.atomic():
                 record = customer_import_create(
-                    network=network, uploaded_file=data.validated_data["file"], created_by=request.user
+                    network=network, uploaded_file=data.validated_data["file"], created_by=request.user,
+                    kind=self.kind,
                 )
         except DjangoValidationError as error:
             raise ValidationError(error.message_dict) from error
@@ -151,6 +154,25 @@ class CustomerImportDetailApi(generics.RetrieveAPIView):
     """The state and the report of one import."""
 
     serializer_class = CustomerImportOutputSerializer
+    kind = CustomerImport.Kind.CUSTOMERS
 
     def get_object(self):
-        return customer_import_get(fetched_by=self.request.user, public_id=self.kwargs["public_id"])
+        record = customer_import_get(fetched_by=self.request.user, public_id=self.kwargs["public_id"])
+        if record.kind != self.kind:
+            raise Http404
+        return record
+
+
+class PurchaseImportCreateApi(CustomerImportCreateApi):
+    """Upload a CSV of purchases from the CRM (multipart, field ``file``; ``network`` is the
+    network slug): columns customer_external_id, purchased_on, amount, and optionally purchase_id
+    and branch_code. The import runs in the background; poll the returned resource for its report
+    (``rows_created``: purchases recorded, ``rows_updated``: purchases already known)."""
+
+    kind = CustomerImport.Kind.PURCHASES
+
+
+class PurchaseImportDetailApi(CustomerImportDetailApi):
+    """The state and the report of one purchase import."""
+
+    kind = CustomerImport.Kind.PURCHASES

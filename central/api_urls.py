@@ -12,6 +12,12 @@ urlpatterns = [
         api.CustomerImportDetailApi.as_view(),
         name="api-customer-import-detail",
     ),
+    path("purchase-imports/", api.PurchaseImportCreateApi.as_view(), name="api-purchase-import-create"),
+    path(
+        "purchase-imports/<str:public_id>/",
+        api.PurchaseImportDetailApi.as_view(),
+        name="api-purchase-import-detail",
+    ),
     # The national calendar
     path("operations/", planning_api.OperationListApi.as_view(), name="api-operation-list"),
     path("operations/<str:public_id>/", planning_api.OperationDetailApi.as_view(), name="api-operation-detail"),

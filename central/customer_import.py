@@ -179,22 +179,34 @@ def normalise_mobile(raw: str) -> str | None:
     return None
 
 
-def _parse_date(raw: str) -> date:
+def parse_date(raw: str) -> date:
     if "/" in raw:  # 31/12/2025, as French spreadsheets write it
         day, month, year = raw.split("/")
         return date(int(year), int(month), int(day))
     return date.fromisoformat(raw)
 
 
+def parse_amount(raw: str, *, negative: bool = False) -> Decimal:
+    """An amount written 1250.50, 1 250,50 or -12.90 (``negative``: a refund), to the cent;
+    InvalidOperation for anything else (and for 10 billion or more)."""
+    amount = Decimal(raw.replace(",", ".").replace(" ", "").replace("\u00a0", ""))
+    if not amount.is_finite() or abs(amount) >= Decimal("1e10") or (amount < 0 and not negative):
+        raise InvalidOperation
+    return amount.quantize(Decimal("0.01"))
+
+
 def _parse_datetime(raw: str, default_tz) -> datetime:
     if len(raw) == 10 or "/" in raw:
-        return datetime.combine(_parse_date(raw), time(0, 0), tzinfo=default_tz)
+        return datetime.combine(parse_date(raw), time(0, 0), tzinfo=default_tz)
     value = datetime.fromisoformat(raw)
     return value if value.tzinfo else value.replace(tzinfo=default_tz)
 
 
-def open_csv(stream: IO[bytes]) -> tuple[csv.DictReader, list[str]]:
-    """A DictReader over the file (UTF-8, with or without BOM; ',' or ';' separated)."""
+def open_csv(
+    stream: IO[bytes], columns: tuple[str, ...] = COLUMNS, required: tuple[str, ...] = REQUIRED_COLUMNS
+) -> tuple[csv.DictReader, list[str]]:
+    """A DictReader over the file (UTF-8, with or without BOM; ',' or ';' separated) whose header
+    names ``required`` columns and no others than ``columns`` (a customer file's by default)."""
     try:
         text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
         header_line = text.readline()
@@ -204,16 +216,16 @@ def open_csv(stream: IO[bytes]) -> tuple[csv.DictReader, list[str]]:
         raise ImportFileError(_("The file is empty."))
     delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
     header = [name.strip().lower() for name in next(csv.reader([header_line], delimiter=delimiter))]
-    unknown = [name for name in header if name not in COLUMNS]
+    unknown = [name for name in header if name not in columns]
     if unknown:
         raise ImportFileError(
             _("Unknown column(s): %(unknown)s. Allowed columns: %(allowed)s.")
-            % {"unknown": ", ".join(unknown), "allowed": ", ".join(COLUMNS)}
+            % {"unknown": ", ".join(unknown), "allowed": ", ".join(columns)}
         )
-    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    missing = [name for name in required if name not in header]
     if missing:
         raise ImportFileError(_("Missing required column(s): %(missing)s.") % {"missing": ", ".join(missing)})
-    if "email" not in header and "mobile" not in header:
+    if columns is COLUMNS and "email" not in header and "mobile" not in header:
         raise ImportFileError(_("The file needs an “email” or a “mobile” column."))
     duplicated = {name for name in header if header.count(name) > 1}
     if duplicated:
@@ -307,17 +319,14 @@ class RowValidator:
         raw = (get("last_purchase_date") or "").strip()
         if raw:
             try:
-                last_purchase = self._date(_parse_date(raw))
+                last_purchase = self._date(parse_date(raw))
             except ValueError:
                 fail("last_purchase_date", _("A date is written 2025-12-31 or 31/12/2025."))
         lifetime_value = None
-        raw = (get("lifetime_value") or "").strip().replace(",", ".").replace(" ", "")
+        raw = (get("lifetime_value") or "").strip()
         if raw:
             try:
-                amount = Decimal(raw)
-                if amount < 0 or amount >= Decimal("1e10") or not amount.is_finite():
-                    raise InvalidOperation
-                lifetime_value = self._decimal(amount.quantize(Decimal("0.01")), 12, 2)
+                lifetime_value = self._decimal(parse_amount(raw), 12, 2)
             except InvalidOperation:
                 fail("lifetime_value", _("An amount is a positive number such as 1250.50."))
         preferred = (get("preferred_channel") or "").strip().lower()
@@ -383,15 +392,19 @@ class RowValidator:
         ), []
 
 
-def _stage_rows(cursor, rows: Iterable[tuple]) -> None:
-    names = ", ".join(name for name, _type in STAGE_COLUMNS)
+def stage_rows(
+    cursor, rows: Iterable[tuple], table: str = "relais_customer_stage", columns=STAGE_COLUMNS
+) -> None:
+    """Write ``rows`` into the temporary ``table`` (of ``columns``): COPY on PostgreSQL, batched
+    inserts elsewhere."""
+    names = ", ".join(name for name, _type in columns)
     if connection.vendor == "postgresql":
-        with cursor.cursor.copy(f"COPY relais_customer_stage ({names}) FROM STDIN") as copy:
+        with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
         return
-    placeholders = ", ".join(["%s"] * len(STAGE_COLUMNS))
-    sql = f"INSERT INTO relais_customer_stage ({names}) VALUES ({placeholders})"  # noqa: S608 (fixed names)
+    placeholders = ", ".join(["%s"] * len(columns))
+    sql = f"INSERT INTO {table} ({names}) VALUES ({placeholders})"  # noqa: S608 (fixed names)
     batch: list[tuple] = []
     for row in rows:
         batch.append(row)
@@ -588,7 +601,7 @@ def load(
         cursor.execute("DROP TABLE IF EXISTS relais_customer_stage")
         cursor.execute("DROP TABLE IF EXISTS relais_customer_prev")
         cursor.execute(f"CREATE TEMPORARY TABLE relais_customer_stage ({column_defs})")
-        _stage_rows(cursor, good_rows())
+        stage_rows(cursor, good_rows())
         if duplicate_lines:
             # A CRM id present on several lines: none of them is imported, each is reported.
             cursor.executemany(

@@ -3,17 +3,20 @@ from django.conf import settings
 from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext_lazy as _
 
-from central.models import TARGETING_CRITERIA, CalendarPeriod, Channel, Operation, Origin
+from central.models import TARGETING_CRITERIA, CalendarPeriod, Channel, CustomerImport, Operation, Origin
 from local_stores.forms import style_fields
 from local_stores.models import Network, Node, NodeKind
 
 
 class CustomerImportForm(forms.Form):
     network = forms.ModelChoiceField(queryset=Network.objects.none(), label=_("Network"), empty_label=None)
+    kind = forms.ChoiceField(choices=CustomerImport.Kind.choices, initial=CustomerImport.Kind.CUSTOMERS,
+                             widget=forms.RadioSelect, label=_("The file holds"), required=False)
     file = forms.FileField(
         label=_("CSV file"),
         help_text=_(
-            "UTF-8, comma or semicolon separated, one customer per line; the first line names the columns."
+            "UTF-8, comma or semicolon separated, one customer or one purchase per line; the first line names "
+            "the columns."
         ),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
@@ -24,6 +27,9 @@ class CustomerImportForm(forms.Form):
         if networks.count() == 1:
             self.fields["network"].widget = forms.HiddenInput()
             self.fields["network"].initial = networks.first()
+
+    def clean_kind(self) -> str:
+        return self.cleaned_data.get("kind") or CustomerImport.Kind.CUSTOMERS
 
     def clean_file(self):
         uploaded = self.cleaned_data["file"]
@@ -40,12 +46,17 @@ class OperationForm(forms.ModelForm):
         choices=list(TARGETING_CRITERIA.items()), widget=forms.CheckboxSelectMultiple, required=False,
         label=_("Targeting criteria branches may use"),
         help_text=_("A handful at most: branches choose among these, nothing else."))
+    holdout_percent = forms.IntegerField(
+        required=False, initial=0, label=_("Control group (%)"), widget=forms.NumberInput(attrs={"min": 0, "max": 50}),
+        help_text=_("Optional, 0 to 50: this share of each campaign's selected customers, drawn at random, receives "
+                    "nothing; comparing their purchases with the recipients' measures what the campaign earned "
+                    "(the uplift)."))
 
     class Meta:
         model = Operation
         fields = ["name", "theme", "description", "mode", "opt_out_allowed", "channels", "template_versions",
                   "send_from", "send_until", "subscription_deadline", "eligible_nodes", "is_pilot", "allowed_criteria",
-                  "national_priority"]
+                  "national_priority", "holdout_percent"]
         widgets = {
             "description": forms.Textarea(attrs={"rows": 3}),
             "mode": forms.RadioSelect,
@@ -61,6 +72,9 @@ class OperationForm(forms.ModelForm):
             "national_priority": _("An exception to the network's priority order: when the pressure cap is "
                                    "reached, this operation's messages go before every other campaign."),
         }
+
+    def clean_holdout_percent(self) -> int:
+        return self.cleaned_data.get("holdout_percent") or 0
 
     def __init__(self, *args, network: Network, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -122,6 +136,10 @@ class NetworkRulesForm(forms.Form):
                                   widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
                                   help_text=_("Messages due in quiet hours wait until they end (applied when sending)."))
     one_per_operation = forms.BooleanField(required=False, label=_("One message per customer per operation"))
+    attribution_days = forms.IntegerField(
+        label=_("Days a purchase is credited to a campaign"), widget=forms.NumberInput(attrs={"min": 1, "max": 90}),
+        help_text=_("A recipient's purchases in this many days from the day the send began count as the "
+                    "campaign's revenue (and its control group's, over the same days)."))
     segment_caps = forms.CharField(
         required=False, label=_("Caps per segment"), widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("One segment per line, as “segment = messages”, e.g. “vip = 4”: the customers of that "
@@ -147,7 +165,7 @@ class NetworkRulesForm(forms.Form):
             "cap_days": rules.cap_days, "national_reserved": rules.national_reserved,
             "local_reserved": rules.local_reserved, "quiet_weekdays": list(rules.quiet_weekdays or []),
             "quiet_from": rules.quiet_from, "quiet_until": rules.quiet_until,
-            "one_per_operation": rules.one_per_operation,
+            "one_per_operation": rules.one_per_operation, "attribution_days": rules.attribution_days,
             "segment_caps": "\n".join(f"{segment} = {count}" for segment, count in sorted((rules.segment_caps or {}).items())),
         }
         for channel, cap in (rules.channel_caps or {}).items():
@@ -196,7 +214,7 @@ class NetworkRulesForm(forms.Form):
             "national_reserved": data["national_reserved"], "local_reserved": data["local_reserved"],
             "quiet_weekdays": sorted(data["quiet_weekdays"]), "quiet_from": data["quiet_from"],
             "quiet_until": data["quiet_until"], "one_per_operation": data["one_per_operation"],
-            "segment_caps": data["segment_caps"],
+            "segment_caps": data["segment_caps"], "attribution_days": data["attribution_days"],
         }
 
     def field_for(self, service_field: str, params: dict | None) -> str | None:

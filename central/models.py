@@ -184,12 +184,18 @@ class CustomerImport(models.Model):
         DONE = "done", _("Done")
         FAILED = "failed", _("Failed")
 
+    class Kind(models.TextChoices):
+        CUSTOMERS = "customers", _("Customers")
+        PURCHASES = "purchases", _("Purchases")
+
     public_id = models.CharField(
         max_length=24, unique=True, default=partial(new_public_id, "imp"), editable=False
     )
     network = models.ForeignKey(
         Network, on_delete=models.PROTECT, related_name="customer_imports", verbose_name=_("network")
     )
+    #: What the file holds: customers (upserted by CRM id) or their purchases (recorded by purchase id).
+    kind = models.CharField(_("content"), max_length=10, choices=Kind.choices, default=Kind.CUSTOMERS)
     file = models.FileField(_("file"), upload_to="imports/%Y/%m/")
     original_name = models.CharField(_("file name"), max_length=255)
     #: The uploader's language: the report's messages are written in it.
@@ -206,8 +212,9 @@ class CustomerImport(models.Model):
     finished_at = models.DateTimeField(_("finished on"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.PENDING)
     rows_total = models.PositiveIntegerField(_("rows read"), default=0)
-    rows_created = models.PositiveIntegerField(_("customers created"), default=0)
-    rows_updated = models.PositiveIntegerField(_("customers updated"), default=0)
+    #: New customers (purchases) recorded, and those already known that the file updated.
+    rows_created = models.PositiveIntegerField(_("rows created"), default=0)
+    rows_updated = models.PositiveIntegerField(_("rows updated"), default=0)
     rows_rejected = models.PositiveIntegerField(_("rows rejected"), default=0)
     #: [{"line": 4, "field": "email", "reason": "…", "value": "…"}, …] — at most ERROR_LIMIT entries.
     errors = models.JSONField(_("rejected rows"), default=list, blank=True)
@@ -226,6 +233,38 @@ class CustomerImport(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in {self.Status.DONE, self.Status.FAILED}
+
+
+class Purchase(models.Model):
+    """A purchase a customer made, as the CRM exports it (imported by CSV): what campaigns are
+    credited with when it falls in the days after their send (see reporting)."""
+
+    network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="+", db_index=False)
+    #: The CRM's id of the purchase (receipt, order), or "#" and a digest of the row when the file
+    #: gives none: the same file imported twice records each purchase once.
+    key = models.CharField(_("purchase id"), max_length=64)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="purchases",
+                                 verbose_name=_("customer"), db_index=False)
+    branch = models.ForeignKey(Node, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("branch"),
+                               db_index=False)
+    purchased_on = models.DateField(_("date"))
+    #: In the network's currency; a refund is negative.
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    customer_import = models.ForeignKey(CustomerImport, on_delete=models.SET_NULL, null=True, related_name="+",
+                                        db_index=False)
+    recorded_at = models.DateTimeField(_("recorded on"))
+
+    class Meta:
+        verbose_name = _("purchase")
+        verbose_name_plural = _("purchases")
+        constraints = [models.UniqueConstraint(fields=["network", "key"], name="purchase_once")]
+        indexes = [models.Index(fields=["customer", "purchased_on"], name="purchase_customer_day"),
+                   models.Index(fields=["network", "purchased_on"], name="purchase_network_day"),
+                   # the roll-up task looks for purchases recorded since its last run
+                   models.Index(fields=["recorded_at"], name="purchase_recorded_at")]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.purchased_on} {self.amount}"
 
 
 # --- The national calendar -----------------------------------------------------------------------
@@ -276,6 +315,9 @@ class Operation(models.Model):
     is_pilot = models.BooleanField(_("pilot on part of the network"), default=False)
     #: An exception to the network's priority order: this operation's campaigns come first.
     national_priority = models.BooleanField(_("national priority"), default=False)
+    #: The share of each campaign's selected customers held out at random (its control group, reason
+    #: ``holdout``): they receive nothing, so that their purchases measure what the message changed.
+    holdout_percent = models.PositiveSmallIntegerField(_("control group (%)"), default=0)
     allowed_criteria = models.JSONField(_("targeting criteria branches may use"), default=list, blank=True)
     status = models.CharField(_("status"), max_length=10, choices=OperationStatus.choices, default=OperationStatus.DRAFT)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
@@ -514,6 +556,9 @@ class NetworkRules(models.Model):
     quiet_from = models.TimeField(_("quiet hours from"), null=True, blank=True)
     quiet_until = models.TimeField(_("quiet hours until"), null=True, blank=True)
     one_per_operation = models.BooleanField(_("one message per customer per operation"), default=True)
+    #: A recipient's purchases in this many days from the day a campaign's send began are credited
+    #: to it (and its control group's, over the same days).
+    attribution_days = models.PositiveSmallIntegerField(_("days a purchase is credited to a campaign"), default=14)
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -605,6 +650,7 @@ class Reason(models.TextChoices):
     CHANNEL_CAP = "channel_cap", _("channel pressure cap reached")
     QUOTA = "quota", _("slots reserved for the other origin")
     PRESSURE_CAP = "pressure_cap", _("pressure cap reached")
+    HOLDOUT = "holdout", _("held out at random: the campaign's control group")
 
 
 class Candidate(models.Model):

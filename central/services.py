@@ -14,7 +14,7 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from central import customer_import
+from central import customer_import, purchase_import
 from central.models import (
     CAMPAIGN_OPEN_STATUSES,
     TARGETING_CRITERIA,
@@ -47,12 +47,17 @@ def _head_office(network: Network) -> Node:
     return Node.objects.get(network=network, kind=NodeKind.HEAD_OFFICE)
 
 
-def customer_import_create(*, network: Network, uploaded_file: UploadedFile, created_by) -> CustomerImport:
-    """Record an uploaded CSV and queue its import (after the transaction commits).
+def customer_import_create(
+    *, network: Network, uploaded_file: UploadedFile, created_by, kind: str = CustomerImport.Kind.CUSTOMERS
+) -> CustomerImport:
+    """Record an uploaded CSV of customers or of their purchases (``kind``) and queue its import
+    (after the transaction commits).
 
     Raises PermissionDenied unless ``created_by`` may import customers into ``network``, and
     ValidationError for a file that is not a CSV or is too large.
     """
+    if kind not in CustomerImport.Kind.values:
+        raise ValidationError({"kind": _("Import customers or purchases.")})
     if not node_in_scope(created_by, _head_office(network), perm="import_customers"):
         raise PermissionDenied(_("You may not import customers into this network."))
     name = Path(uploaded_file.name or "customers.csv").name
@@ -69,6 +74,7 @@ def customer_import_create(*, network: Network, uploaded_file: UploadedFile, cre
         raise ValidationError({"file": _("The file is empty.")})
     record = CustomerImport.objects.create(
         network=network,
+        kind=kind,
         file=uploaded_file,
         original_name=name[:255],
         created_by=created_by,
@@ -90,7 +96,8 @@ def customer_import_run(*, customer_import_id: int) -> CustomerImport:
     CustomerImport.objects.filter(pk=record.pk).update(status=CustomerImport.Status.RUNNING, started_at=now)
     try:
         with translation.override(record.language), record.file.open("rb") as stream, transaction.atomic():
-            result = customer_import_load(network=record.network, stream=stream, import_id=record.pk, now=now)
+            load = purchase_import_load if record.kind == CustomerImport.Kind.PURCHASES else customer_import_load
+            result = load(network=record.network, stream=stream, import_id=record.pk, now=now)
     except customer_import.ImportFileError as error:
         record.status = CustomerImport.Status.FAILED
         record.failure_reason = str(error)
@@ -137,12 +144,28 @@ def customer_import_load(
     )
 
 
+def purchase_import_load(*, network: Network, stream, import_id: int | None = None, now=None):
+    """Validate and record the purchases of a CSV stream into ``network``, in the current
+    transaction (see ``central.purchase_import``). Returns an ``ImportResult``; raises
+    ``ImportFileError`` when the file as a whole cannot be read."""
+    now = now or timezone.now()
+    reader, _header = customer_import.open_csv(stream, purchase_import.COLUMNS, purchase_import.REQUIRED_COLUMNS)
+    branch_ids = dict(Node.objects.filter(network=network, kind=NodeKind.BRANCH).values_list("code", "id"))
+    validator = purchase_import.PurchaseRowValidator(branch_ids=branch_ids, today=timezone.localdate(now))
+    return purchase_import.load(network_id=network.pk, rows=enumerate(reader, start=2), validator=validator,
+                                import_id=import_id, now=now, error_limit=CustomerImport.ERROR_LIMIT)
+
+
 # --- The national calendar -----------------------------------------------------------------------
 
 OPERATION_FIELDS = {
     "name", "theme", "description", "channels", "mode", "opt_out_allowed", "send_from", "send_until",
-    "subscription_deadline", "is_pilot", "allowed_criteria", "national_priority",
+    "subscription_deadline", "is_pilot", "allowed_criteria", "national_priority", "holdout_percent",
 }
+
+
+#: A control group larger than this would deprive half the customers of the operation.
+OPERATION_MAX_HOLDOUT = 50
 
 
 def _require_planner(user, network: Network) -> None:
@@ -161,6 +184,9 @@ def operation_check(operation: Operation, *, template_versions, eligible_nodes) 
 
     if not (operation.name or "").strip():
         add("name", _("Give the operation a name."))
+    if not _is_count(operation.holdout_percent, 0, OPERATION_MAX_HOLDOUT):
+        add("holdout_percent", _("The control group is between 0 and %(max)s %% of the customers.") % {
+            "max": OPERATION_MAX_HOLDOUT})
     if operation.mode not in OperationMode.values:
         add("mode", _("Choose opt-in, mandatory or kit."))
     if not operation.send_from:
@@ -743,8 +769,10 @@ def _send_reminder(*, operation: Operation, branch: Node, person, days: int) -> 
 #: What ``network_rules_update`` may change.
 RULES_FIELDS = (
     "priority_order", "cap_total", "cap_days", "channel_caps", "segment_caps", "national_reserved", "local_reserved",
-    "quiet_weekdays", "quiet_from", "quiet_until", "one_per_operation",
+    "quiet_weekdays", "quiet_from", "quiet_until", "one_per_operation", "attribution_days",
 )
+#: A purchase is credited to a campaign at most this many days after its send.
+RULES_MAX_ATTRIBUTION_DAYS = 90
 #: At most this many segments with a cap of their own.
 RULES_MAX_SEGMENTS = 20
 #: Bounds that catch a typo (700 messages, a ten-year window) without constraining any real policy.
@@ -777,6 +805,9 @@ def network_rules_check(rules) -> dict[str, list[ValidationError]]:
         add("cap_total", _("Allow between 1 and %(max)s marketing messages.") % {"max": RULES_MAX_COUNT})
     if not _is_count(rules.cap_days, 1, RULES_MAX_DAYS):
         add("cap_days", _("The window lasts at least one day, and at most %(max)s.") % {"max": RULES_MAX_DAYS})
+    if not _is_count(rules.attribution_days, 1, RULES_MAX_ATTRIBUTION_DAYS):
+        add("attribution_days", _("Credit purchases made between 1 and %(max)s days after a send.") % {
+            "max": RULES_MAX_ATTRIBUTION_DAYS})
     caps = rules.channel_caps
     if not isinstance(caps, dict):
         add("channel_caps", _("Give each channel's cap as a number of messages over a number of days."))

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from central import exports
 from central.filters import CustomerFilterSet
 from central.forms import CustomerImportForm
+from central.models import CustomerImport
 from central.selectors import (
     customer_consent_history,
     customer_get,
@@ -96,7 +97,10 @@ def customer_import_view(request: HttpRequest) -> HttpResponse:
     networks = networks_importable_by(request.user)
     if not networks.exists():
         raise Http404
-    form = CustomerImportForm(request.POST or None, request.FILES or None, networks=networks)
+    kind = request.GET.get("kind") if request.GET.get("kind") in CustomerImport.Kind.values else None
+    form = CustomerImportForm(
+        request.POST or None, request.FILES or None, networks=networks, initial={"kind": kind} if kind else None
+    )
     if request.method == "POST" and form.is_valid():
         try:
             with transaction.atomic():
@@ -104,6 +108,7 @@ def customer_import_view(request: HttpRequest) -> HttpResponse:
                     network=form.cleaned_data["network"],
                     uploaded_file=form.cleaned_data["file"],
                     created_by=request.user,
+                    kind=form.cleaned_data["kind"],
                 )
         except ValidationError as error:
             for field, field_errors in error.message_dict.items():

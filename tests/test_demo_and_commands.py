@@ -1,6 +1,7 @@
 """The demo network that `make demo` loads, and the import management command."""
 
 import io
+from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
@@ -53,3 +54,20 @@ def test_import_command_reports_bad_rows_and_exits_non_zero(world, tmp_path):
     assert "line 3: email: This is not a valid e-mail address." in err.getvalue()
     assert "2 rows read, 1 created, 0 updated, 1 rejected" in out.getvalue()
     assert Customer.objects.filter(external_id="C1").exists()
+
+
+def test_import_command_records_purchases_with_purchases(world, tmp_path):
+    from central.models import Purchase
+
+    customers = tmp_path / "crm.csv"
+    customers.write_text("external_id,branch_code,email\nC1,N1,c1@example.test\n", encoding="utf-8")
+    call_command("import_customers", "alpha", str(customers), stdout=io.StringIO())
+    sales = tmp_path / "sales.csv"
+    sales.write_text("customer_external_id,purchased_on,amount\nC1,2026-11-02,19.90\nC404,2026-11-02,5\n",
+                     encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(SystemExit):
+        call_command("import_customers", "alpha", str(sales), "--purchases", stdout=out, stderr=err)
+    assert "2 rows read, 1 created, 0 updated, 1 rejected" in out.getvalue()
+    assert "line 3: customer_external_id: No customer of this network has this CRM id" in err.getvalue()
+    assert list(Purchase.objects.values_list("amount", flat=True)) == [Decimal("19.90")]

@@ -214,6 +214,8 @@ SPECTACULAR_SETTINGS = {
         "ConsentStatusEnum": "central.models.ConsentStatus",
         "ChannelEnum": "central.models.Channel",
         "ChangeLevelEnum": "approvals.models.ChangeLevel",
+        "TemplateKindEnum": "templates_lib.models.TemplateKind",
+        "NodeKindEnum": "local_stores.models.NodeKind",
     },
 }
 

@@ -4,19 +4,23 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from central.customer_import import ImportFileError
-from central.services import customer_import_load
+from central.services import customer_import_load, purchase_import_load
 from local_stores.models import Network
 
 
 class Command(BaseCommand):
-    help = "Import customers from a CSV file into a network (upsert by CRM id); prints each rejected row."
+    help = (
+        "Import customers from a CSV file into a network (upsert by CRM id), or with --purchases their "
+        "purchases (recorded once by purchase id); prints each rejected row."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("network", help="network slug")
         parser.add_argument("path", type=Path)
         parser.add_argument("--source", default="", help="consent source recorded for this file")
+        parser.add_argument("--purchases", action="store_true", help="the file holds purchases, not customers")
 
-    def handle(self, *args, network: str, path: Path, source: str, **options):
+    def handle(self, *args, network: str, path: Path, source: str, purchases: bool = False, **options):
         try:
             target = Network.objects.get(slug=network)
         except Network.DoesNotExist as error:
@@ -25,9 +29,12 @@ class Command(BaseCommand):
             raise CommandError(f"No file at {path}.")
         try:
             with path.open("rb") as stream, transaction.atomic():
-                result = customer_import_load(
-                    network=target, stream=stream, source=source or f"import {path.name}"
-                )
+                if purchases:
+                    result = purchase_import_load(network=target, stream=stream)
+                else:
+                    result = customer_import_load(
+                        network=target, stream=stream, source=source or f"import {path.name}"
+                    )
         except ImportFileError as error:
             raise CommandError(str(error)) from error
         for error in result.errors:
