@@ -791,6 +791,7 @@ class LoopContext:
     campaign_branch: dict[int, int | None]
     twins: dict[str, dict[str, list[int]]]  # channel -> lower(address) -> customer ids sharing it
     shared_with: dict[int, list[int]] = field(default_factory=dict)  # customer -> those with a smaller id
+    holdout: dict[int, int] = field(default_factory=dict)  # campaign -> its control group, in 1/100 %
 
 
 def _customer(row) -> LoopCustomer:
@@ -857,6 +858,7 @@ def early_rules(customer: LoopCustomer, ctx: LoopContext) -> tuple[dict[int, tup
 
 def decide(customer: LoopCustomer, twins: dict[int, LoopCustomer], ctx: LoopContext) -> dict[int, tuple]:
     """The engine's rules for one customer, in its order: {candidate id: (selected, reason, lost_to)}."""
+    from central.arbitration import holdout_drawn
     from central.models import Channel, Origin, Reason
 
     rules = ctx.rules
@@ -899,7 +901,9 @@ def decide(customer: LoopCustomer, twins: dict[int, LoopCustomer], ctx: LoopCont
         Reason.PRESSURE_CAP)
     selected = pending
     for c in selected:
-        out[c.id] = (True, "", None)
+        # the control group: drawn among those the rules select (they keep the slot they took)
+        held = ctx.holdout.get(c.campaign, 0) and holdout_drawn(customer.id, c.campaign) < ctx.holdout[c.campaign]
+        out[c.id] = (False, Reason.HOLDOUT, None) if held else (True, "", None)
     # who each loser lost to, as the engine's final UPDATEs say it
     for c in customer.candidates:
         chosen, reason, _lost_to = out[c.id]
@@ -993,6 +997,8 @@ def loop_context(network) -> LoopContext:
     for channel, value in Suppression.objects.filter(network=network).values_list("channel", "value_hash"):
         suppressed.setdefault(channel, set()).add(value)
     campaign_branch = dict(Campaign.objects.filter(network=network).values_list("pk", "branch_id"))
+    holdout = {pk: share * 100 for pk, share in Campaign.objects.filter(network=network, operation__holdout_percent__gt=0)
+               .values_list("pk", "operation__holdout_percent")}
     twins: dict[str, dict[str, list[int]]] = {}
     for channel, column in (("email", "email"), ("sms", "mobile")):
         twins[channel] = dict(sql_rows(
@@ -1004,7 +1010,7 @@ def loop_context(network) -> LoopContext:
             for customer_id in ids:
                 shared_with.setdefault(customer_id, set()).update(i for i in ids if i < customer_id)
     return LoopContext(rules_for(network), WEEK_START, suppressed, campaign_branch, twins,
-                       {key: sorted(value) for key, value in shared_with.items() if value})
+                       {key: sorted(value) for key, value in shared_with.items() if value}, holdout)
 
 
 def baseline(network, sample_size: int, seed: int) -> dict[str, object]:

@@ -153,7 +153,7 @@ def _create_work_tables() -> None:
     _sql(f"CREATE TEMPORARY TABLE {CAMPAIGNS} (campaign_id bigint NOT NULL, corder integer NOT NULL, "
          f"branch_id bigint NULL, priority smallint NOT NULL, send_date date NOT NULL, "
          f"scheduled_at timestamp with time zone NOT NULL, channel varchar(8) NOT NULL, origin varchar(16) NOT NULL, "
-         f"operation_id bigint NULL, quiet smallint NOT NULL, criteria integer NOT NULL)")
+         f"operation_id bigint NULL, quiet smallint NOT NULL, criteria integer NOT NULL, holdout integer NOT NULL)")
     _sql(f"CREATE TEMPORARY TABLE {WORK} (campaign_id bigint NOT NULL, customer_id bigint NOT NULL, "
          f"branch_id bigint NULL, corder integer NOT NULL, channel varchar(8) NOT NULL, origin varchar(16) NOT NULL, "
          f"operation_id bigint NULL, address varchar(254) NOT NULL, segment varchar(32) NOT NULL, "
@@ -205,6 +205,8 @@ class _Planned:
         self.priority = campaign_priority(campaign, rules)
         self.scheduled_at = scheduled_at
         self.quiet = campaign.send_date.isoweekday() in (rules.quiet_weekdays or [])
+        #: The control group's share, in hundredths of a percent.
+        self.holdout = (campaign.operation.holdout_percent if campaign.operation_id else 0) * 100
         self.corder = 0
         self.group = 0
 
@@ -230,9 +232,9 @@ def _write_campaigns(planned: list[_Planned], network_id: int) -> None:
     with connection.cursor() as cursor:
         cursor.executemany(
             f"INSERT INTO {CAMPAIGNS} (campaign_id, corder, branch_id, priority, send_date, scheduled_at, channel, "  # noqa: S608
-            f"origin, operation_id, quiet, criteria) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            f"origin, operation_id, quiet, criteria, holdout) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [(p.campaign.pk, p.corder, p.campaign.branch_id, p.priority, p.campaign.send_date, p.scheduled_at,
-              p.campaign.channel, p.origin, p.operation_id, int(p.quiet), p.group) for p in planned])
+              p.campaign.channel, p.origin, p.operation_id, int(p.quiet), p.group, p.holdout) for p in planned])
     _analyze(CAMPAIGNS)
     nodes = connection.ops.quote_name(Node._meta.db_table)
     _sql(f"CREATE TEMPORARY TABLE {JOINS} AS SELECT COALESCE(k.branch_id, n.id) AS jb, k.campaign_id, k.corder, "  # noqa: S608
@@ -466,13 +468,17 @@ def _caps_and_write(run: ArbitrationRun, rules: NetworkRules, past: dict[tuple, 
     winners.add(f"MAX(CASE WHEN w.reason_e IS NULL AND w.origin <> %s THEN {key} END) {whole} AS last_marketing",
                 Origin.TRANSACTIONAL)
     lost.add("WHEN w.reason_e = %s THEN w.last_marketing", Reason.PRESSURE_CAP)
+    # 5. the control group: of those the rules select, the campaign's share drawn at random (the same
+    # draw in every run: a hash of the customer and the campaign) receives nothing
+    held = f"(k.holdout > 0 AND {holdout_draw('f.customer_id', 'f.campaign_id')} < k.holdout)"
     # Names are the models' and this module's, values are all bound.
     columns = ("run_id, campaign_id, customer_id, branch_id, channel, origin, operation_id, priority, send_date, "
                "scheduled_at, selected, reason, lost_to_id")
     sql = (
         f"INSERT INTO {table} ({columns}) "  # noqa: S608
         f"SELECT %s, f.campaign_id, f.customer_id, f.branch_id, f.channel, f.origin, f.operation_id, k.priority, "
-        f"k.send_date, k.scheduled_at, f.reason_e IS NULL, COALESCE(f.reason_e, ''), f.lost_key %% {_KEY} FROM ("
+        f"k.send_date, k.scheduled_at, f.reason_e IS NULL AND NOT {held}, "
+        f"CASE WHEN f.reason_e IS NOT NULL THEN f.reason_e WHEN {held} THEN %s ELSE '' END, f.lost_key %% {_KEY} FROM ("
         f"SELECT w.*, CASE {lost.join(' ')} ELSE NULL END AS lost_key FROM ("
         f"SELECT w.*, {', '.join(winners.parts)} FROM ("
         f"SELECT w.*, {reason_e} AS reason_e FROM ("
@@ -483,9 +489,22 @@ def _caps_and_write(run: ArbitrationRun, rules: NetworkRules, past: dict[tuple, 
         f"k.priority, k.send_date, k.scheduled_at, %s, w.reason, CASE WHEN w.reason = %s THEN w.campaign_id END "
         f"FROM {WORK} w JOIN {CAMPAIGNS} k ON k.campaign_id = w.campaign_id WHERE w.reason <> %s"
     )
-    params = [run.pk, *lost.params, *winners.params, *reason_e_params, *quota.params, *limits.params, *level_c.params,
+    params = [run.pk, Reason.HOLDOUT, *lost.params, *winners.params, *reason_e_params, *quota.params, *limits.params, *level_c.params,
               run.pk, False, Reason.DUPLICATE_ADDRESS, Reason.SAME_OPERATION]
     return _sql(sql, params)
+
+
+def holdout_draw(customer: str, campaign: str) -> str:
+    """SQL for a number in [0, 10000) drawn from a customer id and a campaign id (columns or
+    values): the same pair always draws the same number, and ids that follow each other draw numbers
+    spread over the range (a multiplicative hash modulo the prime 2³¹ − 1). A customer is in a
+    campaign's control group when it is below the group's share in hundredths of a percent."""
+    return f"((({customer}) * 2654435761 + ({campaign}) * 40503) %% 2147483647) %% 10000"
+
+
+def holdout_drawn(customer_id: int, campaign_id: int) -> int:
+    """``holdout_draw`` in Python (for checks and the reference implementation)."""
+    return ((customer_id * 2654435761 + campaign_id * 40503) % 2147483647) % 10000
 
 
 def partition_name(run_id: int) -> str:

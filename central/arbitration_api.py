@@ -68,7 +68,7 @@ class NetworkRulesOutputSerializer(serializers.ModelSerializer):
         model = NetworkRules
         fields = ["network", "priority_order", "cap_total", "cap_days", "channel_caps", "segment_caps", "national_reserved",
                   "local_reserved", "quiet_weekdays", "quiet_from", "quiet_until", "one_per_operation",
-                  "updated_by", "updated_at"]
+                  "attribution_days", "updated_by", "updated_at"]
 
     def get_updated_by(self, rules: NetworkRules) -> str | None:
         if rules.updated_by is None:
@@ -93,6 +93,8 @@ class NetworkRulesInputSerializer(serializers.Serializer):
     quiet_from = serializers.TimeField(allow_null=True)
     quiet_until = serializers.TimeField(allow_null=True)
     one_per_operation = serializers.BooleanField()
+    attribution_days = serializers.IntegerField(
+        help_text="A recipient's purchases this many days from the send (1 to 90) are credited to the campaign.")
 
 
 class NetworkRulesApi(APIView):

@@ -142,7 +142,7 @@ class OperationOutputSerializer(serializers.ModelSerializer):
         fields = [
             "id", "network", "name", "theme", "description", "channels", "mode", "opt_out_allowed",
             "send_from", "send_until", "subscription_deadline", "is_pilot", "allowed_criteria", "national_priority",
-            "template_versions", "eligible_nodes", "eligible_branches", "status", "created_at", "published_at",
+            "holdout_percent", "template_versions", "eligible_nodes", "eligible_branches", "status", "created_at", "published_at",
         ]
 
     @extend_schema_field(OperationNodeOutputSerializer(many=True))
@@ -177,6 +177,10 @@ class OperationFieldsInputSerializer(serializers.Serializer):
     national_priority = serializers.BooleanField(
         required=False, default=False,
         help_text="An exception to the network's priority order: this operation's messages go first.")
+    holdout_percent = serializers.IntegerField(
+        required=False, default=0,
+        help_text="The share (0 to 50 %) of each campaign's selected customers held out at random as its control "
+                  "group: they receive nothing, and their purchases measure the campaign's effect.")
     allowed_criteria = serializers.ListField(
         child=serializers.CharField(max_length=40), max_length=len(TARGETING_CRITERIA) + 5, required=False,
         default=list,

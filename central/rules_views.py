@@ -57,6 +57,7 @@ def _field_label(name: str) -> str:
         "national_reserved": _("Slots reserved for national"), "local_reserved": _("Slots reserved for local"),
         "quiet_weekdays": _("Quiet days"), "quiet_from": _("Quiet hours from"), "quiet_until": _("Quiet hours until"),
         "one_per_operation": _("One message per customer per operation"),
+        "attribution_days": _("Days a purchase is credited to a campaign"),
     }.get(name, name)
 
 

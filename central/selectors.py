@@ -450,7 +450,7 @@ def rules_snapshot(rules: NetworkRules) -> dict[str, object]:
         "local_reserved": rules.local_reserved, "quiet_weekdays": list(rules.quiet_weekdays or []),
         "quiet_from": rules.quiet_from.strftime("%H:%M") if rules.quiet_from else None,
         "quiet_until": rules.quiet_until.strftime("%H:%M") if rules.quiet_until else None,
-        "one_per_operation": rules.one_per_operation,
+        "one_per_operation": rules.one_per_operation, "attribution_days": rules.attribution_days,
     }
 
 
@@ -685,7 +685,8 @@ def customer_why_not(*, fetched_by: UserLike, customer: Customer) -> WhyNot:
     contacts = list(Contact.objects.filter(customer=customer, contacted_on__lt=run.starts_on,
                                            contacted_on__gte=run.starts_on - timedelta(days=longest))
                     .values("channel", "origin", "contacted_on"))
-    chosen = [c for c in candidates if c.selected]
+    # those the rules give a slot to (a customer held out in a control group has taken theirs)
+    chosen = [c for c in candidates if c.selected or c.reason == Reason.HOLDOUT]
 
     def past(days: int, **match: str) -> int:
         since = run.starts_on - timedelta(days=days)
@@ -769,6 +770,11 @@ def customer_why_not(*, fetched_by: UserLike, customer: Customer) -> WhyNot:
                 "already %(count)s marketing message in the last %(days)s days — the network allows %(allowed)s",
                 "already %(count)s marketing messages in the last %(days)s days — the network allows %(allowed)s",
                 count) % {"count": count, "days": rules["cap_days"], "allowed": cap_total}
+        if reason == Reason.HOLDOUT:
+            operation = candidate.campaign.operation
+            return _("drawn at random for the control group (%(share)s %% of the customers), who receive "
+                     "nothing so that the campaign's effect on purchases can be measured") % {
+                "share": operation.holdout_percent if operation else 0}
         return str(Reason(reason).label) if reason in Reason.values else _("not decided")
 
     lines = []
