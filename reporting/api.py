@@ -26,7 +26,8 @@ from reporting.selectors import (
 from reporting.services import METRICS
 
 RATES = ("delivery_rate", "bounce_rate", "open_rate", "click_rate", "click_to_open_rate", "unsubscribe_rate",
-         "complaint_rate")
+         "complaint_rate", "conversion_rate", "revenue_per_recipient", "holdout_conversion_rate",
+         "conversion_uplift", "incremental_revenue", "revenue_uplift")
 
 
 class ReportQuerySerializer(serializers.Serializer):
@@ -63,7 +64,10 @@ class ReportSerializer(serializers.Serializer):
 class ReportApi(APIView):
     """The figures of the campaigns the caller sees over a period: totals and rates, broken down
     (by operation, region, branch, channel, campaign or day); for a branch's manager, the branch
-    beside the quartiles of the network's branches (no other branch named; null with fewer than 5)."""
+    beside the quartiles of the network's branches (no other branch named; null with fewer than 5).
+    Purchases: ``revenue`` is what recipients bought in the network's attribution days from the day a
+    send began; ``holdout…`` the same of the control groups, ``measured…`` of the recipients of the
+    campaigns that had one; ``incremental_revenue`` and ``revenue_uplift`` compare the two."""
 
     @extend_schema(parameters=[
         OpenApiParameter("starts_on", str, required=True, description="first day, YYYY-MM-DD"),

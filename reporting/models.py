@@ -78,6 +78,19 @@ class DailyStat(models.Model):
     #: real arbitration, and those excluded, by reason ({reason: count}).
     audience = models.PositiveIntegerField(_("audience"), default=0)
     excluded = models.JSONField(_("excluded"), default=dict, blank=True)
+    #: On the same row: the purchases its recipients made in the network's attribution days from that
+    #: day (``recipients`` customers, ``buyers`` of them bought, for ``revenue``); with a control group,
+    #: the same for the customers held out (``holdout``…), and again for the recipients (``measured``…)
+    #: — so that a sum over campaigns compares the campaigns with a control group only.
+    recipients = models.PositiveIntegerField(_("recipients"), default=0)
+    buyers = models.PositiveIntegerField(_("buyers"), default=0)
+    revenue = models.DecimalField(_("attributed revenue"), max_digits=14, decimal_places=2, default=0)
+    holdout = models.PositiveIntegerField(_("control group"), default=0)
+    holdout_buyers = models.PositiveIntegerField(_("buyers in the control group"), default=0)
+    holdout_revenue = models.DecimalField(_("control group's revenue"), max_digits=14, decimal_places=2, default=0)
+    measured = models.PositiveIntegerField(_("recipients with a control group"), default=0)
+    measured_buyers = models.PositiveIntegerField(_("buyers among them"), default=0)
+    measured_revenue = models.DecimalField(_("their revenue"), max_digits=14, decimal_places=2, default=0)
 
     class Meta:
         verbose_name = _("daily statistics")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 from django.db.models import QuerySet, Sum
 from django.utils.translation import gettext as _
 
-from central.models import Channel, Reason
-from central.selectors import campaigns_visible_to
+from central.models import Channel, NetworkRules, Reason
+from central.selectors import campaigns_visible_to, network_rules_of
 from local_stores.models import Network, NodeKind
 from local_stores.selectors import nodes_in_scope
 from reporting.models import DailyStat, PressureStat
@@ -29,6 +30,14 @@ def report_scope(user) -> tuple[str, object]:
     if len(branches) == 1:
         return "branch", branches[0]
     return ("region", None) if branches else ("none", None)
+
+
+def attribution_days_for(user) -> int:
+    """The attribution days of the network ``user`` reports on (the default without one)."""
+    node = nodes_in_scope(user).select_related("network").order_by("path").first()
+    if node is None:
+        return NetworkRules._meta.get_field("attribution_days").default
+    return network_rules_of(node.network).attribution_days
 
 
 #: The breakdown a report opens on, by scope.
@@ -56,6 +65,15 @@ class Totals:
     clicked: int = 0
     unsubscribed: int = 0
     complained: int = 0
+    recipients: int = 0
+    buyers: int = 0
+    revenue: Decimal = Decimal(0)
+    holdout: int = 0
+    holdout_buyers: int = 0
+    holdout_revenue: Decimal = Decimal(0)
+    measured: int = 0
+    measured_buyers: int = 0
+    measured_revenue: Decimal = Decimal(0)
 
     @staticmethod
     def _rate(part: int, whole: int) -> float | None:
@@ -93,6 +111,49 @@ class Totals:
     def complaint_rate(self) -> float | None:
         return self._rate(self.complained, self.sent)
 
+    # --- What the purchases say (attributed revenue, and against the control groups) ---
+
+    @property
+    def conversion_rate(self) -> float | None:
+        """The recipients who bought in the attribution days."""
+        return self._rate(self.buyers, self.recipients)
+
+    @property
+    def revenue_per_recipient(self) -> Decimal | None:
+        return (self.revenue / self.recipients).quantize(Decimal("0.01")) if self.recipients else None
+
+    @property
+    def holdout_conversion_rate(self) -> float | None:
+        return self._rate(self.holdout_buyers, self.holdout)
+
+    @property
+    def measured_conversion_rate(self) -> float | None:
+        """The recipients who bought, over the campaigns that had a control group only."""
+        return self._rate(self.measured_buyers, self.measured) if self.holdout else None
+
+    @property
+    def conversion_uplift(self) -> float | None:
+        """Percentage points the recipients bought more than their control groups (campaigns with one)."""
+        if not (self.holdout and self.measured):
+            return None
+        return self.measured_buyers / self.measured - self.holdout_buyers / self.holdout
+
+    @property
+    def incremental_revenue(self) -> Decimal | None:
+        """What the messages earned beyond what the recipients would have spent anyway: their revenue
+        per head less their control groups', times the recipients (campaigns with a control group)."""
+        if not (self.holdout and self.measured):
+            return None
+        per_head = self.measured_revenue / self.measured - self.holdout_revenue / self.holdout
+        return (per_head * self.measured).quantize(Decimal("0.01"))
+
+    @property
+    def revenue_uplift(self) -> float | None:
+        """How much more the recipients spent per head than their control groups, relatively."""
+        if not (self.holdout and self.measured and self.holdout_revenue > 0):
+            return None
+        return float((self.measured_revenue / self.measured) / (self.holdout_revenue / self.holdout) - 1)
+
 
 def stats_excluded(stats: QuerySet[DailyStat]) -> list[tuple[str, str, int]]:
     """The candidates of ``stats``' campaigns (already scoped) excluded by their real arbitration,
@@ -108,8 +169,15 @@ def stats_excluded(stats: QuerySet[DailyStat]) -> list[tuple[str, str, int]]:
 
 def stats_totals(stats: QuerySet[DailyStat]) -> Totals:
     """The metrics of ``stats`` (already scoped) added up: one query."""
-    sums = stats.order_by().aggregate(**{metric: Sum(metric) for metric in METRICS})
-    return Totals(**{metric: sums[metric] or 0 for metric in METRICS})
+    return _totals(stats.order_by().aggregate(**{metric: Sum(metric) for metric in METRICS}))
+
+
+#: The metrics that are amounts (Decimal), the others being counts.
+_AMOUNTS = {"revenue", "holdout_revenue", "measured_revenue"}
+
+
+def _totals(sums: dict) -> Totals:
+    return Totals(**{metric: sums[metric] or (Decimal(0) if metric in _AMOUNTS else 0) for metric in METRICS})
 
 
 #: How a dashboard breaks its statistics down: the column grouped by, and the one naming each group.
@@ -135,8 +203,7 @@ def stats_breakdown(stats: QuerySet[DailyStat], by: str) -> list[tuple[object, s
     key, label = BREAKDOWNS[by]
     columns = [key] if key == label else [key, label]
     groups = (stats.order_by().values(*columns).annotate(**{metric: Sum(metric) for metric in METRICS}))
-    result = [(row[key], str(row[label]) if row[label] is not None else "", Totals(**{m: row[m] or 0 for m in METRICS}))
-              for row in groups]
+    result = [(row[key], str(row[label]) if row[label] is not None else "", _totals(row)) for row in groups]
     if by == "day":
         return sorted(result, key=lambda item: item[0])
     return sorted(result, key=lambda item: (-item[2].sent, item[1]))

@@ -6,10 +6,11 @@ import hashlib
 import logging
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, Min, OuterRef, Q
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -28,8 +29,12 @@ from central.models import (
     DeliveryReason,
     DeliveryStatus,
     Origin,
+    Purchase,
+    Reason,
     TrackingEvent,
 )
+from central.selectors import network_rules_of
+from central.services import RULES_MAX_ATTRIBUTION_DAYS
 from local_stores.models import Network, Node, NodeKind
 from reporting.models import DailyStat, PressureStat, ProviderEvent, RollupState
 from templates_lib.models import TemplateVersion
@@ -109,7 +114,11 @@ _FIRST_EVENTS = {
     "unsubscribed": ((TrackingEvent.Kind.UNSUBSCRIBE,), (ProviderEvent.Kind.UNSUBSCRIBED,)),
     "complained": ((), (ProviderEvent.Kind.COMPLAINED,)),
 }
-METRICS = ("audience", "sent", "failed", *_FIRST_EVENTS)
+#: What the purchases give, on the row of the day a campaign's send began (see ``_revenue``).
+REVENUE_METRICS = ("recipients", "buyers", "revenue", "holdout", "holdout_buyers", "holdout_revenue", "measured",
+                   "measured_buyers", "measured_revenue")
+COUNTED = ("audience", "sent", "failed", *_FIRST_EVENTS)
+METRICS = (*COUNTED, *REVENUE_METRICS)
 #: Events recorded this long before the task's last start are looked at again (a transaction that
 #: committed late): recomputing a campaign twice changes nothing.
 ROLLUP_MARGIN = timedelta(minutes=10)
@@ -139,18 +148,48 @@ def _region_of(branch: Node | None) -> Node | None:
     return parent if parent.kind == NodeKind.REGION else None
 
 
-def _arbitrated(campaign: Campaign) -> tuple[int, dict[str, int]]:
-    """The candidates of the campaign's real arbitration (the latest real run of its send date that
-    decided it) and those excluded, by reason."""
+def _arbitrated(campaign: Campaign) -> tuple[int | None, int, dict[str, int]]:
+    """The campaign's real arbitration (the latest real run of its send date that decided it), its
+    candidates and those excluded, by reason."""
     runs = ArbitrationRun.objects.filter(network_id=campaign.network_id, mode=ArbitrationRun.Mode.COMMIT,
                                          starts_on__lte=campaign.send_date, ends_on__gte=campaign.send_date)
     decided = Candidate.objects.filter(run__in=runs, campaign=campaign)
     run_id = decided.order_by("-run_id").values_list("run_id", flat=True).first()
     if run_id is None:
-        return 0, {}
+        return None, 0, {}
     counts = dict(decided.filter(run_id=run_id).order_by().values_list("reason").annotate(n=Count("*"))
                   .values_list("reason", "n"))
-    return sum(counts.values()), {reason: n for reason, n in sorted(counts.items()) if reason}
+    return run_id, sum(counts.values()), {reason: n for reason, n in sorted(counts.items()) if reason}
+
+
+def _revenue(campaign: Campaign, run_id: int | None, first_day: date) -> dict[str, object]:
+    """What the campaign's customers bought in the network's attribution days from ``first_day``
+    (the day its send began): its recipients (customers sent a message), how many bought and for how
+    much; and, if its real arbitration held a control group out, the same of that group — and of
+    the recipients again, as ``measured…``, so that sums over campaigns compare like with like."""
+    days = network_rules_of(campaign.network).attribution_days
+    purchases = Purchase.objects.filter(network_id=campaign.network_id,
+                                        purchased_on__range=(first_day, first_day + timedelta(days=days - 1)))
+
+    def bought(customers) -> tuple[int, object]:
+        sums = purchases.filter(customer_id__in=customers).aggregate(
+            buyers=Count("customer_id", distinct=True), revenue=Sum("amount"))
+        return sums["buyers"], sums["revenue"] or Decimal(0)
+
+    recipients = Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.SENT).values("customer_id")
+    figures: dict[str, object] = dict.fromkeys(REVENUE_METRICS, 0)
+    figures["recipients"] = recipients.count()  # one delivery per customer and channel: a campaign has one channel
+    if not figures["recipients"]:
+        return figures
+    figures["buyers"], figures["revenue"] = bought(recipients)
+    if run_id is not None:
+        control = Candidate.objects.filter(run_id=run_id, campaign=campaign, reason=Reason.HOLDOUT).values("customer_id")
+        figures["holdout"] = control.count()
+        if figures["holdout"]:
+            figures["holdout_buyers"], figures["holdout_revenue"] = bought(control)
+            figures["measured"], figures["measured_buyers"], figures["measured_revenue"] = (
+                figures["recipients"], figures["buyers"], figures["revenue"])
+    return figures
 
 
 def campaign_rollup(*, campaign: Campaign) -> int:
@@ -166,7 +205,7 @@ def campaign_rollup(*, campaign: Campaign) -> int:
     for metric, (tracking_kinds, provider_kinds) in _FIRST_EVENTS.items():
         for day, count in _first_event_days(campaign, tracking_kinds, provider_kinds).items():
             per_day[day][metric] += count
-    audience, excluded = _arbitrated(campaign)
+    run_id, audience, excluded = _arbitrated(campaign)
     branch = campaign.branch
     constants = {"campaign": campaign, "network_id": campaign.network_id, "branch": branch, "region": _region_of(branch),
                  "operation_id": campaign.operation_id, "channel": campaign.channel,
@@ -175,8 +214,9 @@ def campaign_rollup(*, campaign: Campaign) -> int:
     audience_day = min((day for day, counts in per_day.items() if counts["sent"]), default=campaign.send_date)
     if audience:
         per_day[audience_day]["audience"] += audience
-    rows = [DailyStat(day=day, **constants, **{metric: counts[metric] for metric in METRICS},
-                      **({"excluded": excluded} if day == audience_day else {}))
+    revenue = _revenue(campaign, run_id, audience_day)
+    rows = [DailyStat(day=day, **constants, **{metric: counts[metric] for metric in COUNTED},
+                      **({"excluded": excluded, **revenue} if day == audience_day else {}))
             for day, counts in sorted(per_day.items()) if any(counts.values())]
     with transaction.atomic():
         DailyStat.objects.filter(campaign=campaign).delete()
@@ -214,7 +254,15 @@ def rollups_refresh(*, everything: bool = False, now: datetime | None = None) ->
         since = state.done_until - ROLLUP_MARGIN
         touched = (Q(status__in=[CampaignStatus.SENDING, CampaignStatus.PAUSED]) | Q(updated_at__gte=since)
                    | Q(pk__in=TrackingEvent.objects.filter(at__gte=since).values("delivery__campaign_id"))
-                   | Q(pk__in=ProviderEvent.objects.filter(recorded_at__gte=since).values("delivery__campaign_id")))
+                   | Q(pk__in=ProviderEvent.objects.filter(recorded_at__gte=since).values("delivery__campaign_id"))
+                   # a network's new attribution days change its campaigns' revenue
+                   | Q(network__rules__updated_at__gte=since))
+        # purchases recorded since: the campaigns whose send began in the days that may credit them
+        imported = Purchase.objects.filter(recorded_at__gte=since).aggregate(first=Min("purchased_on"),
+                                                                             last=Max("purchased_on"))
+        if imported["first"] is not None:
+            began = imported["first"] - timedelta(days=RULES_MAX_ATTRIBUTION_DAYS)
+            touched |= Q(pk__in=DailyStat.objects.filter(day__range=(began, imported["last"])).values("campaign_id"))
         campaigns = campaigns.filter(touched)
     count = days = 0
     for campaign in campaigns.select_related("branch__parent", "operation").order_by("pk").iterator(chunk_size=200):

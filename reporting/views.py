@@ -19,6 +19,7 @@ from reporting.forms import BREAKDOWN_CHOICES, DashboardFilterForm
 from reporting.selectors import (
     DEFAULT_BREAKDOWN,
     LEADERBOARD_MIN_SENT,
+    attribution_days_for,
     branch_comparison,
     breakdown_for,
     local_leaderboard,
@@ -80,7 +81,8 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
                     "per_day": [(day, per_day[day]) for day in days if day in per_day],
                     "comparison": comparison, "leaderboard": leaderboard, "pressure": pressure, "excluded": excluded,
                     "pressure_total": sum(bucket.customer_weeks for bucket in pressure or []) or 1,
-                    "min_sent": LEADERBOARD_MIN_SENT, "query": urlencode(query)})
+                    "min_sent": LEADERBOARD_MIN_SENT, "query": urlencode(query),
+                    "attribution_days": attribution_days_for(request.user)})
     return render(request, "reporting/dashboard.html", context)
 
 

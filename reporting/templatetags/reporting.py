@@ -10,3 +10,37 @@ def percent(value) -> str:
     if value is None:
         return "—"
     return f"{formats.number_format(value * 100, 1, use_l10n=True)}\u00a0%"
+
+
+@register.filter
+def signed_percent(value) -> str:
+    """A relative change (0.125) as "+12.5 %" ("−3.0 %" below zero); "—" for none."""
+    if value is None:
+        return "—"
+    sign = "+" if value >= 0 else "\u2212"
+    return f"{sign}{formats.number_format(abs(value) * 100, 1, use_l10n=True)}\u00a0%"
+
+
+@register.filter
+def points(value) -> str:
+    """A difference of two rates (0.05) in percentage points ("+5.0 pts"); "—" for none."""
+    if value is None:
+        return "—"
+    sign = "+" if value >= 0 else "\u2212"
+    return f"{sign}{formats.number_format(abs(value) * 100, 1, use_l10n=True)}\u00a0pts"
+
+
+@register.filter
+def amount(value) -> str:
+    """An amount to the cent, grouped in the reader's language ("1,250.50", "1 250,50"); "—" for none."""
+    if value is None:
+        return "—"
+    return formats.number_format(value, 2, use_l10n=True, force_grouping=True)
+
+
+@register.filter
+def div_amount(total, count) -> str:
+    """``total`` shared among ``count`` (an amount per head), to the cent; "—" when nobody."""
+    if not count:
+        return "—"
+    return amount(total / count)
