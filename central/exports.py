@@ -57,3 +57,18 @@ def customers_csv(customers: QuerySet[Customer]) -> Iterator[str]:
             yield [spreadsheet_safe(value) for value in row]
 
     return csv_lines(lines())
+
+
+def rows_xlsx(title: str, rows: Iterator[list]) -> bytes:
+    """The rows (the header first) as an Excel workbook of one sheet (openpyxl, write-only)."""
+    import io
+
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title[:31])
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

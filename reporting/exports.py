@@ -1,13 +1,11 @@
 """The dashboard's table as a file: CSV (streamed) or XLSX (openpyxl, write-only), the same rows
 as the page, from the same scoped statistics."""
 
-import io
 from collections.abc import Iterable, Iterator
 
 from django.utils.translation import gettext as _
-from openpyxl import Workbook
 
-from central.exports import csv_lines, spreadsheet_safe
+from central.exports import csv_lines, rows_xlsx, spreadsheet_safe
 from reporting.selectors import Totals
 
 RATES = ("delivery_rate", "open_rate", "click_rate", "click_to_open_rate", "unsubscribe_rate", "complaint_rate",
@@ -34,11 +32,36 @@ def breakdown_csv(group: str, rows: Iterable[tuple[object, str, Totals]]) -> Ite
 
 
 def breakdown_xlsx(group: str, rows: Iterable[tuple[object, str, Totals]]) -> bytes:
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(_("Report"))
-    sheet.append(_header(group))
-    for _key, label, totals in rows:
-        sheet.append(_values(label, totals))
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return rows_xlsx(_("Report"), iter([_header(group), *(_values(label, totals) for _key, label, totals in rows)]))
+
+
+# --- The dashboard's other tables ---------------------------------------------------------------------
+
+
+def excluded_rows(excluded) -> list[list]:
+    return [[_("reason"), _("code"), _("customers")], *([spreadsheet_safe(label), reason, count]
+                                                        for reason, label, count in excluded)]
+
+
+def comparison_rows(comparison) -> list[list]:
+    def rate(value):
+        return round(value, 4) if value is not None else ""
+
+    return [[_("rate"), _("your branch"), _("lower quartile"), _("median"), _("upper quartile")],
+            *([item.rate.replace("_", " "), rate(item.own), rate(item.lower), rate(item.median), rate(item.upper)]
+              for item in comparison or [])]
+
+
+def leaderboard_rows(leaderboard) -> list[list]:
+    return [[_("rank"), _("campaign"), _("id"), _("send date"), _("sent"), _("open rate"), _("click rate"),
+             _("unsubscribe rate")],
+            *([rank, spreadsheet_safe(str(campaign)), campaign.public_id, campaign.send_date.isoformat(), totals.sent,
+               round(totals.open_rate or 0, 4), round(totals.click_rate or 0, 4), round(totals.unsubscribe_rate or 0, 4)]
+              for rank, (campaign, totals) in enumerate(leaderboard or [], start=1))]
+
+
+def pressure_rows(pressure) -> list[list]:
+    return [[_("messages in a week"), _("customer-weeks"), _("share")],
+            *([f"{bucket.contacts}+" if index == len(pressure) - 1 else bucket.contacts, bucket.customer_weeks,
+               round(bucket.share, 4) if bucket.share is not None else ""]
+              for index, bucket in enumerate(pressure or []))]

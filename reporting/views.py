@@ -8,11 +8,12 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from central.exports import csv_lines, rows_xlsx
 from central.selectors import campaign_get
 from reporting import charts, exports
 from reporting.forms import BREAKDOWN_CHOICES, DashboardFilterForm
@@ -48,6 +49,10 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     rows = breakdown_for(request.user, stats, by)
     group = dict(BREAKDOWN_CHOICES)[by]
     export = request.GET.get("export")
+    table = request.GET.get("table", "")
+    if export in ("csv", "xlsx") and table:
+        return _table_export(request, table, export, scope=scope, node=node, stats=stats, starts_on=starts_on,
+                             ends_on=ends_on, channel=channel)
     if export == "csv":
         response = StreamingHttpResponse(exports.breakdown_csv(str(group), rows), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="relais-report-{by}-{starts_on}-{ends_on}.csv"'
@@ -84,6 +89,32 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
                     "min_sent": LEADERBOARD_MIN_SENT, "query": urlencode(query),
                     "attribution_days": attribution_days_for(request.user)})
     return render(request, "reporting/dashboard.html", context)
+
+
+def _table_export(request: HttpRequest, table: str, export: str, *, scope: str, node, stats, starts_on, ends_on,
+                  channel: str) -> HttpResponse:
+    """One of the dashboard's other tables as a file, built by the same scoped reads as the page
+    (a table the user's page does not show: 404)."""
+    if table == "excluded":
+        rows = exports.excluded_rows(stats_excluded(stats))
+    elif table == "comparison" and scope == "branch":
+        rows = exports.comparison_rows(branch_comparison(branch=node, starts_on=starts_on, ends_on=ends_on,
+                                                         channel=channel))
+    elif table == "leaderboard" and scope == "network":
+        rows = exports.leaderboard_rows(local_leaderboard(request.user, network_id=None, starts_on=starts_on,
+                                                          ends_on=ends_on, channel=channel))
+    elif table == "pressure" and scope == "network":
+        rows = exports.pressure_rows(pressure_received(request.user, starts_on=starts_on, ends_on=ends_on))
+    else:
+        raise Http404
+    name = f"relais-report-{table}-{starts_on}-{ends_on}"
+    if export == "csv":
+        response = StreamingHttpResponse(csv_lines(iter(rows)), content_type="text/csv; charset=utf-8")
+    else:
+        response = HttpResponse(rows_xlsx(table, iter(rows)),
+                                content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f'attachment; filename="{name}.{export}"'
+    return response
 
 
 @login_required

@@ -238,7 +238,7 @@ def test_head_office_sees_its_best_local_campaigns_a_branch_does_not(world, scri
     # by click rate: S1 20 %, N2 10 %, N1 5 %; N2's campaign of 99 messages is not ranked
     assert [section.index(str(made[key])) for key in (("S1", 150), ("N2", 300), ("N1", 200))] == sorted(
         section.index(str(made[key])) for key in (("S1", 150), ("N2", 300), ("N1", 200)))
-    assert "20.0\u00a0%" in section and "99" not in section.replace("2026", "")
+    assert "20.0\u00a0%" in section and '<td class="text-end">99</td>' not in section
     assert "Best local campaigns" not in world.client_for("branch_manager").get(URL, period(today)).content.decode()
     beta = world.client_for("other_network_head_office").get(URL, period(today)).content.decode()
     assert "No message was sent in this period" in beta and all(str(local) not in beta for local in made.values())
@@ -297,3 +297,26 @@ def test_head_office_promotes_a_local_campaign_to_a_credited_template(world, scr
         f"/reports/campaigns/{local.public_id}/promote/").status_code == 403
     assert world.client_for("head_office").get(f"/reports/campaigns/{local.public_id}/promote/").status_code == 405
     assert Template.objects.count() == before
+
+
+def test_every_table_of_the_dashboard_downloads_scoped_like_the_page(world, scripted):
+    campaign, today, _tomorrow = scripted
+    rollups_refresh(everything=True)
+    query = period(today)
+    manager = world.client_for("branch_manager")
+    excluded = b"".join(manager.get(URL, {**query, "table": "excluded", "export": "csv"}).streaming_content).decode()
+    assert "no_consent,1" in excluded.replace("\r", "")
+    comparison = manager.get(URL, {**query, "table": "comparison", "export": "xlsx"})
+    assert comparison.status_code == 200 and comparison.content[:2] == b"PK"
+    # head office's tables are not a branch's
+    assert manager.get(URL, {**query, "table": "leaderboard", "export": "csv"}).status_code == 404
+    assert manager.get(URL, {**query, "table": "pressure", "export": "csv"}).status_code == 404
+    head_office = world.client_for("head_office")
+    pressure = b"".join(head_office.get(URL, {**query, "table": "pressure", "export": "csv"}).streaming_content).decode()
+    assert pressure.splitlines()[0].lstrip("\ufeff").startswith("messages in a week")
+    leaderboard = head_office.get(URL, {**query, "table": "leaderboard", "export": "csv"})
+    assert leaderboard.status_code == 200
+    assert head_office.get(URL, {**query, "table": "nothing", "export": "csv"}).status_code == 404
+    sibling = b"".join(world.client_for("sibling_branch_manager").get(
+        URL, {**query, "table": "excluded", "export": "csv"}).streaming_content).decode()
+    assert "no_consent" not in sibling
