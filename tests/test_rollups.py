@@ -300,7 +300,7 @@ def test_head_office_promotes_a_local_campaign_to_a_credited_template(world, scr
 
 
 def test_every_table_of_the_dashboard_downloads_scoped_like_the_page(world, scripted):
-    campaign, today, _tomorrow = scripted
+    _campaign, today, _tomorrow = scripted
     rollups_refresh(everything=True)
     query = period(today)
     manager = world.client_for("branch_manager")
