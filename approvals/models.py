@@ -40,6 +40,11 @@ class StepLevel(models.TextChoices):
     HEAD_OFFICE = "head_office", _("Head office")
 
 
+class OverBudget(models.TextChoices):
+    EXTRA_STEP = "extra_step", _("needs one more approval, by head office")
+    REFUSE = "refuse", _("is refused")
+
+
 class ApprovalPolicy(models.Model):
     """Which approval steps a campaign needs. The first active policy of the network (by
     position) whose channel, origin and change level match (empty = any) applies; with none,
@@ -59,6 +64,9 @@ class ApprovalPolicy(models.Model):
         _("print may go without a head-office step"), default=False,
         help_text=_("Print campaigns get a head-office step unless this is ticked."),
     )
+    #: A campaign that would take its branch over its budget: one more head-office step, or refused.
+    over_budget = models.CharField(_("over the branch's budget"), max_length=12, choices=OverBudget.choices,
+                                   default=OverBudget.EXTRA_STEP)
     is_active = models.BooleanField(_("active"), default=True)
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     updated_at = models.DateTimeField(auto_now=True)

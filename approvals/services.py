@@ -34,12 +34,14 @@ from approvals.models import (
     ChangeLevel,
     Decision,
     Origin,
+    OverBudget,
     Proof,
     ProofAlert,
     ProofStatus,
     StepLevel,
     Verdict,
 )
+from central.budgets import over_budget
 from central.models import Campaign, CampaignEvent, CampaignStatus, Channel, OperationMode
 from central.selectors import campaign_audience_count, campaign_can_edit, campaign_fingerprint
 from central.services import campaign_check_date, campaign_status_set
@@ -291,6 +293,17 @@ def proof_request(*, campaign: Campaign, requested_by) -> Proof:
     audience = campaign_audience_count(fetched_by=requested_by, campaign=campaign)
     if audience == 0:
         raise ValidationError({"target": [_("Nobody would receive this campaign: widen the target first.")]})
+    steps = steps_for(campaign)
+    over, estimate, remaining = over_budget(campaign, audience=audience)
+    if over:
+        policy = policy_for(campaign)
+        words = {"cost": f"{estimate.branch:.2f}", "remaining": f"{remaining:.2f}"}
+        if policy is not None and policy.over_budget == OverBudget.REFUSE:
+            raise ValidationError({"budget": [_(
+                "This campaign would cost the branch %(cost)s and %(remaining)s remains of its budget: the network "
+                "refuses campaigns over budget. Narrow the target, or ask head office for more budget.") % words]})
+        head_office = _head_office(campaign.network_id)
+        steps.append({**HEAD_OFFICE_STEP, "node": head_office.pk, "node_name": head_office.name, "over_budget": words})
     overrides = sorted(campaign.overrides.values_list("customer__public_id", "action"))
     definitions = rendering.version_slots(campaign.template_version)
     frozen = {
@@ -298,7 +311,7 @@ def proof_request(*, campaign: Campaign, requested_by) -> Proof:
         "text": rendered.get("text", ""), "pdf": rendered.get("pdf") or b"",
         "slot_values": campaign.slot_values, "target_criteria": campaign.target_criteria,
         "overrides": [list(pair) for pair in overrides], "audience_count": audience,
-        "send_date": campaign.send_date.isoformat(), "steps": steps_for(campaign),
+        "send_date": campaign.send_date.isoformat(), "steps": steps,
     }
     authors = set(CampaignEvent.objects.filter(campaign=campaign, by__isnull=False, action__in=AUTHORING_ACTIONS)
                   .values_list("by_id", flat=True))

@@ -87,6 +87,10 @@ def step_text(step: dict) -> str:
     quorum = int(step.get("quorum", 1) or 1)
     if quorum > 1:
         text += " " + _("(%(n)s approvals)") % {"n": quorum}
+    over = step.get("over_budget")
+    if isinstance(over, dict):
+        text += " · " + _("over budget: costs the branch %(cost)s, %(remaining)s remained") % {
+            "cost": over.get("cost", ""), "remaining": over.get("remaining", "")}
     return text
 
 

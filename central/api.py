@@ -36,6 +36,7 @@ class CustomerOutputSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "external_id",
+            "is_prospect",
             "branch",
             "branch_code",
             "civility",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from central import api, arbitration_api, planning_api
+from central import api, arbitration_api, budget_api, planning_api
 
 urlpatterns = [
     path("customers/", api.CustomerListApi.as_view(), name="api-customer-list"),
@@ -18,6 +18,7 @@ urlpatterns = [
         api.PurchaseImportDetailApi.as_view(),
         name="api-purchase-import-detail",
     ),
+    path("budgets/", budget_api.BudgetListApi.as_view(), name="api-budget-list"),
     # The national calendar
     path("operations/", planning_api.OperationListApi.as_view(), name="api-operation-list"),
     path("operations/<str:public_id>/", planning_api.OperationDetailApi.as_view(), name="api-operation-detail"),

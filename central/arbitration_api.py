@@ -68,7 +68,8 @@ class NetworkRulesOutputSerializer(serializers.ModelSerializer):
         model = NetworkRules
         fields = ["network", "priority_order", "cap_total", "cap_days", "channel_caps", "segment_caps", "national_reserved",
                   "local_reserved", "quiet_weekdays", "quiet_from", "quiet_until", "one_per_operation",
-                  "attribution_days", "updated_by", "updated_at"]
+                  "attribution_days", "cost_email", "cost_sms_segment", "cost_print_page", "cost_print_copy",
+                  "cost_postage", "updated_by", "updated_at"]
 
     def get_updated_by(self, rules: NetworkRules) -> str | None:
         if rules.updated_by is None:
@@ -95,6 +96,12 @@ class NetworkRulesInputSerializer(serializers.Serializer):
     one_per_operation = serializers.BooleanField()
     attribution_days = serializers.IntegerField(
         help_text="A recipient's purchases this many days from the send (1 to 90) are credited to the campaign.")
+    cost_email = serializers.DecimalField(max_digits=8, decimal_places=4, help_text="What an e-mail costs.")
+    cost_sms_segment = serializers.DecimalField(max_digits=8, decimal_places=4, help_text="What an SMS segment costs.")
+    cost_print_page = serializers.DecimalField(max_digits=8, decimal_places=4, help_text="What a printed page costs.")
+    cost_print_copy = serializers.DecimalField(max_digits=8, decimal_places=4,
+                                               help_text="What a printed copy costs beyond its pages (paper, envelope).")
+    cost_postage = serializers.DecimalField(max_digits=8, decimal_places=4, help_text="The postage of a letter.")
 
 
 class NetworkRulesApi(APIView):

@@ -567,6 +567,32 @@ def _history_sql() -> str:
     )
 
 
+def _convert_prospects(cursor, network_id: int) -> int:
+    """Prospects (signed up in a branch) whom the file brings with the same e-mail address or
+    mobile number become those customers: they take the CRM id, so that the upsert updates them
+    instead of creating someone twice. Each prospect takes one row of the file, each row one
+    prospect (the first line first). Returns how many were converted."""
+    pairs: list[tuple[int, str]] = []
+    for column in ("email", "mobile"):
+        match = "LOWER(c.email)" if column == "email" else "c.mobile"
+        cursor.execute(
+            f"SELECT c.id, s.external_id FROM central_customer c JOIN relais_customer_stage s ON s.{column} = {match} "  # noqa: S608
+            f"WHERE c.network_id = %s AND c.is_prospect AND s.{column} <> '' AND NOT EXISTS (SELECT 1 FROM "
+            f"central_customer o WHERE o.network_id = %s AND o.external_id = s.external_id) ORDER BY s.line, c.id",
+            [network_id, network_id])
+        pairs += cursor.fetchall()
+    taken_ids: set[str] = set()
+    converted: dict[int, str] = {}
+    for customer_id, external_id in pairs:
+        if customer_id not in converted and external_id not in taken_ids:
+            converted[customer_id] = external_id
+            taken_ids.add(external_id)
+    if converted:
+        cursor.executemany("UPDATE central_customer SET external_id = %s, is_prospect = %s WHERE id = %s",
+                           [(external_id, False, customer_id) for customer_id, external_id in converted.items()])
+    return len(converted)
+
+
 def load(
     *,
     network_id: int,
@@ -624,6 +650,7 @@ def load(
                                 external_id,
                             )
                         )
+        _convert_prospects(cursor, network_id)
         cursor.execute("SELECT COUNT(*) FROM relais_customer_stage")
         staged_count = cursor.fetchone()[0]
         params = {

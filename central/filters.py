@@ -25,6 +25,7 @@ class CustomerFilterSet(django_filters.FilterSet):
         field_name="objected_at", lookup_expr="isnull", exclude=True, label=_("Objected to marketing")
     )
     interest = django_filters.CharFilter(method="filter_interest", label=_("Interest"), max_length=40)
+    prospect = django_filters.BooleanFilter(field_name="is_prospect", label=_("Prospects (signed up in a branch)"))
 
     class Meta:
         model = Customer

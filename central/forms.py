@@ -56,7 +56,7 @@ class OperationForm(forms.ModelForm):
         model = Operation
         fields = ["name", "theme", "description", "mode", "opt_out_allowed", "channels", "template_versions",
                   "send_from", "send_until", "subscription_deadline", "eligible_nodes", "is_pilot", "allowed_criteria",
-                  "national_priority", "holdout_percent"]
+                  "national_priority", "holdout_percent", "cofunding_percent"]
         widgets = {
             "description": forms.Textarea(attrs={"rows": 3}),
             "mode": forms.RadioSelect,
@@ -73,8 +73,17 @@ class OperationForm(forms.ModelForm):
                                    "reached, this operation's messages go before every other campaign."),
         }
 
+    cofunding_percent = forms.IntegerField(
+        required=False, initial=0, label=_("Paid by head office (%)"),
+        widget=forms.NumberInput(attrs={"min": 0, "max": 100}),
+        help_text=_("Co-funding: the share of its campaigns' cost head office pays for the branches that take part "
+                    "(e.g. 50 % of the print run); the rest comes out of each branch's budget."))
+
     def clean_holdout_percent(self) -> int:
         return self.cleaned_data.get("holdout_percent") or 0
+
+    def clean_cofunding_percent(self) -> int:
+        return self.cleaned_data.get("cofunding_percent") or 0
 
     def __init__(self, *args, network: Network, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -113,6 +122,9 @@ class CalendarPeriodForm(forms.ModelForm):
 # --- The network's rules, the suppression list, simulations, ownership transfers ----------------------
 
 
+COST_FIELDS = ("cost_email", "cost_sms_segment", "cost_print_page", "cost_print_copy", "cost_postage")
+
+
 class NetworkRulesForm(forms.Form):
     """The network's rules as head office edits them. The form only reads the values; the service
     (``network_rules_update``) decides what is sound and answers by field."""
@@ -145,6 +157,14 @@ class NetworkRulesForm(forms.Form):
         help_text=_("One segment per line, as “segment = messages”, e.g. “vip = 4”: the customers of that "
                     "segment get this cap instead of the network's, over the same days. 0 rests a segment."))
 
+    cost_email = forms.DecimalField(label=_("An e-mail"), max_digits=8, decimal_places=4, min_value=0)
+    cost_sms_segment = forms.DecimalField(label=_("An SMS segment (160 characters)"), max_digits=8, decimal_places=4,
+                                          min_value=0)
+    cost_print_page = forms.DecimalField(label=_("A printed page"), max_digits=8, decimal_places=4, min_value=0)
+    cost_print_copy = forms.DecimalField(label=_("A printed copy (paper, envelope)"), max_digits=8, decimal_places=4,
+                                         min_value=0)
+    cost_postage = forms.DecimalField(label=_("The postage of a letter"), max_digits=8, decimal_places=4, min_value=0)
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         for channel, label in Channel.choices:
@@ -166,6 +186,7 @@ class NetworkRulesForm(forms.Form):
             "local_reserved": rules.local_reserved, "quiet_weekdays": list(rules.quiet_weekdays or []),
             "quiet_from": rules.quiet_from, "quiet_until": rules.quiet_until,
             "one_per_operation": rules.one_per_operation, "attribution_days": rules.attribution_days,
+            **{name: getattr(rules, name) for name in COST_FIELDS},
             "segment_caps": "\n".join(f"{segment} = {count}" for segment, count in sorted((rules.segment_caps or {}).items())),
         }
         for channel, cap in (rules.channel_caps or {}).items():
@@ -215,6 +236,7 @@ class NetworkRulesForm(forms.Form):
             "quiet_weekdays": sorted(data["quiet_weekdays"]), "quiet_from": data["quiet_from"],
             "quiet_until": data["quiet_until"], "one_per_operation": data["one_per_operation"],
             "segment_caps": data["segment_caps"], "attribution_days": data["attribution_days"],
+            **{name: data[name] for name in COST_FIELDS},
         }
 
     def field_for(self, service_field: str, params: dict | None) -> str | None:
@@ -273,3 +295,89 @@ class OwnershipRequestForm(forms.Form):
             self.fields["to_branch"].initial = branches.first()
         self.fields["customer"].widget.attrs["autocomplete"] = "off"
         style_fields(self)
+
+
+class BudgetPeriodForm(forms.Form):
+    """The period the budget page shows (a year by default)."""
+
+    starts_on = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    ends_on = forms.DateField(label=_("Until"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("starts_on") and data.get("ends_on") and data["ends_on"] < data["starts_on"]:
+            self.add_error("ends_on", _("The last day comes before the first."))
+        return data
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        style_fields(self)
+
+
+class BudgetAllocateForm(forms.Form):
+    """Head office gives a branch, or a region (split among its branches), a budget for a period."""
+
+    node = forms.ModelChoiceField(queryset=Node.objects.none(), label=_("Branch or region"))
+    starts_on = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    ends_on = forms.DateField(label=_("Until"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    amount = forms.DecimalField(label=_("Amount"), max_digits=12, decimal_places=2, min_value=0,
+                                help_text=_("A region's amount is split equally among its active branches."))
+    note = forms.CharField(label=_("Note"), max_length=200, required=False)
+
+    def __init__(self, *args, network: Network, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["node"].queryset = Node.objects.filter(
+            network=network, kind__in=[NodeKind.REGION, NodeKind.BRANCH], is_active=True).order_by("path")
+        self.fields["node"].label_from_instance = (
+            lambda n: f"{'— ' if n.kind == NodeKind.BRANCH else ''}{n.name}{'' if n.kind == NodeKind.BRANCH else ' ' + str(_('(region)'))}")
+        style_fields(self)
+
+
+class SignupForm(forms.Form):
+    """A visitor signs up for a branch's offers. ``website`` is a trap for robots: a person never
+    sees it (hidden), a robot fills it in."""
+
+    first_name = forms.CharField(label=_("First name"), max_length=100, required=False)
+    last_name = forms.CharField(label=_("Last name"), max_length=100, required=False)
+    email = forms.EmailField(label=_("E-mail address"), max_length=254, required=False)
+    mobile = forms.CharField(label=_("Mobile number"), max_length=20, required=False,
+                             help_text=_("For example 06 12 34 56 78."))
+    consent_email = forms.BooleanField(label=_("I agree to receive the branch's offers by e-mail"), required=False)
+    consent_sms = forms.BooleanField(label=_("I agree to receive the branch's offers by SMS"), required=False)
+    website = forms.CharField(required=False, label=_("Leave this field empty"),
+                              widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}))
+
+    def clean_email(self) -> str:
+        return (self.cleaned_data.get("email") or "").strip().lower()
+
+    def clean_mobile(self) -> str:
+        from central.customer_import import normalise_mobile
+
+        raw = (self.cleaned_data.get("mobile") or "").strip()
+        if not raw:
+            return ""
+        number = normalise_mobile(raw)
+        if number is None:
+            raise forms.ValidationError(_("This is not a valid mobile number (e.g. 06 12 34 56 78 or +33612345678)."))
+        return number
+
+    def clean(self):
+        data = super().clean()
+        email, mobile = data.get("email"), data.get("mobile")
+        if "email" in self.errors or "mobile" in self.errors:
+            return data
+        if not email and not mobile:
+            raise forms.ValidationError(_("Give an e-mail address or a mobile number."))
+        if data.get("consent_email") and not email:
+            self.add_error("email", _("Give the e-mail address the offers should go to."))
+        if data.get("consent_sms") and not mobile:
+            self.add_error("mobile", _("Give the mobile number the offers should go to."))
+        if email and not data.get("consent_email"):
+            self.add_error("consent_email", _("Tick this box to receive offers at this address, or leave it empty."))
+        if mobile and not data.get("consent_sms"):
+            self.add_error("consent_sms", _("Tick this box to receive offers at this number, or leave it empty."))
+        return data
+
+    @property
+    def is_robot(self) -> bool:
+        return bool(self.data.get("website"))

@@ -5,6 +5,7 @@ and arbitration read it with no join; every change is also written to ``ConsentE
 history a customer page shows and an auditor asks for.
 """
 
+from decimal import Decimal
 from functools import partial
 
 from django.conf import settings
@@ -102,6 +103,9 @@ class Customer(models.Model):
     #: RGPD art. 21: a global objection to marketing beats every consent.
     objected_at = models.DateTimeField(_("objected to marketing on"), null=True, blank=True)
     objection_source = models.CharField(max_length=120, blank=True)
+    #: Someone who signed up on a branch's page and is not (yet) in the CRM: the CRM import turns
+    #: them into a customer when it brings the same e-mail address or mobile number.
+    is_prospect = models.BooleanField(_("prospect"), default=False, db_default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -289,7 +293,10 @@ TARGETING_CRITERIA = {
     "bought_within_days": _("Bought in the last N days"),
     "min_rfm": _("Minimum RFM score"),
     "postal_code_prefix": _("Postal code starts with"),
+    "audience_kind": _("Customers or prospects"),
 }
+#: The values of the "audience_kind" criterion (empty: both).
+AUDIENCE_KINDS = {"customers": _("CRM customers only"), "prospects": _("Prospects only (signed up in a branch)")}
 
 
 class Operation(models.Model):
@@ -318,6 +325,9 @@ class Operation(models.Model):
     #: The share of each campaign's selected customers held out at random (its control group, reason
     #: ``holdout``): they receive nothing, so that their purchases measure what the message changed.
     holdout_percent = models.PositiveSmallIntegerField(_("control group (%)"), default=0)
+    #: The share of its campaigns' cost head office pays for the branches (co-funding): the rest is
+    #: taken from each branch's budget.
+    cofunding_percent = models.PositiveSmallIntegerField(_("paid by head office (%)"), default=0)
     allowed_criteria = models.JSONField(_("targeting criteria branches may use"), default=list, blank=True)
     status = models.CharField(_("status"), max_length=10, choices=OperationStatus.choices, default=OperationStatus.DRAFT)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
@@ -559,6 +569,17 @@ class NetworkRules(models.Model):
     #: A recipient's purchases in this many days from the day a campaign's send began are credited
     #: to it (and its control group's, over the same days).
     attribution_days = models.PositiveSmallIntegerField(_("days a purchase is credited to a campaign"), default=14)
+    #: What each channel costs (the network's currency): an e-mail, an SMS segment, a printed page, a
+    #: printed copy (paper, envelope, enclosing) and the postage of a letter.
+    cost_email = models.DecimalField(_("cost of an e-mail"), max_digits=8, decimal_places=4, default=Decimal("0.0010"))
+    cost_sms_segment = models.DecimalField(_("cost of an SMS segment"), max_digits=8, decimal_places=4,
+                                           default=Decimal("0.0450"))
+    cost_print_page = models.DecimalField(_("cost of a printed page"), max_digits=8, decimal_places=4,
+                                          default=Decimal("0.0800"))
+    cost_print_copy = models.DecimalField(_("cost of a printed copy"), max_digits=8, decimal_places=4,
+                                          default=Decimal("0.1500"))
+    cost_postage = models.DecimalField(_("postage of a letter"), max_digits=8, decimal_places=4,
+                                       default=Decimal("0.9000"))
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -873,3 +894,63 @@ class OwnershipTransfer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.from_branch_id} → {self.to_branch_id} ({self.status})"
+
+
+# --- Budgets and prospects ---------------------------------------------------------------------------
+
+
+class Budget(models.Model):
+    """What head office gives a branch to spend on marketing over a period (its campaigns whose send
+    date falls in it). An allocation to a region is split among its branches, one row each."""
+
+    public_id = models.CharField(max_length=24, unique=True, default=partial(new_public_id, "bud"), editable=False)
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="budgets")
+    branch = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="budgets", verbose_name=_("branch"))
+    #: The region whose allocation this row is a share of (empty: allocated to the branch itself).
+    region = models.ForeignKey(Node, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                               verbose_name=_("region"))
+    starts_on = models.DateField(_("from"))
+    ends_on = models.DateField(_("until"))
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["starts_on", "branch__name"]
+        verbose_name = _("budget")
+        verbose_name_plural = _("budgets")
+        indexes = [models.Index(fields=["branch", "starts_on"], name="budget_branch_start")]
+
+    def __str__(self) -> str:
+        return f"{self.branch} {self.starts_on}→{self.ends_on}: {self.amount}"
+
+
+class SignupRequest(models.Model):
+    """A visitor's sign-up on a branch's page, kept as the proof of their consent: when, on which
+    page, the text they were shown, a hash of their IP address. With an e-mail address it waits for
+    the confirmation link (double opt-in) and is all Relais keeps until then; confirmed (or with a
+    mobile number only), it makes the prospect."""
+
+    public_id = models.CharField(max_length=24, unique=True, default=partial(new_public_id, "sgn"), editable=False)
+    branch = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="+")
+    first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    email = models.CharField(_("e-mail"), max_length=254, blank=True)
+    mobile = models.CharField(_("mobile"), max_length=20, blank=True)
+    consent_email = models.BooleanField(default=False)
+    consent_sms = models.BooleanField(default=False)
+    page = models.CharField(_("page"), max_length=300)
+    text_shown = models.TextField(_("text shown"))
+    ip_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    customer = models.ForeignKey(Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        verbose_name = _("sign-up")
+        verbose_name_plural = _("sign-ups")
+        indexes = [models.Index(fields=["ip_hash", "created_at"], name="signup_ip_time")]
+
+    def __str__(self) -> str:
+        return self.public_id

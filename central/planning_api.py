@@ -142,7 +142,7 @@ class OperationOutputSerializer(serializers.ModelSerializer):
         fields = [
             "id", "network", "name", "theme", "description", "channels", "mode", "opt_out_allowed",
             "send_from", "send_until", "subscription_deadline", "is_pilot", "allowed_criteria", "national_priority",
-            "holdout_percent", "template_versions", "eligible_nodes", "eligible_branches", "status", "created_at", "published_at",
+            "holdout_percent", "cofunding_percent", "template_versions", "eligible_nodes", "eligible_branches", "status", "created_at", "published_at",
         ]
 
     @extend_schema_field(OperationNodeOutputSerializer(many=True))
@@ -181,6 +181,9 @@ class OperationFieldsInputSerializer(serializers.Serializer):
         required=False, default=0,
         help_text="The share (0 to 50 %) of each campaign's selected customers held out at random as its control "
                   "group: they receive nothing, and their purchases measure the campaign's effect.")
+    cofunding_percent = serializers.IntegerField(
+        required=False, default=0,
+        help_text="Co-funding: the share (0 to 100 %) of its campaigns' cost head office pays for the branches.")
     allowed_criteria = serializers.ListField(
         child=serializers.CharField(max_length=40), max_length=len(TARGETING_CRITERIA) + 5, required=False,
         default=list,
@@ -421,13 +424,38 @@ class CampaignOutputSerializer(serializers.ModelSerializer):
         return campaign_edit_deadline(campaign)
 
 
+class CampaignCostSerializer(serializers.Serializer):
+    kind = serializers.CharField(help_text="estimate (before sending: the audience × a message's cost) or actual")
+    messages = serializers.IntegerField()
+    total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    head_office = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="The co-funded share.")
+    branch = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="Charged to the branch's budget.")
+
+
 class CampaignDetailOutputSerializer(CampaignOutputSerializer):
     audience_count = serializers.SerializerMethodField()
     allowed_criteria = serializers.SerializerMethodField()
     can_edit = serializers.SerializerMethodField()
+    cost = serializers.SerializerMethodField()
 
     class Meta(CampaignOutputSerializer.Meta):
-        fields = [*CampaignOutputSerializer.Meta.fields, "audience_count", "allowed_criteria", "can_edit"]
+        fields = [*CampaignOutputSerializer.Meta.fields, "audience_count", "allowed_criteria", "can_edit", "cost"]
+
+    @extend_schema_field(CampaignCostSerializer(allow_null=True))
+    def get_cost(self, campaign: Campaign) -> dict | None:
+        """Sent (or sending): what it cost; before: its estimate for the audience the caller sees
+        (null for who does not see the customers concerned)."""
+        from central import budgets
+
+        if campaign.status in (CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.SENT):
+            cost, kind = budgets.campaign_cost_actual(campaign), "actual"
+        else:
+            audience = self.get_audience_count(campaign)
+            if audience is None:
+                return None
+            cost, kind = budgets.campaign_cost_estimate(campaign, audience=audience), "estimate"
+        return CampaignCostSerializer({"kind": kind, "messages": cost.messages, "total": cost.total,
+                                       "head_office": cost.head_office, "branch": cost.branch}).data
 
     def get_audience_count(self, campaign: Campaign) -> int | None:
         """The size of the proposed list; null for who does not see the customers concerned."""

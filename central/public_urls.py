@@ -13,4 +13,7 @@ urlpatterns = [
     path("t/c/<str:token>/", public_views.click_view, name="click"),
     path("v/<str:token>/", public_views.view_online_view, name="view-online"),
     path("sms/inbound/twilio/", public_views.sms_inbound_twilio_view, name="sms-inbound-twilio"),
+    # a branch's sign-up page (prospects), and the confirmation link of its e-mails
+    path("join/confirm/<str:token>/", public_views.signup_confirm_view, name="signup-confirm"),
+    path("join/<str:public_id>/", public_views.signup_view, name="signup"),
 ]

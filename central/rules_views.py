@@ -58,6 +58,9 @@ def _field_label(name: str) -> str:
         "quiet_weekdays": _("Quiet days"), "quiet_from": _("Quiet hours from"), "quiet_until": _("Quiet hours until"),
         "one_per_operation": _("One message per customer per operation"),
         "attribution_days": _("Days a purchase is credited to a campaign"),
+        "cost_email": _("Cost of an e-mail"), "cost_sms_segment": _("Cost of an SMS segment"),
+        "cost_print_page": _("Cost of a printed page"), "cost_print_copy": _("Cost of a printed copy"),
+        "cost_postage": _("Postage of a letter"),
     }.get(name, name)
 
 

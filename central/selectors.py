@@ -23,6 +23,7 @@ from central.models import (
     CAMPAIGN_OPEN_STATUSES,
     TARGETING_CRITERIA,
     ArbitrationRun,
+    Budget,
     CalendarFeedToken,
     CalendarPeriod,
     Campaign,
@@ -49,7 +50,14 @@ from central.models import (
 )
 from central.targeting import apply_criteria, reachable_on
 from local_stores.models import Network, Node, NodeKind
-from local_stores.selectors import UserLike, networks_visible_to, node_in_scope, nodes_in_scope, scope_paths
+from local_stores.selectors import (
+    UserLike,
+    branches_visible_to,
+    networks_visible_to,
+    node_in_scope,
+    nodes_in_scope,
+    scope_paths,
+)
 
 
 def customers_visible_to(user: UserLike) -> QuerySet[Customer]:
@@ -101,6 +109,7 @@ def consent_summary(*, fetched_by: UserLike, branch: Node | None = None) -> dict
         sms=Count("id", filter=reachable & Q(consent_sms=ConsentStatus.GRANTED)),
         post=Count("id", filter=reachable & Q(consent_post=ConsentStatus.GRANTED)),
         objected=Count("id", filter=Q(objected_at__isnull=False)),
+        prospects=Count("id", filter=Q(is_prospect=True)),
     )
 
 
@@ -451,6 +460,8 @@ def rules_snapshot(rules: NetworkRules) -> dict[str, object]:
         "quiet_from": rules.quiet_from.strftime("%H:%M") if rules.quiet_from else None,
         "quiet_until": rules.quiet_until.strftime("%H:%M") if rules.quiet_until else None,
         "one_per_operation": rules.one_per_operation, "attribution_days": rules.attribution_days,
+        **{name: str(getattr(rules, name)) for name in ("cost_email", "cost_sms_segment", "cost_print_page",
+                                                         "cost_print_copy", "cost_postage")},
     }
 
 
@@ -851,3 +862,22 @@ def ownership_transfer_view(user: UserLike, transfer: OwnershipTransfer) -> dict
 def branches_acted_for(user: UserLike) -> QuerySet[Node]:
     """Active branches ``user`` may act for (change_node): where they may ask for a customer."""
     return nodes_in_scope(user, perm="change_node").filter(kind=NodeKind.BRANCH, is_active=True).order_by("name")
+
+
+# --- Budgets -----------------------------------------------------------------------------------------
+
+
+def budgets_visible_to(user: UserLike) -> QuerySet[Budget]:
+    """The scoping selector for budgets: those of the branches ``user`` sees (a branch's manager
+    its own, a region's its branches', head office its network's)."""
+    return Budget.objects.filter(branch__in=branches_visible_to(user)).select_related("branch", "region", "network")
+
+
+def budget_get(*, fetched_by: UserLike, public_id: str) -> Budget:
+    return get_object_or_404(budgets_visible_to(fetched_by), public_id=public_id)
+
+
+def budgets_overlapping(user: UserLike, *, starts_on: date, ends_on: date) -> QuerySet[Budget]:
+    """The budgets ``user`` sees that cover any day of [starts_on, ends_on]."""
+    return budgets_visible_to(user).filter(starts_on__lte=ends_on, ends_on__gte=starts_on).order_by(
+        "branch__name", "starts_on")

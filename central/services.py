@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from django.conf import settings
@@ -24,6 +25,8 @@ from central.models import (
     CampaignEvent,
     CampaignStatus,
     Channel,
+    ConsentEvent,
+    ConsentStatus,
     Customer,
     CustomerImport,
     DeadlineReminder,
@@ -161,6 +164,7 @@ def purchase_import_load(*, network: Network, stream, import_id: int | None = No
 OPERATION_FIELDS = {
     "name", "theme", "description", "channels", "mode", "opt_out_allowed", "send_from", "send_until",
     "subscription_deadline", "is_pilot", "allowed_criteria", "national_priority", "holdout_percent",
+    "cofunding_percent",
 }
 
 
@@ -184,6 +188,8 @@ def operation_check(operation: Operation, *, template_versions, eligible_nodes) 
 
     if not (operation.name or "").strip():
         add("name", _("Give the operation a name."))
+    if not _is_count(operation.cofunding_percent, 0, 100):
+        add("cofunding_percent", _("Head office pays between 0 and 100 % of the cost."))
     if not _is_count(operation.holdout_percent, 0, OPERATION_MAX_HOLDOUT):
         add("holdout_percent", _("The control group is between 0 and %(max)s %% of the customers.") % {
             "max": OPERATION_MAX_HOLDOUT})
@@ -770,7 +776,11 @@ def _send_reminder(*, operation: Operation, branch: Node, person, days: int) -> 
 RULES_FIELDS = (
     "priority_order", "cap_total", "cap_days", "channel_caps", "segment_caps", "national_reserved", "local_reserved",
     "quiet_weekdays", "quiet_from", "quiet_until", "one_per_operation", "attribution_days",
+    "cost_email", "cost_sms_segment", "cost_print_page", "cost_print_copy", "cost_postage",
 )
+COST_FIELDS = ("cost_email", "cost_sms_segment", "cost_print_page", "cost_print_copy", "cost_postage")
+#: A unit cost at or above this is a typo (a letter costs a few euros at most).
+RULES_MAX_UNIT_COST = Decimal("100")
 #: A purchase is credited to a campaign at most this many days after its send.
 RULES_MAX_ATTRIBUTION_DAYS = 90
 #: At most this many segments with a cap of their own.
@@ -805,6 +815,17 @@ def network_rules_check(rules) -> dict[str, list[ValidationError]]:
         add("cap_total", _("Allow between 1 and %(max)s marketing messages.") % {"max": RULES_MAX_COUNT})
     if not _is_count(rules.cap_days, 1, RULES_MAX_DAYS):
         add("cap_days", _("The window lasts at least one day, and at most %(max)s.") % {"max": RULES_MAX_DAYS})
+    for name in COST_FIELDS:
+        value = getattr(rules, name)
+        try:
+            value = Decimal(str(value))
+        except (InvalidOperation, TypeError, ValueError):
+            value = None
+        if value is None or not value.is_finite() or not Decimal(0) <= value < RULES_MAX_UNIT_COST or \
+                value != value.quantize(Decimal("0.0001")):
+            add(name, _("A unit cost is between 0 and %(max)s, to four decimals.") % {"max": RULES_MAX_UNIT_COST})
+        else:
+            setattr(rules, name, value)
     if not _is_count(rules.attribution_days, 1, RULES_MAX_ATTRIBUTION_DAYS):
         add("attribution_days", _("Credit purchases made between 1 and %(max)s days after a send.") % {
             "max": RULES_MAX_ATTRIBUTION_DAYS})
@@ -1149,3 +1170,193 @@ def ownership_transfer_decide(*, transfer, decided_by, accept: bool, note: str =
         transfer.decision_note = note
         transfer.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
     return transfer
+
+
+# --- Budgets ---------------------------------------------------------------------------------------
+
+#: An allocation at or above this is a typo.
+BUDGET_MAX = Decimal("1000000000")
+#: A budget covers a year at most.
+BUDGET_MAX_DAYS = 366
+
+
+def budget_allocate(*, network: Network, node: Node, starts_on, ends_on, amount, allocated_by, note: str = ""):
+    """Head office gives ``amount`` to a branch, or to a region — split equally among its active
+    branches, the odd cents to the first ones by name — for the campaigns sent in [starts_on,
+    ends_on]. A branch has one budget per day: a period overlapping one of its budgets is refused
+    (change that one instead). ValidationError by field; PermissionDenied for anyone but the
+    network's planners. Returns the rows created."""
+    from central.models import Budget
+
+    _require_planner(allocated_by, network)
+    errors: dict[str, list[str]] = {}
+    if node.network_id != network.pk or node.kind not in (NodeKind.BRANCH, NodeKind.REGION):
+        errors.setdefault("node", []).append(_("Choose a branch or a region of this network."))
+    if not starts_on or not ends_on:
+        errors.setdefault("ends_on", []).append(_("Give the first and the last day."))
+    elif ends_on < starts_on:
+        errors.setdefault("ends_on", []).append(_("The last day comes before the first."))
+    elif (ends_on - starts_on).days + 1 > BUDGET_MAX_DAYS:
+        errors.setdefault("ends_on", []).append(_("A budget covers %(days)s days at most.") % {"days": BUDGET_MAX_DAYS})
+    try:
+        amount = Decimal(str(amount))
+        if not amount.is_finite() or amount < 0 or amount >= BUDGET_MAX or amount != amount.quantize(Decimal("0.01")):
+            raise InvalidOperation
+    except (InvalidOperation, TypeError, ValueError):
+        errors.setdefault("amount", []).append(_("An amount is a positive number, to the cent."))
+    if len(note or "") > 200:
+        errors.setdefault("note", []).append(_("200 characters at most."))
+    if errors:
+        raise ValidationError(errors)
+    if node.kind == NodeKind.REGION:
+        branches = list(Node.objects.filter(network=network, kind=NodeKind.BRANCH, is_active=True,
+                                            path__startswith=node.path).exclude(pk=node.pk).order_by("name", "pk"))
+        if not branches:
+            raise ValidationError({"node": [_("This region has no active branch to share the budget.")]})
+    else:
+        branches = [node]
+    taken = Budget.objects.filter(branch__in=branches, starts_on__lte=ends_on, ends_on__gte=starts_on).select_related(
+        "branch").order_by("branch__name")
+    if taken.exists():
+        first = taken.first()
+        raise ValidationError({"starts_on": [_(
+            "%(branch)s already has a budget from %(start)s to %(end)s: change that one, or choose other days.") % {
+            "branch": first.branch.name, "start": date_format(first.starts_on, "SHORT_DATE_FORMAT"),
+            "end": date_format(first.ends_on, "SHORT_DATE_FORMAT")}]})
+    cents = int(amount * 100)
+    share, extra = divmod(cents, len(branches))
+    region = node if node.kind == NodeKind.REGION else None
+    with transaction.atomic():
+        return Budget.objects.bulk_create([
+            Budget(network=network, branch=branch, region=region, starts_on=starts_on, ends_on=ends_on,
+                   amount=Decimal(share + (1 if index < extra else 0)) / 100, note=note, created_by=allocated_by)
+            for index, branch in enumerate(branches)])
+
+
+# --- Prospects: a branch's sign-up page, with double opt-in for e-mail ---------------------------------
+
+#: A confirmation link works this long.
+SIGNUP_CONFIRM_DAYS = 3
+#: Sign-ups accepted from one IP address per hour (beyond: refused, nothing stored).
+SIGNUP_PER_IP_PER_HOUR = 5
+_SIGNUP_SALT = "relais.signup.confirm"
+
+
+class SignupRefused(Exception):
+    """A sign-up refused as a whole (too many from one address): nothing was stored."""
+
+
+def signup_ip_hash(ip: str) -> str:
+    """The IP address as the proof keeps it: a keyed hash (the address itself is never stored)."""
+    import hashlib
+    import hmac
+
+    return hmac.new(settings.SECRET_KEY.encode(), (ip or "").encode(), hashlib.sha256).hexdigest()
+
+
+def signup_token(signup) -> str:
+    """The confirmation link's token: the sign-up's id, signed and dated (tampering breaks it)."""
+    from django.core import signing
+
+    return signing.dumps(signup.public_id, salt=_SIGNUP_SALT, compress=False)
+
+
+def _signup_rate_check(ip_hash: str) -> None:
+    from django.core.cache import cache
+
+    key = f"relais:signup:{ip_hash}"
+    if cache.get_or_set(key, 0, timeout=3600) >= SIGNUP_PER_IP_PER_HOUR:
+        raise SignupRefused(_("Too many sign-ups from your connection: try again in an hour."))
+    try:
+        cache.incr(key)
+    except ValueError:  # expired between the two calls
+        cache.set(key, 1, timeout=3600)
+
+
+def signup_submit(*, branch: Node, first_name: str, last_name: str, email: str, mobile: str, consent_email: bool,
+                  consent_sms: bool, ip: str, page: str, text_shown: str, confirm_url) -> object:
+    """A visitor's valid sign-up on ``branch``'s page (the form checked the fields): kept as the
+    proof of consent. With an e-mail address, a confirmation link is sent to it and nothing else is
+    stored until it is followed (double opt-in); with a mobile number only, the prospect is made now.
+    ``confirm_url(token)`` builds the link. SignupRefused beyond ``SIGNUP_PER_IP_PER_HOUR``."""
+    from django.core.mail import send_mail
+
+    from central.models import SignupRequest
+
+    ip_hash = signup_ip_hash(ip)
+    _signup_rate_check(ip_hash)
+    signup = SignupRequest.objects.create(
+        branch=branch, first_name=first_name, last_name=last_name, email=email.lower(), mobile=mobile,
+        consent_email=consent_email, consent_sms=consent_sms, page=page[:300], text_shown=text_shown, ip_hash=ip_hash)
+    if email:
+        link = confirm_url(signup_token(signup))
+        send_mail(
+            subject=_("Confirm your sign-up to %(branch)s") % {"branch": branch.name},
+            message=_("Hello,\n\nTo receive the offers of %(branch)s, confirm your address by opening this link "
+                      "(valid %(days)s days):\n%(link)s\n\nIf you did not sign up, ignore this message: nothing "
+                      "will be sent to you.") % {"branch": branch.name, "days": SIGNUP_CONFIRM_DAYS, "link": link},
+            from_email=None, recipient_list=[email])
+    else:
+        with transaction.atomic():
+            _prospect_from(signup)
+    return signup
+
+
+def signup_confirm(*, token: str):
+    """Follow a confirmation link: (the sign-up, True) the first time — the prospect is made — and
+    (the sign-up, False) any later time, changing nothing. ValidationError for a link that was
+    tampered with or has expired."""
+    from django.core import signing
+
+    from central.models import SignupRequest
+
+    try:
+        public_id = signing.loads(token, salt=_SIGNUP_SALT, max_age=SIGNUP_CONFIRM_DAYS * 86400)
+    except signing.SignatureExpired as error:
+        raise ValidationError(_("This link has expired: sign up again to receive a new one."), code="expired") from error
+    except signing.BadSignature as error:
+        raise ValidationError(_("This link is not valid: copy it whole from the message."), code="invalid") from error
+    with transaction.atomic():
+        signup = SignupRequest.objects.select_for_update().select_related("branch").filter(public_id=public_id).first()
+        if signup is None:
+            raise ValidationError(_("This link is not valid: copy it whole from the message."), code="invalid")
+        if signup.confirmed_at is not None:
+            return signup, False
+        _prospect_from(signup)
+        return signup, True
+
+
+def _prospect_from(signup) -> Customer:
+    """Make (or update) the prospect of a sign-up, in the current transaction: a customer of the
+    network with the same e-mail address (or mobile) gets the consents; anyone else becomes a
+    prospect of the branch. Each consent is recorded with the sign-up as its source."""
+    from central.models import Customer
+
+    now = timezone.now()
+    network_id = signup.branch.network_id
+    existing = None
+    if signup.email:
+        existing = Customer.objects.filter(network_id=network_id, email__iexact=signup.email).order_by("pk").first()
+    if existing is None and signup.mobile:
+        existing = Customer.objects.filter(network_id=network_id, mobile=signup.mobile).order_by("pk").first()
+    customer = existing or Customer(
+        network_id=network_id, branch=signup.branch, external_id=f"prospect:{signup.public_id}", is_prospect=True,
+        first_name=signup.first_name, last_name=signup.last_name, email=signup.email, mobile=signup.mobile)
+    source = f"sign-up {signup.public_id}"[:120]
+    granted = [channel for channel, given in ((Channel.EMAIL, signup.consent_email and signup.email),
+                                              (Channel.SMS, signup.consent_sms and signup.mobile)) if given]
+    for channel in granted:
+        setattr(customer, f"consent_{channel}", ConsentStatus.GRANTED)
+        setattr(customer, f"consent_{channel}_at", now)
+        setattr(customer, f"consent_{channel}_source", source)
+    if existing is not None:
+        customer.email = customer.email or signup.email
+        customer.mobile = customer.mobile or signup.mobile
+    customer.save()
+    ConsentEvent.objects.bulk_create([ConsentEvent(customer=customer, channel=channel, status=ConsentStatus.GRANTED,
+                                                   occurred_at=now, source=source, recorded_at=now)
+                                      for channel in granted])
+    signup.confirmed_at = now
+    signup.customer = customer
+    signup.save(update_fields=["confirmed_at", "customer"])
+    return customer

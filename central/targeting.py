@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import F, Q, QuerySet
 from django.utils.translation import gettext as _
 
-from central.models import TARGETING_CRITERIA, Customer, reachable_condition
+from central.models import AUDIENCE_KINDS, TARGETING_CRITERIA, Customer, reachable_condition
 
 #: Bounds of the numeric criteria.
 MAX_DAYS = 3650
@@ -63,6 +63,11 @@ def criteria_clean(criteria: dict[str, object] | None, *, allowed: list[str] | s
                 errors.setdefault(name, []).append(_("Enter the first one to five characters of a postal code."))
                 continue
             cleaned[name] = value.upper()
+        elif name == "audience_kind":
+            if value not in AUDIENCE_KINDS:
+                errors.setdefault(name, []).append(_("Choose customers or prospects (or leave empty for both)."))
+                continue
+            cleaned[name] = value
         elif name == "interest":
             if not _TAG.match(value):
                 errors.setdefault(name, []).append(_("Enter one interest, as it appears on customer records."))
@@ -89,6 +94,8 @@ def criteria_filter(criteria: dict[str, object], *, today: date) -> Q:
         condition &= Q(last_purchase_on__gte=today - timedelta(days=int(criteria["bought_within_days"])))
     if "postal_code_prefix" in criteria:
         condition &= Q(postal_code__startswith=criteria["postal_code_prefix"])
+    if "audience_kind" in criteria:
+        condition &= Q(is_prospect=criteria["audience_kind"] == "prospects")
     return condition
 
 

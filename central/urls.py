@@ -11,5 +11,6 @@ urlpatterns = [
     path(
         "imports/<str:public_id>/errors.csv", views.customer_import_errors_view, name="customer-import-errors"
     ),
+    path("signup-poster/<str:public_id>.pdf", views.signup_poster_view, name="signup-poster"),
     path("<str:public_id>/", views.customer_detail_view, name="customer-detail"),
 ]

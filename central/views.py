@@ -1,5 +1,6 @@
 import csv
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -7,6 +8,9 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -24,7 +28,8 @@ from central.selectors import (
     networks_importable_by,
 )
 from central.services import customer_import_create
-from local_stores.selectors import branches_visible_to, nodes_in_scope
+from local_stores.models import NodeKind
+from local_stores.selectors import branch_get, branches_visible_to, nodes_in_scope
 
 
 def _filtered(request: HttpRequest) -> CustomerFilterSet:
@@ -147,3 +152,32 @@ def customer_import_errors_view(request: HttpRequest, public_id: str) -> HttpRes
             [error["line"], error["field"], error["reason"], exports.spreadsheet_safe(error.get("value", ""))]
         )
     return response
+
+
+@login_required
+@require_GET
+def signup_poster_view(request: HttpRequest, public_id: str) -> HttpResponse:
+    """A branch's poster for the shop counter (A4 PDF): a QR code of its sign-up page, and the page's
+    address written out. For who sees the branch (404 otherwise)."""
+    branch = branch_get(fetched_by=request.user, public_id=public_id)
+    if branch.kind != NodeKind.BRANCH:
+        raise Http404
+    pdf = signup_poster_pdf(branch)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{branch.code}-signup-poster.pdf"'
+    return response
+
+
+def signup_url(branch) -> str:
+    return settings.RELAIS_BASE_URL.rstrip("/") + reverse("public:signup", args=[branch.public_id])
+
+
+def signup_poster_pdf(branch) -> bytes:
+    import segno
+
+    from templates_lib import rendering
+
+    url = signup_url(branch)
+    qr = segno.make(url, error="m").svg_inline(scale=8, dark="#000", light="#fff")
+    document = render_to_string("central/signup_poster.html", {"branch": branch, "url": url, "qr": mark_safe(qr)})  # noqa: S308 (segno's own SVG)
+    return rendering.render_pdf(document, {})

@@ -20,6 +20,7 @@ urlpatterns = [
     path("calendar.ics/<str:token>", calendar_views.calendar_feed_view, name="calendar-feed"),
     path("approvals/", include("approvals.urls")),
     path("reports/", include("reporting.urls")),
+    path("budgets/", include("central.budget_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

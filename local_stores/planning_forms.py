@@ -7,7 +7,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from central.models import TARGETING_CRITERIA
+from central.models import AUDIENCE_KINDS, TARGETING_CRITERIA
 from central.targeting import MAX_DAYS, RFM_RANGE
 from local_stores.forms import style_fields
 
@@ -44,6 +44,9 @@ def target_form(allowed: list[str], *, segments: list[str], data=None, initial=N
             fields["target_min_rfm"] = forms.IntegerField(
                 label=label, required=False, min_value=RFM_RANGE[0], max_value=RFM_RANGE[1],
                 help_text=_("Recency + frequency + monetary scores, from 3 to 15."))
+        elif name == "audience_kind":
+            fields["target_audience_kind"] = forms.ChoiceField(
+                label=label, required=False, choices=[("", _("Customers and prospects")), *AUDIENCE_KINDS.items()])
         elif name == "postal_code_prefix":
             fields["target_postal_code_prefix"] = forms.CharField(
                 label=label, required=False, max_length=5, help_text=_("For example 59 or 750."))

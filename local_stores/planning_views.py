@@ -282,6 +282,22 @@ def _history_entry(event, *, sees_customers: bool) -> tuple[object, str, list[st
     return event, labels.get(event.action, event.action), lines
 
 
+def _cost_panel(campaign, audience: int | None) -> dict[str, object] | None:
+    """The campaign's estimated cost (from the audience the user sees: the branch's own list), its
+    actual cost once it is sent, and its branch's budget."""
+    from central import budgets
+
+    if campaign.status in (CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.SENT):
+        actual = budgets.campaign_cost_actual(campaign)
+        return {"actual": actual, "estimate": None, "shown": actual, "over": False, "budget": None}
+    if audience is None or campaign.status == CampaignStatus.CANCELLED:
+        return None
+    over, estimate, _remaining = budgets.over_budget(campaign, audience=audience)
+    budget = budgets.budget_for(campaign)
+    return {"actual": None, "estimate": estimate, "shown": estimate, "over": over,
+            "budget": budgets.budget_status(budget) if budget else None}
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def campaign_edit_view(request: HttpRequest, public_id: str) -> HttpResponse:
@@ -316,7 +332,7 @@ def campaign_edit_view(request: HttpRequest, public_id: str) -> HttpResponse:
         progress = campaign_send_progress(campaign)
     return render(request, "local_stores/campaign_edit.html", {
         "campaign": campaign, "editor": editor, "editable": editable, "sees_customers": sees_customers,
-        "progress": progress, "can_control": campaign_can_edit(request.user, campaign),
+        "progress": progress, "cost": _cost_panel(campaign, live.get("audience_count")), "can_control": campaign_can_edit(request.user, campaign),
         "deadline": campaign_edit_deadline(campaign),
         "history": [_history_entry(event, sees_customers=sees_customers)
                     for event in campaign_history(campaign=campaign)[:50]],

@@ -171,7 +171,9 @@ def _rules_form(**overrides):
             "cap_total": "2", "cap_days": "7", "national_reserved": "0", "local_reserved": "0",
             "one_per_operation": "on", "email_cap_count": "", "email_cap_days": "", "sms_cap_count": "1",
             "sms_cap_days": "14", "post_cap_count": "", "post_cap_days": "", "quiet_weekdays": ["7"],
-            "quiet_from": "21:00", "quiet_until": "08:00", "attribution_days": "14"}
+            "quiet_from": "21:00", "quiet_until": "08:00", "attribution_days": "14",
+            "cost_email": "0.001", "cost_sms_segment": "0.045", "cost_print_page": "0.08", "cost_print_copy": "0.15",
+            "cost_postage": "0.9"}
     return data | overrides
 
 

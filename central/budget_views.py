@@ -1,0 +1,115 @@
+"""The budget page: per branch, what head office allocated, what approved campaigns commit, what
+sent ones spent, what remains — scoped by the one selector (``budgets_visible_to``), totalled per
+region and for the network, downloadable as CSV or Excel; head office allocates from it."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from central import budgets
+from central.exports import csv_lines, rows_xlsx, spreadsheet_safe
+from central.forms import BudgetAllocateForm, BudgetPeriodForm
+from central.selectors import budgets_overlapping, networks_planned_by
+from central.services import budget_allocate
+from local_stores.selectors import branches_visible_to
+
+
+def budget_rows(user, *, starts_on: date, ends_on: date) -> list[budgets.BudgetStatus]:
+    """Where each budget ``user`` sees over the period stands."""
+    return [budgets.budget_status(budget) for budget in budgets_overlapping(user, starts_on=starts_on, ends_on=ends_on)]
+
+
+def _totals(rows: list[budgets.BudgetStatus]) -> dict[str, Decimal]:
+    allocated = sum((row.budget.amount for row in rows), Decimal("0.00"))
+    committed = sum((row.committed for row in rows), Decimal("0.00"))
+    spent = sum((row.spent for row in rows), Decimal("0.00"))
+    return {"allocated": allocated, "committed": committed, "spent": spent,
+            "remaining": allocated - committed - spent}
+
+
+def _table(rows: list[budgets.BudgetStatus]) -> list[list]:
+    header = [_("branch"), _("region"), _("from"), _("until"), _("allocated"), _("committed"), _("spent"),
+              _("remaining")]
+    return [header, *([spreadsheet_safe(row.budget.branch.name), spreadsheet_safe(row.budget.region.name
+                                                                                   if row.budget.region else ""),
+                       row.budget.starts_on.isoformat(), row.budget.ends_on.isoformat(), float(row.budget.amount),
+                       float(row.committed), float(row.spent), float(row.remaining)] for row in rows)]
+
+
+def _period(request: HttpRequest) -> BudgetPeriodForm:
+    today = timezone.localdate()
+    data = request.GET if "starts_on" in request.GET else {
+        "starts_on": date(today.year, 1, 1).isoformat(), "ends_on": date(today.year, 12, 31).isoformat()}
+    return BudgetPeriodForm(data)
+
+
+@login_required
+@require_GET
+def budget_list_view(request: HttpRequest) -> HttpResponse:
+    if not branches_visible_to(request.user).exists():
+        raise Http404
+    period = _period(request)
+    networks = networks_planned_by(request.user)
+    context: dict[str, object] = {"period": period, "can_allocate": networks.exists(),
+                                  "allocate_form": BudgetAllocateForm(network=networks.first()) if networks.exists()
+                                  else None}
+    if not period.is_valid():
+        return render(request, "central/budgets.html", context, status=400)
+    starts_on, ends_on = period.cleaned_data["starts_on"], period.cleaned_data["ends_on"]
+    rows = budget_rows(request.user, starts_on=starts_on, ends_on=ends_on)
+    export = request.GET.get("export")
+    name = f"relais-budgets-{starts_on}-{ends_on}"
+    if export == "csv":
+        response = StreamingHttpResponse(csv_lines(iter(_table(rows))), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+        return response
+    if export == "xlsx":
+        response = HttpResponse(rows_xlsx(_("Budgets"), iter(_table(rows))),
+                                content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        response["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
+        return response
+    by_region: dict[str, list] = defaultdict(list)
+    for row in rows:
+        by_region[row.budget.branch.parent.name if row.budget.branch.parent_id else ""].append(row)
+    context.update({"rows": rows, "totals": _totals(rows), "regions": [
+        (region, _totals(members)) for region, members in sorted(by_region.items())] if len(by_region) > 1 else [],
+        "query": request.GET.urlencode() or f"starts_on={starts_on}&ends_on={ends_on}"})
+    return render(request, "central/budgets.html", context)
+
+
+@login_required
+@require_POST
+def budget_allocate_view(request: HttpRequest) -> HttpResponse:
+    network = networks_planned_by(request.user).first()
+    if network is None:
+        raise Http404
+    form = BudgetAllocateForm(request.POST, network=network)
+    if form.is_valid():
+        try:
+            created = budget_allocate(network=network, allocated_by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            for field, problems in error.message_dict.items():
+                for problem in problems:
+                    form.add_error(field if field in form.fields else None, problem)
+        except PermissionDenied:
+            raise
+        else:
+            messages.success(request, _("Budget allocated to %(count)s branch(es).") % {"count": len(created)})
+            return redirect("budgets:budget-list")
+    period = _period(request)
+    period.is_valid()
+    rows = budget_rows(request.user, starts_on=period.cleaned_data["starts_on"], ends_on=period.cleaned_data["ends_on"])
+    return render(request, "central/budgets.html", {
+        "period": period, "can_allocate": True, "allocate_form": form, "rows": rows, "totals": _totals(rows),
+        "regions": [], "query": ""}, status=400)
