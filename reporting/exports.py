@@ -14,14 +14,14 @@ RATES = ("delivery_rate", "open_rate", "click_rate", "click_to_open_rate", "unsu
 
 def _header(group: str) -> list[str]:
     return [group, _("audience"), _("sent"), _("delivered"), _("hard bounces"), _("soft bounces"), _("opened"), _("clicked"),
-            _("unsubscribed"), _("spam reports"), _("recipients"), _("buyers"), _("attributed revenue"),
+            _("unsubscribed"), _("spam reports"), _("recipients"), _("prospects among the recipients"), _("buyers"), _("attributed revenue"),
             _("control group"), _("buyers in the control group"), _("control group's revenue"),
             _("incremental revenue"), *(rate.replace("_", " ") for rate in RATES)]
 
 
 def _values(label: str, totals: Totals) -> list:
     return [spreadsheet_safe(label), totals.audience, totals.sent, totals.delivered, totals.bounced_hard, totals.bounced_soft,
-            totals.opened, totals.clicked, totals.unsubscribed, totals.complained, totals.recipients, totals.buyers,
+            totals.opened, totals.clicked, totals.unsubscribed, totals.complained, totals.recipients, totals.prospects, totals.buyers,
             float(totals.revenue), totals.holdout, totals.holdout_buyers, float(totals.holdout_revenue),
             float(totals.incremental_revenue) if totals.incremental_revenue is not None else "",
             *(round(value, 4) if (value := getattr(totals, rate)) is not None else "" for rate in RATES)]

@@ -83,6 +83,8 @@ class DailyStat(models.Model):
     #: the same for the customers held out (``holdout``…), and again for the recipients (``measured``…)
     #: — so that a sum over campaigns compares the campaigns with a control group only.
     recipients = models.PositiveIntegerField(_("recipients"), default=0)
+    #: Of them, prospects (signed up in a branch, not yet in the CRM) when the row was built.
+    prospects = models.PositiveIntegerField(_("prospects among the recipients"), default=0)
     buyers = models.PositiveIntegerField(_("buyers"), default=0)
     revenue = models.DecimalField(_("attributed revenue"), max_digits=14, decimal_places=2, default=0)
     holdout = models.PositiveIntegerField(_("control group"), default=0)

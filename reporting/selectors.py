@@ -66,6 +66,7 @@ class Totals:
     unsubscribed: int = 0
     complained: int = 0
     recipients: int = 0
+    prospects: int = 0
     buyers: int = 0
     revenue: Decimal = Decimal(0)
     holdout: int = 0

@@ -115,7 +115,7 @@ _FIRST_EVENTS = {
     "complained": ((), (ProviderEvent.Kind.COMPLAINED,)),
 }
 #: What the purchases give, on the row of the day a campaign's send began (see ``_revenue``).
-REVENUE_METRICS = ("recipients", "buyers", "revenue", "holdout", "holdout_buyers", "holdout_revenue", "measured",
+REVENUE_METRICS = ("recipients", "prospects", "buyers", "revenue", "holdout", "holdout_buyers", "holdout_revenue", "measured",
                    "measured_buyers", "measured_revenue")
 COUNTED = ("audience", "sent", "failed", *_FIRST_EVENTS)
 METRICS = (*COUNTED, *REVENUE_METRICS)
@@ -181,6 +181,7 @@ def _revenue(campaign: Campaign, run_id: int | None, first_day: date) -> dict[st
     figures["recipients"] = recipients.count()  # one delivery per customer and channel: a campaign has one channel
     if not figures["recipients"]:
         return figures
+    figures["prospects"] = recipients.filter(customer__is_prospect=True).count()
     figures["buyers"], figures["revenue"] = bought(recipients)
     if run_id is not None:
         control = Candidate.objects.filter(run_id=run_id, campaign=campaign, reason=Reason.HOLDOUT).values("customer_id")

@@ -134,3 +134,19 @@ def test_an_operation_refuses_a_control_group_over_half_the_customers(world):
     response = world.client_for("head_office").patch(
         "/api/v1/network-rules/alpha/", {"attribution_days": 0}, content_type="application/json")
     assert response.status_code == 400 and "attribution_days" in response.json()
+
+
+def test_reports_tell_prospects_apart_among_the_recipients(world, django_capture_on_commit_callbacks):
+    from tests.dispatching import email_campaign
+
+    campaign = email_campaign(world, 3, is_prospect=True)  # three prospects, and Anne, a customer
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatch.campaign_dispatch(campaign=campaign)
+    rollups_refresh(everything=True)
+    totals = stats_totals(DailyStat.objects.filter(campaign=campaign))
+    assert (totals.recipients, totals.prospects) == (4, 3)
+    today = timezone.localdate().isoformat()
+    manager = world.client_for("branch_manager")
+    page = manager.get("/reports/", {"starts_on": today, "ends_on": today, "by": "campaign"}).content.decode()
+    assert "3 recipients were prospects" in page
+    assert manager.get("/api/v1/reports/", {"starts_on": today, "ends_on": today}).json()["totals"]["prospects"] == 3
