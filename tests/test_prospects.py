@@ -136,6 +136,11 @@ def test_prospects_are_told_apart_seen_by_their_branch_only_and_turned_into_cust
     mine = world.client_for("branch_manager").get("/customers/", {"prospect": "true"}).content.decode()
     assert "Prospecta" in mine and "prospect" in mine
     assert "Prospecta" not in world.client_for("sibling_branch_manager").get("/customers/").content.decode()
+    api = world.client_for("branch_manager").get("/api/v1/customers/", {"prospect": "true"}).json()
+    assert [(row["last_name"], row["is_prospect"]) for row in api["results"]] == [("Prospecta", True)]
+    assert world.client_for("sibling_branch_manager").get("/api/v1/customers/", {"prospect": "true"}).json()[
+        "results"] == []
+    assert world.client_for("sibling_branch_manager").get(f"/api/v1/customers/{prospect.public_id}/").status_code == 404
     result = customer_import_load(network=world.networks["alpha"], stream=io.BytesIO(
         b"external_id,branch_code,last_name,mobile,consent_sms\nCRM-77,N1,Martin,06 98 76 54 32,\n"))
     assert (result.rows_created, result.rows_updated) == (0, 1)
