@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_check(**env: str) -> subprocess.CompletedProcess:
+def run_check(*, fail_level: str = "CRITICAL", **env: str) -> subprocess.CompletedProcess:
     environment = {
         key: value
         for key, value in os.environ.items()
@@ -26,7 +26,7 @@ def run_check(**env: str) -> subprocess.CompletedProcess:
     }
     environment.update(env)
     return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "CRITICAL"],
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", fail_level],
         cwd=ROOT,
         env=environment,
         capture_output=True,
@@ -59,6 +59,14 @@ def test_production_refuses_to_start_without_its_settings(missing):
 def test_production_starts_with_its_settings():
     result = run_check(**PRODUCTION)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_deployment_checklist_is_clean_for_the_production_settings():
+    """``manage.py check --deploy``: no warning (HTTPS redirect, HSTS, secure cookies…) — only the
+    HSTS preload check is silenced, the preload list being the domain owner's decision."""
+    result = run_check(fail_level="WARNING", **{**PRODUCTION, "SECRET_KEY": "k7Jq-2xPz9_Lm4VbN8wR3tYc6HdS1fGa0eUoQiZy5Tr8WnB2vXe4Ks"})
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "System check identified no issues (1 silenced)." in result.stdout
 
 
 def test_an_unknown_mode_is_refused():
