@@ -21,7 +21,7 @@ from central.selectors import (
     customer_list,
     networks_importable_by,
 )
-from central.services import customer_import_create
+from central.services import customer_erase, customer_import_create
 from local_stores.selectors import nodes_in_scope
 
 
@@ -177,3 +177,26 @@ class PurchaseImportDetailApi(CustomerImportDetailApi):
     """The state and the report of one purchase import."""
 
     kind = CustomerImport.Kind.PURCHASES
+
+
+class CustomerEraseApi(APIView):
+    """Erase a customer (RGPD art. 17): every personal datum removed, the addresses kept only as
+    hashes on the suppression list, the messages not yet sent cancelled. Head office only (403);
+    a customer one does not see: 404; already erased: 400."""
+
+    class CustomerEraseInputSerializer(serializers.Serializer):
+        reason = serializers.CharField(max_length=40, required=False, allow_blank=True, default="",
+                                       help_text="The request's reference.")
+
+    @extend_schema(request=CustomerEraseInputSerializer, responses={200: CustomerOutputSerializer})
+    def post(self, request, public_id: str):
+        customer = customer_get(fetched_by=request.user, public_id=public_id)
+        data = self.CustomerEraseInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            erased = customer_erase(customer=customer, erased_by=request.user, reason=data.validated_data["reason"])
+        except DjangoValidationError as error:
+            raise ValidationError({"customer": error.messages}) from error
+        except DjangoPermissionDenied as error:
+            raise PermissionDenied(str(error)) from error
+        return Response(CustomerOutputSerializer(erased).data)

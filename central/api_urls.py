@@ -5,6 +5,7 @@ from central import api, arbitration_api, budget_api, planning_api
 urlpatterns = [
     path("customers/", api.CustomerListApi.as_view(), name="api-customer-list"),
     path("customers/<str:public_id>/", api.CustomerDetailApi.as_view(), name="api-customer-detail"),
+    path("customers/<str:public_id>/erase/", api.CustomerEraseApi.as_view(), name="api-customer-erase"),
     path("customers/<str:public_id>/why/", arbitration_api.CustomerWhyApi.as_view(), name="api-customer-why"),
     path("customer-imports/", api.CustomerImportCreateApi.as_view(), name="api-customer-import-create"),
     path(

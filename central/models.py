@@ -106,6 +106,9 @@ class Customer(models.Model):
     #: Someone who signed up on a branch's page and is not (yet) in the CRM: the CRM import turns
     #: them into a customer when it brings the same e-mail address or mobile number.
     is_prospect = models.BooleanField(_("prospect"), default=False, db_default=False)
+    #: RGPD art. 17: erased on request — every personal field emptied, the addresses kept only as
+    #: hashes on the suppression list; the row stays for the statistics it is counted in.
+    erased_at = models.DateTimeField(_("erased on"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -69,7 +69,7 @@ def customer_list(*, fetched_by: UserLike, filters: Mapping[str, str] | None = N
     """Visible customers narrowed by ``filters`` (see ``CustomerFilterSet``: q, branch, segment,
     consent_email/sms/post, reachable_by, objected, interest). Invalid filter values are ignored
     here; pages and the API validate them first and tell the user."""
-    customers = customers_visible_to(fetched_by).select_related("branch")
+    customers = customers_visible_to(fetched_by).filter(erased_at__isnull=True).select_related("branch")
     if filters:
         customers = CustomerFilterSet(data=filters, queryset=customers).qs
     return customers.order_by("last_name", "first_name", "id")

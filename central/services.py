@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -38,7 +39,7 @@ from central.models import (
     ParticipationStatus,
     TargetOverride,
 )
-from central.signals import campaign_changed
+from central.signals import campaign_changed, customer_erased
 from central.targeting import criteria_clean
 from local_stores.models import Network, Node, NodeKind
 from local_stores.selectors import node_in_scope, nodes_in_scope
@@ -1359,4 +1360,56 @@ def _prospect_from(signup) -> Customer:
     signup.confirmed_at = now
     signup.customer = customer
     signup.save(update_fields=["confirmed_at", "customer"])
+    return customer
+
+
+# --- Erasure (RGPD art. 17) ----------------------------------------------------------------------------
+
+
+def customer_erase(*, customer: Customer, erased_by, reason: str = "") -> Customer:
+    """Erase a customer on request: their addresses go on the network's suppression list (hashed:
+    a later import of the same address sends nothing), every message not yet sent is cancelled,
+    and every personal datum is removed — the customer's fields, consent history, purchases,
+    sign-ups, the providers' wording of their bounces and the errors of their deliveries. The
+    anonymous rows that statistics count (deliveries, events, contacts, decisions) stay, tied to the
+    emptied record. Head office only (``change_customers`` over the customer's branch); once."""
+    from central.dispatch import customer_objection_record, suppress_address
+    from central.models import Delivery, Purchase, SignupRequest, TargetOverride, TrackingEvent
+
+    if not node_in_scope(erased_by, customer.branch, perm="change_customers"):
+        raise PermissionDenied(_("You may not erase this customer."))
+    if customer.erased_at is not None:
+        raise ValidationError(_("This customer was already erased."))
+    now = timezone.now()
+    with transaction.atomic():
+        for channel in (Channel.EMAIL, Channel.SMS):
+            suppress_address(customer=customer, channel=channel, reason="erasure")
+        customer_objection_record(customer=customer, source="erasure", at=now)
+        customer = Customer.objects.select_for_update().get(pk=customer.pk)
+        SignupRequest.objects.filter(Q(customer=customer) | (Q(branch__network_id=customer.network_id) & (
+            (Q(email=customer.email.lower()) & ~Q(email="")) | (Q(mobile=customer.mobile) & ~Q(mobile=""))))).delete()
+        ConsentEvent.objects.filter(customer=customer).delete()
+        Purchase.objects.filter(customer=customer).delete()
+        TargetOverride.objects.filter(customer=customer).delete()
+        deliveries = Delivery.objects.filter(customer=customer)
+        deliveries.update(last_error="")
+        TrackingEvent.objects.filter(delivery__in=deliveries).update(url="")
+        for name in ("first_name", "last_name", "email", "mobile", "address_line1", "postal_code", "city", "segment",
+                     "interests", "consent_email_source", "consent_sms_source", "consent_post_source",
+                     "objection_source", "civility", "preferred_channel"):
+            setattr(customer, name, "")
+        for name in ("rfm_recency", "rfm_frequency", "rfm_monetary", "last_purchase_on", "lifetime_value",
+                     "consent_email_at", "consent_sms_at", "consent_post_at"):
+            setattr(customer, name, None)
+        for channel in Channel.values:
+            setattr(customer, f"consent_{channel}", ConsentStatus.DENIED)
+        customer.external_id = f"erased:{customer.public_id}"
+        customer.is_prospect = False
+        customer.erased_at = now
+        customer.save()
+        customer_erased.send(sender=Customer, customer=customer)
+        # what remains of the history: that the customer was erased, by whom (no personal datum)
+        ConsentEvent.objects.create(customer=customer, channel=ConsentEvent.ALL_CHANNELS, status="erased",
+                                    occurred_at=now, recorded_at=now,
+                                    source=f"erasure by {erased_by.get_username()}"[:120] + (f": {reason}"[:40] if reason else ""))
     return customer

@@ -5,8 +5,13 @@ approval had been requested or given. Arguments: ``campaign``, ``by`` (the user)
 names of what changed: ``slot_values``, ``send_date``, ``target_criteria``, ``target``,
 ``cancelled``) and ``previous_status``. Sent inside the change's transaction. The approvals app
 voids the proof and tells its authors and approvers.
+
+``customer_erased``: a customer was erased (RGPD art. 17). Argument: ``customer`` (already emptied).
+Sent inside the erasure's transaction: the apps above remove what they keep of that person
+(reporting: the providers' wording of their bounces, the links they clicked).
 """
 
 from django.dispatch import Signal
 
 campaign_changed = Signal()
+customer_erased = Signal()

@@ -13,4 +13,5 @@ urlpatterns = [
     ),
     path("signup-poster/<str:public_id>.pdf", views.signup_poster_view, name="signup-poster"),
     path("<str:public_id>/", views.customer_detail_view, name="customer-detail"),
+    path("<str:public_id>/erase/", views.customer_erase_view, name="customer-erase"),
 ]

@@ -12,7 +12,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from central import exports
 from central.filters import CustomerFilterSet
@@ -27,9 +27,9 @@ from central.selectors import (
     customers_visible_to,
     networks_importable_by,
 )
-from central.services import customer_import_create
+from central.services import customer_erase, customer_import_create
 from local_stores.models import NodeKind
-from local_stores.selectors import branch_get, branches_visible_to, nodes_in_scope
+from local_stores.selectors import branch_get, branches_visible_to, node_in_scope, nodes_in_scope
 
 
 def _filtered(request: HttpRequest) -> CustomerFilterSet:
@@ -37,7 +37,8 @@ def _filtered(request: HttpRequest) -> CustomerFilterSet:
     if not branches_with_customers.exists():
         raise Http404
     queryset = (
-        customers_visible_to(request.user).select_related("branch").order_by("last_name", "first_name", "id")
+        customers_visible_to(request.user).filter(erased_at__isnull=True).select_related("branch")
+        .order_by("last_name", "first_name", "id")
     )
     return CustomerFilterSet(data=request.GET or None, queryset=queryset)
 
@@ -82,6 +83,7 @@ def customer_detail_view(request: HttpRequest, public_id: str) -> HttpResponse:
         {
             "customer": customer,
             "history": customer_consent_history(customer=customer)[:200],
+            "can_erase": node_in_scope(request.user, customer.branch, perm="change_customers"),
             "channels": [
                 (
                     _("E-mail"),
@@ -181,3 +183,16 @@ def signup_poster_pdf(branch) -> bytes:
     qr = segno.make(url, error="m").svg_inline(scale=8, dark="#000", light="#fff")
     document = render_to_string("central/signup_poster.html", {"branch": branch, "url": url, "qr": mark_safe(qr)})  # noqa: S308 (segno's own SVG)
     return rendering.render_pdf(document, {})
+
+
+@login_required
+@require_POST
+def customer_erase_view(request: HttpRequest, public_id: str) -> HttpResponse:
+    customer = customer_get(fetched_by=request.user, public_id=public_id)
+    try:
+        customer_erase(customer=customer, erased_by=request.user, reason=request.POST.get("reason", "")[:40])
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("The customer was erased."))
+    return redirect("central:customer-detail", public_id=customer.public_id)

@@ -101,6 +101,12 @@ def provider_event_record(*, esp_name: str, event) -> ProviderEvent | None:
     return recorded
 
 
+def provider_events_erase(*, customer) -> int:
+    """Remove what the providers' events say of an erased customer: the wording of their bounces
+    (which may quote the address) and the links they clicked. The events stay, for the counts."""
+    return ProviderEvent.objects.filter(delivery__customer=customer).update(detail="", url="")
+
+
 # --- Roll-ups --------------------------------------------------------------------------------------
 
 #: What each metric of ``DailyStat`` counts: the deliveries whose first event of these kinds (Relais's
