@@ -31,5 +31,11 @@ urlpatterns = [
     path("", include("central.public_urls")),  # /u/, /t/o/, /t/c/, /v/: links in messages
 ]
 
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+#: The uploads anyone may fetch: the images messages show (assets) and the branches' logos. The
+#: rest of MEDIA_ROOT — customer files being imported, print runs with names and addresses — is
+#: never served by URL (the views that need them read them behind their own checks).
+PUBLIC_MEDIA = ("assets/", "logos/")
+
+if settings.DEBUG:  # in production the web server serves these same two directories, and nothing else
+    for directory in PUBLIC_MEDIA:
+        urlpatterns += static(settings.MEDIA_URL + directory, document_root=settings.MEDIA_ROOT / directory)
