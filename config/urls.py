@@ -1,3 +1,5 @@
+import os
+
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
@@ -38,4 +40,4 @@ PUBLIC_MEDIA = ("assets/", "logos/")
 
 if settings.DEBUG:  # in production the web server serves these same two directories, and nothing else
     for directory in PUBLIC_MEDIA:
-        urlpatterns += static(settings.MEDIA_URL + directory, document_root=settings.MEDIA_ROOT / directory)
+        urlpatterns += static(settings.MEDIA_URL + directory, document_root=os.path.join(settings.MEDIA_ROOT, directory))
