@@ -19,6 +19,7 @@ from reporting import charts, exports
 from reporting.forms import BREAKDOWN_CHOICES, DashboardFilterForm
 from reporting.selectors import (
     DEFAULT_BREAKDOWN,
+    ENGAGEMENT,
     LEADERBOARD_MIN_SENT,
     attribution_days_for,
     branch_comparison,
@@ -29,7 +30,7 @@ from reporting.selectors import (
     stats_breakdown,
     stats_excluded,
     stats_for_period,
-    stats_totals,
+    totals_sum,
 )
 from reporting.services import campaign_promote
 
@@ -62,10 +63,10 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
                                 content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         response["Content-Disposition"] = f'attachment; filename="relais-report-{by}-{starts_on}-{ends_on}.xlsx"'
         return response
-    totals = stats_totals(stats)
+    totals = totals_sum(item for _key, _label, item in rows)  # the groups add up to the whole
     excluded = stats_excluded(stats)
     days = [starts_on + timedelta(days=n) for n in range((ends_on - starts_on).days + 1)]
-    per_day = {key: totals_of_day for key, _label, totals_of_day in stats_breakdown(stats, "day")}
+    per_day = {key: totals_of_day for key, _label, totals_of_day in stats_breakdown(stats, "day", ENGAGEMENT)}
     chart = None
     if totals.sent or totals.opened or totals.clicked:
         chart = charts.over_time(_("Messages over the period"), days, {
