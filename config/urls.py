@@ -10,6 +10,15 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from central import calendar_views
 from config import views as config_views
 
+
+def tracking_webhooks(esps: list[str]) -> list:
+    """django-anymail's tracking-webhook routes of the providers ``esps``, and none of its others."""
+    import anymail.urls
+
+    wanted = {f"{esp}_tracking_webhook" for esp in esps}
+    return [pattern for pattern in anymail.urls.urlpatterns if pattern.name in wanted]
+
+
 urlpatterns = [
     path("", config_views.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
@@ -28,8 +37,10 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", config_views.healthz, name="healthz"),
-    # the e-mail providers' tracking webhooks (django-anymail), only with their shared secret set
-    *([path("webhooks/email/", include("anymail.urls"))] if settings.ANYMAIL_WEBHOOKS else []),
+    # the e-mail provider's tracking webhook (django-anymail), only with its shared secret set, and only
+    # the provider Relais sends through (no inbound mail, no other provider's route)
+    *([path("webhooks/email/", include((tracking_webhooks(settings.ANYMAIL_WEBHOOKS), "anymail")))]
+      if settings.ANYMAIL_WEBHOOKS else []),
     path("", include("central.public_urls")),  # /u/, /t/o/, /t/c/, /v/: links in messages
 ]
 

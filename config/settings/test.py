@@ -31,4 +31,4 @@ RELAIS_SMS_FILE_PATH = BASE_DIR / "var" / "test-sms"
 # The e-mail providers' tracking webhooks, with a shared secret and Mailgun's signing key of the
 # tests' own (tests/test_provider_events.py signs its posts with it).
 ANYMAIL = {"WEBHOOK_SECRET": "relais:webhook-secret-for-tests", "MAILGUN_WEBHOOK_SIGNING_KEY": "key-signing-for-tests"}
-ANYMAIL_WEBHOOKS = True
+ANYMAIL_WEBHOOKS = ["mailgun"]

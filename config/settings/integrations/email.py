@@ -31,4 +31,7 @@ ANYMAIL = {name.removeprefix("ANYMAIL_"): value for name, value in os.environ.it
 #: The providers' tracking webhooks (/webhooks/email/<provider>/tracking/) answer only when this
 #: "user:password" is set — the provider calls them with it (HTTP basic auth), and with its own
 #: signature where it has one (Mailgun: ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY).
-ANYMAIL_WEBHOOKS = bool(ANYMAIL.get("WEBHOOK_SECRET"))
+#: The providers whose tracking webhook is served: the one EMAIL_BACKEND sends through (only its
+#: route exists: another provider's would fail for want of its settings or packages).
+_ESP = EMAIL_BACKEND.split(".")[2] if EMAIL_BACKEND.startswith("anymail.backends.") else ""
+ANYMAIL_WEBHOOKS = [_ESP] if _ESP and ANYMAIL.get("WEBHOOK_SECRET") else []
