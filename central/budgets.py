@@ -86,21 +86,27 @@ def print_pages(campaign: Campaign) -> int:
     return max(1, _pdf_pages(rendering.render_for_kind(campaign.template_version, variant_context(campaign))))
 
 
-def unit_cost(campaign: Campaign, rules: NetworkRules) -> tuple[Decimal, str]:
-    """What one message of ``campaign`` costs, and how it is made up (in figures)."""
+def unit_cost(campaign: Campaign, rules: NetworkRules, proof=None) -> tuple[Decimal, str]:
+    """What one message of ``campaign`` costs, and how it is made up (in figures): from what its
+    ``proof`` froze (the SMS text, the print PDF) when given, else rendered now."""
+    from central.dispatch import _pdf_pages
+    from templates_lib import rendering
+
     if campaign.channel == Channel.EMAIL:
         return rules.cost_email, f"1 × {rules.cost_email}"
     if campaign.channel == Channel.SMS:
-        segments = sms_segments(campaign)
+        segments = (max(1, rendering.sms_count(proof.text).segments) if proof is not None and proof.text
+                    else sms_segments(campaign))
         return segments * rules.cost_sms_segment, f"{segments} × {rules.cost_sms_segment}"
-    pages = print_pages(campaign)
+    pages = (max(1, _pdf_pages(bytes(proof.pdf))) if proof is not None and proof.pdf else print_pages(campaign))
     unit = pages * rules.cost_print_page + rules.cost_print_copy + rules.cost_postage
     return unit, f"{pages} × {rules.cost_print_page} + {rules.cost_print_copy} + {rules.cost_postage}"
 
 
-def campaign_cost_estimate(campaign: Campaign, *, audience: int) -> Cost:
-    """The cost of sending ``campaign`` to ``audience`` customers (its proposed list's count)."""
-    unit, basis = unit_cost(campaign, _rules(campaign))
+def campaign_cost_estimate(campaign: Campaign, *, audience: int, proof=None) -> Cost:
+    """The cost of sending ``campaign`` to ``audience`` customers (its proposed list's count), its
+    message measured on ``proof`` when given (nothing rendered again)."""
+    unit, basis = unit_cost(campaign, _rules(campaign), proof)
     head_office, branch = _split(campaign, audience * unit)
     return Cost(audience, _cents(audience * unit), head_office, branch, unit, basis)
 
@@ -161,15 +167,11 @@ def budget_status(budget: Budget, *, estimates: dict[int, Decimal] | None = None
             spent += campaign_cost_actual(campaign).branch
         elif estimates and campaign.pk in estimates:
             committed += estimates[campaign.pk]
-        else:
-            committed += campaign_cost_estimate(campaign, audience=_frozen_audience(campaign)).branch
+        else:  # approved or scheduled: what its latest proof froze (the audience, the message)
+            proof = campaign.proofs.order_by("-number").first()
+            committed += campaign_cost_estimate(campaign, audience=proof.audience_count if proof else 0,
+                                                proof=proof).branch
     return BudgetStatus(budget, committed, spent)
-
-
-def _frozen_audience(campaign: Campaign) -> int:
-    """The audience of the campaign's latest proof: what was approved (an approved or scheduled
-    campaign always has one)."""
-    return campaign.proofs.order_by("-number").values_list("audience_count", flat=True).first() or 0
 
 
 def budget_for(campaign: Campaign) -> Budget | None:

@@ -155,3 +155,23 @@ def test_head_office_allocates_through_the_page_and_the_api(world):
                           content_type="application/json")
     assert created.status_code == 201 and len(created.json()) == 2
     assert Budget.objects.count() == 3
+
+
+def test_a_committed_sms_campaign_is_costed_from_its_proof_without_rendering_again(world, monkeypatch):
+    """The budget page reads many committed campaigns: their message is measured on the proof."""
+    network_rules_update(network=world.networks["alpha"], updated_by=world.users["head_office"],
+                         cost_sms_segment=Decimal("0.0500"))
+    campaign = joined_campaign(world, reachable=4)  # an SMS operation; 4 customers of N1 accept SMS
+    allocate(world, "50")
+    proof = proof_request(campaign=campaign, requested_by=world.users["branch_manager"])
+    approve_all(world, proof)
+    from templates_lib import rendering
+
+    segments = rendering.sms_count(proof.text).segments
+
+    def no_rendering(*args, **kwargs):
+        raise AssertionError("rendered again")
+
+    monkeypatch.setattr(budgets, "sms_segments", no_rendering)
+    status = budgets.budget_status(Budget.objects.get(branch=world.nodes["N1"]))
+    assert status.committed == Decimal(proof.audience_count * segments) * Decimal("0.05")
