@@ -72,11 +72,13 @@ def build_world() -> World:
         "S1": node_create(parent=south, kind=NodeKind.BRANCH, code="S1", name="Nîmes", city="Nîmes"),
         "W1": node_create(parent=west, kind=NodeKind.BRANCH, code="W1", name="Brest", city="Brest"),
     }
+    # People get neutral names: a random one ("Denis Voisin") shown in the page's header would make
+    # the "no foreign customer's name in the page" checks flaky.
     for actor, (role, node_key) in ACTORS.items():
-        user = UserFactory(username=actor)
+        user = UserFactory(username=actor, first_name="Tester", last_name=actor.replace("_", "-").title())
         role_grant(user=user, node=world.nodes[node_key], role=role)
         world.users[actor] = user
-    world.users["nobody"] = UserFactory(username="nobody")
+    world.users["nobody"] = UserFactory(username="nobody", first_name="Tester", last_name="Nobody")
     customer_import_load(network=alpha, stream=io.BytesIO(CUSTOMER_CSV.format(prefix="A").encode()))
     customer_import_load(
         network=beta,
