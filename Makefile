@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: demo test install lint messages worker
+.PHONY: demo test install lint messages worker screenshots
 
 $(VENV)/.installed: pyproject.toml
 	bash scripts/system-packages.sh
@@ -37,3 +37,7 @@ messages: install
 
 worker: install
 	$(VENV)/bin/celery -A config worker --loglevel=info
+
+# The browser journeys (tests/test_journeys.py) save their screens into docs/screenshots/<lang>/.
+screenshots: install
+	RELAIS_SCREENSHOTS=docs/screenshots $(VENV)/bin/pytest tests/test_journeys.py

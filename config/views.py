@@ -4,6 +4,8 @@ from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from approvals.selectors import approval_scope_exists, pending_proofs_for
@@ -65,7 +67,38 @@ def home(request: HttpRequest) -> HttpResponse:
     if approval_scope_exists(fetched_by=user):
         context["inbox"] = pending_proofs_for(fetched_by=user)
         context["is_approver"] = True
+    context["start"] = _first_steps(held)
     return render(request, "home.html", context)
+
+
+#: What each role does first: (role, title, what it does, URL name), shown as "Where to start".
+FIRST_STEPS = (
+    (Role.HEAD_OFFICE_MARKETER, _("Create a template"), _("e-mail, SMS or print, with the slots branches fill"),
+     "templates_lib:template-create"),
+    (Role.HEAD_OFFICE_MARKETER, _("Plan an operation"), _("on the national calendar, with its deadline and its branches"),
+     "calendar:operation-create"),
+    (Role.HEAD_OFFICE_MARKETER, _("Set the network's rules"), _("pressure caps, priorities, then simulate"),
+     "calendar:rules"),
+    (Role.BRANCH_MANAGER, _("Answer the operations"), _("join one, fill its slots, target your customers, ask for the proof"),
+     "local_stores:operations"),
+    (Role.REGIONAL_MANAGER, _("Review the proofs"), _("of your region's branches, before anything is sent"),
+     "approvals:inbox"),
+    (Role.APPROVER, _("Review the proofs"), _("approve, or reject with a comment the branch reads"), "approvals:inbox"),
+    (Role.ANALYST, _("Read the results"), _("deliveries, opens, clicks and revenue, by branch and region"),
+     "reporting:dashboard"),
+)
+
+
+def _first_steps(held: set[str]) -> list[tuple[str, str, str]]:
+    steps, seen = [], set()
+    for role, title, text, url_name in FIRST_STEPS:
+        if role in held and url_name not in seen:
+            seen.add(url_name)
+            steps.append((title, text, reverse(url_name)))
+    if held and "reporting:dashboard" not in seen:
+        steps.append((_("Read the results"), _("your messages' deliveries, opens, clicks and revenue"),
+                      reverse("reporting:dashboard")))
+    return steps
 
 
 @require_GET

@@ -225,7 +225,10 @@ def mjml_to_html(source: str) -> str:
     if re.search(r"<\s*mj-include", source, re.IGNORECASE):
         raise RenderError(_("mj-include is not allowed: a template is self-contained."))
     try:
-        return mjml.mjml2html(source)
+        # fonts={}: no web fonts from Google's servers (MJML's default "Ubuntu"), which would tell a
+        # third party each time a preview or a message is opened; the font stacks fall back to
+        # Helvetica and Arial.
+        return mjml.mjml2html(source, fonts={})
     except ValueError as error:
         message = str(error)
         position = re.search(r"position (\d+)", message)

@@ -4,7 +4,7 @@ import io
 from decimal import Decimal
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from central.models import Customer
 from central.selectors import customers_visible_to
@@ -71,3 +71,14 @@ def test_import_command_records_purchases_with_purchases(world, tmp_path):
     assert "2 rows read, 1 created, 0 updated, 1 rejected" in out.getvalue()
     assert "line 3: customer_external_id: No customer of this network has this CRM id" in err.getvalue()
     assert list(Purchase.objects.values_list("amount", flat=True)) == [Decimal("19.90")]
+
+
+def test_send_due_refuses_a_day_that_is_not_a_date():
+    with pytest.raises(CommandError, match="expected YYYY-MM-DD"):
+        call_command("send_due", day="2026-13-01")
+
+
+def test_send_due_with_nothing_scheduled_says_so():
+    out = io.StringIO()
+    call_command("send_due", stdout=out)
+    assert out.getvalue().strip() == "0 campaign(s) started, 0 message(s) selected by 0 arbitration run(s)."

@@ -5,7 +5,10 @@ document.addEventListener("click", (event) => {
   const preview = button.closest("#preview");
   const frame = preview.querySelector("iframe");
   const text = preview.querySelector("pre");
-  preview.querySelectorAll(".nav-link").forEach((link) => link.classList.toggle("active", link === button));
+  preview.querySelectorAll(".nav-link").forEach((link) => {
+    link.classList.toggle("active", link === button);
+    link.setAttribute("aria-pressed", link === button ? "true" : "false");
+  });
   if (button.dataset.previewText !== undefined) {
     frame.classList.add("d-none"); text.classList.remove("d-none");
   } else {
