@@ -503,6 +503,7 @@ def _sender_identity(campaign: Campaign) -> tuple[str, list[str], str]:
     branch's e-mail) and the domain of Message-IDs."""
     address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or "no-reply@relais.localhost"
     name = campaign.branch.name if campaign.branch_id else campaign.network.name
+    name = " ".join(name.split())  # a line break typed in the name would make every message unbuildable
     reply_to = [campaign.branch.email] if campaign.branch_id and campaign.branch.email else []
     return formataddr((name, address)), reply_to, address.rpartition("@")[2] or "relais.localhost"
 
@@ -535,7 +536,7 @@ def email_content(campaign: Campaign, delivery: Delivery, compiled: rendering.Co
     list_unsubscribe = f"<{urls['public:unsubscribe']}>"
     if settings.RELAIS_UNSUBSCRIBE_MAILTO:
         list_unsubscribe += f", <mailto:{settings.RELAIS_UNSUBSCRIBE_MAILTO}?subject=unsubscribe%20{token}>"
-    name = f"{customer.first_name} {customer.last_name}".strip()
+    name = " ".join(f"{customer.first_name} {customer.last_name}".split())  # a line break in a name: one line
     return EmailContent(
         subject=rendered.subject, text=rendered.text, html=tracked_html(rendered.html, token, urls=urls),
         from_email=from_email, to=formataddr((name, customer.email)) if name else customer.email,
