@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: demo test install lint messages worker screenshots
+.PHONY: demo test install lint messages worker screenshots fault-injection
 
 $(VENV)/.installed: pyproject.toml
 	bash scripts/system-packages.sh
@@ -41,3 +41,8 @@ worker: install
 # The browser journeys (tests/test_journeys.py) save their screens into docs/screenshots/<lang>/.
 screenshots: install
 	RELAIS_SCREENSHOTS=docs/screenshots $(VENV)/bin/pytest tests/test_journeys.py
+
+# Opt-in: a 100,000-recipient send while workers are killed, PostgreSQL restarts and the broker is
+# down 60 s (docs/robustness.md). Restarts the machine's PostgreSQL; about 8 minutes on 2 cores.
+fault-injection: install
+	bash scripts/fault-injection.sh
