@@ -7,6 +7,10 @@ from central.services import customer_import_run
 
 @shared_task(name="central.customer_import_run")
 def customer_import_run_task(customer_import_id: int) -> None:
+    from central.models import CustomerImport
+
+    if not CustomerImport.objects.filter(pk=customer_import_id).exists():
+        return  # deleted since it was queued, or a forged message: nothing to run
     customer_import_run(customer_import_id=customer_import_id)
 
 
@@ -43,9 +47,12 @@ EAGER_MAX_WAIT_SECONDS = 5.0
 @shared_task(name="central.campaign_dispatch")
 def campaign_dispatch_task(campaign_id: int) -> int:
     from central.dispatch import campaign_dispatch
-    from central.models import Campaign
+    from central.models import Campaign, CampaignStatus
 
-    return campaign_dispatch(campaign=Campaign.objects.get(pk=campaign_id))
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    if campaign is None or campaign.status != CampaignStatus.SENDING:
+        return 0  # paused, cancelled or finished since it was queued, or a forged message: nothing to send
+    return campaign_dispatch(campaign=campaign)
 
 
 @shared_task(bind=True, name="central.dispatch_chunk")
