@@ -63,6 +63,8 @@ class NetworkRulesOutputSerializer(serializers.ModelSerializer):
                                          help_text="By customer segment: its own cap over cap_days.")
     quiet_weekdays = serializers.ListField(child=serializers.IntegerField(), help_text="ISO weekdays, 1 = Monday.")
     updated_by = serializers.SerializerMethodField()
+    # null until the network's rules are first saved (the defaults are shown, unsaved)
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = NetworkRules

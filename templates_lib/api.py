@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from templates_lib import rendering, services
-from templates_lib.models import Asset, Template, TemplateKind, TemplateVersion
+from templates_lib.models import Asset, PrintFormat, Template, TemplateKind, TemplateVersion
 from templates_lib.selectors import (
     asset_list,
     networks_managed_by,
@@ -131,7 +131,9 @@ class DraftUpdateApi(APIView):
         preheader = serializers.CharField(required=False, allow_blank=True, max_length=200)
         body = serializers.CharField(required=False, max_length=rendering.SOURCE_MAX_CHARS)
         css = serializers.CharField(required=False, allow_blank=True, max_length=rendering.SOURCE_MAX_CHARS)
-        print_format = serializers.CharField(required=False, allow_blank=True, max_length=16)
+        # one of the formats, or blank (an e-mail or an SMS has none): a free string used to be
+        # saved as it came on e-mail and SMS drafts (only print ones were checked)
+        print_format = serializers.ChoiceField(choices=PrintFormat.choices, required=False, allow_blank=True)
         slots = serializers.ListField(child=serializers.DictField(), required=False, max_length=30)
 
     @extend_schema(request=DraftUpdateInputSerializer, responses={200: VersionOutputSerializer})
