@@ -39,7 +39,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -199,7 +199,7 @@ def _network_objects(matrix: Matrix, network: str, branches: list[str]) -> None:
     for branch in branches:
         manager = world.users[next(role for role, scope in BRANCH_SCOPE.items()
                                    if scope == {branch} and role != "anonymous")] if branch != "W1" else planner
-        _customer(world, branch, "SMS", consent_email="granted", consent_post="granted", address_line1="1 rue",
+        recipient = _customer(world, branch, "SMS", consent_email="granted", consent_post="granted", address_line1="1 rue",
                   postal_code="59000", city=world.nodes[branch].city)
         participation_answer(operation=operation, branch=world.nodes[branch], status="joined", answered_by=manager)
         for kind, version in versions.items():
@@ -209,6 +209,11 @@ def _network_objects(matrix: Matrix, network: str, branches: list[str]) -> None:
             proof = proof_request(campaign=campaign, requested_by=manager)
             matrix.mark("work", branch, f"MKSLOT{branch}", campaign.public_id, proof.public_id)
             prefix = "" if kind == "sms" else f"{kind}_"
+            if kind == "email":  # the message as its recipient got it (its token: the public links)
+                from central.models import Delivery
+
+                matrix.deliveries[branch] = Delivery.objects.create(campaign=campaign, customer=recipient,
+                                                                    channel="email", status="sent")
             for object_key, code in BRANCH_OF_OBJECT.items():
                 if code == branch:
                     matrix.objects.setdefault(f"{prefix}campaign", {})[object_key] = campaign
@@ -268,6 +273,15 @@ def build_matrix() -> Matrix:
                         ends_on=today.replace(month=12, day=31), amount=100 + BRANCHES.index(code), allocated_by=planner,
                         note=f"MKBUD{code}")
         matrix.mark("work", code, f"MKBUD{code}")
+    # a day of statistics for each branch's SMS campaign (what the roll-up task makes of its sends):
+    # the dashboards, their exports and the reports API break them down by branch and operation
+    from reporting.models import DailyStat
+
+    for campaign in matrix.objects["campaign"].values():
+        DailyStat.objects.create(day=today - timedelta(days=2), campaign=campaign, network=campaign.network,
+                                 branch=campaign.branch, region=campaign.branch.parent, operation=campaign.operation,
+                                 channel=campaign.channel, origin="national", sent=10, delivered=9, audience=12,
+                                 excluded={"pressure_cap": 2})
     # print previews (kept in the cache for whoever asked): one per branch manager, and beta's head office
     from templates_lib.models import TemplateVersion
     from templates_lib.previews import preview_context
@@ -750,6 +764,8 @@ def for_roles(roles, status: int, other: int) -> dict[str, int]:
 
 
 CUSTOMER_ROLES = frozenset(role for role in ROLES if CUSTOMER_SCOPE[role])
+#: the reports' period: around the day of the statistics (two days ago)
+PERIOD = ((date.today() - timedelta(days=30)).isoformat(), (date.today() + timedelta(days=1)).isoformat())
 #: who has an approval inbox: approve_proofs somewhere, or head office
 INBOX_ROLES = PLANNERS | {"regional_manager", "approver"}
 
@@ -792,7 +808,11 @@ LIST_ROUTES: dict[str, dict] = {
     "approvals:policies": {"get": for_roles(PLANNERS, 200, 404)},
     "approvals:policy-create": {"get": for_roles(PLANNERS, 200, 404), "post": for_roles(PLANNERS, 200, 404),
                                 "writers": PLANNERS},
-    "reporting:dashboard": {"get": 200},
+    "reporting:dashboard": {"get": 200, "variants": tuple(
+        f"?starts_on={PERIOD[0]}&ends_on={PERIOD[1]}&by={by}{export}" for by in ("branch", "operation", "campaign")
+        for export in ("", "&export=csv", "&export=xlsx")) + tuple(
+        f"?starts_on={PERIOD[0]}&ends_on={PERIOD[1]}&by=branch&export={kind}&table={table}"
+        for kind in ("csv", "xlsx") for table in ("excluded", "comparison", "leaderboard", "pressure"))},
     "budgets:budget-list": {"get": 200, "variants": ("?export=csv", "?export=xlsx")},
     "budgets:budget-allocate": {"post": for_roles(PLANNERS, 400, 404), "writers": PLANNERS},
     # the API
@@ -813,7 +833,8 @@ LIST_ROUTES: dict[str, dict] = {
     "api-template-create": {"post": 400, "writers": PLANNERS},
     "api-asset-list": {"get": 200},
     "api-asset-upload": {"post": 400, "writers": PLANNERS},
-    "api-reports": {"get": 400, "variants": ("?starts_on=2026-01-01&ends_on=2026-12-31",)},
+    "api-reports": {"get": 400, "variants": tuple(f"?starts_on={PERIOD[0]}&ends_on={PERIOD[1]}&by={by}"
+                                                  for by in ("branch", "operation", "campaign", "region"))},
 }
 #: Reached without logging in, nothing tenant-owned behind them (the login page, the language,
 #: the health check, the API's schema and token, the providers' signed webhooks): checked for no
@@ -935,6 +956,29 @@ def test_each_branch_s_sign_up_page_shows_that_branch_only(matrix, code):
     leaks = sorted(set(pattern.findall(body)))
     assert not leaks, f"sign-up page of {code} shows {leaks}"
     assert Client().get(f"/join/{MISSING}/").status_code == 404
+
+
+@pytest.mark.parametrize("code", ["N1", "N2", "S1", "W1"])
+def test_a_message_s_public_links_show_that_message_only(matrix, code):
+    """A message's public pages (no login: its token is the credential), opened by anyone: the
+    message of that branch to that customer, nothing of any other branch, customer or network."""
+    delivery = matrix.deliveries[code]
+    network = NETWORK_OF_BRANCH[code]
+    theirs = {("branch", code), ("work", code), ("customer", code), ("net", network)}
+    pattern = marker_pattern({marker for (category, tenant), values in matrix.markers.items()
+                              if (category, tenant) not in theirs for marker in values})
+    for role in ROLES:
+        client = matrix.client_for(role)
+        for url, expected in ((f"/v/{delivery.token}/", 200), (f"/u/{delivery.token}/", 200),
+                              (f"/t/o/{delivery.token}.gif", 200)):
+            response = client.get(url)
+            FIGURES["requests"] += 1
+            assert response.status_code == expected, f"{role} GET {url}: {response.status_code}"
+            body = body_text(response) if "image/" not in response["Content-Type"] else ""
+            if url.startswith("/v/"):
+                assert f"MKSLOT{code}" in body, "the message online shows its own text"
+            leaks = sorted(set(pattern.findall(body)))
+            assert not leaks, f"{role} GET {url} (message of {code}) shows {leaks}"
 
 
 TOKEN_ROUTE_LIST = [(route, name) for route, name in ALL_ROUTES if name in TOKEN_ROUTES]
