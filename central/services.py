@@ -854,11 +854,12 @@ def network_rules_check(rules) -> dict[str, list[ValidationError]]:
             add("segment_caps", _("Set a cap for %(max)s segments at most.") % {"max": RULES_MAX_SEGMENTS})
         for segment, count in segment_caps.items():
             if not isinstance(segment, str) or not segment.strip() or len(segment) > 32 or segment != segment.strip():
-                add("segment_caps", _("“%(segment)s” is not a segment name (1 to 32 characters).") % {
-                    "segment": segment}, segment=str(segment))
+                # the name goes in as a parameter only: interpolated twice, a "%" in it would fail (500)
+                add("segment_caps", _("“%(segment)s” is not a segment name (1 to 32 characters)."),
+                    segment=str(segment))
             elif not _is_count(count, 0, RULES_MAX_COUNT):
-                add("segment_caps", _("Segment “%(segment)s”: allow between 0 and %(max)s messages.") % {
-                    "segment": segment, "max": RULES_MAX_COUNT}, segment=segment)
+                add("segment_caps", _("Segment “%(segment)s”: allow between 0 and %(max)s messages."),
+                    segment=segment, max=RULES_MAX_COUNT)
     reserved_ok = True
     for field in ("national_reserved", "local_reserved"):
         value = getattr(rules, field)

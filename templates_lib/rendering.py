@@ -303,7 +303,7 @@ def render_email(
     html_values = recipient_values(recipient, system, html=True)
     text_values = recipient_values(recipient, system, html=False)
     return RenderedEmail(
-        subject=compiled.subject.merge(text_values).replace("\n", " ").strip(),
+        subject=compiled.subject.merge(text_values).replace("\r", " ").replace("\n", " ").strip(),
         html=compiled.html.merge(html_values),
         text=compiled.text.merge(text_values),
     )

@@ -183,7 +183,7 @@ def _is_internal(host: str) -> bool:
 
 
 def _plain(value: object, label: str, max_length: int, guardrails: Guardrails, *, multiline: bool) -> str:
-    text = str(value if value is not None else "").replace("\r\n", "\n").strip()
+    text = str(value if value is not None else "").replace("\r\n", "\n").replace("\r", "\n").strip()  # a lone CR breaks a line too
     if _CONTROL.search(text):
         raise ValidationError(_("%(label)s: the text contains control characters.") % {"label": label})
     if not multiline and "\n" in text:
