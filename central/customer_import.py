@@ -257,6 +257,10 @@ class RowValidator:
 
         if None in row:  # more cells than columns
             errors.append(RowError(line, "", _("The row has more cells than the header has columns.")))
+        nul = [name for name, value in row.items() if name and isinstance(value, str) and "\x00" in value]
+        if nul:  # PostgreSQL stores no NUL: one in a cell would fail the whole file, not the row
+            return None, [*errors, *(RowError(line, name, _("%(label)s: the text contains control characters.") % {
+                "label": name}, row[name].replace("\x00", "").strip()) for name in nul)]
         external_id = (get("external_id") or "").strip()
         if not external_id:
             fail("external_id", _("The CRM id is required."))

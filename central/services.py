@@ -853,7 +853,8 @@ def network_rules_check(rules) -> dict[str, list[ValidationError]]:
         if len(segment_caps) > RULES_MAX_SEGMENTS:
             add("segment_caps", _("Set a cap for %(max)s segments at most.") % {"max": RULES_MAX_SEGMENTS})
         for segment, count in segment_caps.items():
-            if not isinstance(segment, str) or not segment.strip() or len(segment) > 32 or segment != segment.strip():
+            if (not isinstance(segment, str) or not segment.strip() or len(segment) > 32 or segment != segment.strip()
+                    or not segment.isprintable()):  # a NUL would make PostgreSQL's JSON answer a 500
                 # the name goes in as a parameter only: interpolated twice, a "%" in it would fail (500)
                 add("segment_caps", _("“%(segment)s” is not a segment name (1 to 32 characters)."),
                     segment=str(segment))

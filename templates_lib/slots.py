@@ -96,6 +96,12 @@ def parse_definitions(raw: Iterable[Mapping[str, object]], *, kind: str) -> list
         else:
             max_length = None
         choices = [str(choice).strip() for choice in item.get("choices") or [] if str(choice).strip()]
+        texts = [label, str(item.get("help_text", "")), *choices]
+        if isinstance(item.get("default"), str):
+            texts.append(item["default"])
+        if any(_CONTROL.search(text) for text in texts):  # PostgreSQL's JSON refuses a NUL: a 500, not a message
+            problems.append(_("%(label)s: the text contains control characters.") % {"label": where})
+            continue
         if slot_type == CHOICE and len(choices) < 2:
             problems.append(where + ": " + _("a choice needs at least two options."))
         definitions.append(

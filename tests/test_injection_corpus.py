@@ -98,7 +98,7 @@ PRINT_BATCH = 40
 #: rest (every STRIDE-th, from an offset of its own), so that the module stays near a minute and
 #: every payload goes through at least one group (the figures printed say how many).
 FULL = os.environ.get("RELAIS_INJECTION_FULL") == "1"
-STRIDE = 1 if FULL else 16
+STRIDE = 1 if FULL else 16  # the module has 16 groups of fields: by default each payload goes to one or more
 CORE = (
     "<script>alert('RLX')</script>", "<img src=x onerror=alert('RLX')>", "javascript:alert('RLX')",
     "<a href=\"&#106;avascript:alert('RLX')\">clic</a>", "{{ settings.SECRET_KEY }}", "{% include \"/etc/passwd\" %}",
@@ -129,6 +129,7 @@ class Tally:
     pdfs: int = 0
     mime_messages: int = 0
     sent: dict[str, int] = field(default_factory=dict)  # payload → how many field groups it went into
+    groups: int = 0  # field groups that picked their payloads
     failures: list[str] = field(default_factory=list)
 
 
@@ -446,6 +447,7 @@ def picked(env: Environment, key: int) -> list[tuple[str, str]]:
         if index % STRIDE == key % STRIDE or payload in CORE]
     for _category, payload in chosen:
         TALLY.sent[payload] = TALLY.sent.get(payload, 0) + 1
+    TALLY.groups += 1
     return chosen
 
 
@@ -653,6 +655,8 @@ def test_slot_definitions(probe, env, scene):
                            json_body={"slots": slots, "body": EMAIL_SKELETON.format(payload="{{ slot.headline }}")})
         probe.outcome(saved.status_code == 200)
         probe.response("slot definition (API)", payload, saved)
+        if saved.status_code == 200 and "\x00" in payload:
+            probe.fail("slot definition (API)", payload, "a NUL was stored: PostgreSQL's JSON refuses it (a 500 there)")
         if saved.status_code == 200:
             page = probe.send("head_office", "get", url + "edit/", "slot definition (API) → draft page", payload)
             probe.response("slot definition (API) → draft page", payload, page)
@@ -1123,6 +1127,8 @@ def test_periods_rules_suppressions(probe, env, scene):
                          json_body={**base, "segment_caps": {payload: 3}})
         probe.outcome(api.status_code == 200)
         probe.response("segment caps (API)", payload, api)
+        if api.status_code == 200 and "\x00" in payload:
+            probe.fail("segment caps (API)", payload, "a NUL was stored: PostgreSQL's JSON refuses it (a 500 there)")
         suppression = probe.send("head_office", "post", "/calendar/suppressions/", "suppression (form)", payload,
                                  data={"network": "alpha", "action": "add", "channel": "email", "address": payload,
                                        "reason": payload})
@@ -1339,4 +1345,5 @@ def test_zz_nothing_was_fetched_and_the_figures(env, capsys):
               f"{TALLY.mime_messages} MIME messages), loopback requests: {len(env.hits)}, "
               f"problems: {len(TALLY.failures)}")
     assert env.hits == [], f"the loopback server was fetched: {env.hits[:10]}"
-    assert all(used), "some payloads were never sent"
+    if TALLY.groups == 16:  # the whole module ran (its 16 groups of fields, not a selection of its tests)
+        assert all(used), "some payloads were never sent"
