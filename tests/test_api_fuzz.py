@@ -12,7 +12,9 @@ Path parameters: the first example of each run keeps the string schemathesis gen
 are drawn from the world's real objects (own branch, sibling, other region, other network) and a
 missing id, so the fuzzing reaches the views' code past the 404. The token endpoint gets real
 usernames and passwords. Each request runs in its own savepoint, rolled back after it: examples do
-not depend on each other and a failure replays alone.
+not depend on each other and a failure replays alone. On top of the generated requests,
+``test_awkward_path_values`` sends hand-picked path values (a NUL byte, 300 characters, non-ASCII…)
+to every operation with a path parameter, anonymously and as head office.
 
 Checked on every response:
 * ``not_a_server_error``: never a 5xx;
