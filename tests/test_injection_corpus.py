@@ -1276,6 +1276,8 @@ def test_customer_import_and_api(probe, env, scene, django_capture_on_commit_cal
     for index, payload in enumerate(payloads):
         for suffix in ("", "-b"):
             probe.outcome(f"INJ-{index}{suffix}" in imported)
+        if "\x00" in payload and f"INJ-{index}" in imported:
+            probe.fail("customer import", payload, "a NUL was stored: PostgreSQL refuses it (the whole file failed there)")
         customer = imported.get(f"INJ-{index}") or imported.get(f"INJ-{index}-b")
         if customer is None:
             continue
