@@ -4,11 +4,15 @@ Network "alpha": head office HQ, region NORTH (branches N1, N2), region SOUTH (b
 Network "beta": head office, region WEST, branch W1.
 """
 
+import contextlib
 import io
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import pytest
+from django.db import transaction
 from django.test import Client
 
 from central.models import Customer
@@ -99,6 +103,23 @@ def world(db) -> World:
 @pytest.fixture
 def transactional_world(transactional_db) -> World:
     return build_world()
+
+
+Built = TypeVar("Built")
+
+
+@contextlib.contextmanager
+def built_once(django_db_blocker, build: Callable[[], Built]) -> Iterator[Built]:
+    """What ``build`` makes, for a whole module: built inside a transaction rolled back at the end
+    (each test then runs in a savepoint of it). For module-scoped fixtures of large worlds."""
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            yield build()
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
 
 
 @pytest.fixture(autouse=True)

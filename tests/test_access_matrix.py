@@ -29,13 +29,12 @@ from urllib.parse import quote_plus
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.http import HttpResponse
 from django.test import Client
 from django.utils.html import escape
 
 from central.models import Customer
-from tests.conftest import ACTORS, World, build_world
+from tests.conftest import ACTORS, World, build_world, built_once
 
 pytestmark = pytest.mark.django_db
 
@@ -101,24 +100,22 @@ def has_customer_scope(actor: str) -> bool:
 @pytest.fixture(scope="module")
 def module_world(django_db_setup, django_db_blocker) -> Iterator[World]:
     """The conftest world, built once for this module inside a transaction rolled back at the end."""
-    with django_db_blocker.unblock():
-        outer = transaction.atomic()
-        outer.__enter__()
-        try:
-            world = build_world()
-            # Faker gives people random French names ("Anne", "Denis", "Voisin" …) that would
-            # make the "no foreign name in the body" checks flaky: give them neutral ones.
-            for username, user in world.users.items():
-                user.first_name, user.last_name = "Tester", username.replace("_", "-").title()
-                user.save(update_fields=["first_name", "last_name"])
-            # A distinct segment per customer, so that segment lists are checked too.
-            for code, customer in world.customers.items():
-                customer.segment = f"SEGMENT{code}X"
-                customer.save(update_fields=["segment"])
-            yield world
-        finally:
-            transaction.set_rollback(True)
-            outer.__exit__(None, None, None)
+    with built_once(django_db_blocker, _neutral_world) as world:
+        yield world
+
+
+def _neutral_world() -> World:
+    world = build_world()
+    # Faker gives people random French names ("Anne", "Denis", "Voisin" …) that would
+    # make the "no foreign name in the body" checks flaky: give them neutral ones.
+    for username, user in world.users.items():
+        user.first_name, user.last_name = "Tester", username.replace("_", "-").title()
+        user.save(update_fields=["first_name", "last_name"])
+    # A distinct segment per customer, so that segment lists are checked too.
+    for code, customer in world.customers.items():
+        customer.segment = f"SEGMENT{code}X"
+        customer.save(update_fields=["segment"])
+    return world
 
 
 @pytest.fixture

@@ -48,7 +48,7 @@ from django.test import Client
 from django.utils import timezone
 from PIL import Image
 
-from tests.conftest import World, build_world
+from tests.conftest import World, build_world, built_once
 from tests.test_route_guard import ALL as ALL_ROUTES
 
 pytestmark = pytest.mark.django_db
@@ -311,14 +311,8 @@ def sees(role: str, category: str, tenant: str) -> bool:
 @pytest.fixture(scope="module")
 def module_matrix(django_db_setup, django_db_blocker) -> Iterator[Matrix]:
     """Built once for the module inside a transaction rolled back at the end."""
-    with django_db_blocker.unblock():
-        outer = transaction.atomic()
-        outer.__enter__()
-        try:
-            yield build_matrix()
-        finally:
-            transaction.set_rollback(True)
-            outer.__exit__(None, None, None)
+    with built_once(django_db_blocker, build_matrix) as matrix:
+        yield matrix
 
 
 @pytest.fixture

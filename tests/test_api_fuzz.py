@@ -66,7 +66,7 @@ from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi import checks as openapi_checks
 
 from local_stores.models import Role
-from tests.conftest import ACTORS, World, build_world
+from tests.conftest import ACTORS, World, build_world, built_once
 from tests.planning import joined_campaign
 
 pytestmark = pytest.mark.django_db
@@ -275,14 +275,8 @@ def build_fuzz_world() -> FuzzWorld:
 @pytest.fixture(scope="module")
 def module_fuzz_world(django_db_setup, django_db_blocker) -> Iterator[FuzzWorld]:
     """The world, built once for the module inside a transaction rolled back at the end."""
-    with django_db_blocker.unblock():
-        outer = transaction.atomic()
-        outer.__enter__()
-        try:
-            yield build_fuzz_world()
-        finally:
-            transaction.set_rollback(True)
-            outer.__exit__(None, None, None)
+    with built_once(django_db_blocker, build_fuzz_world) as fuzz_world:
+        yield fuzz_world
 
 
 @pytest.fixture(scope="module", autouse=True)

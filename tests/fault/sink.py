@@ -4,13 +4,12 @@ receiver (``bench.send_benchmark.LeanSmtpProtocol``); only what is recorded diff
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import re
 import threading
 from collections import Counter
 
-from bench.send_benchmark import _serve_lean
+from bench.send_benchmark import Sink, _serve_lean
 
 _MESSAGE_ID = re.compile(rb"^Message-ID:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
 
@@ -55,7 +54,9 @@ def sink_main(port: int, pipe) -> None:
         thread.join(10)
 
 
-class RecordingSink:
+class RecordingSink(Sink):
+    """The benchmark's sink process (same start-up and stop), recording each Message-ID's count."""
+
     def __init__(self, port: int) -> None:
         context = multiprocessing.get_context("spawn")
         self.port = port
@@ -75,12 +76,3 @@ class RecordingSink:
     def ids(self) -> dict[bytes, int]:
         self.pipe.send("ids")
         return self.pipe.recv()
-
-    def stop(self) -> None:
-        if self.process.is_alive():
-            with contextlib.suppress(OSError):
-                self.pipe.send("stop")
-            self.process.join(10)
-            if self.process.is_alive():
-                self.process.kill()
-                self.process.join(5)
