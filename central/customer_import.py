@@ -186,6 +186,14 @@ def parse_date(raw: str) -> date:
     return date.fromisoformat(raw)
 
 
+def nul_cells(line: int, row: dict[str, str]) -> list[RowError]:
+    """The row's cells holding a NUL character, each as an error. PostgreSQL stores no NUL: one in a
+    cell would fail the whole file instead of its row."""
+    return [RowError(line, name, _("%(label)s: the text contains control characters.") % {"label": name},
+                     value.replace("\x00", "").strip())
+            for name, value in row.items() if name and isinstance(value, str) and "\x00" in value]
+
+
 def parse_amount(raw: str, *, negative: bool = False) -> Decimal:
     """An amount written 1250.50, 1 250,50 or -12.90 (``negative``: a refund), to the cent;
     InvalidOperation for anything else (and for 10 billion or more)."""
@@ -257,10 +265,8 @@ class RowValidator:
 
         if None in row:  # more cells than columns
             errors.append(RowError(line, "", _("The row has more cells than the header has columns.")))
-        nul = [name for name, value in row.items() if name and isinstance(value, str) and "\x00" in value]
-        if nul:  # PostgreSQL stores no NUL: one in a cell would fail the whole file, not the row
-            return None, [*errors, *(RowError(line, name, _("%(label)s: the text contains control characters.") % {
-                "label": name}, row[name].replace("\x00", "").strip()) for name in nul)]
+        if nul := nul_cells(line, row):
+            return None, [*errors, *nul]
         external_id = (get("external_id") or "").strip()
         if not external_id:
             fail("external_id", _("The CRM id is required."))

@@ -18,7 +18,7 @@ from decimal import InvalidOperation
 from django.db import connection
 from django.utils.translation import gettext as _
 
-from central.customer_import import ImportResult, RowError, parse_amount, parse_date, stage_rows
+from central.customer_import import ImportResult, RowError, nul_cells, parse_amount, parse_date, stage_rows
 
 COLUMNS = ("purchase_id", "customer_external_id", "branch_code", "purchased_on", "amount")
 REQUIRED_COLUMNS = ("customer_external_id", "purchased_on", "amount")
@@ -55,6 +55,8 @@ class PurchaseRowValidator:
 
         if None in row:
             errors.append(RowError(line, "", _("The row has more cells than the header has columns.")))
+        if nul := nul_cells(line, row):
+            return None, [*errors, *nul]
         purchase_id = (get("purchase_id") or "").strip()
         if len(purchase_id) > 64:
             fail("purchase_id", _("The purchase id is longer than 64 characters."))

@@ -57,6 +57,14 @@ def test_good_rows_are_recorded_and_each_bad_row_is_reported(world, customers):
                         "R3": ("C1", "N1", date(2026, 11, 3), Decimal("-12.90"))}
 
 
+def test_a_nul_character_rejects_its_row_only(world, customers):
+    """PostgreSQL stores no NUL: a cell holding one is that row's error, the rest of the file loads."""
+    result = load(world, HEADER + "R1,C1,N1,2026-11-02,49.90\nR2\x00,C2,N2,2026-11-02,10\n")
+    assert (result.rows_created, result.rows_rejected) == (1, 1)
+    assert [(error.line, error.field, error.value) for error in result.errors] == [(3, "purchase_id", "R2")]
+    assert list(Purchase.objects.values_list("key", flat=True)) == ["R1"]
+
+
 def test_the_same_file_twice_records_each_purchase_once_and_a_correction_updates_it(world, customers):
     text = HEADER + "R1,C1,N1,2026-11-02,49.90\nR2,C2,N2,2026-11-02,20\n"
     load(world, text)
