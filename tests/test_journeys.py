@@ -146,6 +146,7 @@ def journey(request, live_server, tmp_path, monkeypatch):
     shots = (Path(target) / lang) if target else tmp_path
     shots.mkdir(parents=True, exist_ok=True)
     call_command("demo_load", customers=600, stdout=open(os.devnull, "w"))  # noqa: SIM115
+    expect.set_options(timeout=15_000)  # a busy 2-core machine renders the previews slowly
     with sync_playwright() as playwright:
         journey = Journey(playwright, live_server.url, lang, shots)
         journey.dialogs = []
@@ -294,6 +295,9 @@ def test_the_three_journeys(journey):
     branch.reload()
     expect(branch.get_by_test_id("approval-comments")).to_contain_text("qu'en semaine")
     j.label(branch, "Offre du magasin").fill("un croissant offert du lundi au vendredi")
+    # the live preview's request answered before the form is sent (two requests at once would lock
+    # the test's SQLite database)
+    expect(live.frame_locator("iframe").first.get_by_text("du lundi au vendredi")).to_be_visible()
     j.button(branch, "Save").click()
     expect(j.status(branch)).to_contain_text(t("Campaign saved."))
     branch.get_by_test_id("request-approval").click()

@@ -1,4 +1,8 @@
+import re
+
 import pytest
+
+from tests.conftest import ACTORS
 
 pytestmark = pytest.mark.django_db
 
@@ -27,3 +31,14 @@ def test_api_rejects_an_invalid_filter_with_field_errors(world):
     response = world.client_for("head_office").get("/api/v1/customers/", {"reachable_by": "pigeon"})
     assert response.status_code == 400
     assert "reachable_by" in response.json()
+
+
+@pytest.mark.parametrize("actor", sorted(ACTORS))
+def test_every_menu_link_leads_somewhere_for_every_role(world, actor):
+    """The menu offers only what the user reaches: no link answers 404 (a branch manager has no
+    approvals inbox, an approver or an analyst no customer list)."""
+    client = world.client_for(actor)
+    menu = re.search(r'<ul class="navbar-nav[^"]*">(.*?)</ul>', client.get("/").content.decode(), re.S).group(1)
+    links = re.findall(r'href="([^"]+)"', menu)
+    assert "/" in links and "/reports/" in links
+    assert {link: client.get(link).status_code for link in links} == dict.fromkeys(links, 200)

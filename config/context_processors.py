@@ -1,0 +1,21 @@
+"""What the menu offers: only the sections the user reaches (a link that answers 404 is a dead end)."""
+
+from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
+
+
+def menu(request: HttpRequest) -> dict[str, object]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+
+    def sections() -> dict[str, bool]:
+        from approvals.selectors import approval_scope_exists, networks_setting_policies
+        from local_stores.selectors import nodes_in_scope
+
+        return {
+            "customers": nodes_in_scope(user, perm="view_customers").exists(),
+            "approvals": approval_scope_exists(fetched_by=user) or networks_setting_policies(user).exists(),
+        }
+
+    return {"menu": SimpleLazyObject(sections)}
