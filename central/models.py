@@ -667,6 +667,11 @@ class Reason(models.TextChoices):
     NO_ADDRESS = "no_address", _("no address for this channel")
     SUPPRESSED = "suppressed", _("address on the suppression list")
     NOT_OWNER = "not_owner", _("customer of another branch")
+    NOT_ELIGIBLE = "not_eligible", _("the customer's branch is not part of the operation")
+    BRANCH_DECLINED = "branch_declined", _("the customer's branch declined or opted out of the operation")
+    BRANCH_NOT_JOINED = "branch_not_joined", _("the customer's branch did not join the opt-in operation")
+    BRANCH_VERSION = "branch_version", _("the customer's branch sends its own version of the operation")
+    REMOVED_BY_BRANCH = "removed_by_branch", _("removed by the customer's branch when it reviewed the target")
     QUIET_PERIOD = "quiet_period", _("send date on a quiet day")
     ALREADY_CONTACTED = "already_contacted", _("already contacted for this operation")
     SAME_OPERATION = "same_operation", _("another message of the same operation goes first")
@@ -715,6 +720,40 @@ class Candidate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id} {self.campaign_id} {self.customer_id}"
+
+
+class NationalTargetReview(models.Model):
+    """A branch's review of head office's national target for an operation: one of its customers
+    that head office's send proposes, removed (with a reason from a short list), or one of its own
+    customers added. What a branch has not reviewed by the deadline goes as proposed."""
+
+    class Action(models.TextChoices):
+        REMOVE = "remove", _("Removed")
+        ADD = "add", _("Added")
+
+    class RemovalReason(models.TextChoices):
+        RECENT_CONTACT = "recent_contact", _("Contacted recently by the branch")
+        COMPLAINT = "complaint", _("Complaint or dispute in progress")
+        NOT_RELEVANT = "not_relevant", _("The offer does not suit this customer")
+        PERSONAL = "personal", _("Personal relationship: the branch speaks to them itself")
+        OTHER = "other", _("Other")
+
+    operation = models.ForeignKey(Operation, on_delete=models.CASCADE, related_name="target_reviews")
+    branch = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    action = models.CharField(_("action"), max_length=8, choices=Action.choices)
+    reason = models.CharField(_("reason"), max_length=16, choices=RemovalReason.choices, blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    at = models.DateTimeField(_("reviewed on"))
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["operation", "customer"], name="one_review_per_customer")]
+        indexes = [models.Index(fields=["operation", "branch"], name="review_operation_branch")]
+        verbose_name = _("national target review")
+        verbose_name_plural = _("national target reviews")
+
+    def __str__(self) -> str:
+        return f"{self.operation_id} {self.action} {self.customer_id}"
 
 
 class DeliveryStatus(models.TextChoices):
