@@ -50,15 +50,19 @@ from central.models import (
     Contact,
     Customer,
     Delivery,
+    NationalTargetReview,
     NetworkRules,
     OperationMode,
     Origin,
+    Participation,
+    ParticipationStatus,
     Reason,
     Suppression,
     TargetOverride,
 )
+from central.selectors import operation_eligible_branches
 from central.targeting import apply_criteria
-from local_stores.models import Network, Node
+from local_stores.models import Network, Node, NodeKind
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +104,65 @@ def counted_operation(campaign: Campaign) -> int | None:
     return campaign.operation_id
 
 
+# --- Where a national send goes ------------------------------------------------------------------
+#
+# Head office's own send of an operation (a campaign without a branch) is joined to every node; it
+# does not go to the customers of a branch outside the operation (a pilot's other branches), nor of a
+# branch that declined it (opt-in) or opted out (mandatory); and never to those of a branch that has
+# its own version of the operation: the most specific version wins, whatever the order of
+# scheduling and the days of the sends within the operation.
+
+#: A branch's campaign of an operation counts as its own version once submitted (for real: awaiting
+#: approval or further on), or — in a simulation, which arbitrates what is being prepared too —
+#: from its draft.
+VERSION_STATUSES = (CampaignStatus.AWAITING_APPROVAL, CampaignStatus.APPROVED, CampaignStatus.SCHEDULED,
+                    CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.SENT)
+
+
+def national_reach(network: Network, campaigns: list[Campaign], *, mode: str) -> list[tuple[int, int, str, int | None]]:
+    """For head office's sends among ``campaigns``: the nodes (0: no branch) whose customers they do
+    not reach, with the reason and — for a branch's own version — that version: rows of (campaign,
+    node, reason, version)."""
+    national = [c for c in campaigns if c.branch_id is None and c.operation_id is not None]
+    if not national:
+        return []
+    nodes = list(Node.objects.filter(network=network).values_list("id", "kind"))
+    statuses = VERSION_STATUSES + ((CampaignStatus.DRAFT,) if mode == ArbitrationRun.Mode.SIMULATION else ())
+    rows: list[tuple[int, int, str, int | None]] = []
+    for operation in {c.operation_id: c.operation for c in national}.values():
+        eligible = set(operation_eligible_branches(operation).values_list("id", flat=True))
+        pilot = operation.eligible_nodes.exists()
+        answers = dict(Participation.objects.filter(operation=operation).values_list("branch_id", "status"))
+        versions: dict[int, int] = {}
+        if operation.mode != OperationMode.KIT:
+            for branch_id, campaign_id in (Campaign.objects.filter(operation=operation, branch__isnull=False,
+                                                                   status__in=statuses)
+                                           .order_by("send_date", "id").values_list("branch_id", "id")):
+                versions.setdefault(branch_id, campaign_id)
+        exceptions: dict[int, tuple[str, int | None]] = {}
+        for node_id, kind in [*nodes, (0, None)]:
+            if (kind == NodeKind.BRANCH and node_id not in eligible) or (kind != NodeKind.BRANCH and pilot):
+                exceptions[node_id] = (Reason.NOT_ELIGIBLE, None)
+            elif kind != NodeKind.BRANCH:
+                continue
+            elif answers.get(node_id) in (ParticipationStatus.DECLINED, ParticipationStatus.OPTED_OUT):
+                exceptions[node_id] = (Reason.BRANCH_DECLINED, None)
+            elif node_id in versions:
+                exceptions[node_id] = (Reason.BRANCH_VERSION, versions[node_id])
+        rows += [(c.pk, node_id, reason, version) for c in national if c.operation_id == operation.pk
+                 for node_id, (reason, version) in exceptions.items()]
+    return rows
+
+
+def _reviewed(campaigns: list[Campaign]) -> frozenset[str]:
+    """The review actions branches took on head office's target of the run's operations."""
+    operations = {c.operation_id for c in campaigns if c.branch_id is None and c.operation_id is not None}
+    if not operations:
+        return frozenset()
+    return frozenset(NationalTargetReview.objects.filter(operation_id__in=operations)
+                     .values_list("action", flat=True).distinct().order_by())
+
+
 # --- The working tables ---------------------------------------------------------------------------
 #
 # A run works in temporary tables of its own connection (dropped at the end, and gone with a
@@ -115,7 +178,11 @@ HAD = "relais_arb_had"  # (customer, operation) pairs already contacted, for the
 #: its id, and every national campaign under the id of every node of the network (and 0, for the
 #: customers without a branch) — so that one hash join on the customer's branch gives them all.
 JOINS = "relais_arb_join"
-_TEMP_TABLES = (WORK, CAMPAIGNS, PAST, HAD, JOINS)
+#: Where head office's national sends of an operation do not go, by node (0: the customers without a
+#: branch): a branch outside the operation (a pilot), one that declined or opted out of it, one with
+#: its own version of it (``jlost``: that version) — the exceptions to ``JOINS``'s "every node".
+REACH = "relais_arb_reach"
+_TEMP_TABLES = (WORK, CAMPAIGNS, PAST, HAD, JOINS, REACH)
 
 
 def _sql(statement: str, params=()) -> int:
@@ -227,8 +294,9 @@ def _plan(campaigns: list[Campaign], rules: NetworkRules) -> tuple[list[_Planned
     return planned, groups
 
 
-def _write_campaigns(planned: list[_Planned], network_id: int) -> None:
-    """The run's campaigns, in the campaigns' working tables of this connection."""
+def _write_campaigns(planned: list[_Planned], network_id: int, reach: list[tuple] = ()) -> None:
+    """The run's campaigns, in the campaigns' working tables of this connection, with where the
+    national sends do not go (``reach``: rows of campaign, node, reason, the version sent instead)."""
     with connection.cursor() as cursor:
         cursor.executemany(
             f"INSERT INTO {CAMPAIGNS} (campaign_id, corder, branch_id, priority, send_date, scheduled_at, channel, "  # noqa: S608
@@ -236,11 +304,19 @@ def _write_campaigns(planned: list[_Planned], network_id: int) -> None:
             [(p.campaign.pk, p.corder, p.campaign.branch_id, p.priority, p.campaign.send_date, p.scheduled_at,
               p.campaign.channel, p.origin, p.operation_id, int(p.quiet), p.group, p.holdout) for p in planned])
     _analyze(CAMPAIGNS)
+    _sql(f"CREATE TEMPORARY TABLE {REACH} (campaign_id bigint NOT NULL, node_id bigint NOT NULL, "
+         f"jreason varchar(20) NOT NULL, jlost bigint NULL)")
+    if reach:
+        with connection.cursor() as cursor:
+            cursor.executemany(f"INSERT INTO {REACH} (campaign_id, node_id, jreason, jlost) VALUES (%s, %s, %s, %s)",  # noqa: S608
+                               list(reach))
+    _analyze(REACH)
     nodes = connection.ops.quote_name(Node._meta.db_table)
     _sql(f"CREATE TEMPORARY TABLE {JOINS} AS SELECT COALESCE(k.branch_id, n.id) AS jb, k.campaign_id, k.corder, "  # noqa: S608
-         f"k.branch_id, k.channel, k.origin, k.operation_id, k.quiet, k.criteria FROM {CAMPAIGNS} k "
+         f"k.branch_id, k.channel, k.origin, k.operation_id, k.quiet, k.criteria, r.jreason, r.jlost FROM {CAMPAIGNS} k "
          f"JOIN (SELECT id FROM {nodes} WHERE network_id = %s UNION ALL SELECT 0) n "
-         f"ON k.branch_id IS NULL OR k.branch_id = n.id", [network_id])
+         f"ON k.branch_id IS NULL OR k.branch_id = n.id "
+         f"LEFT JOIN {REACH} r ON r.campaign_id = k.campaign_id AND r.node_id = n.id", [network_id])
     _analyze(JOINS)
 
 
@@ -264,12 +340,16 @@ def _criteria_sql(groups: dict[str, int]) -> tuple[str, list]:
     return f"(CASE k.criteria {' '.join(whens)} ELSE 1 = 0 END)", params
 
 
-def _first_reason_sql(network_id: int, suppressed_channels: set[str], *, had: bool) -> tuple[str, list]:
+def _first_reason_sql(network_id: int, suppressed_channels: set[str], *, had: bool, removed: bool = False,
+                      reach: str = "k.jreason") -> tuple[str, list]:
     """The first rule that depends on the customer alone and excludes them from the campaign ``k``
-    (objection, consent, address, suppression, ownership, quiet day, and with ``had`` the
-    operation already had: a hashed look-up), or NULL: one CASE per channel, chosen by the campaign's."""
+    (objection, consent, address, suppression, ownership, where a national send does not go — the
+    column ``reach`` —, with ``removed`` a branch's review of head office's target, quiet day, and
+    with ``had`` the operation already had: a hashed look-up), or NULL: one CASE per channel, chosen
+    by the campaign's."""
     u = connection.ops.quote_name(Customer._meta.db_table)
     suppressions = connection.ops.quote_name(Suppression._meta.db_table)
+    reviews = connection.ops.quote_name(NationalTargetReview._meta.db_table)
     no_address = {Channel.EMAIL: f"{u}.email = ''", Channel.SMS: f"{u}.mobile = ''",
                   Channel.POST: f"({u}.address_line1 = '' OR {u}.postal_code = '')"}
     by_channel, params = [], []
@@ -285,8 +365,15 @@ def _first_reason_sql(network_id: int, suppressed_channels: set[str], *, had: bo
                          f"AND s.channel = %s AND s.value_hash = {digest}) THEN %s")
             params += [network_id, channel, Reason.SUPPRESSED]
         whens += [f"WHEN k.branch_id IS NOT NULL AND ({u}.branch_id IS NULL OR {u}.branch_id <> k.branch_id) THEN %s",
-                  "WHEN k.quiet = 1 THEN %s"]
-        params += [Reason.NOT_OWNER, Reason.QUIET_PERIOD]
+                  f"WHEN {reach} IS NOT NULL THEN {reach}"]
+        params += [Reason.NOT_OWNER]
+        if removed:
+            whens.append(f"WHEN k.branch_id IS NULL AND k.operation_id IS NOT NULL AND ({u}.id, {u}.branch_id, "  # noqa: S608
+                         f"k.operation_id) IN (SELECT customer_id, branch_id, operation_id FROM {reviews} "
+                         f"WHERE action = %s) THEN %s")
+            params += [NationalTargetReview.Action.REMOVE, Reason.REMOVED_BY_BRANCH]
+        whens.append("WHEN k.quiet = 1 THEN %s")
+        params.append(Reason.QUIET_PERIOD)
         if had:
             whens.append(f"WHEN k.operation_id IS NOT NULL AND ({u}.id, k.operation_id) IN "  # noqa: S608
                          f"(SELECT customer_id, operation_id FROM {HAD}) THEN %s")
@@ -296,11 +383,14 @@ def _first_reason_sql(network_id: int, suppressed_channels: set[str], *, had: bo
 
 
 def _insert_candidates(run: ArbitrationRun, groups: dict[str, int], rules: NetworkRules,
-                       suppressed_channels: set[str], operations: list[int], customers: _Slice = EVERYONE) -> None:
+                       suppressed_channels: set[str], operations: list[int], customers: _Slice = EVERYONE,
+                       reviewed: frozenset[str] = frozenset()) -> None:
     """Every (customer, campaign) pair the targets give, with the first exclusion that depends on
     the customer alone already decided: one INSERT … SELECT joining the customers to the campaigns
     of their branch and the national ones (``JOINS``; each pair matched against its campaign's
-    criteria), one for the customers added by hand; those removed by hand are then deleted."""
+    criteria), one for the customers added by hand to a campaign's list, one for those a branch
+    added to head office's national target (``reviewed`` holds the review actions the run's
+    operations have); those removed by hand from a list are then deleted."""
     if not groups:
         return
     u = connection.ops.quote_name(Customer._meta.db_table)
@@ -312,7 +402,10 @@ def _insert_candidates(run: ArbitrationRun, groups: dict[str, int], rules: Netwo
         _sql(f"CREATE TEMPORARY TABLE {HAD} AS SELECT DISTINCT customer_id, operation_id FROM {contacts} "  # noqa: S608
              f"WHERE operation_id IN ({', '.join(['%s'] * len(operations))}){sliced}", [*operations, *sliced_params])
         _analyze(HAD)
-    reason, reason_params = _first_reason_sql(run.network_id, suppressed_channels, had=had)
+    removed = NationalTargetReview.Action.REMOVE in reviewed
+    reason, reason_params = _first_reason_sql(run.network_id, suppressed_channels, had=had, removed=removed)
+    reason_o, reason_o_params = _first_reason_sql(run.network_id, suppressed_channels, had=had, removed=removed,
+                                                  reach="r.jreason")
     criteria, criteria_params = _criteria_sql(groups)
     address = (f"CASE k.channel WHEN %s THEN LOWER({u}.email) WHEN %s THEN LOWER({u}.mobile) ELSE '' END")
     insert = (f"INSERT INTO {WORK} (campaign_id, customer_id, branch_id, corder, channel, origin, operation_id, "  # noqa: S608
@@ -323,10 +416,20 @@ def _insert_candidates(run: ArbitrationRun, groups: dict[str, int], rules: Netwo
     # The names are the models' and this module's; every value is bound.
     _sql(insert + f"JOIN {JOINS} k ON k.jb = COALESCE({u}.branch_id, 0) "
          f"WHERE {u}.network_id = %s{sliced} AND {criteria}", [*head, run.network_id, *sliced_params, *criteria_params])
-    _sql(insert + f"JOIN {overrides} o ON o.customer_id = {u}.id JOIN {CAMPAIGNS} k ON k.campaign_id = o.campaign_id "  # noqa: S608
+    insert_o = insert.replace(reason, reason_o)
+    _sql(insert_o + f"JOIN {overrides} o ON o.customer_id = {u}.id JOIN {CAMPAIGNS} k ON k.campaign_id = o.campaign_id "  # noqa: S608
+         f"LEFT JOIN {REACH} r ON r.campaign_id = k.campaign_id AND r.node_id = COALESCE({u}.branch_id, 0) "
          f"WHERE {u}.network_id = %s{sliced} AND o.action = %s AND NOT EXISTS (SELECT 1 FROM {WORK} w "
          f"WHERE w.campaign_id = o.campaign_id AND w.customer_id = o.customer_id)",
-         [*head, run.network_id, *sliced_params, TargetOverride.Action.INCLUDE])
+         [Channel.EMAIL, Channel.SMS, *reason_o_params, run.network_id, *sliced_params, TargetOverride.Action.INCLUDE])
+    if NationalTargetReview.Action.ADD in reviewed:
+        # the customers a branch added to head office's national target of the operation (still its own)
+        reviews = connection.ops.quote_name(NationalTargetReview._meta.db_table)
+        _sql(insert + f"JOIN {reviews} v ON v.customer_id = {u}.id AND v.branch_id = {u}.branch_id "  # noqa: S608
+             f"JOIN {JOINS} k ON k.jb = {u}.branch_id AND k.branch_id IS NULL AND k.operation_id = v.operation_id "
+             f"WHERE {u}.network_id = %s{sliced} AND v.action = %s AND NOT EXISTS (SELECT 1 FROM {WORK} w "
+             f"WHERE w.campaign_id = k.campaign_id AND w.customer_id = {u}.id)",
+             [*head, run.network_id, *sliced_params, NationalTargetReview.Action.ADD])
     _sql(f"DELETE FROM {WORK} WHERE EXISTS (SELECT 1 FROM {overrides} o WHERE o.campaign_id = {WORK}.campaign_id "  # noqa: S608
          f"AND o.customer_id = {WORK}.customer_id AND o.action = %s)", [TargetOverride.Action.EXCLUDE])
     _analyze(WORK)
@@ -486,11 +589,15 @@ def _caps_and_write(run: ArbitrationRun, rules: NetworkRules, past: dict[tuple, 
         f"SELECT w.*, {reason_c} AS reason_c FROM ({level_c.join(' ')}) w"
         f") w) w) w) w) f JOIN {CAMPAIGNS} k ON k.campaign_id = f.campaign_id "
         f"UNION ALL SELECT %s, w.campaign_id, w.customer_id, w.branch_id, w.channel, w.origin, w.operation_id, "
-        f"k.priority, k.send_date, k.scheduled_at, %s, w.reason, CASE WHEN w.reason = %s THEN w.campaign_id END "
-        f"FROM {WORK} w JOIN {CAMPAIGNS} k ON k.campaign_id = w.campaign_id WHERE w.reason <> %s"
+        f"k.priority, k.send_date, k.scheduled_at, %s, w.reason, "
+        f"CASE WHEN w.reason = %s THEN w.campaign_id WHEN w.reason = %s THEN j.jlost END "
+        f"FROM {WORK} w JOIN {CAMPAIGNS} k ON k.campaign_id = w.campaign_id "
+        f"LEFT JOIN {JOINS} j ON w.reason = %s AND j.campaign_id = w.campaign_id AND j.jb = COALESCE(w.branch_id, 0) "
+        f"WHERE w.reason <> %s"
     )
     params = [run.pk, Reason.HOLDOUT, *lost.params, *winners.params, *reason_e_params, *quota.params, *limits.params, *level_c.params,
-              run.pk, False, Reason.DUPLICATE_ADDRESS, Reason.SAME_OPERATION]
+              run.pk, False, Reason.DUPLICATE_ADDRESS, Reason.BRANCH_VERSION, Reason.BRANCH_VERSION,
+              Reason.SAME_OPERATION]
     return _sql(sql, params)
 
 
@@ -563,18 +670,20 @@ class _Job:
     """What each connection deciding customers of a run needs: the run, its rules, its campaigns."""
 
     def __init__(self, run: ArbitrationRun, rules: NetworkRules, planned: list[_Planned], groups: dict[str, int],
-                 suppressed_channels: set[str]) -> None:
+                 suppressed_channels: set[str], reach: list[tuple] = (), reviewed: frozenset[str] = frozenset()) -> None:
         self.run, self.rules, self.planned, self.groups = run, rules, planned, groups
         self.suppressed_channels = suppressed_channels
         self.operations = sorted({item.operation_id for item in planned if item.operation_id is not None})
+        self.reach, self.reviewed = list(reach), reviewed
 
 
 def _candidates(job: _Job, customers: _Slice) -> None:
     """The working tables of this connection, with the slice's candidates in, less the losers of
     "one message per customer per operation" (an UPDATE with a window function)."""
     _create_work_tables()
-    _write_campaigns(job.planned, job.run.network_id)
-    _insert_candidates(job.run, job.groups, job.rules, job.suppressed_channels, job.operations, customers)
+    _write_campaigns(job.planned, job.run.network_id, job.reach)
+    _insert_candidates(job.run, job.groups, job.rules, job.suppressed_channels, job.operations, customers,
+                       job.reviewed)
     if job.rules.one_per_operation:
         _exclude_ranked(Reason.SAME_OPERATION, partition="c.customer_id, c.operation_id", order="c.corder",
                         where="c.operation_id IS NOT NULL")
@@ -809,7 +918,8 @@ def _arbitrate(network: Network, campaigns: list[Campaign], rules: NetworkRules,
     suppressed_channels = set(Suppression.objects.filter(network=network).values_list("channel", flat=True)
                               .distinct().order_by())
     planned, groups = _plan(campaigns, rules)
-    job = _Job(run, rules, planned, groups, suppressed_channels)
+    job = _Job(run, rules, planned, groups, suppressed_channels, reach=national_reach(network, campaigns, mode=mode),
+               reviewed=_reviewed(campaigns))
     counts = _decide_in_slices(job, bounds, tables) if bounds else _decide(job)
     written = sum(counts.values())
     _attach(run)
