@@ -686,6 +686,7 @@ def customer_why_not(*, fetched_by: UserLike, customer: Customer) -> WhyNot:
     run = customer_latest_run(customer)
     if run is None:
         return WhyNot(run=None, lines=[])
+    planner = networks_planned_by(fetched_by).filter(pk=customer.network_id).exists()
     rules = (run.summary or {}).get("rules") or rules_snapshot(network_rules_of(customer.network))
     candidates = list(
         Candidate.objects.filter(run=run, customer=customer)
@@ -781,12 +782,34 @@ def customer_why_not(*, fetched_by: UserLike, customer: Customer) -> WhyNot:
                 "already %(count)s marketing message in the last %(days)s days — the network allows %(allowed)s",
                 "already %(count)s marketing messages in the last %(days)s days — the network allows %(allowed)s",
                 count) % {"count": count, "days": rules["cap_days"], "allowed": cap_total}
+        if reason in (Reason.NOT_ELIGIBLE, Reason.BRANCH_DECLINED, Reason.BRANCH_VERSION, Reason.REMOVED_BY_BRANCH):
+            return branch_words(candidate)
         if reason == Reason.HOLDOUT:
             operation = candidate.campaign.operation
             return _("drawn at random for the control group (%(share)s %% of the customers), who receive "
                      "nothing so that the campaign's effect on purchases can be measured") % {
                 "share": operation.holdout_percent if operation else 0}
         return str(Reason(reason).label) if reason in Reason.values else _("not decided")
+
+    # head office's national sends and the customer's branch: "your branch" to those who act for it
+    branch = customer.branch
+    yours = branch is not None and not planner and node_in_scope(fetched_by, branch, perm="change_node")
+
+    def branch_words(candidate: Candidate) -> str:
+        words = {"operation": candidate.campaign.operation.name if candidate.campaign.operation_id else "",
+                 "branch": branch.name if branch else ""}
+        if candidate.reason == Reason.NOT_ELIGIBLE:
+            return (_("“%(operation)s” is not run in your branch (a pilot or an operation for some branches)") if yours
+                    else _("“%(operation)s” is not run in %(branch)s (a pilot or an operation for some branches)")
+                    ) % words
+        if candidate.reason == Reason.BRANCH_DECLINED:
+            return (_("your branch declined “%(operation)s”") if yours
+                    else _("%(branch)s declined “%(operation)s”")) % words
+        if candidate.reason == Reason.BRANCH_VERSION:
+            return (_("your branch's own version of “%(operation)s” is sent instead") if yours
+                    else _("%(branch)s's own version of “%(operation)s” is sent instead")) % words
+        return (_("your branch removed the customer from head office's target of “%(operation)s”") if yours
+                else _("%(branch)s removed the customer from head office's target of “%(operation)s”")) % words
 
     lines = []
     references: dict[int, dict] = {}
