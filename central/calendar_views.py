@@ -39,6 +39,7 @@ from central.services import (
     operation_save,
     participation_answer,
 )
+from central.target_review_selectors import head_office_sends, review_counts, review_deadline, review_is_open
 from local_stores.selectors import branches_visible_to, node_in_scope
 
 
@@ -89,7 +90,12 @@ def operation_detail_view(request: HttpRequest, public_id: str) -> HttpResponse:
             if node_in_scope(request.user, branch, perm="change_node")]
     answers = {p.branch_id: p for p in participations_of(fetched_by=request.user, operation=operation)}
     deadline_passed = bool(operation.subscription_deadline and timezone.localdate() > operation.subscription_deadline)
+    has_national_send = head_office_sends(operation).exists()
     return render(request, "central/operation_detail.html", {
+        # head office's own send and the branches' review of its target (their counts)
+        "review": {"counts": review_counts(fetched_by=request.user, operation=operation),
+                   "deadline": review_deadline(operation), "open": review_is_open(operation)}
+        if has_national_send else None,
         "operation": operation, "answerable": [(branch, answers.get(branch.pk)) for branch in mine],
         "answers": sorted(answers.values(), key=lambda p: p.branch.name), "deadline_passed": deadline_passed,
         "eligible_count": eligible.count(), "modes": OperationMode, "statuses": ParticipationStatus,

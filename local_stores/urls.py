@@ -1,6 +1,6 @@
 from django.urls import path
 
-from local_stores import arbitration_views, planning_views, views
+from local_stores import arbitration_views, planning_views, target_review_views, views
 
 app_name = "local_stores"
 urlpatterns = [
@@ -10,6 +10,7 @@ urlpatterns = [
     path("operations/", planning_views.operations_view, name="operations"),
     path("operations/<str:public_id>/answer/", planning_views.operation_answer_view, name="operation-answer"),
     path("operations/<str:public_id>/use-kit/", planning_views.kit_use_view, name="kit-use"),
+    path("operations/<str:public_id>/target-review/", target_review_views.target_review_view, name="target-review"),
     path("campaigns/<str:public_id>/", planning_views.campaign_edit_view, name="campaign-edit"),
     path("campaigns/<str:public_id>/send/<str:action>/", planning_views.campaign_send_control_view,
          name="campaign-send-control"),

@@ -400,6 +400,15 @@ OBJECT_ROUTES: dict[str, Rule] = {
     "calendar:national-campaign-create": rule("operation", "network", post=302, writers=PLANNERS),
     "local_stores:operation-answer": rule("operation", "network", post=302, writers=EDITORS),
     "local_stores:kit-use": rule("operation", "network", post=302, writers=EDITORS),
+    # the branches' review of head office's target: read by who sees an eligible branch's customers
+    # (404 for the approver and the analyst, who see none), changed by who acts for the branch (the
+    # regional manager reads only); an empty form is refused (the page shows why, the API by field)
+    "local_stores:target-review": rule("operation", "network", get=but(200, approver=404, analyst=404),
+                                       post=but(200, regional_manager=403, approver=404, analyst=404),
+                                       writers=EDITORS),
+    "api-operation-target-review": rule("operation", "network", get=but(200, approver=404, analyst=404),
+                                        post=but(400, regional_manager=403, approver=404, analyst=404),
+                                        writers=EDITORS),
     # campaigns (a branch's)
     "local_stores:campaign-edit": rule("campaign", "branch", get=200, post=but(200, **READERS_REFUSED), writers=EDITORS),
     "local_stores:campaign-target": rule("campaign", "customer", get=200,

@@ -33,6 +33,7 @@ ROUTES: dict[str, str] = {
     # the network
     "local_stores:branch-list": "page", "local_stores:branch-detail": "page", "local_stores:branch-edit": "page",
     "local_stores:operations": "page", "local_stores:operation-answer": "page", "local_stores:kit-use": "page",
+    "local_stores:target-review": "page",
     "local_stores:campaign-edit": "page", "local_stores:campaign-send-control": "page",
     "local_stores:campaign-target": "page", "local_stores:campaign-cancel": "page",
     "local_stores:campaign-request-approval": "page", "local_stores:campaign-schedule": "page",
@@ -74,7 +75,7 @@ ROUTES: dict[str, str] = {
     "api-campaign-audience-count": "api", "api-campaign-clashes": "api", "api-campaign-target": "api",
     "api-campaign-history": "api", "api-campaign-cancel": "api", "api-campaign-simulation": "api",
     "api-network-rules": "api", "api-arbitration-simulations": "api", "api-ownership-transfer-list": "api",
-    "api-ownership-transfer-decide": "api",
+    "api-ownership-transfer-decide": "api", "api-operation-target-review": "api",
 }
 #: Families declared as a whole: the admin, the providers' webhooks (django-anymail, basic auth and
 #: the provider's signature), the demo's public uploads (assets and logos only, tests/test_media.py).

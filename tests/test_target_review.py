@@ -184,3 +184,138 @@ def test_the_deadline(setup):
     assert review_deadline(operation) is None
     with pytest.raises(ValidationError):
         review_add(operation=operation, customer=people["Fabre"], by=manager)
+
+
+# --- the pages --------------------------------------------------------------------------------------
+
+
+def _page(world, operation, actor="branch_manager", **params):
+    from django.urls import reverse
+
+    return world.client_for(actor).get(reverse("local_stores:target-review", args=[operation.public_id]), params)
+
+
+def test_the_review_page(setup):
+    from django.urls import reverse
+
+    world, operation, _national, people = setup
+    client = world.client_for("branch_manager")
+    url = reverse("local_stores:target-review", args=[operation.public_id])
+    page = client.get(url)
+    assert page.status_code == 200
+    body = page.content.decode()
+    for name in NAMES:
+        assert f"Client {name}" in body
+    assert "Client Fabre" not in body and "Client Hamon" not in body and "Client Garnier" not in body
+    assert 'data-count="kept">5<' in body
+    # remove with a reason, as a browser posts the row's form
+    response = client.post(url, {"branch": world.nodes["N1"].public_id, "customer": people["Arnaud"].public_id,
+                                 "reason": "complaint", "action": "remove"})
+    assert response.status_code == 302
+    # without a reason: nothing changes, the error at the top and beside the row's select
+    response = client.post(url, {"customer": people["Bellec"].public_id, "reason": "", "action": "remove"})
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert body.count("Choose why this customer should not receive head office&#x27;s message.") == 2
+    assert 'id="review-errors"' in body and f'reason-error-{people["Bellec"].public_id}' in body
+    # search for one of mine outside the target and add them
+    body = client.get(url, {"add_q": "fabre"}).content.decode()
+    assert "Client Fabre" in body and "Client Garnier" not in body
+    assert client.post(url, {"customer": people["Fabre"].public_id, "action": "add"}).status_code == 302
+    body = client.get(url).content.decode()
+    assert 'data-count="kept">4<' in body and 'data-count="removed">1<' in body and 'data-count="added">1<' in body
+    assert "Complaint or dispute in progress" in body
+    # filters
+    body = client.get(url, {"state": "removed"}).content.decode()
+    assert "Client Arnaud" in body and "Client Bellec" not in body
+    # head office's operation page: the branches' counts
+    page = world.client_for("head_office").get(reverse("calendar:operation-detail", args=[operation.public_id]))
+    body = page.content.decode()
+    assert "review-counts-table" in body
+    assert ('<tr data-branch="N1"><th scope="row" class="fw-normal">Lille</th><td class="text-end" data-count="kept">4'
+            '</td><td class="text-end" data-count="removed">1</td><td class="text-end" data-count="added">1</td>') in body
+
+
+def test_the_page_in_and_out_of_scope(setup):
+    world, operation, _national, people = setup
+    # another branch's manager: its own list; N1's list answers 404, like a branch that does not exist
+    body = _page(world, operation, "sibling_branch_manager").content.decode()
+    assert "Client Hamon" in body and "Client Arnaud" not in body
+    assert _page(world, operation, "sibling_branch_manager", branch=world.nodes["N1"].public_id).status_code == 404
+    assert _page(world, operation, branch="nod_missing").status_code == 404
+    # who sees no customers (approver, analyst) and another network's head office: 404
+    for actor in ("approver", "analyst", "other_network_head_office"):
+        assert _page(world, operation, actor).status_code == 404, actor
+    # the regional manager reads, may not write
+    assert _page(world, operation, "regional_manager").status_code == 200
+    from django.urls import reverse
+
+    url = reverse("local_stores:target-review", args=[operation.public_id])
+    response = world.client_for("regional_manager").post(url, {"customer": people["Arnaud"].public_id,
+                                                                "reason": "other", "action": "remove"})
+    assert response.status_code == 403
+    # N2's manager posting N1's customer: not one of theirs, nothing changes
+    response = world.client_for("sibling_branch_manager").post(
+        url, {"customer": people["Arnaud"].public_id, "reason": "other", "action": "remove"})
+    assert response.status_code == 200 and "Choose one of Arras&#x27;s customers." in response.content.decode()
+    assert not NationalTargetReview.objects.exists()
+
+
+def test_the_page_after_the_deadline(setup):
+    world, operation, _national, _people = setup
+    operation.subscription_deadline = timezone.localdate() - timedelta(days=1)
+    operation.save()
+    body = _page(world, operation).content.decode()
+    assert 'id="review-closed"' in body and "Client Arnaud" in body
+    assert 'value="remove"' not in body and "Add one of my customers" not in body
+
+
+# --- the API ----------------------------------------------------------------------------------------
+
+
+def _api(operation):
+    return f"/api/v1/operations/{operation.public_id}/target-review/"
+
+
+def test_the_api(setup):
+    world, operation, _national, people = setup
+    client = world.client_for("branch_manager")
+    answer = client.get(_api(operation)).json()
+    assert answer["branch"] == {"id": world.nodes["N1"].public_id, "name": "Lille"}
+    assert answer["open"] is True and answer["deadline"] == (timezone.localdate() + timedelta(days=10)).isoformat()
+    assert answer["counts"] == {"branch": world.nodes["N1"].public_id, "branch_name": "Lille", "kept": 5,
+                                "removed": 0, "added": 0}
+    assert [row["name"] for row in answer["results"]] == [f"Client {name}" for name in NAMES]
+    response = client.post(_api(operation), {"customer": people["Bellec"].public_id, "action": "remove",
+                                             "reason": "not_relevant"}, content_type="application/json")
+    assert response.status_code == 200
+    assert response.json() == {"customer": people["Bellec"].public_id, "state": "removed", "reason": "not_relevant",
+                               "counts": {"branch": world.nodes["N1"].public_id, "branch_name": "Lille", "kept": 4,
+                                          "removed": 1, "added": 0}}
+    response = client.post(_api(operation), {"customer": people["Fabre"].public_id, "action": "add"},
+                           content_type="application/json")
+    assert response.json()["state"] == "added" and response.json()["counts"]["added"] == 1
+    rows = client.get(_api(operation), {"state": "removed"}).json()["results"]
+    assert rows == [{"id": people["Bellec"].public_id, "name": "Client Bellec", "crm_id": "L-1",
+                     "email": "bellec@lille.test", "segment": "gold", "state": "removed", "reason": "not_relevant"}]
+    # 400 by field
+    response = client.post(_api(operation), {"customer": people["Carvalho"].public_id, "action": "remove"},
+                           content_type="application/json")
+    assert response.status_code == 400 and list(response.json()) == ["reason"]
+    response = client.post(_api(operation), {"customer": people["Voisin2"].public_id, "action": "add"},
+                           content_type="application/json")
+    assert response.status_code == 400 and list(response.json()) == ["customer"]  # another branch's: as missing
+    response = client.post(_api(operation), {"customer": "cus_missing", "action": "explode"},
+                           content_type="application/json")
+    assert response.status_code == 400 and set(response.json()) == {"action"}
+    assert client.get(_api(operation), {"state": "lost"}).status_code == 400
+    # 404: another branch's list, another network, who sees no customers
+    assert client.get(_api(operation), {"branch": world.nodes["N2"].public_id}).status_code == 404
+    for actor in ("other_network_head_office", "approver", "analyst"):
+        assert world.client_for(actor).get(_api(operation)).status_code == 404, actor
+    # the regional manager reads (its first branch, Arras), may not write
+    regional = world.client_for("regional_manager")
+    assert regional.get(_api(operation)).json()["branch"]["name"] == "Arras"
+    assert regional.post(_api(operation), {"customer": people["Carvalho"].public_id, "action": "remove",
+                                           "reason": "other"}, content_type="application/json").status_code == 403
+    assert NationalTargetReview.objects.count() == 2
