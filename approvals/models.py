@@ -114,6 +114,10 @@ class Proof(models.Model):
     text = models.TextField(blank=True)
     pdf = models.BinaryField(null=True, blank=True, editable=False)
     slot_values = models.JSONField(default=dict)
+    #: Every input of the rendering, frozen when requested (``approvals.snapshot``): the template
+    #: version and its hash, slot values, each branch variant's details and sender, assets by content
+    #: hash, content-rule texts, and each variant's rendering hash. Dispatch renders only from it.
+    snapshot = models.JSONField(default=dict, editable=False)
     default_values = models.JSONField(default=dict)
     slot_labels = models.JSONField(default=dict)
     target_criteria = models.JSONField(default=dict)

@@ -41,13 +41,14 @@ from approvals.models import (
     StepLevel,
     Verdict,
 )
+from approvals.snapshot import snapshot_build, snapshot_render
 from central.budgets import over_budget
 from central.models import Campaign, CampaignEvent, CampaignStatus, Channel, OperationMode
 from central.selectors import campaign_audience_count, campaign_can_edit, campaign_fingerprint
 from central.services import campaign_check_date, campaign_status_set
 from local_stores.models import Network, Node, NodeKind, Role
 from local_stores.selectors import node_in_scope, people_holding
-from templates_lib import rendering, slots
+from templates_lib import frozen, rendering, slots
 from templates_lib.models import TemplateKind
 from templates_lib.services import slot_values_clean
 
@@ -236,26 +237,20 @@ def _deciders(proof: Proof):
 
 
 def _render(campaign: Campaign, number: int) -> dict[str, object]:
-    version = campaign.template_version
-    context = rendering.VariantContext(
-        slot_values=campaign.slot_values, branch=campaign.branch,
-        campaign={"offer_code": "", "start_date": campaign.operation.send_from.strftime("%d/%m/%Y") if campaign.operation_id else "",
-                  "end_date": campaign.operation.send_until.strftime("%d/%m/%Y") if campaign.operation_id else "",
-                  "send_date": campaign.send_date.strftime("%d/%m/%Y")},
-    )
-    system = rendering.preview_system_values(version)
-    kind = version.template.kind
+    """Freeze every input of the campaign's rendering (``approvals.snapshot``) and render the proof
+    from that snapshot alone — exactly as dispatch will. The snapshot is returned under "snapshot"."""
+    snapshot = snapshot_build(campaign)
+    mark = f"BAT n° {number} — {timezone.localdate().strftime('%d/%m/%Y')}"
     try:
-        if kind == TemplateKind.EMAIL:
-            email = rendering.render_email(rendering.compile_email(version, context), rendering.SAMPLE_RECIPIENT, system)
-            return {"subject": email.subject, "html": email.html, "text": email.text}
-        if kind == TemplateKind.SMS:
-            text = rendering.render_sms(rendering.compile_sms(version, context), rendering.SAMPLE_RECIPIENT, system)
-            return {"text": text}
-        mark = f"BAT n° {number} — {timezone.localdate().strftime('%d/%m/%Y')}"
-        return {"pdf": rendering.render_print(version, context, rendering.SAMPLE_RECIPIENT, system, proof_mark=mark)}
-    except rendering.RenderError as error:
+        rendered = snapshot_render(campaign, snapshot, number=number, proof_mark=mark)
+    except (rendering.RenderError, frozen.SnapshotProblem) as error:
         raise ValidationError(_("The campaign cannot be rendered: %(error)s") % {"error": error}) from error
+    kind = campaign.template_version.template.kind
+    if kind == TemplateKind.EMAIL:
+        return {"subject": rendered["subject"], "html": rendered["html"], "text": rendered["text"], "snapshot": snapshot}
+    if kind == TemplateKind.SMS:
+        return {"text": rendered["text"], "snapshot": snapshot}
+    return {"pdf": rendered["pdf"], "snapshot": snapshot}
 
 
 def _content_hash(fields: dict[str, object]) -> str:
@@ -312,6 +307,8 @@ def proof_request(*, campaign: Campaign, requested_by) -> Proof:
         "slot_values": campaign.slot_values, "target_criteria": campaign.target_criteria,
         "overrides": [list(pair) for pair in overrides], "audience_count": audience,
         "send_date": campaign.send_date.isoformat(), "steps": steps,
+        # every input of the rendering and each variant's rendering hash: the content hash covers them
+        "snapshot": rendered["snapshot"],
     }
     authors = set(CampaignEvent.objects.filter(campaign=campaign, by__isnull=False, action__in=AUTHORING_ACTIONS)
                   .values_list("by_id", flat=True))
@@ -325,6 +322,7 @@ def proof_request(*, campaign: Campaign, requested_by) -> Proof:
         target_criteria=campaign.target_criteria, overrides=frozen["overrides"], audience_count=audience,
         send_date=campaign.send_date, origin=campaign_origin(campaign), change_level=campaign_change_level(campaign),
         steps=frozen["steps"], author_ids=sorted(authors), requested_by=requested_by, decision_deadline=deadline,
+        snapshot=frozen["snapshot"],
     )
     campaign_status_set(campaign=campaign, status=CampaignStatus.AWAITING_APPROVAL, by=requested_by,
                         note=f"BAT {number}")
@@ -487,6 +485,8 @@ def send_gate(campaign: Campaign) -> str | None:
         return _("No approved proof: request approval first.")
     if proof.campaign_hash != campaign_fingerprint(campaign):
         return _("The campaign changed since its proof was approved: request approval again.")
+    if not proof.snapshot:
+        return _("The approved proof holds no frozen rendering: request approval again.")
     counted: set[int] = set(proof.author_ids or [])  # authors never count, nor anyone twice across steps
     for index, step in enumerate(proof.steps):
         approvers = set(proof.decisions.filter(step=index, verdict=Verdict.APPROVE).values_list("decided_by_id", flat=True))
@@ -495,6 +495,49 @@ def send_gate(campaign: Campaign) -> str | None:
             return _("The proof lacks an approval.")
         counted |= approvers
     return None
+
+
+def proof_frozen_fields(proof: Proof) -> dict[str, object]:
+    """The fields ``proof_request`` hashed into ``content_hash``, read back from the proof."""
+    return {
+        "channel": proof.channel, "subject": proof.subject, "html": proof.html, "text": proof.text,
+        "pdf": bytes(proof.pdf or b""), "slot_values": proof.slot_values, "target_criteria": proof.target_criteria,
+        "overrides": proof.overrides, "audience_count": proof.audience_count,
+        "send_date": proof.send_date.isoformat(), "steps": proof.steps, "snapshot": proof.snapshot,
+    }
+
+
+def send_snapshot(campaign: Campaign) -> dict[str, object] | None:
+    """The frozen snapshot dispatch renders ``campaign`` from: its approved proof's (the one the
+    gate lets go), checked against the proof's content hash — a snapshot edited in the database
+    after approval is refused (None). Named in ``settings.RELAIS_SEND_SNAPSHOT``."""
+    proof = (Proof.objects.filter(campaign_id=campaign.pk, status=ProofStatus.APPROVED)
+             .order_by("-number").first())
+    if proof is None or not proof.snapshot or proof.campaign_hash != campaign_fingerprint(campaign):
+        return None
+    if _content_hash(proof_frozen_fields(proof)) != proof.content_hash:
+        logger.error("proof %s: its frozen content no longer matches its hash", proof.public_id)
+        return None
+    return proof.snapshot
+
+
+def proof_request_again(*, campaign: Campaign, requested_by) -> Proof:
+    """An approved or scheduled campaign whose rendering inputs changed since (the branch's details):
+    its approval is given up (the proof voided, the campaign back to draft) and a new proof, frozen
+    with the current details, is requested at once."""
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update(of=("self",)).get(pk=campaign.pk)
+        if not campaign_can_edit(requested_by, campaign):
+            raise PermissionDenied(_("You may not request approval for this campaign."))
+        if campaign.status not in (CampaignStatus.APPROVED, CampaignStatus.SCHEDULED):
+            raise ValidationError(_("Only an approved or scheduled campaign can be approved again."))
+        who = requested_by.get_full_name() or requested_by.get_username()
+        reason = _("a new approval was requested with the branch's current details (by %(who)s).") % {"who": who}
+        for proof in Proof.objects.select_for_update().filter(campaign=campaign, status=ProofStatus.APPROVED):
+            proof.campaign = campaign
+            _void(proof, by=requested_by, reason=reason)
+        campaign_status_set(campaign=campaign, status=CampaignStatus.DRAFT, by=requested_by, note=reason)
+        return proof_request(campaign=campaign, requested_by=requested_by)
 
 
 # --- Policies ---------------------------------------------------------------------------------------------

@@ -95,10 +95,9 @@ from central.models import (
     Suppression,
     TrackingEvent,
 )
-from local_stores.models import Network
-from templates_lib import merge, rendering
+from local_stores.models import Network, Node
+from templates_lib import frozen, merge, rendering
 from templates_lib.mime import build_message
-from templates_lib.models import ContentRules
 from templates_lib.slots import escape_html
 
 logger = logging.getLogger(__name__)
@@ -473,7 +472,8 @@ def _before_body_end(document: str, insert: str) -> str:
 
 
 def variant_context(campaign: Campaign) -> rendering.VariantContext:
-    """The campaign's variant, exactly as its proof was rendered (approvals' ``_render``)."""
+    """The campaign's variant from the *live* branch and library: for estimates made before a proof
+    exists (a campaign's cost). Messages are rendered from the proof's snapshot (``FrozenSend``)."""
     operation = campaign.operation
     return rendering.VariantContext(slot_values=campaign.slot_values, branch=campaign.branch, campaign={
         "offer_code": "",
@@ -481,6 +481,94 @@ def variant_context(campaign: Campaign) -> rendering.VariantContext:
         "end_date": operation.send_until.strftime("%d/%m/%Y") if operation else "",
         "send_date": campaign.send_date.strftime("%d/%m/%Y"),
     })
+
+
+def campaign_snapshot(campaign: Campaign) -> dict | None:
+    """The frozen rendering inputs ``campaign`` is sent from — its approved proof's snapshot, asked
+    of ``settings.RELAIS_SEND_SNAPSHOT`` (central cannot import approvals) — or None."""
+    from django.utils.module_loading import import_string
+
+    path = getattr(settings, "RELAIS_SEND_SNAPSHOT", "")
+    return import_string(path)(campaign) if path else None
+
+
+class FrozenSend:
+    """What a send renders from: the approved proof's snapshot, never the live branch, library or
+    content rules. Each variant (a branch of a co-signed national send, or the campaign's branch)
+    is rendered again for the proof's sample recipient before its first message here, and compared
+    with the hash the proof froze: a difference raises ``frozen.SnapshotProblem``."""
+
+    def __init__(self, campaign: Campaign) -> None:
+        snapshot = campaign_snapshot(campaign)
+        if not snapshot or snapshot.get("format") != frozen.SNAPSHOT_FORMAT:
+            raise frozen.SnapshotProblem(_("The approved proof holds no frozen rendering: request approval again."))
+        self.snapshot = snapshot
+        self.version = frozen.version_of(snapshot)
+        keys = [key for key in snapshot.get("variants") or {} if key != frozen.HEAD_OFFICE]
+        self.branch_keys = dict(Node.objects.filter(public_id__in=keys).values_list("pk", "public_id"))
+        self._contexts: dict[str, rendering.VariantContext] = {}
+
+    def key_for(self, customer: Customer) -> str:
+        """The variant of a recipient: their owner branch's in a co-signed send, else the default."""
+        return frozen.variant_key(self.snapshot, self.branch_keys.get(customer.branch_id))
+
+    def context(self, key: str) -> rendering.VariantContext:
+        if key not in self._contexts:
+            expected = (self.snapshot.get("variant_hashes") or {}).get(key)
+            rendered = frozen.render_sample(self.version, self.snapshot, key, pdf=False)
+            if frozen.rendering_hash(rendered) != expected:
+                variant = (self.snapshot.get("variants") or {}).get(key) or {}
+                raise frozen.SnapshotProblem(_("The message for %(branch)s no longer matches its approved proof.") % {
+                    "branch": (variant.get("branch") or {}).get("name") or key})
+            self._contexts[key] = frozen.variant_context(self.snapshot, key)
+        return self._contexts[key]
+
+    def sender(self, key: str) -> tuple[str, list[str], str]:
+        frozen_sender = frozen.sender_of(self.snapshot, key)
+        return (formataddr((str(frozen_sender.get("name", "")), str(frozen_sender.get("address", "")))),
+                list(frozen_sender.get("reply_to") or []), str(frozen_sender.get("domain") or "relais.localhost"))
+
+    @property
+    def stop_mention(self) -> str:
+        return frozen.stop_mention(self.snapshot)
+
+    @property
+    def unsubscribe_mailto(self) -> str:
+        return str((self.snapshot.get("system") or {}).get("unsubscribe_mailto", ""))
+
+
+def campaign_send_check(campaign: Campaign) -> str | None:
+    """Before the first message of a send: why it must not go, or None — the approved proof's
+    snapshot rendered again, every variant, and compared with the hashes the proof froze
+    (``frozen.verify``), and checked against the proof's own content hash (``campaign_snapshot``)."""
+    snapshot = campaign_snapshot(campaign)
+    if not snapshot:
+        return _("The approved proof holds no frozen rendering, or it was altered: request approval again.")
+    return frozen.verify(snapshot)
+
+
+def campaign_send_block(*, campaign_id: int, reason: str) -> bool:
+    """Stop a send whose rendering no longer matches its proof: the campaign is paused (nothing
+    more leaves) and the reason is kept in its history, for its page. True if it was sending."""
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().filter(pk=campaign_id).first()
+        if campaign is None or campaign.status not in (CampaignStatus.SENDING, CampaignStatus.PAUSED):
+            return False
+        was_sending = campaign.status == CampaignStatus.SENDING
+        if was_sending:
+            campaign.status = CampaignStatus.PAUSED
+            campaign.save(update_fields=["status", "updated_at"])
+        CampaignEvent.objects.create(campaign=campaign, action="send_blocked", changes={"reason": str(reason)})
+    logger.warning("send of campaign %s stopped: %s", campaign.public_id, reason)
+    return was_sending
+
+
+def send_blocked_reason(campaign: Campaign) -> str:
+    """Why a paused campaign's send was stopped by the check against its proof, or ""."""
+    if campaign.status != CampaignStatus.PAUSED:
+        return ""
+    last = CampaignEvent.objects.filter(campaign=campaign).order_by("-id").first()
+    return str(last.changes.get("reason", "")) if last is not None and last.action == "send_blocked" else ""
 
 
 def recipient_values(customer: Customer) -> dict[str, str]:
@@ -524,7 +612,7 @@ class EmailContent:
 
 
 def email_content(campaign: Campaign, delivery: Delivery, compiled: rendering.CompiledEmail, *,
-                  sender: tuple[str, list[str], str] | None = None) -> EmailContent:
+                  sender: tuple[str, list[str], str] | None = None, unsubscribe_mailto: str | None = None) -> EmailContent:
     """One delivery's e-mail: rendered for its recipient, links tracked, the open pixel, the
     one-click unsubscribe headers (RFC 8058) and a Message-ID made of the delivery's token."""
     customer, token = delivery.customer, delivery.token
@@ -534,8 +622,9 @@ def email_content(campaign: Campaign, delivery: Delivery, compiled: rendering.Co
     rendered = rendering.render_email(compiled, recipient_values(customer), system_values(token, urls=urls))
     from_email, reply_to, domain = sender or _sender_identity(campaign)
     list_unsubscribe = f"<{urls['public:unsubscribe']}>"
-    if settings.RELAIS_UNSUBSCRIBE_MAILTO:
-        list_unsubscribe += f", <mailto:{settings.RELAIS_UNSUBSCRIBE_MAILTO}?subject=unsubscribe%20{token}>"
+    mailto = settings.RELAIS_UNSUBSCRIBE_MAILTO if unsubscribe_mailto is None else unsubscribe_mailto
+    if mailto:
+        list_unsubscribe += f", <mailto:{mailto}?subject=unsubscribe%20{token}>"
     name = " ".join(f"{customer.first_name} {customer.last_name}".split())  # a line break in a name: one line
     return EmailContent(
         subject=rendered.subject, text=rendered.text, html=tracked_html(rendered.html, token, urls=urls),
@@ -546,9 +635,10 @@ def email_content(campaign: Campaign, delivery: Delivery, compiled: rendering.Co
 
 
 def email_message(campaign: Campaign, delivery: Delivery, compiled: rendering.CompiledEmail, *,
-                  connection=None) -> EmailMultiAlternatives:
+                  connection=None, sender: tuple[str, list[str], str] | None = None,
+                  unsubscribe_mailto: str | None = None) -> EmailMultiAlternatives:
     """The e-mail of one delivery as a Django message (any e-mail backend: SMTP, django-anymail…)."""
-    content = email_content(campaign, delivery, compiled)
+    content = email_content(campaign, delivery, compiled, sender=sender, unsubscribe_mailto=unsubscribe_mailto)
     message = EmailMultiAlternatives(
         subject=content.subject, body=content.text, from_email=content.from_email, to=[content.to],
         reply_to=content.reply_to, connection=connection, headers=content.headers)
@@ -615,30 +705,34 @@ def sms_text(compiled, customer: Customer, token: str, stop_mention: str) -> str
 
 
 class EmailChannel:
-    """Compiles the campaign's variant once, and sends over one connection of Django's e-mail
-    backend (SMTP or any django-anymail provider), opened once per chunk. With Django's SMTP
+    """Renders from the approved proof's snapshot (``FrozenSend``: each variant compiled once, and
+    checked against its proof before its first message), and sends over one connection of Django's
+    e-mail backend (SMTP or any django-anymail provider), opened once per chunk. With Django's SMTP
     backend, the MIME bytes are built by ``PrebuiltEmail`` (``templates_lib.mime``)."""
 
-    def __init__(self, campaign: Campaign) -> None:
+    def __init__(self, campaign: Campaign, frozen_send: FrozenSend | None = None) -> None:
         self.campaign = campaign
+        self.frozen = frozen_send or FrozenSend(campaign)
         self.connection = get_connection(fail_silently=False)
         self.prebuilt = isinstance(self.connection, SmtpEmailBackend)
         self.is_open = False
         self.sent_on_connection = 0
-        self._compiled: rendering.CompiledEmail | None = None
-        self._sender: tuple[str, list[str], str] | None = None
+        self._compiled: dict[str, rendering.CompiledEmail] = {}
 
-    def compiled(self) -> rendering.CompiledEmail:
-        if self._compiled is None:
-            self._compiled = rendering.compile_email(self.campaign.template_version, variant_context(self.campaign))
-        return self._compiled
+    def compiled(self, key: str | None = None) -> rendering.CompiledEmail:
+        key = key or frozen.variant_key(self.frozen.snapshot, None)
+        if key not in self._compiled:
+            self._compiled[key] = rendering.compile_email(self.frozen.version, self.frozen.context(key))
+        return self._compiled[key]
 
     def message(self, delivery: Delivery) -> EmailMultiAlternatives:
+        key = self.frozen.key_for(delivery.customer)
+        compiled, sender = self.compiled(key), self.frozen.sender(key)
+        mailto = self.frozen.unsubscribe_mailto
         if not self.prebuilt:
-            return email_message(self.campaign, delivery, self.compiled(), connection=self.connection)
-        if self._sender is None:
-            self._sender = _sender_identity(self.campaign)
-        return PrebuiltEmail(email_content(self.campaign, delivery, self.compiled(), sender=self._sender),
+            return email_message(self.campaign, delivery, compiled, connection=self.connection, sender=sender,
+                                 unsubscribe_mailto=mailto)
+        return PrebuiltEmail(email_content(self.campaign, delivery, compiled, sender=sender, unsubscribe_mailto=mailto),
                              connection=self.connection)
 
     def send(self, delivery: Delivery) -> SendOutcome:
@@ -681,21 +775,22 @@ class EmailChannel:
 class SmsChannel:
     """Compiles the SMS once; per recipient, the merge, the segment count and the backend's send."""
 
-    def __init__(self, campaign: Campaign) -> None:
+    def __init__(self, campaign: Campaign, frozen_send: FrozenSend | None = None) -> None:
         self.campaign = campaign
+        self.frozen = frozen_send or FrozenSend(campaign)
         self.backend = sms.get_backend()
-        rules = ContentRules.objects.filter(network_id=campaign.network_id).first()
-        self.stop_mention = rules.sms_stop_mention if rules else "STOP au 36173"
+        self.stop_mention = self.frozen.stop_mention  # the content rules' mention as approved
         self.price = Decimal(settings.RELAIS_SMS_COST_PER_SEGMENT)
-        self._compiled = None
+        self._compiled: dict[str, object] = {}
 
     def send(self, delivery: Delivery) -> SendOutcome:
-        if self._compiled is None:
-            self._compiled = rendering.compile_sms(self.campaign.template_version, variant_context(self.campaign))
+        key = self.frozen.key_for(delivery.customer)
+        if key not in self._compiled:
+            self._compiled[key] = rendering.compile_sms(self.frozen.version, self.frozen.context(key))
         to = normalise_mobile(delivery.customer.mobile)
         if not to:
             raise PermanentFailure(_("not a valid mobile number"))
-        text = sms_text(self._compiled, delivery.customer, delivery.token, self.stop_mention)
+        text = sms_text(self._compiled[key], delivery.customer, delivery.token, self.stop_mention)
         count = rendering.sms_count(text)
         try:
             provider_id = self.backend.send(to, text)
@@ -979,6 +1074,9 @@ def _send_claimed(campaign: Campaign, delivery: Delivery, claimed_at: datetime, 
         return CANCELLED
     try:
         outcome = channel.send(delivery)
+    except frozen.SnapshotProblem as problem:  # not this message's fault: the whole send stops
+        campaign_send_block(campaign_id=campaign.pk, reason=str(problem))
+        return STOPPED
     except TemporaryFailure as failure:
         return _retry_or_give_up(delivery, failure, clock())
     except PermanentFailure as failure:
@@ -1003,7 +1101,7 @@ def _send_claimed(campaign: Campaign, delivery: Delivery, claimed_at: datetime, 
 #: What a batch reads of its deliveries and their customers (the rest of a customer's row costs more
 #: to load than the message does to send; ``_recheck`` reads a customer again in full if needed).
 _BATCH_FIELDS = ("id", "campaign_id", "customer_id", "channel", "token", "attempts", "customer__id",
-                 "customer__network_id", "customer__civility", "customer__first_name", "customer__last_name",
+                 "customer__network_id", "customer__branch_id", "customer__civility", "customer__first_name", "customer__last_name",
                  "customer__email", "customer__mobile", "customer__city")
 
 
@@ -1110,7 +1208,13 @@ def dispatch_chunk(*, campaign_id: int, first_id: int, last_id: int, now: dateti
                 result.skipped += len(wanted) - len(claimed)  # taken by another task, or already done
                 if claimed:
                     if channel is None:
-                        channel = _channel_for(campaign)
+                        try:
+                            channel = _channel_for(campaign)
+                        except frozen.SnapshotProblem as problem:
+                            campaign_send_block(campaign_id=campaign_id, reason=str(problem))
+                            _release(campaign_id, claimed, claimed_at, clock())
+                            result.stopped = CampaignStatus.PAUSED
+                            break
                     due.extendleft(reversed(_send_batch(campaign, claimed, claimed_at, channel, rules, clock, result)))
     finally:
         if channel is not None:
@@ -1209,6 +1313,10 @@ def campaign_send_resume(*, campaign: Campaign, resumed_by) -> Campaign:
     _require_sender(resumed_by, campaign)
     if campaign.status != CampaignStatus.PAUSED:
         raise ValidationError(_("Only a paused campaign can be resumed."))
+    with translation.override(settings.LANGUAGE_CODE):
+        problem = campaign_send_check(campaign)
+    if problem:
+        raise ValidationError(_("The send cannot go on: %(reason)s") % {"reason": problem})
     campaign.status = CampaignStatus.SENDING
     campaign.save(update_fields=["status", "updated_at"])
     CampaignEvent.objects.create(campaign=campaign, action="resumed", by=resumed_by)
@@ -1305,21 +1413,29 @@ def mail_merge_pdf(campaign: Campaign, deliveries: Iterable[Delivery]) -> tuple[
     """One PDF: for each delivery, the campaign's print version merged with its recipient, the
     address block on top of its first page. The variant is merged once (recipient fields left as
     markers); per recipient, only the markers are replaced. Rendered by WeasyPrint with the
-    library-only URL fetcher; the task's time limit bounds it."""
-    version = campaign.template_version
+    library-only URL fetcher; the task's time limit bounds it. Rendered from the approved proof's
+    snapshot: each recipient's page with their variant (their owner branch's, in a co-signed send)."""
+    send = FrozenSend(campaign)
     recipient_markers = {name: _marker(name) for name in merge.RECIPIENT_FIELDS}
     system_markers = {name: _marker(f"system-{name}") for name in merge.SYSTEM_FIELDS}
-    document, assets = rendering.print_html(version, variant_context(campaign), recipient_markers, system_markers)
-    head, _sep, rest = document.partition("<body>")
-    body = rest.rpartition("</body>")[0]
+    variants: dict[str, str] = {}
+    head, assets = "", {}
     pages = []
     for delivery in deliveries:
+        key = send.key_for(delivery.customer)
+        if key not in variants:
+            document, loaded = rendering.print_html(send.version, send.context(key), recipient_markers, system_markers)
+            head = head or document.partition("<body>")[0]
+            assets |= loaded
+            variants[key] = document.partition("<body>")[2].rpartition("</body>")[0]
+        body = variants[key]
         values = {**{_marker(k): v for k, v in recipient_values(delivery.customer).items()},
                   **{_marker(f"system-{k}"): v for k, v in system_values(delivery.token).items()}}
         page = body
         for marker, value in values.items():
             page = page.replace(marker, escape_html(value))
-        pages.append(f'<section class="relais-merge-page"><div class="relais-address">'
+        # the anchor marks each piece's first page: central/printing.py reads the page ranges from it
+        pages.append(f'<section class="relais-merge-page" id="relais-piece-{len(pages) + 1}"><div class="relais-address">'
                      f"{_address_block(delivery.customer)}</div>{page}</section>")
     merged = head.replace("</style>", f"\n{MERGE_CSS}</style>", 1) + "<body>" + "".join(pages) + "</body></html>"
     rendered = weasyprint.HTML(string=merged, url_fetcher=rendering.AssetOnlyFetcher(assets),
@@ -1337,8 +1453,9 @@ def campaign_flyer_produce(*, campaign: Campaign) -> PrintFile:
     existing = campaign.print_files.filter(kind=PrintFile.Kind.FLYER).first()
     if existing:
         return existing
+    send = FrozenSend(campaign)
     with translation.override(settings.LANGUAGE_CODE):
-        pdf = rendering.render_print(campaign.template_version, variant_context(campaign), {},
+        pdf = rendering.render_print(send.version, send.context(frozen.variant_key(send.snapshot, None)), {},
                                      {"unsubscribe_url": "", "view_online_url": "", "stop_mention": ""})
     record = PrintFile(campaign=campaign, kind=PrintFile.Kind.FLYER, pages=_pdf_pages(pdf))
     record.file.save(f"{campaign.public_id}-flyer.pdf", ContentFile(pdf), save=False)
@@ -1393,6 +1510,9 @@ def campaign_print_produce(*, campaign_id: int, now: datetime | None = None) -> 
                         status=SENT, sent_at=now, finished_at=now, provider_id=f"print:{record.pk}", reason="")
                     Contact.objects.bulk_create([_contact(campaign, delivery.customer_id, now) for delivery in printable])
                 files.append(record)
+                from central.printing import print_handoff_start  # manifest, BAT, to the network's printer
+
+                print_handoff_start(print_file=record)
     campaign_finish_if_done(campaign_id=campaign_id)
     return files
 
@@ -1438,8 +1558,9 @@ def tracking_click(*, token: str, signed: str) -> str:
 def message_view_online(*, delivery: Delivery) -> str:
     """The HTML of an e-mail delivery as its recipient got it (links tracked, no open pixel)."""
     campaign = _campaign(delivery.campaign_id)
+    send = FrozenSend(campaign)  # what was approved and sent, not the branch's details of today
     with translation.override(settings.LANGUAGE_CODE):
-        compiled = rendering.compile_email(campaign.template_version, variant_context(campaign))
+        compiled = rendering.compile_email(send.version, send.context(send.key_for(delivery.customer)))
         rendered = rendering.render_email(compiled, recipient_values(delivery.customer), system_values(delivery.token))
     return tracked_html(rendered.html, delivery.token, pixel=False)
 
@@ -1469,6 +1590,11 @@ def campaigns_send_due(*, today: date | None = None) -> dict[str, int]:
                     started = campaign_send_start(campaign=campaign)
                 except ValidationError:
                     continue  # the gate changed its mind between the run and now: nothing leaves
+                with translation.override(settings.LANGUAGE_CODE):
+                    problem = campaign_send_check(started)
+                if problem:  # the proof's samples, rendered again, differ: stopped before any message
+                    campaign_send_block(campaign_id=started.pk, reason=problem)
+                    continue
                 campaign_dispatch(campaign=started)
             done["campaigns"] += 1
     return done

@@ -64,8 +64,11 @@ class VariantContext:
     """Everything a variant needs besides the version: slot values, branch, campaign fields."""
 
     slot_values: Mapping[str, object] = field(default_factory=dict)
-    branch: object | None = None  # a local_stores Node
+    branch: object | None = None  # a local_stores Node, or a FrozenBranch (a proof's snapshot)
     campaign: Mapping[str, str] = field(default_factory=dict)
+    #: A proof's frozen assets by public id (``FrozenAsset``): when given, images come from these
+    #: content-addressed copies only, never from the live library.
+    assets: Mapping[str, FrozenAsset] | None = None
 
     def cache_key(self, version: TemplateVersion, purpose: str) -> str:
         branch = self.branch
@@ -86,8 +89,10 @@ class VariantContext:
                 "instagram_url",
             )
         ] + [str(getattr(branch, "logo", ""))]
+        frozen_assets = None if self.assets is None else sorted((k, a.sha256, a.path) for k, a in self.assets.items())
         raw = json.dumps(
             [
+                frozen_assets,
                 version.pk,
                 version.content_hash or version.compute_hash(),
                 self.slot_values,
@@ -106,6 +111,52 @@ def asset_public_url(asset: Asset) -> str:
     return settings.RELAIS_BASE_URL.rstrip("/") + asset.file.url
 
 
+@dataclass(frozen=True)
+class FrozenAsset:
+    """An image frozen by a proof: a content-addressed copy in the default storage, whose name
+    holds the SHA-256 of its bytes (``templates_lib.frozen``). Its URL therefore never serves other
+    bytes, and reading it checks the hash."""
+
+    public_id: str
+    sha256: str
+    path: str
+    content_type: str = "image/png"
+
+    def url(self) -> str:
+        from django.core.files.storage import default_storage
+
+        return settings.RELAIS_BASE_URL.rstrip("/") + default_storage.url(self.path)
+
+    def read(self) -> bytes:
+        from django.core.files.storage import default_storage
+
+        with default_storage.open(self.path, "rb") as stream:
+            data = stream.read()
+        if hashlib.sha256(data).hexdigest() != self.sha256:
+            raise RenderError(_("The approved image %(name)s was changed after approval.") % {"name": self.public_id})
+        return data
+
+
+@dataclass(frozen=True)
+class FrozenBranch:
+    """A branch's details as a proof froze them: the attributes a Node offers to merge fields."""
+
+    pk: str = ""
+    name: str = ""
+    address_line1: str = ""
+    address_line2: str = ""
+    postal_code: str = ""
+    city: str = ""
+    phone: str = ""
+    email: str = ""
+    opening_hours: str = ""
+    manager_signature: str = ""
+    website_url: str = ""
+    facebook_url: str = ""
+    instagram_url: str = ""
+    logo: FrozenAsset | None = None
+
+
 def _branch_value(branch, name: str) -> str:
     if branch is None:
         return ""
@@ -114,6 +165,8 @@ def _branch_value(branch, name: str) -> str:
     if name == "signature":
         return branch.manager_signature
     if name == "logo_url":
+        if isinstance(branch, FrozenBranch):
+            return branch.logo.url() if branch.logo else ""
         return settings.RELAIS_BASE_URL.rstrip("/") + branch.logo.url if branch.logo else ""
     return str(getattr(branch, name, "") or "")
 
@@ -400,13 +453,21 @@ class AssetOnlyFetcher(URLFetcher):
         raise ValueError(f"Relais fetches only images of the asset library, not {url[:80]!r}")
 
 
-def _asset_map(version: TemplateVersion, context: VariantContext) -> dict[str, Asset]:
-    """The network's assets the variant may show (referenced by the source or a slot)."""
+def assets_wanted(version: TemplateVersion, slot_values: Mapping[str, object]) -> set[str]:
+    """The public ids of the library images a variant may show (referenced by the source or a slot)."""
     wanted = {ref.name for ref in merge.fields_used(version.body) if ref.namespace == "asset"}
     image_slots = {definition.name for definition in version_slots(version) if definition.type == slots.IMAGE}
-    wanted |= {str(context.slot_values[name]) for name in image_slots if context.slot_values.get(name)}
+    return wanted | {str(slot_values[name]) for name in image_slots if slot_values.get(name)}
+
+
+def _asset_map(version: TemplateVersion, context: VariantContext) -> dict[str, Asset | FrozenAsset]:
+    """The network's assets the variant may show (referenced by the source or a slot); for a
+    frozen context, only the proof's frozen copies."""
+    wanted = assets_wanted(version, context.slot_values)
     if not wanted:
         return {}
+    if context.assets is not None:
+        return {public_id: context.assets[public_id] for public_id in sorted(wanted) if public_id in context.assets}
     return {
         asset.public_id: asset
         for asset in Asset.objects.filter(network_id=version.template.network_id, public_id__in=wanted)
@@ -416,6 +477,8 @@ def _asset_map(version: TemplateVersion, context: VariantContext) -> dict[str, A
 def _asset_url(assets: Mapping[str, Asset], public_id: str) -> str:
     """The public URL of a library image (unescaped: the resolver escapes for its context)."""
     asset = assets.get(public_id)
+    if isinstance(asset, FrozenAsset):
+        return asset.url()
     return asset_public_url(asset) if asset else ""
 
 
@@ -452,6 +515,9 @@ def print_html(
     )
     loaded: dict[str, tuple[bytes, str]] = {}
     for public_id, asset in assets.items():
+        if isinstance(asset, FrozenAsset):
+            loaded[public_id] = (asset.read(), asset.content_type or "image/png")
+            continue
         with asset.file.open("rb") as stream:
             loaded[public_id] = (stream.read(), asset.content_type or "image/png")
     return document, loaded

@@ -144,6 +144,8 @@ RELAIS_BASE_URL = env.str("RELAIS_BASE_URL", default="http://127.0.0.1:8000")
 RELAIS_REMINDER_DAYS = tuple(env.list("RELAIS_REMINDER_DAYS", cast=int, default=[7, 2]))
 #: What central asks before scheduling or sending a campaign (an approved proof of its exact content).
 RELAIS_SEND_GATE = "approvals.services.send_gate"
+#: Where dispatch reads the frozen rendering inputs of a campaign it sends (its approved proof's snapshot).
+RELAIS_SEND_SNAPSHOT = "approvals.services.send_snapshot"
 RELAIS_IMPORT_MAX_BYTES = env.int("RELAIS_IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
 
 # Arbitration (central/arbitration.py, docs/arbitration.md): a network of at least PARALLEL_FROM
