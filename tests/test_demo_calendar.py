@@ -42,6 +42,7 @@ from fixtures.demo_calendar import (
     plan_calendar,
     plan_periods,
 )
+from fixtures.demo_target_review import NAME as REVIEWED_OPERATION
 from local_stores.models import Network, Node, NodeKind
 
 
@@ -161,8 +162,10 @@ def test_the_demo_has_a_year_of_operations_of_every_kind(demo):
 @pytest.mark.django_db
 def test_branches_are_busy_subscribing_to_the_soonest_open_operation(demo):
     today = _today()
+    # the calendar's operations (head office's newsletter whose target the branches review is apart)
     busy = (Operation.objects.filter(network__slug="comptoir", mode=OperationMode.OPT_IN, is_pilot=False,
-                                     subscription_deadline__gte=today).order_by("subscription_deadline").first())
+                                     subscription_deadline__gte=today).exclude(name=REVIEWED_OPERATION)
+            .order_by("subscription_deadline").first())
     statuses = list(busy.participations.values_list("status", flat=True))
     assert statuses.count(ParticipationStatus.JOINED) >= 5
     assert statuses.count(ParticipationStatus.DECLINED) == 1
@@ -253,3 +256,27 @@ def test_the_demo_approvers_find_proofs_waiting_for_them(demo):
     statuses = set(proofs_visible_to(users["marie.dupont"]).values_list("status", flat=True))
     assert {ProofStatus.PENDING, ProofStatus.APPROVED, ProofStatus.CHANGES_REQUESTED} <= statuses
     assert not proofs_visible_to(users["azur.marketing"]).exists()
+
+
+@pytest.mark.django_db
+def test_claire_finds_head_offices_target_to_review(demo):
+    from central.target_review_selectors import head_office_sends, review_counts, review_is_open
+
+    today = _today()
+    users = _users()
+    letter = Operation.objects.get(network__slug="comptoir", name=REVIEWED_OPERATION)
+    [send] = head_office_sends(letter)
+    assert send.channel == "email" and send.send_date == today + timedelta(days=10)
+    assert send.status in (CampaignStatus.APPROVED, CampaignStatus.SCHEDULED)
+    assert review_is_open(letter) and letter.subscription_deadline == today + timedelta(days=7)
+    counts = {row.branch.code: row for row in review_counts(fetched_by=users["marie.dupont"], operation=letter)}
+    assert len(counts) == 12
+    # two branches reviewed already (one removal with a reason, one addition each); claire has not
+    for code in ("PAR15", "VERS"):
+        assert (counts[code].removed, counts[code].added) == (1, 1)
+    assert counts["PAR11"].kept > 0 and (counts["PAR11"].removed, counts["PAR11"].added) == (0, 0)
+    client = Client()
+    client.force_login(users["claire.bernard"])
+    page = client.get(f"/network/operations/{letter.public_id}/target-review/")
+    assert page.status_code == 200
+    assert f'data-count="kept">{counts["PAR11"].kept}<' in page.content.decode()
