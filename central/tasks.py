@@ -84,6 +84,21 @@ def campaign_print_task(campaign_id: int) -> int:
     return len(campaign_print_produce(campaign_id=campaign_id))
 
 
+@shared_task(bind=True, name="central.print_handoff_deliver")
+def print_handoff_deliver_task(self, handoff_id: int) -> str:
+    """One attempt at handing a print run to the printer (central/printing.py); a failure is tried
+    again later, with a bounded back-off, by a new message (in-process runs do not wait for it)."""
+    from central.printing import print_handoff_deliver, retry_delay
+
+    handoff = print_handoff_deliver(handoff_id=handoff_id)
+    if handoff is None:
+        return "missing"  # deleted since it was queued, or a forged message
+    delay = retry_delay(handoff.attempts) if handoff.status == "failed" else None
+    if delay is not None and not (self.request.is_eager or self.app.conf.task_always_eager):
+        self.apply_async(args=[handoff_id], countdown=delay)
+    return handoff.status
+
+
 @shared_task(name="central.dispatch_recover")
 def dispatch_recover_task() -> dict:
     """Every 5 minutes (Celery beat): interrupted sends queued again, stalled campaigns dispatched."""

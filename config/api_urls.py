@@ -17,6 +17,7 @@ urlpatterns = [
     path("auth/token/", TokenApi.as_view(), name="api-token"),
     path("", include("local_stores.api_urls")),
     path("", include("central.api_urls")),
+    path("", include("central.print_api_urls")),
     path("", include("central.target_review_api_urls")),
     path("", include("templates_lib.api_urls")),
     path("", include("approvals.api_urls")),

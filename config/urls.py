@@ -32,6 +32,7 @@ urlpatterns = [
     path("approvals/", include("approvals.urls")),
     path("reports/", include("reporting.urls")),
     path("budgets/", include("central.budget_urls")),
+    path("print/", include("central.print_urls")),  # print runs: scoped downloads, the printer's links
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -297,7 +297,34 @@ def build_matrix() -> Matrix:
     for role in ROLES:
         if role != "anonymous":
             matrix.feeds[role] = feed_token_create(user=world.users[role]).token
+    _print_runs(matrix)
     return matrix
+
+
+def _print_runs(matrix: Matrix) -> None:
+    """A print run of each branch's print campaign: its mail merge (a PDF showing the branch's slot
+    text) and its hand-off, failed (so that head office may retry), with a manifest naming the
+    branch's customer."""
+    import weasyprint
+    from django.core.files.base import ContentFile
+
+    from central.models import PrintFile, PrintHandoff
+
+    for object_key, campaign in matrix.objects["print_campaign"].items():
+        code = BRANCH_OF_OBJECT[object_key]
+        pdf = weasyprint.HTML(string=f"<p>{campaign.slot_values['message']}</p>").write_pdf()
+        record = PrintFile(campaign=campaign, kind=PrintFile.Kind.MAIL_MERGE, pages=1, recipients=1)
+        record.file.save(f"{campaign.public_id}-mail-merge-1.pdf", ContentFile(pdf), save=False)
+        record.save()
+        customer = matrix.world.customers[code]
+        handoff = PrintHandoff(print_file=record, campaign=campaign, status="failed", reason="refused",
+                               pdf_sha256="0" * 64, manifest_sha256="0" * 64, pieces=1, pages=1)
+        handoff.manifest.save(f"{campaign.public_id}-manifest.csv",
+                              ContentFile(f"piece,name\r\n1,{customer.last_name}\r\n".encode()), save=False)
+        handoff.save()
+        matrix.objects.setdefault("print_file", {})[object_key] = record
+        matrix.objects.setdefault("print_handoff", {})[object_key] = handoff
+        matrix.mark("work", code, record.public_id, handoff.public_id)
 
 
 def sees(role: str, category: str, tenant: str) -> bool:
@@ -464,6 +491,18 @@ OBJECT_ROUTES: dict[str, Rule] = {
     "templates_lib:asset-archive": rule("asset", "planner", post=302, writers=PLANNERS),
     "api-asset-archive": rule("asset", "planner", post=200, writers=PLANNERS),
     "api-network-rules": rule("network", "planner", get=200, patch=200, writers=PLANNERS),
+    # print runs (names and addresses): who sees the campaign's customers downloads them; head office
+    # retries a hand-off; the network's printer is head office's
+    "print:file-download": rule("print_file", "customer", get=200),
+    "print:manifest-download": rule("print_handoff", "customer", get=200),
+    "print:handoff-retry": rule("print_handoff", "customer", post=but(403, **dict.fromkeys(PLANNERS, 302)),
+                                writers=PLANNERS),
+    "api-campaign-print": rule("print_campaign", "customer", get=200),
+    "api-print-file": rule("print_file", "customer", get=200),
+    "api-print-manifest": rule("print_handoff", "customer", get=200),
+    "api-print-retry": rule("print_handoff", "customer", post=but(403, **dict.fromkeys(PLANNERS, 200)),
+                            writers=PLANNERS),
+    "api-printer-settings": rule("network", "planner", get=200, patch=200, writers=PLANNERS),
     # a print preview's PDF: only whoever asked for it
     "templates_lib:preview-pdf": rule("preview", "preview", get=200),
     # the network's published templates: every role of the network reads and tries them
@@ -622,7 +661,7 @@ def check_anonymous(route: str, method: str, response, *, where: str) -> None:
 
 
 #: routes whose answer shows the campaign's slot text (checked present for the roles it belongs to)
-SHOWS_SLOT_TEXT = {"approvals:proof-pdf", "api-proof-pdf", "approvals:proof-content", "api-proof-content",
+SHOWS_SLOT_TEXT = {"approvals:proof-pdf", "api-proof-pdf", "print:file-download", "api-print-file", "approvals:proof-content", "api-proof-content",
                    "templates_lib:preview-pdf", "local_stores:campaign-edit", "approvals:proof"}
 
 
@@ -681,6 +720,7 @@ TASKS: dict[str, tuple[str, ...] | None] = {
     "central.campaign_dispatch": ("campaign",),
     "central.dispatch_chunk": ("campaign", "delivery range"),
     "central.campaign_print": ("campaign",),
+    "central.print_handoff_deliver": ("print_handoff",),
     "central.operations_enrol_mandatory": None,
     "central.deadline_reminders_send": None,
     "central.dispatch_recover": None,
@@ -806,6 +846,8 @@ LIST_ROUTES: dict[str, dict] = {
     # a simulation of the arbitration over the customers one sees (recorded)
     "calendar:arbitration": {"get": for_roles(CUSTOMER_ROLES, 200, 404), "post": for_roles(CUSTOMER_ROLES, 302, 404),
                              "writers": CUSTOMER_ROLES},
+    "print:printer-settings": {"get": for_roles(PLANNERS, 200, 404), "post": for_roles(PLANNERS, 200, 404),
+                               "writers": PLANNERS},
     "approvals:inbox": {"get": for_roles(INBOX_ROLES, 200, 404)},
     "approvals:audit-export": {"get": for_roles(PLANNERS, 200, 404)},
     "approvals:policies": {"get": for_roles(PLANNERS, 200, 404)},
@@ -847,7 +889,7 @@ PUBLIC_ROUTES = {"login", "logout", "set_language", "healthz", "api-schema", "ap
 #: Public routes whose token is the credential: covered below (the feed, the sign-up page) or by
 #: tests/test_public_links.py and tests/test_prospects.py (a message's links, the sign-up link),
 #: here for a missing token (404, nothing shown).
-TOKEN_ROUTES = {"calendar-feed", "public:signup", "public:signup-confirm", "public:unsubscribe", "public:open",
+TOKEN_ROUTES = {"calendar-feed", "print:printer-download", "public:signup", "public:signup-confirm", "public:unsubscribe", "public:open",
                 "public:click", "public:view-online"}
 #: The demo's public uploads (images of messages, branches' logos), served only with DEBUG.
 MEDIA_FAMILY = re.compile(r"^\^media/(assets|logos)/")

@@ -76,6 +76,10 @@ ROUTES: dict[str, str] = {
     "api-campaign-history": "api", "api-campaign-cancel": "api", "api-campaign-simulation": "api",
     "api-network-rules": "api", "api-arbitration-simulations": "api", "api-ownership-transfer-list": "api",
     "api-ownership-transfer-decide": "api", "api-operation-target-review": "api",
+    # print runs: downloads and head office's retry behind the scoped lookups, the printer's page;
+    # the printer's signed links (hand-off by e-mail)
+    "print:file-download": "page", "print:manifest-download": "page", "print:handoff-retry": "page",
+    "print:printer-settings": "page", "print:printer-download": "public",
 }
 #: Families declared as a whole: the admin, the providers' webhooks (django-anymail, basic auth and
 #: the provider's signature), the demo's public uploads (assets and logos only, tests/test_media.py).
