@@ -54,15 +54,13 @@ from central.models import (
     NetworkRules,
     OperationMode,
     Origin,
-    Participation,
-    ParticipationStatus,
     Reason,
     Suppression,
     TargetOverride,
 )
-from central.selectors import operation_eligible_branches
+from central.selectors import national_send_exceptions
 from central.targeting import apply_criteria
-from local_stores.models import Network, Node, NodeKind
+from local_stores.models import Network, Node
 
 logger = logging.getLogger(__name__)
 
@@ -112,43 +110,14 @@ def counted_operation(campaign: Campaign) -> int | None:
 # its own version of the operation: the most specific version wins, whatever the order of
 # scheduling and the days of the sends within the operation.
 
-#: A branch's campaign of an operation counts as its own version once submitted (for real: awaiting
-#: approval or further on), or — in a simulation, which arbitrates what is being prepared too —
-#: from its draft.
-VERSION_STATUSES = (CampaignStatus.AWAITING_APPROVAL, CampaignStatus.APPROVED, CampaignStatus.SCHEDULED,
-                    CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.SENT)
-
-
 def national_reach(network: Network, campaigns: list[Campaign], *, mode: str) -> list[tuple[int, int, str, int | None]]:
     """For head office's sends among ``campaigns``: the nodes (0: no branch) whose customers they do
     not reach, with the reason and — for a branch's own version — that version: rows of (campaign,
     node, reason, version)."""
     national = [c for c in campaigns if c.branch_id is None and c.operation_id is not None]
-    if not national:
-        return []
-    nodes = list(Node.objects.filter(network=network).values_list("id", "kind"))
-    statuses = VERSION_STATUSES + ((CampaignStatus.DRAFT,) if mode == ArbitrationRun.Mode.SIMULATION else ())
     rows: list[tuple[int, int, str, int | None]] = []
     for operation in {c.operation_id: c.operation for c in national}.values():
-        eligible = set(operation_eligible_branches(operation).values_list("id", flat=True))
-        pilot = operation.eligible_nodes.exists()
-        answers = dict(Participation.objects.filter(operation=operation).values_list("branch_id", "status"))
-        versions: dict[int, int] = {}
-        if operation.mode != OperationMode.KIT:
-            for branch_id, campaign_id in (Campaign.objects.filter(operation=operation, branch__isnull=False,
-                                                                   status__in=statuses)
-                                           .order_by("send_date", "id").values_list("branch_id", "id")):
-                versions.setdefault(branch_id, campaign_id)
-        exceptions: dict[int, tuple[str, int | None]] = {}
-        for node_id, kind in [*nodes, (0, None)]:
-            if (kind == NodeKind.BRANCH and node_id not in eligible) or (kind != NodeKind.BRANCH and pilot):
-                exceptions[node_id] = (Reason.NOT_ELIGIBLE, None)
-            elif kind != NodeKind.BRANCH:
-                continue
-            elif answers.get(node_id) in (ParticipationStatus.DECLINED, ParticipationStatus.OPTED_OUT):
-                exceptions[node_id] = (Reason.BRANCH_DECLINED, None)
-            elif node_id in versions:
-                exceptions[node_id] = (Reason.BRANCH_VERSION, versions[node_id])
+        exceptions = national_send_exceptions(operation, simulation=mode == ArbitrationRun.Mode.SIMULATION)
         rows += [(c.pk, node_id, reason, version) for c in national if c.operation_id == operation.pk
                  for node_id, (reason, version) in exceptions.items()]
     return rows

@@ -36,13 +36,16 @@ from central.models import (
     Contact,
     Customer,
     CustomerImport,
+    NationalTargetReview,
     NetworkRules,
     NetworkRulesEvent,
     Operation,
+    OperationMode,
     OperationStatus,
     Origin,
     OwnershipTransfer,
     Participation,
+    ParticipationStatus,
     Reason,
     Suppression,
     TargetOverride,
@@ -171,6 +174,42 @@ def operation_eligible_branches(operation: Operation) -> QuerySet[Node]:
     for path in paths:
         condition |= Q(path__startswith=path)
     return branches.filter(condition)
+
+
+#: A branch's campaign of an operation counts as its own version once submitted (for real: awaiting
+#: approval or further on), or — in a simulation, which arbitrates what is being prepared too —
+#: from its draft.
+VERSION_STATUSES = (CampaignStatus.AWAITING_APPROVAL, CampaignStatus.APPROVED, CampaignStatus.SCHEDULED,
+                    CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.SENT)
+
+
+def national_send_exceptions(operation: Operation, *, simulation: bool = False) -> dict[int, tuple[str, int | None]]:
+    """Where head office's own send of ``operation`` does not go (docs/arbitration.md, "Head
+    office's send and the branches' versions"): {node id (0: the customers without a branch):
+    (reason, the branch's version sent instead or None)} — the nodes outside the operation (a
+    pilot), the branches that declined or opted out, those with their own version of it."""
+    nodes = list(Node.objects.filter(network_id=operation.network_id).values_list("id", "kind"))
+    eligible = set(operation_eligible_branches(operation).values_list("id", flat=True))
+    pilot = operation.eligible_nodes.exists()
+    answers = dict(Participation.objects.filter(operation=operation).values_list("branch_id", "status"))
+    versions: dict[int, int] = {}
+    if operation.mode != OperationMode.KIT:
+        statuses = VERSION_STATUSES + ((CampaignStatus.DRAFT,) if simulation else ())
+        for branch_id, campaign_id in (Campaign.objects.filter(operation=operation, branch__isnull=False,
+                                                               status__in=statuses)
+                                       .order_by("send_date", "id").values_list("branch_id", "id")):
+            versions.setdefault(branch_id, campaign_id)
+    exceptions: dict[int, tuple[str, int | None]] = {}
+    for node_id, kind in [*nodes, (0, None)]:
+        if (kind == NodeKind.BRANCH and node_id not in eligible) or (kind != NodeKind.BRANCH and pilot):
+            exceptions[node_id] = (Reason.NOT_ELIGIBLE, None)
+        elif kind != NodeKind.BRANCH:
+            continue
+        elif answers.get(node_id) in (ParticipationStatus.DECLINED, ParticipationStatus.OPTED_OUT):
+            exceptions[node_id] = (Reason.BRANCH_DECLINED, None)
+        elif node_id in versions:
+            exceptions[node_id] = (Reason.BRANCH_VERSION, versions[node_id])
+    return exceptions
 
 
 def operations_visible_to(user: UserLike) -> QuerySet[Operation]:
@@ -319,27 +358,47 @@ def campaign_customers_visible(user: UserLike, campaign: Campaign) -> bool:
     return nodes_in_scope(user, perm="view_customers").filter(network_id=campaign.network_id).exists()
 
 
-def _audience_base(fetched_by: UserLike, campaign: Campaign) -> QuerySet[Customer]:
-    """Who the campaign may ever reach, seen by ``fetched_by``: the branch's own customers (or the
-    network's, for a national campaign) reachable on its channel."""
+def _audience_base(fetched_by: UserLike, campaign: Campaign, *, reviews: bool = True) -> QuerySet[Customer]:
+    """Who the campaign may ever reach, seen by ``fetched_by``: the branch's own customers (or, for
+    head office's send, the network's but those where it does not go, and with ``reviews`` those
+    their branch removed from it) reachable on its channel."""
     customers = customers_visible_to(fetched_by).filter(network_id=campaign.network_id)
     if campaign.branch_id is not None:
         customers = customers.filter(branch_id=campaign.branch_id)
+    elif campaign.operation_id is not None:  # head office's send: not where it does not go
+        away = set(national_send_exceptions(campaign.operation))
+        customers = customers.exclude(branch_id__in=away - {0})
+        if 0 in away:
+            customers = customers.exclude(branch__isnull=True)
+        if reviews:
+            removed = NationalTargetReview.objects.filter(operation_id=campaign.operation_id,
+                                                          action=NationalTargetReview.Action.REMOVE,
+                                                          branch_id=F("customer__branch_id"))
+            customers = customers.exclude(pk__in=removed.values("customer_id"))
     return customers.filter(reachable_on(campaign.channel))
 
 
 def campaign_audience(
-    *, fetched_by: UserLike, campaign: Campaign, criteria: dict[str, object] | None = None
+    *, fetched_by: UserLike, campaign: Campaign, criteria: dict[str, object] | None = None, reviews: bool = True
 ) -> QuerySet[Customer]:
     """The proposed target list: reachable own customers matching the criteria (the campaign's, or
     ``criteria`` already cleaned, while the user edits), minus those the branch removed, plus those
-    it added. One queryset: its ``count()`` is one COUNT."""
-    base = _audience_base(fetched_by, campaign)
+    it added — for head office's send of an operation, with ``reviews``, also minus and plus those
+    the branches removed and added when they reviewed it. One queryset: its ``count()`` is one COUNT."""
+    base = _audience_base(fetched_by, campaign, reviews=reviews)
     matching = apply_criteria(base, campaign.target_criteria if criteria is None else criteria,
                               today=timezone.localdate())
     overrides = TargetOverride.objects.filter(campaign=campaign)
     included = overrides.filter(action=TargetOverride.Action.INCLUDE).values("customer_id")
     excluded = overrides.filter(action=TargetOverride.Action.EXCLUDE).values("customer_id")
+    if reviews and campaign.branch_id is None and campaign.operation_id is not None:
+        # the customers a branch added to head office's target when it reviewed it (still its own)
+        added = NationalTargetReview.objects.filter(operation_id=campaign.operation_id,
+                                                    action=NationalTargetReview.Action.ADD,
+                                                    branch_id=F("customer__branch_id"))
+        if added.exists():
+            return base.filter(Q(pk__in=matching.values("pk")) | Q(pk__in=included)
+                               | Q(pk__in=added.values("customer_id"))).exclude(pk__in=excluded)
     return (
         base.filter(Q(pk__in=matching.values("pk")) | Q(pk__in=included)).exclude(pk__in=excluded)
         if overrides.exists()

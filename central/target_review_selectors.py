@@ -87,7 +87,7 @@ def _proposed_condition(fetched_by: UserLike, operation: Operation) -> Q:
     ``fetched_by``."""
     condition = Q(pk__in=[])
     for campaign in head_office_sends(operation):
-        condition |= Q(pk__in=campaign_audience(fetched_by=fetched_by, campaign=campaign).values("pk"))
+        condition |= Q(pk__in=campaign_audience(fetched_by=fetched_by, campaign=campaign, reviews=False).values("pk"))
     return condition
 
 

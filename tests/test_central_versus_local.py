@@ -26,16 +26,19 @@ from central.models import (
     Campaign,
     CampaignStatus,
     Candidate,
+    Customer,
     OperationMode,
     Reason,
 )
-from central.selectors import customer_why_not
+from central.selectors import campaign_audience, campaign_audience_count, customer_why_not
 from central.services import (
+    arbitration_simulate,
     campaign_schedule,
     campaign_update,
     national_campaign_create,
     participation_answer,
 )
+from central.target_review import review_add, review_remove
 from tests.dispatching import SLOT_VALUES, SmtpSink, add_customers, email_version, smtp_settings
 from tests.planning import plan
 
@@ -178,8 +181,6 @@ def test_a_branch_draft_does_not_hold_head_offices_send_back_for_real_but_counts
     """A branch that joined but has not submitted its version: for real, head office's generic one
     reaches its customers (nothing would reach them otherwise); a simulation, which arbitrates
     drafts too, counts the draft as the branch's version."""
-    from central.services import arbitration_simulate
-
     version = email_version(world)
     operation = plan(world, versions=[version], channels=["email"])
     day = operation.send_from + timedelta(days=2)
@@ -211,7 +212,7 @@ def test_a_pilot_on_one_region_reaches_only_that_regions_customers(world, custom
     assert decisions(national)["chloe.sud@example.test"][1] == Reason.NO_CONSENT
     with translation.override("en"):
         lines = customer_why_not(fetched_by=world.users["other_region_manager"],
-                                 customer=world.customers["S1"].__class__.objects.get(email="nim0@example.test")).lines
+                                 customer=Customer.objects.get(email="nim0@example.test")).lines
     assert any("is not run in your branch" in line.text for line in lines)
 
 
@@ -245,3 +246,59 @@ def test_a_branch_that_opted_out_of_a_mandatory_operation_gets_nothing_from_head
     send_days([day], django_capture_on_commit_callbacks)
     assert received_by(sink, national) == LILLE | ARRAS
     assert decisions(national)["nim0@example.test"] == (False, Reason.BRANCH_DECLINED, None)
+
+
+# --- The audience head office sees, and the branches' review of its target ------------------------
+
+
+def test_head_offices_audience_counts_only_where_its_send_goes_and_the_branches_reviews(world, customers):
+    """Pilot on NORTH, head office targets the segment "std"; Lille has submitted its own version;
+    Arras removes Bruno and adds arv0 (segment "vip": not in head office's target). Head office's
+    audience: Arras' arr0 and Bruno, then arr0 and arv0."""
+    version = email_version(world)
+    operation = plan(world, versions=[version], channels=["email"], eligible=("NORTH",), is_pilot=True)
+    national = head_office_send(world, operation, version)
+    campaign_update(campaign=national, updated_by=world.users["head_office"], target_criteria={"segment": "std"})
+    Customer.objects.filter(network=world.networks["alpha"]).update(segment="std")
+    add_customers(world, 1, prefix="arv", branch="N2", segment="vip")
+    lille = branch_version(world, operation)
+    ready(world, lille, day=operation.send_from + timedelta(days=1), author="branch_manager")
+    head_office = world.users["head_office"]
+
+    def audience() -> set[str]:
+        fresh = Campaign.objects.get(pk=national.pk)
+        found = campaign_audience(fetched_by=head_office, campaign=fresh)
+        assert found.count() == campaign_audience_count(fetched_by=head_office, campaign=fresh)
+        return set(found.values_list("email", flat=True))
+
+    assert audience() == {"arr0@example.test", "bruno.voisin@example.test"}
+    arras = world.users["sibling_branch_manager"]
+    review_remove(operation=operation, customer=Customer.objects.get(email="bruno.voisin@example.test"),
+                  reason="complaint", by=arras)
+    review_add(operation=operation, customer=Customer.objects.get(email="arv0@example.test"), by=arras)
+    assert audience() == {"arr0@example.test", "arv0@example.test"}
+
+
+def test_a_simulation_applies_the_branchs_review_of_head_offices_target(world, customers):
+    version = email_version(world)
+    operation = plan(world, versions=[version], channels=["email"])
+    Customer.objects.filter(branch=world.nodes["N2"]).update(segment="std")
+    add_customers(world, 1, prefix="arv", branch="N2", segment="vip")
+    national = head_office_send(world, operation, version)
+    campaign_update(campaign=national, updated_by=world.users["head_office"], target_criteria={"segment": "std"})
+    day = operation.send_from + timedelta(days=1)
+    arras = world.users["sibling_branch_manager"]
+    review_remove(operation=operation, customer=Customer.objects.get(email="bruno.voisin@example.test"),
+                  reason="recent_contact", by=arras)
+    review_add(operation=operation, customer=Customer.objects.get(email="arv0@example.test"), by=arras)
+    ready(world, national, day=day, author="head_office")
+    run = arbitration_simulate(network=world.networks["alpha"], starts_on=day, ends_on=day,
+                               run_by=world.users["head_office"])
+    decided = dict(Candidate.objects.filter(run=run, campaign=national)
+                   .values_list("customer__email", "reason"))
+    assert decided == {"bruno.voisin@example.test": Reason.REMOVED_BY_BRANCH, "arr0@example.test": "",
+                       "arv0@example.test": ""}
+    with translation.override("en"):
+        lines = customer_why_not(fetched_by=arras, customer=Customer.objects.get(email="bruno.voisin@example.test")).lines
+    assert any("your branch removed the customer from head office's target of “Foire aux vins”" in line.text
+               for line in lines)
