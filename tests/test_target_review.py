@@ -319,3 +319,32 @@ def test_the_api(setup):
     assert regional.post(_api(operation), {"customer": people["Carvalho"].public_id, "action": "remove",
                                            "reason": "other"}, content_type="application/json").status_code == 403
     assert NationalTargetReview.objects.count() == 2
+
+
+# --- arbitration --------------------------------------------------------------------------------------
+
+
+def test_a_simulation_follows_the_review(setup):
+    """Head office's send, simulated on its day after Lille's review: the removed customer is excluded
+    with reason removed_by_branch, the added one is selected, the rest as the target gives."""
+    from central.models import Candidate
+    from central.services import arbitration_simulate
+
+    world, operation, national, people = setup
+    manager = world.users["branch_manager"]
+    review_remove(operation=operation, customer=people["Arnaud"], reason="complaint", by=manager)
+    review_remove(operation=operation, customer=people["Bellec"], reason="other", by=manager)
+    review_restore(operation=operation, customer=people["Bellec"], by=manager)
+    review_add(operation=operation, customer=people["Fabre"], by=manager)
+    national.refresh_from_db()
+    run = arbitration_simulate(network=world.networks["alpha"], starts_on=national.send_date,
+                               ends_on=national.send_date, run_by=world.users["head_office"])
+    decided = {row["customer__last_name"]: (row["selected"], row["reason"]) for row in
+               Candidate.objects.filter(run=run, campaign=national).values("customer__last_name", "selected", "reason")}
+    assert decided == {
+        "Arnaud": (False, "removed_by_branch"),
+        "Bellec": (True, ""), "Carvalho": (True, ""), "Dufresne": (True, ""), "Esnault": (True, ""),
+        "Fabre": (True, ""),  # added by the branch
+        "Garnier": (False, "no_consent"),  # gold, but refuses SMS
+        "Hamon": (True, ""),  # Arras's, not reviewed: goes as proposed
+    }
