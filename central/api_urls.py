@@ -1,6 +1,6 @@
 from django.urls import path
 
-from central import api, arbitration_api, budget_api, planning_api
+from central import api, arbitration_api, budget_api, conflict_api, planning_api
 
 urlpatterns = [
     path("customers/", api.CustomerListApi.as_view(), name="api-customer-list"),
@@ -64,6 +64,11 @@ urlpatterns = [
         name="api-campaign-simulation",
     ),
     path("network-rules/<slug:slug>/", arbitration_api.NetworkRulesApi.as_view(), name="api-network-rules"),
+    path(
+        "network-rules/<slug:slug>/conflicts/",
+        conflict_api.NetworkConflictsApi.as_view(),
+        name="api-network-conflicts",
+    ),
     path(
         "arbitration-simulations/",
         arbitration_api.ArbitrationSimulationApi.as_view(),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from central import calendar_views, rules_views
+from central import calendar_views, conflict_views, rules_views
 
 app_name = "calendar"
 urlpatterns = [
@@ -11,6 +11,7 @@ urlpatterns = [
     path("rules/", rules_views.rules_view, name="rules"),
     path("suppressions/", rules_views.suppressions_view, name="suppressions"),
     path("arbitration/", rules_views.arbitration_view, name="arbitration"),
+    path("conflicts/", conflict_views.conflicts_view, name="conflicts"),
     path("operations/<str:public_id>/", calendar_views.operation_detail_view, name="operation-detail"),
     path("operations/<str:public_id>/answer/", calendar_views.operation_answer_view, name="operation-answer"),
     path("operations/<str:public_id>/edit/", calendar_views.operation_edit_view, name="operation-edit"),

@@ -491,6 +491,8 @@ OBJECT_ROUTES: dict[str, Rule] = {
     "templates_lib:asset-archive": rule("asset", "planner", post=302, writers=PLANNERS),
     "api-asset-archive": rule("asset", "planner", post=200, writers=PLANNERS),
     "api-network-rules": rule("network", "planner", get=200, patch=200, writers=PLANNERS),
+    # the conflict report of a send window (read only: the latest simulation of those days)
+    "api-network-conflicts": rule("network", "planner", get=200),
     # print runs (names and addresses): who sees the campaign's customers downloads them; head office
     # retries a hand-off; the network's printer is head office's
     "print:file-download": rule("print_file", "customer", get=200),
@@ -848,6 +850,9 @@ LIST_ROUTES: dict[str, dict] = {
                              "writers": CUSTOMER_ROLES},
     "print:printer-settings": {"get": for_roles(PLANNERS, 200, 404), "post": for_roles(PLANNERS, 200, 404),
                                "writers": PLANNERS},
+    # head office's conflict report (GET reads the latest simulation, POST runs one), its CSV
+    "calendar:conflicts": {"get": for_roles(PLANNERS, 200, 404), "post": for_roles(PLANNERS, 302, 404),
+                           "writers": PLANNERS, "variants": ("?export=csv",)},
     "approvals:inbox": {"get": for_roles(INBOX_ROLES, 200, 404)},
     "approvals:audit-export": {"get": for_roles(PLANNERS, 200, 404)},
     "approvals:policies": {"get": for_roles(PLANNERS, 200, 404)},

@@ -53,6 +53,7 @@ ROUTES: dict[str, str] = {
     "calendar:calendar": "page", "calendar:calendar-feed-settings": "page", "calendar:operation-create": "page",
     "calendar:periods": "page", "calendar:rules": "page", "calendar:suppressions": "page",
     "calendar:arbitration": "page", "calendar:operation-detail": "page", "calendar:operation-answer": "page",
+    "calendar:conflicts": "page",
     "calendar:operation-edit": "page", "calendar:operation-publish": "page",
     "calendar:national-campaign-create": "page", "calendar-feed": "public",
     # approvals, reports, budgets
@@ -75,6 +76,7 @@ ROUTES: dict[str, str] = {
     "api-campaign-audience-count": "api", "api-campaign-clashes": "api", "api-campaign-target": "api",
     "api-campaign-history": "api", "api-campaign-cancel": "api", "api-campaign-simulation": "api",
     "api-network-rules": "api", "api-arbitration-simulations": "api", "api-ownership-transfer-list": "api",
+    "api-network-conflicts": "api",
     "api-ownership-transfer-decide": "api", "api-operation-target-review": "api",
     # print runs: downloads and head office's retry behind the scoped lookups, the printer's page;
     # the printer's signed links (hand-off by e-mail)
