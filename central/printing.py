@@ -65,9 +65,9 @@ from local_stores.selectors import nodes_in_scope
 
 logger = logging.getLogger(__name__)
 
-#: Attempts Celery makes on its own (the first included); head office's Retry may always try again.
-MAX_AUTOMATIC_ATTEMPTS = 5
-#: Seconds before the n-th automatic retry: 60, 120, 240, 480 (bounded by the attempts above).
+#: Retries Celery makes on its own after a failed attempt; head office's Retry starts a new round.
+MAX_AUTOMATIC_RETRIES = 4
+#: Seconds before the n-th automatic retry: 60, 120, 240, 480.
 RETRY_BASE_SECONDS = 60
 #: A claim older than this is taken for a dead worker's.
 CLAIM_STALE_SECONDS = 600
@@ -83,7 +83,12 @@ MANIFEST_HEADER = ["piece", "pieces", "first_page", "last_page", "pages", "name"
 
 
 class DeliveryFailed(Exception):
-    """The printer's side refused or could not be reached: the reason, in words."""
+    """The printer's side refused or could not be reached: the reason, in words. ``permanent``:
+    trying again cannot help until someone changes something (no BAT, no printer set)."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 # --- Secrets at rest ---------------------------------------------------------------------------------
@@ -281,12 +286,12 @@ def _queue_delivery(handoff_id: int, *, countdown: int | None = None) -> None:
     transaction.on_commit(lambda: print_handoff_deliver_task.apply_async(args=[handoff_id], countdown=countdown))
 
 
-def retry_delay(attempts: int) -> int | None:
-    """Seconds before Celery tries a failed hand-off again after ``attempts`` attempts; None once
-    the automatic attempts are spent (head office may still retry)."""
-    if attempts >= MAX_AUTOMATIC_ATTEMPTS:
+def retry_delay(retry: int) -> int | None:
+    """Seconds before Celery's ``retry``-th automatic retry of a failed hand-off (1, 2, …); None
+    past the last one (head office may still retry)."""
+    if not 1 <= retry <= MAX_AUTOMATIC_RETRIES:
         return None
-    return RETRY_BASE_SECONDS * 2 ** (max(attempts, 1) - 1)
+    return RETRY_BASE_SECONDS * 2 ** (retry - 1)
 
 
 def _claim(handoff_id: int, now: datetime) -> bool:
@@ -299,16 +304,18 @@ def _claim(handoff_id: int, now: datetime) -> bool:
 
 def print_handoff_deliver(*, handoff_id: int, now: datetime | None = None) -> PrintHandoff | None:
     """One attempt at handing ``handoff_id`` to the network's printer: *delivered*, or *failed*
-    with the reason. Nothing if it is delivered already or being tried by another worker."""
+    with the reason (``handoff.worth_retrying`` then says whether trying again may help). Nothing
+    if it is delivered already or being tried by another worker."""
     now = now or timezone.now()
     if not _claim(handoff_id, now):
         return PrintHandoff.objects.filter(pk=handoff_id).first()
     handoff = PrintHandoff.objects.select_related("campaign__network", "print_file").get(pk=handoff_id)
     printer = printer_settings_of(handoff.campaign.network)
     handoff.method = printer.method
+    handoff.worth_retrying = False
     try:
         if not handoff.bat_sha256:
-            raise DeliveryFailed(_("No approved BAT: nothing goes to the printer."))
+            raise DeliveryFailed(_("No approved BAT: nothing goes to the printer."), permanent=True)
         files = _files_checked(handoff)
         if printer.method == PrinterSettings.Method.SFTP:
             handoff.destination = f"sftp://{printer.host}:{printer.port}/{printer.remote_directory}"
@@ -317,12 +324,15 @@ def print_handoff_deliver(*, handoff_id: int, now: datetime | None = None) -> Pr
             handoff.destination = printer.email
             email_links(printer, handoff)
         else:
-            raise DeliveryFailed(_("The network has no printer set: download the files from the campaign page."))
+            raise DeliveryFailed(_("The network has no printer set: download the files from the campaign page."),
+                                 permanent=True)
     except DeliveryFailed as error:
         handoff.status, handoff.reason = PrintHandoffStatus.FAILED, str(error)
+        handoff.worth_retrying = not error.permanent
     except Exception as error:  # anything else is this attempt's failure too, in words
         logger.exception("print hand-off %s failed", handoff.public_id)
         handoff.status, handoff.reason = PrintHandoffStatus.FAILED, f"{type(error).__name__}: {error}"[:1000]
+        handoff.worth_retrying = True
     else:
         handoff.status, handoff.reason, handoff.delivered_at = PrintHandoffStatus.DELIVERED, "", timezone.now()
     handoff.attempts += 1
@@ -342,7 +352,8 @@ def _files_checked(handoff: PrintHandoff) -> list[tuple[str, bytes]]:
         with field.open("rb") as stream:
             data = stream.read()
         if _sha256(data) != digest:
-            raise DeliveryFailed(_("%(file)s changed since it was prepared: it was not sent.") % {"file": names[key]})
+            raise DeliveryFailed(_("%(file)s changed since it was prepared: it was not sent.") % {"file": names[key]},
+                                 permanent=True)
         files.append((names[key], data))
     return files
 

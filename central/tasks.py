@@ -84,19 +84,23 @@ def campaign_print_task(campaign_id: int) -> int:
     return len(campaign_print_produce(campaign_id=campaign_id))
 
 
-@shared_task(bind=True, name="central.print_handoff_deliver")
+@shared_task(bind=True, name="central.print_handoff_deliver", max_retries=4)
 def print_handoff_deliver_task(self, handoff_id: int) -> str:
-    """One attempt at handing a print run to the printer (central/printing.py); a failure is tried
-    again later, with a bounded back-off, by a new message (in-process runs do not wait for it)."""
-    from central.printing import print_handoff_deliver, retry_delay
+    """One attempt at handing a print run to the printer (central/printing.py). A failure that
+    trying again may mend is retried by Celery: 4 times, after 1, 2, 4 and 8 minutes (in-process
+    runs retry at once, without waiting). Head office's Retry queues a new round."""
+    from central.printing import MAX_AUTOMATIC_RETRIES, print_handoff_deliver, retry_delay
 
-    handoff = print_handoff_deliver(handoff_id=handoff_id)
-    if handoff is None:
-        return "missing"  # deleted since it was queued, or a forged message
-    delay = retry_delay(handoff.attempts) if handoff.status == "failed" else None
-    if delay is not None and not (self.request.is_eager or self.app.conf.task_always_eager):
-        self.apply_async(args=[handoff_id], countdown=delay)
-    return handoff.status
+    retry = self.request.retries
+    while True:
+        handoff = print_handoff_deliver(handoff_id=handoff_id)
+        if handoff is None:
+            return "missing"  # deleted since it was queued, or a forged message
+        retry += 1
+        if not getattr(handoff, "worth_retrying", False) or retry > min(self.max_retries, MAX_AUTOMATIC_RETRIES):
+            return handoff.status
+        if not (self.request.is_eager or self.app.conf.task_always_eager):
+            raise self.retry(countdown=retry_delay(retry))
 
 
 @shared_task(name="central.dispatch_recover")

@@ -112,7 +112,7 @@ def demo_urls():
 
 
 def test_nothing_of_a_print_run_is_served_under_media(world, print_run, demo_urls):
-    campaign, merge, flyer, handoff = print_run
+    _campaign, merge, flyer, handoff = print_run
     for name in (merge.file.name, flyer.file.name, handoff.manifest.name, handoff.bat.name):
         assert name.startswith("print/")
         for role in ("anonymous", "branch_manager", "head_office"):

@@ -171,7 +171,8 @@ def test_a_refusing_server_leaves_the_run_failed_with_its_reason_then_head_offic
     sftp.refuse = True
     campaign = print_campaign(world, run)
     handoff = PrintHandoff.objects.get(campaign=campaign)
-    assert (handoff.status, handoff.attempts) == (PrintHandoffStatus.FAILED, 1)
+    # the first attempt and Celery's 4 automatic retries (in-process: at once), each refused
+    assert (handoff.status, handoff.attempts, sftp.logins) == (PrintHandoffStatus.FAILED, 5, 5)
     assert handoff.reason == "SFTP: the server refused the user name or its password or key"
     assert sftp.files() == {}
     manager_page = world.client_for("branch_manager").get(f"/network/campaigns/{campaign.public_id}/").content.decode()
@@ -182,13 +183,13 @@ def test_a_refusing_server_leaves_the_run_failed_with_its_reason_then_head_offic
     # the branch may not retry: 403, nothing tried
     assert world.client_for("branch_manager").post(f"/print/runs/{handoff.public_id}/retry/").status_code == 403
     handoff.refresh_from_db()
-    assert handoff.attempts == 1
+    assert (handoff.attempts, sftp.logins) == (5, 5)
     # the printer unlocks the account; head office retries
     sftp.refuse = False
     response = run(head_office.post, path=f"/print/runs/{handoff.public_id}/retry/")
     assert response.status_code == 302 and response["Location"].endswith(f"/network/campaigns/{campaign.public_id}/#print")
     handoff.refresh_from_db()
-    assert (handoff.status, handoff.attempts, handoff.reason) == (PrintHandoffStatus.DELIVERED, 2, "")
+    assert (handoff.status, handoff.attempts, handoff.reason, sftp.logins) == (PrintHandoffStatus.DELIVERED, 6, "", 6)
     received = sftp.files()
     assert len(received) == 3
     assert sha(received[f"relais-{campaign.public_id}-{handoff.public_id}.pdf"]) == handoff.pdf_sha256
@@ -202,7 +203,7 @@ def test_a_server_with_another_host_key_gets_nothing(world, media, sftp, run):
     sftp_printer(world, sftp, host_key_fingerprint=other)
     campaign = print_campaign(world, run, count=1)
     handoff = PrintHandoff.objects.get(campaign=campaign)
-    assert handoff.status == PrintHandoffStatus.FAILED
+    assert (handoff.status, handoff.attempts) == (PrintHandoffStatus.FAILED, 5)
     assert handoff.reason == "SFTP: the server's host key is not the fingerprint set for the printer"
     assert (sftp.files(), sftp.logins) == ({}, 0)  # not even the password was sent
 
@@ -217,13 +218,13 @@ def test_the_api_shows_the_status_and_head_office_retries_through_it(world, medi
     assert answer["files"][1]["pages"] == 2
     [shown] = answer["handoffs"]
     assert (shown["id"], shown["status"], shown["attempts"], shown["reason"], shown["pieces"]) == (
-        handoff.public_id, "failed", 1, "SFTP: the server refused the user name or its password or key", 2)
+        handoff.public_id, "failed", 5, "SFTP: the server refused the user name or its password or key", 2)
     assert world.client_for("branch_manager").post(f"/api/v1/print-runs/{handoff.public_id}/retry/").status_code == 403
     sftp.refuse = False
     response = run(world.client_for("head_office").post, path=f"/api/v1/print-runs/{handoff.public_id}/retry/")
     assert response.status_code == 200
     handoff.refresh_from_db()
-    assert (handoff.status, handoff.attempts) == ("delivered", 2)
+    assert (handoff.status, handoff.attempts) == ("delivered", 6)
     again = world.client_for("head_office").post(f"/api/v1/print-runs/{handoff.public_id}/retry/")
     assert again.status_code == 400 and again.json() == {"status": ["This print run was already delivered to the printer."]}
 
@@ -270,7 +271,7 @@ def test_page_ranges_come_from_the_pieces_anchors():
 
 
 def test_automatic_retries_are_bounded_with_a_growing_delay():
-    assert [printing.retry_delay(attempts) for attempts in range(1, 7)] == [60, 120, 240, 480, None, None]
+    assert [printing.retry_delay(retry) for retry in range(0, 7)] == [None, 60, 120, 240, 480, None, None]
 
 
 def test_secrets_are_encrypted_at_rest_and_never_shown_back(world):
@@ -319,3 +320,17 @@ def test_the_settings_page_as_a_browser_posts_it(world):
         "network": "alpha", "method": "none", "port": "22"}).status_code == 404
     printer.refresh_from_db()
     assert printer.method == "sftp"
+
+
+def test_a_failure_that_retrying_cannot_mend_is_not_retried(world, media, run):
+    """No printer set (a network that turned its hand-off off after the run was prepared): one
+    attempt, failed with the reason, no automatic retry."""
+    campaign = print_campaign(world, run, count=1)
+    handoff = PrintHandoff.objects.get(campaign=campaign)
+    from central.tasks import print_handoff_deliver_task
+
+    assert print_handoff_deliver_task.apply(args=[handoff.pk]).get() == "failed"
+    handoff.refresh_from_db()
+    assert (handoff.status, handoff.attempts) == ("failed", 1)
+    assert handoff.reason == "The network has no printer set: download the files from the campaign page."
+    assert print_handoff_deliver_task.apply(args=[10**9]).get() == "missing"
