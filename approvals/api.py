@@ -5,10 +5,14 @@ Thin, like the pages: every read goes through the approvals selectors (``proofs_
 ``central.selectors.campaign_get``, so a foreign object and a missing one both answer 404, files
 included. Every write goes through a service: its ``ValidationError`` becomes a 400 by field
 (nothing changed: the services are atomic), its ``PermissionDenied`` a 403 with its message, which
-only happens on an object the caller sees but may not act on. Objects are named by public id.
+only happens on an object the caller sees but may not act on. A proof or campaign no longer in the
+state the action needs (another request came first: an edit voided the proof, someone decided or
+revoked it) answers 409 with the reason (``StateConflict``). Objects are named by public id.
 """
 
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpResponse
@@ -19,7 +23,7 @@ from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -48,11 +52,14 @@ from approvals.selectors import (
     proofs_visible_to,
 )
 from approvals.services import (
+    StateConflict,
     approval_revoke,
+    decision_conflict,
     decision_refusal,
     policy_save,
     proof_decide,
     proof_request,
+    revoke_conflict,
     revoke_refusal,
 )
 from central.models import Channel
@@ -63,6 +70,21 @@ from local_stores.models import Role
 
 #: The frozen e-mail is someone else's HTML: shown sandboxed, no script, no fetch but images.
 CONTENT_SECURITY_POLICY = "default-src 'none'; img-src data: https: http:; style-src 'unsafe-inline'; sandbox"
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = gettext_lazy("Someone else acted on this first: reload it and try again.")
+    default_code = "conflict"
+
+
+@contextmanager
+def state_conflicts():
+    """A service's StateConflict (the race was lost under the lock) becomes a 409 with its reason."""
+    try:
+        yield
+    except StateConflict as error:
+        raise Conflict(str(error) or None) from error
 
 
 def _person(user) -> str | None:
@@ -318,18 +340,23 @@ class DecisionInputSerializer(serializers.Serializer):
 
 class ProofDecisionApi(APIView):
     """Approve, reject or request changes on the proof's current step. 403 (with the reason) for
-    who may not decide it now: an author of the campaign, someone whose step it is not, someone
-    who already decided it, a proof no longer waiting."""
+    who may not decide it: an author of the campaign, someone whose step it is not, someone who
+    already decided it. 409 (with the reason) for a proof no longer waiting for a decision (decided,
+    voided by an edit, its campaign no longer waiting for approval)."""
 
-    @extend_schema(request=DecisionInputSerializer, responses={201: DecisionOutputSerializer})
+    @extend_schema(request=DecisionInputSerializer, responses={201: DecisionOutputSerializer,
+                                                               409: OpenApiResponse(description="No longer waiting.")})
     def post(self, request: Request, public_id: str) -> Response:
         proof = proof_get(fetched_by=request.user, public_id=public_id)
+        conflict = decision_conflict(proof)
+        if conflict:
+            raise Conflict(conflict)
         refused = decision_refusal(request.user, proof)
         if refused:
             raise PermissionDenied(refused)
         data = DecisionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        with service_errors():
+        with service_errors(), state_conflicts():
             decision = proof_decide(proof=proof, decided_by=request.user, **data.validated_data)
         return Response(DecisionOutputSerializer(decision).data, status=status.HTTP_201_CREATED)
 
@@ -340,17 +367,22 @@ class RevokeInputSerializer(serializers.Serializer):
 
 class ProofRevokeApi(APIView):
     """Withdraw an approval until the first message leaves (an approver of the proof): the
-    campaign goes back to draft."""
+    campaign goes back to draft. 403 for who is not an approver of the proof; 409 (with the reason)
+    for a proof no longer approved (revoked, voided by an edit) or a campaign already sending."""
 
-    @extend_schema(request=RevokeInputSerializer, responses={200: ProofDetailOutputSerializer})
+    @extend_schema(request=RevokeInputSerializer, responses={200: ProofDetailOutputSerializer,
+                                                             409: OpenApiResponse(description="No longer approved.")})
     def post(self, request: Request, public_id: str) -> Response:
         proof = proof_get(fetched_by=request.user, public_id=public_id)
+        conflict = revoke_conflict(proof)
+        if conflict:
+            raise Conflict(conflict)
         refused = revoke_refusal(request.user, proof)
         if refused:
             raise PermissionDenied(refused)
         data = RevokeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        with service_errors():
+        with service_errors(), state_conflicts():
             approval_revoke(proof=proof, revoked_by=request.user, reason=data.validated_data["reason"])
         return Response(_proof_output(request, proof))
 

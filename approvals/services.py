@@ -161,10 +161,27 @@ def may_decide_step(user, proof: Proof, step: int) -> bool:
     return False
 
 
-def decision_refusal(user, proof: Proof) -> str | None:
-    """Why ``user`` may not decide ``proof`` now, or None."""
+class StateConflict(PermissionDenied):
+    """The proof or its campaign is no longer in the state the action needs: another request came
+    first (an edit voided the proof, someone else decided or revoked it). Not about the person but
+    about the moment: pages show the message, the API answers 409 with it. A PermissionDenied, as
+    these refusals always were, so that a caller that does not know it still answers with the reason."""
+
+
+def decision_conflict(proof: Proof) -> str | None:
+    """Why ``proof`` cannot be decided now by anyone (its state, or its campaign's), or None."""
     if proof.status != ProofStatus.PENDING:
         return _("This proof is no longer waiting for a decision.")
+    if proof.campaign.status != CampaignStatus.AWAITING_APPROVAL:
+        return _("This campaign is no longer waiting for approval.")
+    return None
+
+
+def decision_refusal(user, proof: Proof) -> str | None:
+    """Why ``user`` may not decide ``proof`` now, or None."""
+    conflict = decision_conflict(proof)
+    if conflict:
+        return conflict
     if user.pk in (proof.author_ids or []):
         return _("You authored or edited this campaign: someone else must approve it.")
     if not may_decide_step(user, proof, proof.current_step):
@@ -173,8 +190,6 @@ def decision_refusal(user, proof: Proof) -> str | None:
         return _("You already decided this step.")
     if Decision.objects.filter(proof=proof, decided_by=user).exists():
         return _("You already decided a step of this proof: each step needs someone else.")
-    if proof.campaign.status != CampaignStatus.AWAITING_APPROVAL:
-        return _("This campaign is no longer waiting for approval.")
     return None
 
 
@@ -338,6 +353,19 @@ def proof_request(*, campaign: Campaign, requested_by) -> Proof:
 # --- Deciding -------------------------------------------------------------------------------------------
 
 
+def lock_campaign_and_proof(proof: Proof) -> tuple[Campaign, Proof]:
+    """Lock ``proof``'s campaign row, then the proof's, and return both as they are now (the
+    proof's ``campaign`` set to the locked one). The one lock order of every path that writes a
+    campaign and its proofs (docs/approvals.md, "Concurrency: one lock order"): editing, deciding,
+    revoking, requesting, voiding, scheduling and sending all take the campaign first, so two of
+    them on the same campaign queue behind its row instead of deadlocking."""
+    campaign = Campaign.objects.select_for_update(of=("self",)).select_related("branch", "network").get(
+        pk=proof.campaign_id)
+    proof = Proof.objects.select_for_update().get(pk=proof.pk)
+    proof.campaign = campaign
+    return campaign, proof
+
+
 def _close(proof: Proof, status: str, reason: str = "") -> None:
     proof.status = status
     proof.closed_at = timezone.now()
@@ -349,13 +377,14 @@ def proof_decide(*, proof: Proof, decided_by, verdict: str, comment: str = "",
                  slot_comments: dict[str, str] | None = None) -> Decision:
     """Approve, reject, or request changes on the current step of ``proof``. Refused
     (PermissionDenied) to whoever may not decide it now; a rejection or a request for changes
-    without a comment is a ValidationError. A proof whose campaign changed behind its back is
-    voided (and that is kept) instead of being decided."""
+    without a comment is a ValidationError. A proof no longer waiting (another request came first)
+    is a StateConflict. A proof whose campaign changed behind its back is voided (and that is kept)
+    instead of being decided: a ValidationError saying so."""
     with transaction.atomic():
-        proof = Proof.objects.select_for_update(of=("self",)).select_related(
-            "campaign__branch", "campaign__network").get(pk=proof.pk)
-        campaign = Campaign.objects.select_for_update().get(pk=proof.campaign_id)
-        proof.campaign = campaign
+        campaign, proof = lock_campaign_and_proof(proof)
+        conflict = decision_conflict(proof)
+        if conflict:
+            raise StateConflict(conflict)
         refused = decision_refusal(decided_by, proof)
         if refused:
             raise PermissionDenied(refused)
@@ -428,7 +457,8 @@ def _void(proof: Proof, *, by, reason: str) -> None:
 
 def proofs_void_for_change(*, campaign: Campaign, by, what: list[str]) -> int:
     """The campaign changed (or was cancelled) after approval was requested: its live proofs no
-    longer count."""
+    longer count. Called (through ``campaign_changed``) inside the transaction that changed the
+    campaign, which holds the campaign's row lock: the proofs are locked second, as everywhere."""
     labels = {"slot_values": _("content"), "send_date": _("send date"), "target_criteria": _("target"),
               "target": _("target list"), "cancelled": _("cancelled")}
     changed = ", ".join(str(labels.get(name, name)) for name in what)
@@ -442,11 +472,19 @@ def proofs_void_for_change(*, campaign: Campaign, by, what: list[str]) -> int:
     return len(live)
 
 
-def revoke_refusal(user, proof: Proof) -> str | None:
+def revoke_conflict(proof: Proof) -> str | None:
+    """Why the approval of ``proof`` cannot be revoked now by anyone (its state, or its campaign's)."""
     if proof.status != ProofStatus.APPROVED:
         return _("Only an approved proof can be revoked.")
     if proof.campaign.status not in (CampaignStatus.APPROVED, CampaignStatus.SCHEDULED):
         return _("The first messages have left: approval can no longer be revoked.")
+    return None
+
+
+def revoke_refusal(user, proof: Proof) -> str | None:
+    conflict = revoke_conflict(proof)
+    if conflict:
+        return conflict
     if not any(may_decide_step(user, proof, step) for step in range(len(proof.steps))):
         return _("Only an approver of this proof can revoke it.")
     return None
@@ -454,10 +492,13 @@ def revoke_refusal(user, proof: Proof) -> str | None:
 
 @transaction.atomic
 def approval_revoke(*, proof: Proof, revoked_by, reason: str) -> Proof:
-    """Withdraw an approval until the first message leaves: the campaign goes back to draft."""
-    proof = Proof.objects.select_for_update().get(pk=proof.pk)
-    campaign = Campaign.objects.select_for_update().get(pk=proof.campaign_id)
-    proof.campaign = campaign
+    """Withdraw an approval until the first message leaves: the campaign goes back to draft. A
+    proof no longer approved (an edit voided it, someone revoked it first) or a campaign already
+    sending is a StateConflict."""
+    campaign, proof = lock_campaign_and_proof(proof)
+    conflict = revoke_conflict(proof)
+    if conflict:
+        raise StateConflict(conflict)
     refused = revoke_refusal(revoked_by, proof)
     if refused:
         raise PermissionDenied(refused)
@@ -621,10 +662,9 @@ def proof_deadlines_run(*, today=None) -> dict[str, int]:
     for proof in pending:
         kind = ProofAlert.Kind.ESCALATION if proof.decision_deadline < today else ProofAlert.Kind.REMINDER
         with transaction.atomic():
-            locked = Proof.objects.select_for_update().get(pk=proof.pk)
+            _campaign, locked = lock_campaign_and_proof(proof)  # the campaign first, as everywhere
             if locked.status != ProofStatus.PENDING:
                 continue
-            locked.campaign = proof.campaign
             _alert, created = ProofAlert.objects.get_or_create(proof=locked, step=locked.current_step, kind=kind)
             if not created:
                 continue

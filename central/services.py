@@ -429,7 +429,9 @@ def _campaigns_for(*, operation: Operation, branch: Node | None, created_by, ver
 
 
 def _cancel_campaigns(*, operation: Operation, branch: Node, cancelled_by, reason: str) -> int:
-    campaigns = list(Campaign.objects.filter(operation=operation, branch=branch, status__in=CAMPAIGN_OPEN_STATUSES))
+    # Locked first (in one order), like every path that changes a campaign and then its proofs.
+    campaigns = list(Campaign.objects.select_for_update().filter(
+        operation=operation, branch=branch, status__in=CAMPAIGN_OPEN_STATUSES).order_by("pk"))
     for campaign in campaigns:
         previous = campaign.status
         campaign.status = CampaignStatus.CANCELLED

@@ -1,7 +1,8 @@
 """The REST API of approvals (/api/v1/proofs/, /api/v1/campaigns/<id>/proofs/ and schedule/,
 /api/v1/approval-policies/, /api/v1/approval-audit/): the whole path from request to schedule,
 scoped like the pages (a foreign proof and a missing one both answer 404, files included), the
-rules of the services surfacing as 403 (refusals) and 400 (by field)."""
+rules of the services surfacing as 403 (refusals), 409 (a proof no longer in the state the action
+needs) and 400 (by field)."""
 
 from __future__ import annotations
 
@@ -234,7 +235,7 @@ def test_an_sms_proof_has_no_html_nor_pdf(world, campaign):
     assert get(world, "branch_manager", f"/api/v1/proofs/{proof}/pdf/").status_code == 404
 
 
-# --- The rules: 403 and 400 --------------------------------------------------------------------------
+# --- The rules: 403, 409 and 400 ---------------------------------------------------------------------
 
 
 def test_nobody_approves_their_own_campaign_nor_anothers_step(world, campaign):
@@ -272,7 +273,7 @@ def test_a_rejection_needs_a_comment_and_the_verdict_must_be_known(world, campai
     shown = get(world, "branch_manager", f"/api/v1/proofs/{proof}/").json()
     assert shown["status"] == "changes" and shown["decisions"][0]["slot_comments"] == {"message": "Trop vague"}
     again = decide(world, "regional_manager", proof, comment="encore")
-    assert again.status_code == 403 and "no longer waiting" in again.json()["detail"]
+    assert again.status_code == 409 and "no longer waiting" in again.json()["detail"]
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.DRAFT
 
@@ -310,7 +311,8 @@ def test_an_approver_revokes_until_the_first_message_leaves(world, campaign):
     assert revoked.json()["status"] == "revoked" and revoked.json()["closed_reason"] == "Prix erroné"
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.DRAFT
-    assert post(world, "approver", url, {"reason": "encore"}).status_code == 403  # no longer approved
+    again = post(world, "approver", url, {"reason": "encore"})
+    assert again.status_code == 409 and "Only an approved proof" in again.json()["detail"]
     assert post(world, "branch_manager", f"/api/v1/campaigns/{campaign.public_id}/schedule/").status_code == 400
 
 

@@ -29,6 +29,16 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The audience indexes carry INCLUDE columns for PostgreSQL's index-only counts; SQLite keeps the
     # key and the condition and ignores the rest, which is all the embedded demo needs.
     SILENCED_SYSTEM_CHECKS = ["models.W040"]
+    # The embedded demo serves several requests at once. SQLite has one writer at a time: a write
+    # transaction begun DEFERRED (Python's default) that meets another writer fails at once with
+    # "database is locked" (it cannot wait without deadlocking). Begun IMMEDIATE, it takes the write
+    # lock first and waits up to ``timeout`` seconds for it; WAL lets reads go on beside the writer.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": env.int("SQLITE_TIMEOUT", default=20),
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        **DATABASES["default"].get("OPTIONS", {}),
+    }
 
 INSTALLED_APPS = [
     "django.contrib.admin",

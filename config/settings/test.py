@@ -2,6 +2,10 @@
 and hermetic. DATABASE_URL and CELERY_BROKER_URL still come from the environment, so the same
 suite runs on SQLite with in-process tasks, and on PostgreSQL with a real broker and worker."""
 
+import os
+import tempfile
+from pathlib import Path
+
 from config.settings.base import *  # noqa: F403
 from config.settings.base import BASE_DIR
 from config.settings.env import env
@@ -11,6 +15,16 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 MEDIA_ROOT = BASE_DIR / "var" / "test-media"
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 LANGUAGE_CODE = "en"
+
+# On SQLite the test database is a file, not Django's shared in-memory one: requests served by
+# other threads (a live server, tests/test_concurrency_decide_edit.py) then get connections of
+# their own and take SQLite's locks as the embedded demo does. One file per test process, so
+# parallel runs (and pytest-xdist workers, which add their suffix) never share it.
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": str(Path(tempfile.gettempdir()) / f"relais-test-{os.getpid()}.sqlite3"),
+        **DATABASES["default"].get("TEST", {}),  # noqa: F405
+    }
 
 # Tests run tasks in-process, except those marked ``celery_worker`` when RELAIS_TEST_WORKER=1:
 # those go through the real broker to a real worker (see tests/conftest.py).
