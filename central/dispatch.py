@@ -501,7 +501,8 @@ class FrozenSend:
     def __init__(self, campaign: Campaign) -> None:
         snapshot = campaign_snapshot(campaign)
         if not snapshot or snapshot.get("format") != frozen.SNAPSHOT_FORMAT:
-            raise frozen.SnapshotProblem(_("The approved proof holds no frozen rendering: request approval again."))
+            raise frozen.SnapshotProblem(_(
+                "The approved proof holds no frozen rendering, or it was altered: request approval again."))
         self.snapshot = snapshot
         self.version = frozen.version_of(snapshot)
         keys = [key for key in snapshot.get("variants") or {} if key != frozen.HEAD_OFFICE]
@@ -1384,6 +1385,7 @@ def campaign_send_progress(campaign: Campaign) -> dict[str, object]:
         "queued": counts.get(DeliveryStatus.QUEUED, 0), "sending": counts.get(DeliveryStatus.SENDING, 0),
         "total": sum(counts.values()), "rate_per_min": rate,
         "eta": now + timedelta(minutes=remaining / rate) if remaining and rate else None,
+        "blocked_reason": send_blocked_reason(campaign),
     }
 
 

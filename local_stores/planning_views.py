@@ -257,6 +257,7 @@ def _history_entry(event, *, sees_customers: bool) -> tuple[object, str, list[st
         "status": _("Approval"), "scheduled": _("Scheduled"), "sending": _("Sending started"),
         "paused": _("Send paused"), "resumed": _("Send resumed"), "send_cancelled": _("Send cancelled"),
         "sent": _("Sent"),
+        "send_blocked": _("Send stopped: the messages no longer matched their proof"),
     }
     changes = event.changes or {}
     lines: list[str] = []

@@ -195,13 +195,18 @@ def verify(snapshot: Mapping[str, object]) -> str | None:
     if not snapshot or snapshot.get("format") != SNAPSHOT_FORMAT:
         return _("The approved proof holds no frozen rendering: request approval again.")
     try:
-        version = version_of(snapshot)
         for public_id, frozen in (snapshot.get("assets") or {}).items():
             _asset(public_id, frozen).read()
         for variant in (snapshot.get("variants") or {}).values():
             logo = (variant.get("branch") or {}).get("logo")
             if logo:
-                _asset("logo", logo).read()
+                _asset(_("the logo of %(branch)s") % {"branch": variant["branch"].get("name", "")}, logo).read()
+    except rendering.RenderError as error:  # a frozen file whose bytes no longer have its hash
+        return str(error)
+    except OSError:
+        return _("An approved image is missing from the storage.")
+    try:
+        version = version_of(snapshot)
         expected = snapshot.get("variant_hashes") or {}
         with_translation = _language(snapshot)
         with with_translation:

@@ -1,0 +1,264 @@
+"""Issue 18, item 3: the proof freezes every input of the rendering, and dispatch renders only
+from that snapshot. After approval, the branch's address, signature and name change, the library
+image's file is overwritten, and head office changes the SMS STOP mention and its forbidden words:
+the messages a real SMTP server on loopback (aiosmtpd) receives — and the SMS the provider gets —
+are the approved ones. A snapshot, a template version or a frozen image altered after approval
+stops the send before its first message, with the reason on the campaign page. Runs on SQLite and
+PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from django.core.files.storage import default_storage
+
+from approvals.models import Proof
+from central import dispatch
+from central.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
+from local_stores.models import Node
+from local_stores.services import node_update
+from templates_lib import frozen
+from templates_lib.models import ContentRules, TemplateVersion
+from tests.dispatching import SmtpSink, add_customers, smtp_settings
+from tests.planning import joined_campaign, sms_version
+from tests.snapshots import (
+    approve_and_schedule,
+    approved_proof,
+    email_version,
+    image_sources,
+    png_bytes,
+    set_details,
+    sha256,
+    start_sending,
+    upload,
+)
+
+pytestmark = pytest.mark.django_db
+BASE = "https://relais.example.test"
+RED = png_bytes((16, 12), "red")
+BLUE = png_bytes((30, 30), "blue")
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def sink(settings):
+    with SmtpSink() as running:
+        smtp_settings(settings, running.port)
+        settings.RELAIS_RATE_LIMIT_REDIS_URL = ""
+        yield running
+
+
+def dispatch_all(campaign: Campaign) -> dispatch.ChunkResult:
+    ids = Delivery.objects.filter(campaign=campaign).order_by("pk").values_list("pk", flat=True)
+    return dispatch.dispatch_chunk(campaign_id=campaign.pk, first_id=ids.first(), last_id=ids.last())
+
+
+def branch_campaign(world, media):
+    """N1's e-mail campaign, approved and scheduled with the red library image, to Anne and two more."""
+    set_details(world, "N1")
+    asset = upload(world, RED)
+    campaign = joined_campaign(world, version=email_version(world, asset), reachable=0)
+    add_customers(world, 2)
+    approve_and_schedule(world, campaign, author="branch_manager",
+                         slot_values={"headline": "Foire aux vins", "visual": asset.public_id})
+    return campaign, asset
+
+
+def change_everything_behind_the_proof(world, asset) -> None:
+    """What the issue lists: the branch manager edits the branch's details (a signature holding a word
+    the content rules refuse), head office renames the branch and changes the rules, and the asset's
+    file is overwritten in place (its URL now serves other bytes)."""
+    node_update(node=Node.objects.get(pk=world.nodes["N1"].pk), edited_by=world.users["branch_manager"],
+                data={"manager_signature": "Tout est gratuit !", "phone": "06 99 99 99 99", "opening_hours": "fermé"})
+    node_update(node=Node.objects.get(pk=world.nodes["N1"].pk), edited_by=world.users["head_office"],
+                data={"address_line1": "99 avenue Nouvelle", "name": "Lille Centre"})
+    ContentRules.objects.update_or_create(network=world.networks["alpha"], defaults={"forbidden_patterns": "gratuit"})
+    Path(asset.file.path).write_bytes(BLUE)
+
+
+# --- E-mail through a real SMTP server ----------------------------------------------------------
+
+
+def test_the_messages_received_are_the_approved_proof_after_the_branch_and_the_image_changed(world, media, sink):
+    campaign, asset = branch_campaign(world, media)
+    proof = approved_proof(campaign)
+    campaign = start_sending(world, campaign)
+    change_everything_behind_the_proof(world, asset)
+
+    result = dispatch_all(campaign)
+
+    assert (result.sent, result.failed, result.stopped) == (3, 0, "")
+    frozen_url = f"{BASE}/media/frozen/{sha256(RED)[:2]}/{sha256(RED)}.png"
+    # the proof, as approved: the details of the day of the request and the frozen copy of the image
+    assert proof.subject == "Foire aux vins chez Lille"
+    assert image_sources(proof.html) == [frozen_url]
+    for line in ("Lille · 1 rue Nationale · 59000 Lille · 03 20 00 00 01", "Horaires : 9h-19h",
+                 "Marie Durand, gérante", "Bonjour Camille,"):
+        assert line in proof.text
+    received = {item.to: item for item in sink.handler.received}
+    assert sorted(received) == ["anne.nord@example.test", "c0@example.test", "c1@example.test"]
+    for address, item in received.items():
+        delivery = Delivery.objects.select_related("customer").get(campaign=campaign, customer__email=address)
+        message = item.message
+        assert message["Subject"] == proof.subject
+        assert message["From"].addresses[0].display_name == "Lille"
+        assert message["Reply-To"].addresses[0].addr_spec == "lille@alpha.example.test"
+        # the text part is the proof's, but for the recipient's first name and their own links
+        expected_text = (proof.text.replace("Bonjour Camille,", f"Bonjour {delivery.customer.first_name},")
+                         .replace(f"{BASE}/u/preview", dispatch.unsubscribe_url(delivery.token))
+                         .replace(f"{BASE}/v/preview", dispatch.view_online_url(delivery.token)))
+        assert item.text.strip() == expected_text.strip()
+        html = item.html
+        assert image_sources(html)[0] == frozen_url  # (then the open pixel)
+        for changed in ("99 avenue Nouvelle", "gratuit", "06 99 99 99 99", "fermé", "Lille Centre"):
+            assert changed not in html and changed not in item.text
+    # the frozen copy holds the approved bytes; the library's file now holds others
+    assert Path(media, "frozen", sha256(RED)[:2], f"{sha256(RED)}.png").read_bytes() == RED
+    assert Path(asset.file.path).read_bytes() == BLUE
+
+
+def test_the_snapshot_holds_every_input_and_the_hash_covers_it(world, media, settings):
+    settings.DEFAULT_FROM_EMAIL = "Relais <envoi@relais.example.test>"
+    campaign, asset = branch_campaign(world, media)
+    proof = approved_proof(campaign)
+    snapshot = proof.snapshot
+    n1 = world.nodes["N1"]
+    version = campaign.template_version
+    assert snapshot["template_version"] == {"id": version.pk, "public_id": version.public_id,
+                                            "content_hash": version.content_hash}
+    assert snapshot["slot_values"] == {"headline": "Foire aux vins", "visual": asset.public_id}
+    assert snapshot["default_variant"] == n1.public_id and list(snapshot["variants"]) == [n1.public_id]
+    variant = snapshot["variants"][n1.public_id]
+    assert variant["branch"] == {
+        "pk": n1.public_id, "name": "Lille", "address_line1": "1 rue Nationale", "address_line2": "",
+        "postal_code": "59000", "city": "Lille", "phone": "03 20 00 00 01", "email": "lille@alpha.example.test",
+        "opening_hours": "9h-19h", "manager_signature": "Marie Durand, gérante", "website_url": "",
+        "facebook_url": "", "instagram_url": "", "logo": None}
+    assert variant["sender"] == {"name": "Lille", "address": "envoi@relais.example.test",
+                                 "reply_to": ["lille@alpha.example.test"], "domain": "relais.example.test"}
+    assert snapshot["assets"] == {asset.public_id: {
+        "sha256": sha256(RED), "path": f"frozen/{sha256(RED)[:2]}/{sha256(RED)}.png", "content_type": "image/png"}}
+    assert snapshot["system"] == {"stop_mention": "STOP au 36173", "unsubscribe_mailto": ""}
+    assert list(snapshot["variant_hashes"]) == [n1.public_id]
+    # the content hash is that of the fields read back, snapshot included: change one detail, and
+    # the hash no longer matches (what the send refuses)
+    from approvals.services import _content_hash, proof_frozen_fields
+
+    fields = proof_frozen_fields(proof)
+    assert _content_hash(fields) == proof.content_hash
+    fields["snapshot"]["variants"][n1.public_id]["branch"]["address_line1"] = "99 avenue Nouvelle"
+    assert _content_hash(fields) != proof.content_hash
+
+
+def test_a_snapshot_altered_in_the_database_after_approval_stops_the_send(world, media, sink):
+    campaign, _asset = branch_campaign(world, media)
+    proof = approved_proof(campaign)
+    campaign = start_sending(world, campaign)
+    altered = proof.snapshot
+    altered["variants"][world.nodes["N1"].public_id]["branch"]["manager_signature"] = "Tout est gratuit !"
+    Proof.objects.filter(pk=proof.pk).update(snapshot=altered)
+
+    result = dispatch_all(campaign)
+
+    assert result.sent == 0 and result.stopped == CampaignStatus.PAUSED
+    assert sink.handler.received == []
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.PAUSED
+    assert dispatch.send_blocked_reason(campaign) == (
+        "The approved proof holds no frozen rendering, or it was altered: request approval again.")
+    assert set(Delivery.objects.filter(campaign=campaign).values_list("status", flat=True)) == {DeliveryStatus.QUEUED}
+
+
+def test_a_template_version_changed_behind_the_proof_stops_the_send_and_the_page_says_why(world, media, sink):
+    campaign, _asset = branch_campaign(world, media)
+    campaign = start_sending(world, campaign)
+    # a published version cannot be saved; a direct update stands for a change the proof did not see
+    TemplateVersion.objects.filter(pk=campaign.template_version_id).update(subject="Tout est gratuit")
+
+    result = dispatch_all(campaign)
+
+    assert result.sent == 0 and sink.handler.received == []
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.PAUSED
+    reason = "The approved template version changed or is gone."
+    assert dispatch.send_blocked_reason(campaign) == reason
+    page = world.client_for("branch_manager").get(f"/network/campaigns/{campaign.public_id}/")
+    assert page.status_code == 200
+    assert reason in page.content.decode()
+    # resuming is refused with the same reason
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match="The approved template version changed"):
+        dispatch.campaign_send_resume(campaign=campaign, resumed_by=world.users["branch_manager"])
+
+
+def test_a_frozen_image_altered_in_the_storage_stops_the_send_before_its_first_message(world, media, sink):
+    """The day's send (``campaigns_send_due``) renders the proof's samples again and reads every
+    frozen file against its hash before the first message."""
+    campaign, _asset = branch_campaign(world, media)
+    proof = approved_proof(campaign)
+    path = proof.snapshot["assets"][_asset.public_id]["path"]
+    with default_storage.open(path, "wb") as stream:
+        stream.write(BLUE)
+
+    done = dispatch.campaigns_send_due(today=campaign.send_date)
+
+    assert done["campaigns"] == 0  # none started
+    assert sink.handler.received == []
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.PAUSED
+    assert dispatch.send_blocked_reason(campaign) == f"The approved image {_asset.public_id} was changed after approval."
+
+
+def test_the_day_s_send_goes_when_the_snapshot_renders_as_approved(world, media, sink,
+                                                                   django_capture_on_commit_callbacks):
+    campaign, asset = branch_campaign(world, media)
+    change_everything_behind_the_proof(world, asset)
+
+    with django_capture_on_commit_callbacks(execute=True):  # the chunks run in-process, after the commit
+        done = dispatch.campaigns_send_due(today=campaign.send_date)
+
+    assert done["campaigns"] == 1
+    assert dispatch.campaign_send_check(Campaign.objects.get(pk=campaign.pk)) is None
+    assert sorted(sink.handler.addresses()) == ["anne.nord@example.test", "c0@example.test", "c1@example.test"]
+    assert all("1 rue Nationale" in item.text for item in sink.handler.received)
+
+
+def test_verify_names_the_variant_whose_rendering_differs_from_its_frozen_hash(world, media):
+    campaign, _asset = branch_campaign(world, media)
+    snapshot = approved_proof(campaign).snapshot
+    assert frozen.verify(snapshot) is None
+    snapshot["variant_hashes"][world.nodes["N1"].public_id] = "0" * 64
+    assert frozen.verify(snapshot) == "The message for Lille no longer matches its approved proof."
+    assert frozen.verify({}) == "The approved proof holds no frozen rendering: request approval again."
+
+
+# --- SMS: the STOP mention as approved ----------------------------------------------------------
+
+
+def test_the_sms_goes_out_with_the_approved_stop_mention_and_branch_name(world, settings, tmp_path):
+    settings.RELAIS_SMS_BACKEND = "central.sms.FileSmsBackend"
+    settings.RELAIS_SMS_FILE_PATH = tmp_path / "sms"
+    ContentRules.objects.update_or_create(network=world.networks["alpha"],
+                                          defaults={"sms_stop_mention": "STOP au 36111"})
+    campaign = joined_campaign(world, version=sms_version(world), reachable=2)
+    approve_and_schedule(world, campaign, author="branch_manager", slot_values={"message": "vins de fête"})
+    proof = approved_proof(campaign)
+    campaign = start_sending(world, campaign)
+    ContentRules.objects.filter(network=world.networks["alpha"]).update(sms_stop_mention="STOP au 99999")
+    Node.objects.filter(pk=world.nodes["N1"].pk).update(name="Lille Centre")
+
+    result = dispatch_all(campaign)
+
+    assert result.sent == 2
+    assert proof.text == "Lille : vins de fête. STOP au 36111"
+    lines = [json.loads(line) for file in sorted(Path(tmp_path / "sms").glob("*.jsonl"))
+             for line in file.read_text().splitlines()]
+    assert [line["text"] for line in lines] == ["Lille : vins de fête. STOP au 36111"] * 2
