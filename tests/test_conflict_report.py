@@ -333,3 +333,26 @@ def test_the_report_is_linked_from_the_simulation_and_the_calendar_and_speaks_fr
     html = client.get(URL, WINDOW, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
     assert "Conflits entre campagnes" in html and "Pertes par point de vente" in html and "Conflicts between" not in html
     assert "Plafond de pression atteint" in html
+
+
+def test_head_offices_send_losing_to_a_branchs_own_version_is_a_conflict(world):
+    """Lille joined "Foire aux vins": its own version beats head office's send of the operation for
+    Lille's customers (branch_version, lost to Lille's version); Arras's customer gets head office's."""
+    from central.services import participation_answer
+
+    version = sms_version(world)
+    operation = plan(world, name="Foire aux vins", versions=[version])
+    participation_answer(operation=operation, branch=world.nodes["N1"], status="joined",
+                         answered_by=world.users["branch_manager"])
+    own = Campaign.objects.get(operation=operation, branch=world.nodes["N1"])
+    for name in ("Alice", "Bruno"):
+        _customer(world, name)
+    _customer(world, "Xavier", branch="N2")
+    _campaign(world, version, operation=operation, branch=None)
+    simulate(world)
+    page = world.client_for("head_office").get(URL, WINDOW, HTTP_ACCEPT_LANGUAGE="en")
+    assert [(_names(pair.losing), _names(pair.winning), pair.winning.public_id, pair.lost,
+             [(reason, n) for reason, _label, n in pair.reasons]) for pair in page.context["pairs"]] == [
+        (("Foire aux vins", NATIONAL), ("Foire aux vins", "Lille"), own.public_id, 2, [("branch_version", 2)])]
+    assert [(group.name, group.lost) for group in page.context["branches"]] == [(NATIONAL, 2)]
+    assert [(group.name, group.lost) for group in page.context["operations"]] == [("Foire aux vins", 2)]
