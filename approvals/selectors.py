@@ -12,8 +12,9 @@ from django.shortcuts import get_object_or_404
 
 from approvals.models import ApprovalPolicy, AuditEntry, Proof, ProofStatus
 from approvals.services import may_decide_step
-from central.selectors import campaigns_visible_to
-from local_stores.models import Network, NodeKind
+from central.models import CampaignStatus
+from central.selectors import campaign_can_edit, campaigns_visible_to
+from local_stores.models import Network, Node, NodeKind
 from local_stores.selectors import UserLike, nodes_in_scope
 
 
@@ -103,3 +104,27 @@ def decisions_by(*, fetched_by: UserLike, limit: int = 20) -> list:
                         "proof__campaign__template_version__template")
         .order_by("-decided_at", "-id")[:limit]
     )
+
+
+def campaigns_with_old_details(*, fetched_by: UserLike, branch: Node) -> list[dict[str, object]]:
+    """Approved or scheduled campaigns ``fetched_by`` sees whose approved proof froze other details of
+    ``branch`` than it has now (its own campaigns, and co-signed national sends reaching it): they will
+    go out with the old details, as approved, unless a new approval is asked for. Each with what
+    changed (field names) and whether ``fetched_by`` may ask for it."""
+    from templates_lib.frozen import branch_changes
+
+    waiting = (campaigns_visible_to(fetched_by)
+               .filter(status__in=(CampaignStatus.APPROVED, CampaignStatus.SCHEDULED), network_id=branch.network_id)
+               .filter(Q(branch=branch) | Q(branch__isnull=True))
+               .select_related("branch", "network", "operation").order_by("send_date", "id"))
+    found = []
+    for campaign in waiting:
+        proof = (Proof.objects.filter(campaign=campaign, status=ProofStatus.APPROVED).order_by("-number").first())
+        variant = ((proof.snapshot or {}).get("variants") or {}).get(branch.public_id) if proof else None
+        if variant is None:
+            continue
+        changed = branch_changes(variant.get("branch") or {}, branch)
+        if changed:
+            found.append({"campaign": campaign, "proof": proof, "changed": changed,
+                          "can_request": campaign_can_edit(fetched_by, campaign)})
+    return found

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from approvals.models import ProofStatus, Verdict
 from approvals.selectors import latest_proof, proof_decisions
-from approvals.services import proof_request
+from approvals.services import proof_request, proof_request_again
 from central.models import (
     CAMPAIGN_OPEN_STATUSES,
     Campaign,
@@ -410,7 +410,10 @@ def _approval_errors(request: HttpRequest, campaign: Campaign, error: Validation
 def campaign_request_approval_view(request: HttpRequest, public_id: str) -> HttpResponse:
     campaign = campaign_get(fetched_by=request.user, public_id=public_id)
     try:
-        proof = proof_request(campaign=campaign, requested_by=request.user)
+        if request.POST.get("again") == "1":  # an approved campaign, asked again with the current details
+            proof = proof_request_again(campaign=campaign, requested_by=request.user)
+        else:
+            proof = proof_request(campaign=campaign, requested_by=request.user)
     except ValidationError as error:
         messages.error(request, _("Approval was not requested:"))
         _approval_errors(request, campaign, error)

@@ -7,8 +7,10 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from approvals.selectors import campaigns_with_old_details
 from central.selectors import consent_summary, customer_counts_by_branch
 from local_stores.forms import NodeProfileForm
+from local_stores.models import Node
 from local_stores.selectors import branch_get, branch_list, node_in_scope, regions_visible_to
 from local_stores.services import node_editable_fields, node_update
 
@@ -42,6 +44,10 @@ def branch_list_view(request: HttpRequest) -> HttpResponse:
 def branch_detail_view(request: HttpRequest, public_id: str) -> HttpResponse:
     branch = branch_get(fetched_by=request.user, public_id=public_id)
     can_see_customers = node_in_scope(request.user, branch, perm="view_customers")
+    old_details = campaigns_with_old_details(fetched_by=request.user, branch=branch)
+    for item in old_details:  # the changed details by their labels, never field names
+        item["changed_labels"] = [_("logo") if name == "logo" else str(Node._meta.get_field(name).verbose_name)
+                                  for name in item["changed"]]
     return render(
         request,
         "local_stores/branch_detail.html",
@@ -50,6 +56,7 @@ def branch_detail_view(request: HttpRequest, public_id: str) -> HttpResponse:
             "can_see_customers": can_see_customers,
             "consent": consent_summary(fetched_by=request.user, branch=branch) if can_see_customers else None,
             "can_edit": bool(node_editable_fields(node=branch, user=request.user)),
+            "old_details": old_details,
         },
     )
 

@@ -84,6 +84,20 @@ def branch_details(node) -> dict[str, object]:
     return details
 
 
+def branch_changes(frozen_details: Mapping[str, object], node) -> list[str]:
+    """The details of ``node`` (field names, logo included) that differ from those a proof froze."""
+    changed = [name for name in BRANCH_DETAILS if str(getattr(node, name, "") or "") != frozen_details.get(name, "")]
+    logo = frozen_details.get("logo") or {}
+    if node.logo:
+        with node.logo.open("rb") as stream:
+            current = hashlib.sha256(stream.read()).hexdigest()
+    else:
+        current = None
+    if current != (logo.get("sha256") if logo else None):
+        changed.append("logo")
+    return changed
+
+
 def sender(*, name: str, reply_to: str = "") -> dict[str, object]:
     """The sender identity of a variant: the display name on the platform's address."""
     from email.utils import parseaddr

@@ -172,3 +172,16 @@ def test_a_customer_of_a_branch_opened_after_the_proof_gets_head_office_s_varian
     assert send.sender(frozen.HEAD_OFFICE)[0].startswith("Alpha <")
     assert DETAILS["alpha:HQ"]["address_line1"] in frozen.render_sample(
         send.version, send.snapshot, frozen.HEAD_OFFICE, pdf=False)["text"]
+
+
+def test_head_office_sees_on_a_branch_s_page_the_national_send_using_its_old_details(world, media):
+    campaign, _asset = national_campaign(world)
+    node_update(node=Node.objects.get(pk=world.nodes["N2"].pk), edited_by=world.users["head_office"],
+                data={"address_line1": "50 rue Neuve"})
+
+    page = world.client_for("head_office").get(f"/network/branches/{world.nodes['N2'].public_id}/").content.decode()
+    other = world.client_for("head_office").get(f"/network/branches/{world.nodes['S1'].public_id}/").content.decode()
+
+    assert 'data-testid="old-details"' in page and f"/network/campaigns/{campaign.public_id}/" in page
+    assert "Changed since the approval: address" in page and 'data-testid="request-again"' in page
+    assert 'data-testid="old-details"' not in other  # Nîmes did not change

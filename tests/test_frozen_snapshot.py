@@ -262,3 +262,42 @@ def test_the_sms_goes_out_with_the_approved_stop_mention_and_branch_name(world, 
     lines = [json.loads(line) for file in sorted(Path(tmp_path / "sms").glob("*.jsonl"))
              for line in file.read_text().splitlines()]
     assert [line["text"] for line in lines] == ["Lille : vins de fête. STOP au 36111"] * 2
+
+
+# --- The branch's page: approved campaigns still using the old details ---------------------------
+
+
+def test_the_branch_page_lists_approved_campaigns_using_old_details_and_asks_for_a_new_approval(world, media):
+    campaign, _asset = branch_campaign(world, media)
+    old_proof = approved_proof(campaign)
+    client = world.client_for("branch_manager")
+    page = client.get(f"/network/branches/{world.nodes['N1'].public_id}/").content.decode()
+    assert 'data-testid="old-details"' not in page  # nothing changed yet
+    node_update(node=Node.objects.get(pk=world.nodes["N1"].pk), edited_by=world.users["branch_manager"],
+                data={"manager_signature": "Julie Petit, gérante", "phone": "03 20 99 99 99"})
+
+    page = client.get(f"/network/branches/{world.nodes['N1'].public_id}/").content.decode()
+
+    assert 'data-testid="old-details"' in page
+    assert f"/network/campaigns/{campaign.public_id}/" in page
+    assert "Changed since the approval: phone, manager&#x27;s signature" in page
+    assert 'data-testid="request-again"' in page
+    # the sibling branch's manager does not see it (the page answers 404)
+    assert world.client_for("sibling_branch_manager").get(
+        f"/network/branches/{world.nodes['N1'].public_id}/").status_code == 404
+
+    response = client.post(f"/network/campaigns/{campaign.public_id}/request-approval/", "again=1",
+                           content_type="application/x-www-form-urlencoded")
+
+    assert response.status_code == 302
+    old_proof.refresh_from_db()
+    assert old_proof.status == "voided"
+    assert old_proof.closed_reason.startswith("a new approval was requested with the branch's current details")
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.AWAITING_APPROVAL
+    new_proof = Proof.objects.get(campaign=campaign, status="pending")
+    frozen_branch = new_proof.snapshot["variants"][world.nodes["N1"].public_id]["branch"]
+    assert (frozen_branch["manager_signature"], frozen_branch["phone"]) == ("Julie Petit, gérante", "03 20 99 99 99")
+    assert "Julie Petit, gérante" in new_proof.text and "Marie Durand" not in new_proof.text
+    page = client.get(f"/network/branches/{world.nodes['N1'].public_id}/").content.decode()
+    assert 'data-testid="old-details"' not in page
