@@ -28,7 +28,10 @@ from central.models import (
     Customer,
     NationalTargetReview,
     Operation,
+    OperationMode,
     OperationStatus,
+    Participation,
+    ParticipationStatus,
 )
 from central.selectors import campaign_audience, customers_visible_to, operation_eligible_branches
 from local_stores.models import Node
@@ -50,6 +53,13 @@ def head_office_sends(operation: Operation) -> QuerySet[Campaign]:
     )
 
 
+def operations_with_head_office_sends(operations) -> set[int]:
+    """The ids of those of ``operations`` (already read through a scoping selector) for which head
+    office has a live national send of its own."""
+    return set(Campaign.objects.filter(operation__in=operations, branch__isnull=True)
+               .exclude(status=CampaignStatus.CANCELLED).values_list("operation_id", flat=True))
+
+
 def review_deadline(operation: Operation) -> date | None:
     """The last day branches may review head office's target: the operation's subscription
     deadline if it has one, else the day before head office's earliest live send. None when head
@@ -68,6 +78,22 @@ def review_is_open(operation: Operation, *, today: date | None = None) -> bool:
     deadline = review_deadline(operation)
     today = today or timezone.localdate()
     return operation.status == OperationStatus.PUBLISHED and deadline is not None and today <= deadline
+
+
+def head_office_passes_by(operation: Operation, branch: Node) -> str:
+    """Why head office's send reaches none of the branch's customers, whatever its review:
+    "declined" (the branch declined the operation or opted out of it), "own_version" (the branch
+    submitted its own version of the operation, which beats head office's); "" when it does reach
+    them. The rule arbitration applies (``central.arbitration.national_reach``, for a real send)."""
+    answered = Participation.objects.filter(operation_id=operation.pk, branch_id=branch.pk,
+                                            status__in=(ParticipationStatus.DECLINED, ParticipationStatus.OPTED_OUT))
+    if answered.exists():
+        return "declined"
+    if operation.mode != OperationMode.KIT and Campaign.objects.filter(
+            operation_id=operation.pk, branch_id=branch.pk).exclude(
+            status__in=(CampaignStatus.DRAFT, CampaignStatus.CANCELLED)).exists():
+        return "own_version"
+    return ""
 
 
 def review_branches(user: UserLike, operation: Operation) -> QuerySet[Node]:

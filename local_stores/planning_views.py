@@ -59,6 +59,7 @@ from central.services import (
     kit_use,
     participation_answer,
 )
+from central.target_review_selectors import operations_with_head_office_sends
 from central.targeting import criteria_clean, reachable_on
 from local_stores.models import Node, Role
 from local_stores.planning_forms import SendDateForm, target_criteria_from, target_form, target_initial
@@ -101,6 +102,8 @@ def operations_view(request: HttpRequest) -> HttpResponse:
         answers = {p.operation_id: p for p in branch.participations.filter(operation__in=eligible)}
         campaigns = list(campaign_list(fetched_by=request.user, branch=branch))
         context |= {
+            # head office sends a message of its own for these: the branch reviews its target
+            "national_sends": operations_with_head_office_sends(eligible),
             "can_act": node_in_scope(request.user, branch, perm="change_node"),
             "rows": [
                 {

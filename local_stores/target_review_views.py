@@ -25,6 +25,7 @@ from central.target_review_selectors import (
     PAGE_SIZE,
     REMOVED,
     addable_customers,
+    head_office_passes_by,
     head_office_sends,
     review_branches,
     review_counts,
@@ -110,7 +111,8 @@ def target_review_view(request: HttpRequest, public_id: str) -> HttpResponse:
     counts = review_counts(fetched_by=request.user, operation=operation, branches=[branch])
     return render(request, "local_stores/target_review.html", {
         "operation": operation, "branch": branch, "branches": branches, "can_act": can_act and is_open,
-        "is_open": is_open, "deadline": review_deadline(operation), "sends": list(head_office_sends(operation)),
+        "is_open": is_open, "deadline": review_deadline(operation),
+        "passes_by": head_office_passes_by(operation, branch), "sends": list(head_office_sends(operation)),
         "counts": counts[0] if counts else None, "page": page, "query": query.urlencode(),
         "search": search, "state": state, "segment": segment, "segments": review_segments(
             fetched_by=request.user, operation=operation, branch=branch),

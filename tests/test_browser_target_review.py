@@ -1,5 +1,6 @@
 """The branch's review of head office's target on a phone (390 × 844), in a real browser (Playwright
-driving Debian's chromium against pytest-django's live server): no sideways scrolling, the reason
+driving Debian's chromium against pytest-django's live server): no sideways scrolling, no serious
+accessibility violation (axe-core), the reason
 select and the buttons within reach, a removal and an addition made with the thumb, the counts
 following, and no JavaScript error or failed request.
 
@@ -27,8 +28,16 @@ def phone(_desktop_page):  # noqa: F811
 
 
 def _no_sideways_scroll(page) -> None:
+    """No sideways scrolling, and no serious or critical accessibility violation (axe-core)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    page.wait_for_load_state("networkidle")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
         "the page scrolls sideways at 390 px")
+    violations = [f"{violation['id']} at {node['target']}: {violation['help']}"
+                  for violation in Axe().run(page).response["violations"]
+                  if violation["impact"] in ("serious", "critical") for node in violation["nodes"]]
+    assert violations == []
 
 
 def test_the_review_page_on_a_phone(setup, phone, js_problems):  # noqa: F811
@@ -48,6 +57,8 @@ def test_the_review_page_on_a_phone(setup, phone, js_problems):  # noqa: F811
     _no_sideways_scroll(phone)
     phone.get_by_label("Find one of your customers to add").fill("fabre")
     phone.get_by_role("button", name="Find", exact=True).click()
+    expect(phone.locator(".add-candidate")).to_have_count(1)
+    _no_sideways_scroll(phone)
     phone.locator(".add-candidate", has_text="Client Fabre").get_by_role("button", name="Add").click()
     expect(counts.locator("[data-count=added]")).to_have_text("1")
     _no_sideways_scroll(phone)

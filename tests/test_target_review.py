@@ -348,3 +348,24 @@ def test_a_simulation_follows_the_review(setup):
         "Garnier": (False, "no_consent"),  # gold, but refuses SMS
         "Hamon": (True, ""),  # Arras's, not reviewed: goes as proposed
     }
+
+
+def test_the_page_says_when_head_offices_send_passes_the_branch_by(setup):
+    from central.models import CampaignStatus
+    from central.services import participation_answer
+    from central.target_review_selectors import head_office_passes_by
+
+    world, operation, _national, _people = setup
+    n1, n2 = world.nodes["N1"], world.nodes["N2"]
+    assert head_office_passes_by(operation, n1) == "" and 'id="review-passes-by"' not in _page(
+        world, operation).content.decode()
+    participation_answer(operation=operation, branch=n1, status="declined", answered_by=world.users["branch_manager"])
+    assert head_office_passes_by(operation, n1) == "declined"
+    assert "Your branch declined this operation" in _page(world, operation).content.decode()
+    # N2 joins: its draft is not a version yet; submitted for approval, it replaces head office's
+    participation_answer(operation=operation, branch=n2, status="joined",
+                         answered_by=world.users["sibling_branch_manager"])
+    assert head_office_passes_by(operation, n2) == ""
+    Campaign.objects.filter(operation=operation, branch=n2).update(status=CampaignStatus.AWAITING_APPROVAL)
+    assert head_office_passes_by(operation, n2) == "own_version"
+    assert "Your branch sends its own version" in _page(world, operation, "sibling_branch_manager").content.decode()
