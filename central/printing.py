@@ -33,6 +33,7 @@ import io
 import logging
 import posixpath
 import re
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -380,13 +381,38 @@ def _remote_path(directory: str, name: str) -> str:
 def sftp_upload(printer: PrinterSettings, files: list[tuple[str, bytes]]) -> None:
     """Upload ``files`` to the printer's SFTP server, in order, each as ``.part`` then renamed."""
     try:
-        asyncio.run(asyncio.wait_for(_sftp_upload(printer, files), timeout=SFTP_TIMEOUT_SECONDS * (1 + len(files))))
+        _run_async(lambda: asyncio.wait_for(_sftp_upload(printer, files),
+                                            timeout=SFTP_TIMEOUT_SECONDS * (1 + len(files))))
     except DeliveryFailed:
         raise
     except TimeoutError as error:
         raise DeliveryFailed(_("The printer's SFTP server did not answer in time.")) from error
     except Exception as error:
         raise DeliveryFailed(_("SFTP: %(error)s") % {"error": _sftp_error(error)}) from error
+
+
+def _run_async(make_coroutine) -> None:
+    """Run the coroutine to its end from synchronous code: here, or — when this thread already runs
+    an event loop (an ASGI server, a browser driver in tests), where asyncio.run() is refused — in a
+    thread of its own, waited for."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(make_coroutine())
+        return
+    outcome: dict[str, BaseException] = {}
+
+    def run() -> None:
+        try:
+            asyncio.run(make_coroutine())
+        except BaseException as error:  # handed back to the caller's thread, whatever it is
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run, name="relais-sftp")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
 
 
 def _sftp_error(error: Exception) -> str:
