@@ -382,6 +382,7 @@ def build_workload(customers: int, seed: int):
     from django.core.management import call_command
     from django.utils import timezone
 
+    from bench.frozen_proof import approved_proof_for
     from central.models import Campaign, CampaignStatus, Channel, ConsentStatus, Customer, Delivery
     from fixtures.demo_templates import load_demo_templates
     from fixtures.generate import NamePool
@@ -414,6 +415,7 @@ def build_workload(customers: int, seed: int):
     campaign = Campaign.objects.create(network=network, branch=branch, template_version=newsletter,
                                        channel=Channel.EMAIL, slot_values=slot_values,
                                        send_date=timezone.localdate(), status=CampaignStatus.SENDING)
+    approved_proof_for(campaign, by=author)  # dispatch renders only from an approved proof's snapshot
     ids = Customer.objects.filter(network=network).order_by("pk").values_list("pk", flat=True)
     Delivery.objects.bulk_create([Delivery(campaign=campaign, customer_id=pk, channel=Channel.EMAIL) for pk in ids],
                                  batch_size=5000)
@@ -558,14 +560,17 @@ def profile_chunk(network, branch, newsletter, slot_values, out: Path) -> dict[s
     import cProfile
     import pstats
 
+    from django.contrib.auth import get_user_model
     from django.utils import timezone
 
+    from bench.frozen_proof import approved_proof_for
     from central.dispatch import dispatch_chunk
     from central.models import Campaign, CampaignStatus, Channel, Customer, Delivery
 
     campaign = Campaign.objects.create(network=network, branch=branch, template_version=newsletter,
                                        channel=Channel.EMAIL, slot_values=slot_values,
                                        send_date=timezone.localdate(), status=CampaignStatus.SENDING)
+    approved_proof_for(campaign, by=get_user_model().objects.get(username="bench-send"))
     ids = list(Customer.objects.filter(network=network).order_by("pk").values_list("pk", flat=True)[:PROFILE_CHUNK])
     Delivery.objects.bulk_create([Delivery(campaign=campaign, customer_id=pk, channel=Channel.EMAIL) for pk in ids])
     span = Delivery.objects.filter(campaign=campaign).order_by("pk").values_list("pk", flat=True)

@@ -417,6 +417,7 @@ def test_send_survives_killed_workers_a_database_restart_and_a_broker_outage(set
     assert connection.vendor == "postgresql", "the fault-injection run needs PostgreSQL (DATABASE_URL)"
     from django.contrib.auth import get_user_model
 
+    from bench.frozen_proof import approved_proof_for
     from bench.send_benchmark import build_workload
     from central.dispatch import (
         campaign_dispatch,
@@ -518,6 +519,7 @@ def test_send_survives_killed_workers_a_database_restart_and_a_broker_outage(set
             second = Campaign.objects.create(network=network, branch=branch, template_version=newsletter,
                                              channel=Channel.EMAIL, slot_values=slot_values,
                                              send_date=campaign.send_date, status=CampaignStatus.SENDING)
+            approved_proof_for(second, by=author)  # dispatch renders only from an approved proof's snapshot
             ids = Customer.objects.filter(network=network).order_by("pk").values_list("pk", flat=True)[:PAUSE_RECIPIENTS]
             Delivery.objects.bulk_create([Delivery(campaign=second, customer_id=pk, channel=Channel.EMAIL)
                                           for pk in ids], batch_size=5000)
