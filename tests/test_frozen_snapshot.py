@@ -301,3 +301,49 @@ def test_the_branch_page_lists_approved_campaigns_using_old_details_and_asks_for
     assert "Julie Petit, gérante" in new_proof.text and "Marie Durand" not in new_proof.text
     page = client.get(f"/network/branches/{world.nodes['N1'].public_id}/").content.decode()
     assert 'data-testid="old-details"' not in page
+
+
+# --- Print: the mail merge from the frozen snapshot ----------------------------------------------
+
+
+def test_the_mail_merge_prints_the_approved_image_and_address_after_both_changed(world, media, settings,
+                                                                                django_capture_on_commit_callbacks):
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    from central.models import PrintFile
+    from templates_lib import services as template_services
+    from tests.dispatching import to_sending
+
+    set_details(world, "N1")
+    asset = upload(world, RED)
+    template = template_services.template_create(network=world.networks["alpha"], kind="print", name="Flyer",
+                                                 created_by=world.users["head_office"])
+    draft = template.versions.get()
+    template_services.draft_update(
+        version=draft, edited_by=world.users["head_office"],
+        body='<h1>{{ slot.headline }}</h1><img src="{{ slot.visual }}" alt=""><p>{{ branch.address }}</p>'
+             "<p>Bonjour {{ recipient.first_name }}</p>",
+        slots=[{"name": "headline", "type": "short_text", "label": "Titre", "max_length": 80, "required": True,
+                "default": "Nos nouveautés"},
+               {"name": "visual", "type": "image", "label": "Visuel", "required": True, "default": asset.public_id}])
+    version = template_services.version_publish(version=draft, published_by=world.users["head_office"])
+    campaign = joined_campaign(world, version=version, channels=["post"], reachable=0)
+    add_customers(world, 2, prefix="p", channel="post")
+    campaign = to_sending(world, campaign, slot_values={"headline": "Foire aux vins", "visual": asset.public_id})
+    node_update(node=Node.objects.get(pk=world.nodes["N1"].pk), edited_by=world.users["head_office"],
+                data={"address_line1": "99 avenue Nouvelle"})
+    Path(asset.file.path).write_bytes(BLUE)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatch.campaign_dispatch(campaign=campaign)
+
+    merge = PrintFile.objects.get(campaign=campaign, kind=PrintFile.Kind.MAIL_MERGE)
+    reader = PdfReader(BytesIO(merge.file.read()))
+    pages = [page.extract_text() for page in reader.pages]
+    assert len(pages) == 2
+    for index, text in enumerate(pages):
+        assert "Foire aux vins" in text and "1 rue Nationale" in text and f"Bonjour Prénom{index}" in text
+        assert "99 avenue Nouvelle" not in text
+    assert [image.image.size for page in reader.pages for image in page.images] == [(16, 12), (16, 12)]
