@@ -28,6 +28,7 @@ import threading
 import time
 
 import pytest
+from django.contrib.messages import get_messages
 from django.db import connection
 from django.test import Client
 
@@ -137,6 +138,9 @@ def action_call(world, kind: str, campaign: Campaign, proof: Proof, *, page: boo
 #: What the action answers when it goes through, and (by the API) when it lost the race.
 API_WON = {"approve": 201, "revoke": 200, "schedule": 200}
 API_LOST = {"approve": 409, "revoke": 409, "schedule": 400}
+#: What a page says when the action came second (the proof voided, or the campaign a draft again).
+LOST_MESSAGES = {"approve": ("no longer waiting",), "revoke": ("Only an approved proof",),
+                 "schedule": ("Only an approved campaign",)}
 #: What the campaign is after an unchanged edit (the action went through).
 AFTER_ACTION = {"approve": CampaignStatus.APPROVED, "revoke": CampaignStatus.DRAFT,
                 "schedule": CampaignStatus.SCHEDULED}
@@ -191,6 +195,10 @@ def test_an_action_racing_an_edit_never_answers_5xx_and_never_leaves_a_stale_app
             won = CampaignEvent.objects.filter(campaign=campaign, action="scheduled").count() == before + 1
         if page:
             assert action.status_code == 302, f"{where}: {described(action)}"
+            shown = [(message.level_tag, str(message)) for message in get_messages(action.wsgi_request)]
+            assert [tag for tag, _text in shown] == ["success" if won else "error"], f"{where}: {shown}"
+            if not won:
+                assert any(words in shown[0][1] for words in LOST_MESSAGES[kind]), f"{where}: {shown}"
         else:
             expected = API_WON[kind] if won else API_LOST[kind]
             assert action.status_code == expected, f"{where}: {described(action)}"
