@@ -193,7 +193,15 @@ class FuzzWorld:
 
 def _pools() -> dict[str, list[str]]:
     from approvals.models import ApprovalPolicy, Proof
-    from central.models import Campaign, Customer, CustomerImport, Operation, OwnershipTransfer
+    from central.models import (
+        Campaign,
+        Customer,
+        CustomerImport,
+        Operation,
+        OwnershipTransfer,
+        PrintFile,
+        PrintHandoff,
+    )
     from local_stores.models import Network, Node
     from templates_lib.models import Asset, Template, TemplateVersion
 
@@ -215,6 +223,9 @@ def _pools() -> dict[str, list[str]]:
         "assets": ids(Asset.objects.all()),
         "ownership-transfers": ids(OwnershipTransfer.objects.all()),
         "network-rules": ids(Network.objects.all(), "slug"),
+        "print-files": ids(PrintFile.objects.all()),
+        "print-runs": ids(PrintHandoff.objects.all()),
+        "printer-settings": ids(Network.objects.all(), "slug"),
     }
 
 
@@ -268,6 +279,18 @@ def build_fuzz_world() -> FuzzWorld:
         customer_reference=world.customers["N1"].external_id,
         requested_by=users["sibling_branch_manager"],
     )
+    # a print run of N1's campaign: its PDF and its hand-off (failed, so that head office may retry)
+    from django.core.files.base import ContentFile
+
+    from central.models import PrintFile, PrintHandoff
+
+    record = PrintFile(campaign=campaign, kind=PrintFile.Kind.MAIL_MERGE, pages=1, recipients=1)
+    record.file.save("fuzz-mail-merge.pdf", ContentFile(b"%PDF-1.4 fuzz"), save=False)
+    record.save()
+    handoff = PrintHandoff(print_file=record, campaign=campaign, status="failed", reason="refused",
+                           pdf_sha256="0" * 64, manifest_sha256="0" * 64, pieces=1, pages=1)
+    handoff.manifest.save("fuzz-manifest.csv", ContentFile(b"piece\r\n1\r\n"), save=False)
+    handoff.save()
     tokens = {actor: Token.objects.create(user=users[actor]).key for actor in ACTORS}
     return FuzzWorld(world=world, tokens=tokens, pools=_pools())
 
