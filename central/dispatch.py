@@ -1560,9 +1560,13 @@ def tracking_click(*, token: str, signed: str) -> str:
 def message_view_online(*, delivery: Delivery) -> str:
     """The HTML of an e-mail delivery as its recipient got it (links tracked, no open pixel)."""
     campaign = _campaign(delivery.campaign_id)
-    send = FrozenSend(campaign)  # what was approved and sent, not the branch's details of today
     with translation.override(settings.LANGUAGE_CODE):
-        compiled = rendering.compile_email(send.version, send.context(send.key_for(delivery.customer)))
+        try:  # what was approved and sent, not the branch's details of today
+            send = FrozenSend(campaign)
+            compiled = rendering.compile_email(send.version, send.context(send.key_for(delivery.customer)))
+        except frozen.SnapshotProblem:  # a message sent before proofs froze their inputs (or since altered)
+            logger.warning("view online of campaign %s: no valid frozen snapshot, live rendering", campaign.public_id)
+            compiled = rendering.compile_email(campaign.template_version, variant_context(campaign))
         rendered = rendering.render_email(compiled, recipient_values(delivery.customer), system_values(delivery.token))
     return tracked_html(rendered.html, delivery.token, pixel=False)
 

@@ -122,6 +122,11 @@ def test_the_messages_received_are_the_approved_proof_after_the_branch_and_the_i
     # the frozen copy holds the approved bytes; the library's file now holds others
     assert Path(media, "frozen", sha256(RED)[:2], f"{sha256(RED)}.png").read_bytes() == RED
     assert Path(asset.file.path).read_bytes() == BLUE
+    # "view online" shows the message as it was sent, not the branch's details of today
+    token = Delivery.objects.filter(campaign=campaign).first().token
+    online = world.client_for("anonymous").get(dispatch.view_online_url(token).removeprefix(BASE))
+    assert online.status_code == 200
+    assert "1 rue Nationale" in online.content.decode() and "99 avenue Nouvelle" not in online.content.decode()
 
 
 def test_the_snapshot_holds_every_input_and_the_hash_covers_it(world, media, settings):
