@@ -7,7 +7,9 @@ the demo network, in English and in French — one story told by the three peopl
    runs the simulation; reads the consolidated dashboard.
 2. **Branch manager** (claire.bernard, Paris 11e): finds the operation, joins it, fills the slot and
    watches the live preview, narrows the target and watches the count, picks a date that collides
-   with another message and reads the clash warning, requests the proof (BAT).
+   with another message and reads the clash warning, requests the proof (BAT); then reviews head
+   office's national target (removes a customer with a reason, finds and adds one of hers) and head
+   office reads the branch's counts on its operation page.
 3. **Approver** (paul.martin, the region; then sophie.leroy, head office): finds the proof in the
    inbox, reads what the branch changed, rejects it with a comment (a rejection without a comment
    is refused next to the field); the branch reads the comment, corrects, asks again; the approvers
@@ -35,7 +37,8 @@ from django.db import connections
 from django.db.models import Q
 from django.utils import timezone, translation
 
-from central.models import Campaign, CampaignStatus, Channel, Delivery, Operation
+from central.models import Campaign, CampaignStatus, Channel, Customer, Delivery, Operation
+from fixtures.demo_target_review import NAME as REVIEWED_OPERATION
 from local_stores.models import Node
 from reporting.services import rollups_refresh
 from templates_lib.models import Template
@@ -274,6 +277,39 @@ def test_the_three_journeys(journey):
     expect(branch.get_by_test_id("approval-status")).to_have_text(t("Awaiting approval"))
     j.screen(branch, "2-2-proof-requested")
 
+    # --- the branch reviews head office's national target: removes one, adds one of hers -----------
+    letter = Operation.objects.get(name=REVIEWED_OPERATION)  # head office's own newsletter (the demo's)
+    branch.goto(f"/calendar/operations/{letter.public_id}/")
+    branch.locator("#target-review").get_by_role("link", name=re.compile(
+        "^" + re.escape(t("Review head office's target")))).click()
+    counts = branch.locator(".review-counts")
+    kept = int(counts.locator("[data-count=kept]").inner_text())
+    assert kept > 0
+    row = branch.locator(".review-row").first
+    removed = row.locator(".fw-semibold").inner_text()
+    row.locator("select[name=reason]").select_option(label=t("Complaint or dispute in progress"))
+    j.button(row, "Remove").click()
+    expect(j.status(branch)).to_contain_text(t("%(name)s will not receive head office's message.") % {"name": removed})
+    expect(counts.locator("[data-count=removed]")).to_have_text("1")
+    expect(counts.locator("[data-count=kept]")).to_have_text(str(kept - 1))
+    claire = letter.network.nodes.get(code="PAR11")
+    outside = (Customer.objects.filter(branch=claire, consent_email="granted", objected_at__isnull=True)
+               .exclude(email="").exclude(segment="fidele").order_by("last_name", "id").first())
+    j.label(branch, "Find one of your customers to add").fill(outside.email)
+    j.button(branch, "Find").click()
+    branch.locator(".add-candidate", has_text=outside.full_name).get_by_role("button", name=t("Add"), exact=True).click()
+    expect(counts.locator("[data-count=added]")).to_have_text("1")
+    expect(branch.locator(".review-row", has_text=outside.full_name)).to_be_visible()
+    j.screen(branch, "2-5-target-review")
+    # head office's operation page: the branch's counts
+    hq.goto(f"/calendar/operations/{letter.public_id}/")
+    par11 = hq.locator("#target-review tr[data-branch=PAR11]")
+    expect(par11.locator("[data-count=kept]")).to_have_text(str(kept - 1))
+    expect(par11.locator("[data-count=removed]")).to_have_text("1")
+    expect(par11.locator("[data-count=added]")).to_have_text("1")
+    j.screen(hq, "1-6-target-review-counts")
+    branch.goto(f"/network/campaigns/{campaign.public_id}/")  # back to her campaign, awaiting approval
+
     # --- 3. Approver: the inbox, the changes, a rejection with a comment ----------------------------
     region = j.person("paul.martin", then="/", keyboard=True)
     region.get_by_test_id("where-to-start").get_by_role("link", name=t("Review the proofs")).click()
@@ -336,4 +372,4 @@ def test_the_three_journeys(journey):
     j.screen(branch, "2-4-branch-results")
 
     assert j.problems == []
-    assert j.screens == 13
+    assert j.screens == 15
