@@ -183,6 +183,8 @@ def piece_page_ranges(pdf: bytes, pieces: int) -> list[tuple[int, int]]:
 
     reader = PdfReader(io.BytesIO(pdf))
     total = len(reader.pages)
+    if pieces == 0:
+        return []
     firsts: dict[int, int] = {}
     for name, destination in reader.named_destinations.items():
         match = PIECE_ANCHOR.match(str(name))
@@ -213,9 +215,8 @@ def _printed_deliveries(print_file: PrintFile) -> QuerySet[Delivery]:
             .select_related("customer").order_by("customer__postal_code", "customer__last_name", "pk"))
 
 
-def manifest_csv(handoff: PrintHandoff, pdf: bytes, deliveries: list[Delivery]) -> bytes:
+def manifest_csv(handoff: PrintHandoff, ranges: list[tuple[int, int]], deliveries: list[Delivery]) -> bytes:
     names = _remote_names(handoff)
-    ranges = piece_page_ranges(pdf, len(deliveries))
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(MANIFEST_HEADER)
@@ -247,14 +248,14 @@ def print_handoff_prepare(*, print_file: PrintFile) -> PrintHandoff:
     with print_file.file.open("rb") as stream:
         pdf = stream.read()
     deliveries = list(_printed_deliveries(print_file))
+    ranges = piece_page_ranges(pdf, len(deliveries))
     handoff = PrintHandoff(print_file=print_file, campaign=campaign, pdf_sha256=_sha256(pdf),
-                           pieces=len(deliveries), pages=print_file.pages)
-    handoff.campaign = campaign
+                           pieces=len(deliveries), pages=ranges[-1][1] if ranges else 0)
     artwork = _artwork(campaign)
     if artwork is not None:
         handoff.bat_number, bat = artwork
         handoff.bat_sha256 = _sha256(bat)
-    manifest = manifest_csv(handoff, pdf, deliveries)
+    manifest = manifest_csv(handoff, ranges, deliveries)
     handoff.manifest_sha256 = _sha256(manifest)
     names = _remote_names(handoff)
     if artwork is None:
