@@ -17,10 +17,11 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, serializers
+from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from central.models import Customer, NationalTargetReview
 from central.planning_api import service_errors
@@ -34,6 +35,7 @@ from central.target_review_selectors import (
     review_is_open,
     review_list,
 )
+from config.pagination import DefaultPagination
 from local_stores.selectors import node_in_scope
 
 
@@ -58,6 +60,22 @@ class ReviewCountsOutputSerializer(serializers.Serializer):
     added = serializers.IntegerField()
 
 
+class ReviewBranchOutputSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+
+
+class ReviewListOutputSerializer(serializers.Serializer):
+    branch = ReviewBranchOutputSerializer()
+    open = serializers.BooleanField(help_text="whether the branch may still review")
+    deadline = serializers.DateField(allow_null=True, help_text="the last day of the review")
+    counts = ReviewCountsOutputSerializer(allow_null=True)
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = ReviewRowOutputSerializer(many=True)
+
+
 class ReviewChangeInputSerializer(serializers.Serializer):
     customer = serializers.CharField(max_length=40, help_text="the customer's public id")
     action = serializers.ChoiceField(choices=["remove", "restore", "add"])
@@ -79,33 +97,18 @@ def _branches(request: Request, operation):
     return branches
 
 
-class TargetReviewApi(generics.ListAPIView):
-    serializer_class = ReviewRowOutputSerializer
-    filter_backends: list = []
-
-    def _context(self):
-        operation = operation_get(fetched_by=self.request.user, public_id=self.kwargs["public_id"])
-        branches = _branches(self.request, operation)
-        wanted = self.request.query_params.get("branch", "")
-        errors = {}
+class TargetReviewApi(APIView):
+    def _context(self, request: Request, public_id: str):
+        operation = operation_get(fetched_by=request.user, public_id=public_id)
+        branches = _branches(request, operation)
+        wanted = request.query_params.get("branch", "")
         branch = next((b for b in branches if b.public_id == wanted), None) if wanted else branches[0]
         if branch is None:  # another branch's review, or no such branch: the same 404
             raise Http404
-        state = self.request.query_params.get("state", "")
+        state = request.query_params.get("state", "")
         if state and state not in STATES:
-            errors["state"] = [_("Choose kept, removed or added.")]
-        if errors:
-            raise ValidationError(errors)
+            raise ValidationError({"state": [_("Choose kept, removed or added.")]})
         return operation, branch, state
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # schema generation
-            return Customer.objects.none()
-        operation, branch, state = self._context()
-        self.operation, self.branch = operation, branch
-        params = self.request.query_params
-        return review_list(fetched_by=self.request.user, operation=operation, branch=branch,
-                           search=params.get("q", "")[:100], state=state, segment=params.get("segment", "")[:32])
 
     @extend_schema(
         parameters=[
@@ -115,20 +118,28 @@ class TargetReviewApi(generics.ListAPIView):
                              description="name, e-mail or CRM id"),
             OpenApiParameter("state", OpenApiTypes.STR, OpenApiParameter.QUERY, required=False, enum=list(STATES)),
             OpenApiParameter("segment", OpenApiTypes.STR, OpenApiParameter.QUERY, required=False),
+            OpenApiParameter("page", OpenApiTypes.INT, OpenApiParameter.QUERY, required=False),
+            OpenApiParameter("page_size", OpenApiTypes.INT, OpenApiParameter.QUERY, required=False),
         ],
+        responses={200: ReviewListOutputSerializer},
     )
-    def get(self, request: Request, *args, **kwargs) -> Response:
+    def get(self, request: Request, public_id: str) -> Response:
         """The branch's review list, page by page, with its counts and the review's deadline."""
-        response = self.list(request, *args, **kwargs)
-        counts = review_counts(fetched_by=request.user, operation=self.operation, branches=[self.branch])
-        deadline = review_deadline(self.operation)
-        response.data = {
-            "branch": {"id": self.branch.public_id, "name": self.branch.name},
-            "open": review_is_open(self.operation), "deadline": deadline.isoformat() if deadline else None,
+        operation, branch, state = self._context(request, public_id)
+        params = request.query_params
+        rows = review_list(fetched_by=request.user, operation=operation, branch=branch,
+                           search=params.get("q", "")[:100], state=state, segment=params.get("segment", "")[:32])
+        paginator = DefaultPagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        listed = paginator.get_paginated_response(ReviewRowOutputSerializer(page, many=True).data).data
+        counts = review_counts(fetched_by=request.user, operation=operation, branches=[branch])
+        deadline = review_deadline(operation)
+        return Response({
+            "branch": {"id": branch.public_id, "name": branch.name},
+            "open": review_is_open(operation), "deadline": deadline.isoformat() if deadline else None,
             "counts": ReviewCountsOutputSerializer(counts[0]).data if counts else None,
-            **response.data,
-        }
-        return response
+            **listed,
+        })
 
     @extend_schema(request=ReviewChangeInputSerializer, responses={200: ReviewChangeOutputSerializer})
     def post(self, request: Request, public_id: str) -> Response:

@@ -257,6 +257,9 @@ def _history_entry(event, *, sees_customers: bool) -> tuple[object, str, list[st
         "created": _("Created"), "customised": _("Customised"), "cancelled": _("Cancelled"),
         "target_exclude": _("Removed from the list"), "target_include": _("Added to the list"),
         "target_reset": _("Put back as the criteria give"),
+        "target_review_remove": _("Removed by its branch's review"),
+        "target_review_restore": _("Restored by its branch's review"),
+        "target_review_add": _("Added by its branch's review"),
         "status": _("Approval"), "scheduled": _("Scheduled"), "sending": _("Sending started"),
         "paused": _("Send paused"), "resumed": _("Send resumed"), "send_cancelled": _("Send cancelled"),
         "sent": _("Sent"),
@@ -273,6 +276,8 @@ def _history_entry(event, *, sees_customers: bool) -> tuple[object, str, list[st
         before, after = changes["target_criteria"]
         show = lambda criteria: ", ".join(f"{k} = {v}" for k, v in criteria.items()) or _("everyone")  # noqa: E731
         lines.append(_("Target") + f": {show(before)} → {show(after)}")
+    if event.action.startswith("target_review_") and changes.get("branch"):
+        lines.append(str(changes["branch"]))
     if "name" in changes and sees_customers:
         lines.append(f"{changes['name']} ({changes.get('customer', '')})")
     if "template" in changes:

@@ -198,7 +198,7 @@ def _page(world, operation, actor="branch_manager", **params):
 def test_the_review_page(setup):
     from django.urls import reverse
 
-    world, operation, _national, people = setup
+    world, operation, national, people = setup
     client = world.client_for("branch_manager")
     url = reverse("local_stores:target-review", args=[operation.public_id])
     page = client.get(url)
@@ -234,6 +234,11 @@ def test_the_review_page(setup):
     assert "review-counts-table" in body
     assert ('<tr data-branch="N1"><th scope="row" class="fw-normal">Lille</th><td class="text-end" data-count="kept">4'
             '</td><td class="text-end" data-count="removed">1</td><td class="text-end" data-count="added">1</td>') in body
+    # the audit trail of head office's send, in its history: what, which branch, whom, why
+    history = world.client_for("head_office").get(reverse("local_stores:campaign-edit", args=[national.public_id]))
+    body = history.content.decode()
+    assert "Removed by its branch&#x27;s review" in body and "Added by its branch&#x27;s review" in body
+    assert f"Client Arnaud ({people['Arnaud'].public_id})" in body and "Complaint or dispute in progress" in body
 
 
 def test_the_page_in_and_out_of_scope(setup):
