@@ -94,7 +94,8 @@ def operation_detail_view(request: HttpRequest, public_id: str) -> HttpResponse:
     return render(request, "central/operation_detail.html", {
         # head office's own send and the branches' review of its target (their counts)
         "review": {"counts": review_counts(fetched_by=request.user, operation=operation),
-                   "deadline": review_deadline(operation), "open": review_is_open(operation)}
+                   "deadline": review_deadline(operation), "open": review_is_open(operation),
+                   "acts_for": {branch.pk for branch in mine}}
         if has_national_send else None,
         "operation": operation, "answerable": [(branch, answers.get(branch.pk)) for branch in mine],
         "answers": sorted(answers.values(), key=lambda p: p.branch.name), "deadline_passed": deadline_passed,

@@ -251,8 +251,15 @@ def test_the_page_in_and_out_of_scope(setup):
     # who sees no customers (approver, analyst) and another network's head office: 404
     for actor in ("approver", "analyst", "other_network_head_office"):
         assert _page(world, operation, actor).status_code == 404, actor
-    # the regional manager reads, may not write
+    # the regional manager reads, may not write (the operation page offers to see the lists, not review them)
     assert _page(world, operation, "regional_manager").status_code == 200
+    from django.urls import reverse as _reverse
+
+    detail = _reverse("calendar:operation-detail", args=[operation.public_id])
+    body = world.client_for("regional_manager").get(detail).content.decode()
+    assert body.count("See the list") == 2 and "Review head office's target" not in body
+    body = world.client_for("branch_manager").get(detail).content.decode()
+    assert body.count("Review head office's target") == 1 and "See the list" not in body
     from django.urls import reverse
 
     url = reverse("local_stores:target-review", args=[operation.public_id])
