@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -63,10 +63,8 @@ def print_manifest_download_view(request: HttpRequest, public_id: str) -> FileRe
 @require_POST
 def print_handoff_retry_view(request: HttpRequest, public_id: str) -> HttpResponse:
     handoff = print_handoff_get(fetched_by=request.user, public_id=public_id)
-    try:
+    try:  # PermissionDenied (not head office): 403
         print_handoff_retry(handoff=handoff, retried_by=request.user)
-    except PermissionDenied as error:
-        raise PermissionDenied(str(error)) from error
     except ValidationError as error:
         for message in error.messages:
             messages.error(request, message)
