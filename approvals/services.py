@@ -254,9 +254,9 @@ def _deciders(proof: Proof):
 def _render(campaign: Campaign, number: int) -> dict[str, object]:
     """Freeze every input of the campaign's rendering (``approvals.snapshot``) and render the proof
     from that snapshot alone — exactly as dispatch will. The snapshot is returned under "snapshot"."""
-    snapshot = snapshot_build(campaign)
     mark = f"BAT n° {number} — {timezone.localdate().strftime('%d/%m/%Y')}"
     try:
+        snapshot = snapshot_build(campaign)
         rendered = snapshot_render(campaign, snapshot, number=number, proof_mark=mark)
     except (rendering.RenderError, frozen.SnapshotProblem) as error:
         raise ValidationError(_("The campaign cannot be rendered: %(error)s") % {"error": error}) from error

@@ -64,23 +64,26 @@ def freeze_bytes(data: bytes, *, name: str = "", content_type: str = "") -> dict
             "content_type": content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"}
 
 
-def _freeze_file(field_file, content_type: str = "") -> dict[str, str] | None:
+def _freeze_file(field_file, content_type: str = "", *, what: str = "") -> dict[str, str] | None:
     if not field_file:
         return None
-    with field_file.open("rb") as stream:
-        data = stream.read()
+    try:
+        with field_file.open("rb") as stream:
+            data = stream.read()
+    except OSError as error:
+        raise SnapshotProblem(_("%(what)s cannot be read: its file is missing.") % {"what": what}) from error
     return freeze_bytes(data, name=field_file.name, content_type=content_type)
 
 
 def freeze_asset(asset) -> dict[str, str]:
-    return _freeze_file(asset.file, asset.content_type) or {}
+    return _freeze_file(asset.file, asset.content_type, what=_("The image %(name)s") % {"name": asset.name}) or {}
 
 
 def branch_details(node) -> dict[str, object]:
     """A node's details as messages use them (its logo frozen by content)."""
     details: dict[str, object] = {"pk": node.public_id}
     details |= {name: str(getattr(node, name, "") or "") for name in BRANCH_DETAILS}
-    details["logo"] = _freeze_file(node.logo) if node.logo else None
+    details["logo"] = _freeze_file(node.logo, what=_("The logo of %(branch)s") % {"branch": node.name}) if node.logo else None
     return details
 
 

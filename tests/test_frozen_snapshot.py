@@ -352,3 +352,24 @@ def test_the_mail_merge_prints_the_approved_image_and_address_after_both_changed
         assert "Foire aux vins" in text and "1 rue Nationale" in text and f"Bonjour Prénom{index}" in text
         assert "99 avenue Nouvelle" not in text
     assert [image.image.size for page in reader.pages for image in page.images] == [(16, 12), (16, 12)]
+
+
+def test_a_proof_whose_image_file_is_missing_is_refused_with_a_clear_message(world, media):
+    from django.core.exceptions import ValidationError
+
+    from approvals.services import proof_request
+    from central.services import campaign_update
+
+    set_details(world, "N1")
+    asset = upload(world, RED)
+    campaign = joined_campaign(world, version=email_version(world, asset), reachable=0)
+    add_customers(world, 1)
+    campaign_update(campaign=campaign, updated_by=world.users["branch_manager"],
+                    slot_values={"headline": "Foire aux vins", "visual": asset.public_id})
+    Path(asset.file.path).unlink()
+
+    with pytest.raises(ValidationError) as refused:
+        proof_request(campaign=Campaign.objects.get(pk=campaign.pk), requested_by=world.users["branch_manager"])
+
+    assert refused.value.messages == ["The campaign cannot be rendered: The image Visuel cannot be read: its file is missing."]
+    assert not Proof.objects.filter(campaign=campaign).exists()
