@@ -16,7 +16,7 @@ from central.models import Campaign
 from central.selectors import operation_eligible_branches
 from local_stores.models import Node, NodeKind
 from templates_lib import frozen, rendering
-from templates_lib.models import Asset, ContentRules
+from templates_lib.models import Asset, ContentRules, TemplateKind
 
 #: How many branches' renderings a national proof shows (its hash covers them all).
 NATIONAL_SAMPLES = 3
@@ -84,7 +84,7 @@ def snapshot_render(campaign: Campaign, snapshot: dict[str, object], *, number: 
         main = frozen.render_sample(version, snapshot, str(snapshot["default_variant"]), proof_mark=proof_mark)
         snapshot["variant_hashes"] = frozen.variant_hashes(version, snapshot)
         samples = []
-        if not campaign.branch_id:
+        if not campaign.branch_id and version.template.kind != TemplateKind.PRINT:  # (print: head office's PDF)
             keys = [key for key in snapshot["variants"] if key != frozen.HEAD_OFFICE][:NATIONAL_SAMPLES]
             for key in keys:
                 rendered = frozen.render_sample(version, snapshot, key, pdf=False)

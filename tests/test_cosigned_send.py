@@ -185,3 +185,35 @@ def test_head_office_sees_on_a_branch_s_page_the_national_send_using_its_old_det
     assert 'data-testid="old-details"' in page and f"/network/campaigns/{campaign.public_id}/" in page
     assert "Changed since the approval: address" in page and 'data-testid="request-again"' in page
     assert 'data-testid="old-details"' not in other  # Nîmes did not change
+
+
+def test_a_co_signed_national_sms_is_signed_by_each_customer_s_branch(world, settings, tmp_path):
+    import json
+
+    from tests.planning import sms_version
+
+    settings.RELAIS_SMS_BACKEND = "central.sms.FileSmsBackend"
+    settings.RELAIS_SMS_FILE_PATH = tmp_path / "sms"
+    version = sms_version(world)
+    operation = plan(world, name="SMS national", versions=[version])
+    for branch, mobile in (("N1", "+33611111111"), ("N2", "+33622222222"), ("S1", "+33633333333")):
+        add_customers(world, 1, prefix=f"{branch.lower()}-", branch=branch, channel="sms", mobile=mobile)
+    campaign = Campaign.objects.create(network=world.networks["alpha"], branch=None, operation=operation,
+                                       template_version=version, channel="sms", send_date=operation.send_from,
+                                       slot_values={"message": "vins de fête"}, created_by=world.users["head_office"])
+    approve_and_schedule(world, campaign, author="head_office")
+    proof = approved_proof(campaign)
+    campaign = start_sending(world, campaign)
+    Node.objects.filter(pk=world.nodes["N2"].pk).update(name="Arras Gare")  # after approval
+
+    ids = Delivery.objects.filter(campaign=campaign).order_by("pk").values_list("pk", flat=True)
+    dispatch.dispatch_chunk(campaign_id=campaign.pk, first_id=ids.first(), last_id=ids.last())
+
+    sent = {line["to"]: line["text"] for file in Path(tmp_path / "sms").glob("*.jsonl")
+            for line in map(json.loads, file.read_text().splitlines())}
+    # Anne (N1, of the world) has no SMS consent; the three added get their own branch's name
+    assert sent == {"+33611111111": "Lille : vins de fête. STOP au 36173",
+                    "+33622222222": "Arras : vins de fête. STOP au 36173",
+                    "+33633333333": "Nîmes : vins de fête. STOP au 36173"}
+    assert proof.text == "Alpha HQ : vins de fête. STOP au 36173"
+    assert sorted(sample["text"] for sample in proof.snapshot["samples"]) == sorted(sent.values())
