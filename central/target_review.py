@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from central.models import CampaignEvent, Customer, NationalTargetReview, Operation, OperationStatus
 from central.target_review_selectors import (
+    head_office_passes_by,
     head_office_sends,
     proposed_customers,
     review_deadline,
@@ -53,6 +54,13 @@ def _check(*, operation: Operation, customer: Customer, by) -> None:
     if timezone.localdate() > deadline:
         raise ValidationError(_("The review closed on %(date)s: head office's target goes as proposed.") % {
             "date": date_format(deadline, "SHORT_DATE_FORMAT")})
+    passes_by = head_office_passes_by(operation, branch)
+    if passes_by == "declined":
+        raise ValidationError(_("Your branch declined this operation: head office's send reaches none of your "
+                                "customers, there is nothing to review."))
+    if passes_by == "own_version":
+        raise ValidationError(_("Your branch sends its own version of this operation: head office's send reaches "
+                                "none of your customers, there is nothing to review."))
 
 
 def _log(*, operation: Operation, customer: Customer, action: str, by, reason: str = "") -> None:

@@ -28,12 +28,15 @@ from central.models import (
     Customer,
     NationalTargetReview,
     Operation,
-    OperationMode,
     OperationStatus,
-    Participation,
-    ParticipationStatus,
+    Reason,
 )
-from central.selectors import campaign_audience, customers_visible_to, operation_eligible_branches
+from central.selectors import (
+    campaign_audience,
+    customers_visible_to,
+    national_send_exceptions,
+    operation_eligible_branches,
+)
 from local_stores.models import Node
 from local_stores.selectors import UserLike, branches_visible_to, nodes_in_scope
 
@@ -84,16 +87,9 @@ def head_office_passes_by(operation: Operation, branch: Node) -> str:
     """Why head office's send reaches none of the branch's customers, whatever its review:
     "declined" (the branch declined the operation or opted out of it), "own_version" (the branch
     submitted its own version of the operation, which beats head office's); "" when it does reach
-    them. The rule arbitration applies (``central.arbitration.national_reach``, for a real send)."""
-    answered = Participation.objects.filter(operation_id=operation.pk, branch_id=branch.pk,
-                                            status__in=(ParticipationStatus.DECLINED, ParticipationStatus.OPTED_OUT))
-    if answered.exists():
-        return "declined"
-    if operation.mode != OperationMode.KIT and Campaign.objects.filter(
-            operation_id=operation.pk, branch_id=branch.pk).exclude(
-            status__in=(CampaignStatus.DRAFT, CampaignStatus.CANCELLED)).exists():
-        return "own_version"
-    return ""
+    them. The reading arbitration makes (``national_send_exceptions``, for a real send)."""
+    reason = national_send_exceptions(operation).get(branch.pk, ("", None))[0]
+    return {Reason.BRANCH_DECLINED: "declined", Reason.BRANCH_VERSION: "own_version"}.get(reason, "")
 
 
 def review_branches(user: UserLike, operation: Operation) -> QuerySet[Node]:

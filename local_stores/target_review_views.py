@@ -109,10 +109,12 @@ def target_review_view(request: HttpRequest, public_id: str) -> HttpResponse:
     query = request.GET.copy()
     query.pop("page", None)
     counts = review_counts(fetched_by=request.user, operation=operation, branches=[branch])
+    passes_by = head_office_passes_by(operation, branch)
     return render(request, "local_stores/target_review.html", {
-        "operation": operation, "branch": branch, "branches": branches, "can_act": can_act and is_open,
+        "operation": operation, "branch": branch, "branches": branches,
+        "can_act": can_act and is_open and not passes_by,
         "is_open": is_open, "deadline": review_deadline(operation),
-        "passes_by": head_office_passes_by(operation, branch), "sends": list(head_office_sends(operation)),
+        "passes_by": passes_by, "sends": list(head_office_sends(operation)),
         "counts": counts[0] if counts else None, "page": page, "query": query.urlencode(),
         "search": search, "state": state, "segment": segment, "segments": review_segments(
             fetched_by=request.user, operation=operation, branch=branch),

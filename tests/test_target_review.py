@@ -367,13 +367,17 @@ def test_the_page_says_when_head_offices_send_passes_the_branch_by(setup):
     from central.services import participation_answer
     from central.target_review_selectors import head_office_passes_by
 
-    world, operation, _national, _people = setup
+    world, operation, _national, people = setup
     n1, n2 = world.nodes["N1"], world.nodes["N2"]
     assert head_office_passes_by(operation, n1) == "" and 'id="review-passes-by"' not in _page(
         world, operation).content.decode()
     participation_answer(operation=operation, branch=n1, status="declined", answered_by=world.users["branch_manager"])
     assert head_office_passes_by(operation, n1) == "declined"
-    assert "Your branch declined this operation" in _page(world, operation).content.decode()
+    body = _page(world, operation).content.decode()
+    assert "Your branch declined this operation" in body and "Add one of my customers" not in body
+    with pytest.raises(ValidationError) as error:  # nothing to review: the send does not go there
+        review_add(operation=operation, customer=people["Fabre"], by=world.users["branch_manager"])
+    assert "Your branch declined this operation" in error.value.messages[0]
     # N2 joins: its draft is not a version yet; submitted for approval, it replaces head office's
     participation_answer(operation=operation, branch=n2, status="joined",
                          answered_by=world.users["sibling_branch_manager"])
