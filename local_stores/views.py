@@ -46,7 +46,8 @@ def branch_detail_view(request: HttpRequest, public_id: str) -> HttpResponse:
     can_see_customers = node_in_scope(request.user, branch, perm="view_customers")
     old_details = campaigns_with_old_details(fetched_by=request.user, branch=branch)
     for item in old_details:  # the changed details by their labels, never field names
-        item["changed_labels"] = [_("logo") if name == "logo" else str(Node._meta.get_field(name).verbose_name)
+        own = {"logo": _("logo"), "manager_name": _("manager's name")}
+        item["changed_labels"] = [own[name] if name in own else str(Node._meta.get_field(name).verbose_name)
                                   for name in item["changed"]]
     return render(
         request,

@@ -40,7 +40,7 @@ SNAPSHOT_FORMAT = 1
 HEAD_OFFICE = "head_office"
 FROZEN_DIR = "frozen"
 BRANCH_DETAILS = ("name", "address_line1", "address_line2", "postal_code", "city", "phone", "email",
-                  "opening_hours", "manager_signature", "website_url", "facebook_url", "instagram_url")
+                  "opening_hours", "manager_signature", "manager_name", "website_url", "facebook_url", "instagram_url")
 #: The sample's system fields: the proof shows placeholders for the per-message links.
 SAMPLE_LINKS = {"unsubscribe_url": "/u/preview", "view_online_url": "/v/preview"}
 
@@ -83,20 +83,23 @@ def branch_details(node) -> dict[str, object]:
     """A node's details as messages use them (its logo frozen by content)."""
     details: dict[str, object] = {"pk": node.public_id}
     details |= {name: str(getattr(node, name, "") or "") for name in BRANCH_DETAILS}
+    details["manager_name"] = rendering.branch_manager_name(node)  # (the person, not a field of the branch)
     details["logo"] = _freeze_file(node.logo, what=_("The logo of %(branch)s") % {"branch": node.name}) if node.logo else None
     return details
 
 
 def branch_changes(frozen_details: Mapping[str, object], node) -> list[str]:
     """The details of ``node`` (field names, logo included) that differ from those a proof froze."""
-    changed = [name for name in BRANCH_DETAILS if str(getattr(node, name, "") or "") != frozen_details.get(name, "")]
+    current = {name: str(getattr(node, name, "") or "") for name in BRANCH_DETAILS}
+    current["manager_name"] = rendering.branch_manager_name(node)
+    changed = [name for name in BRANCH_DETAILS if current[name] != frozen_details.get(name, "")]
     logo = frozen_details.get("logo") or {}
     if node.logo:
         with node.logo.open("rb") as stream:
-            current = hashlib.sha256(stream.read()).hexdigest()
+            logo_hash = hashlib.sha256(stream.read()).hexdigest()
     else:
-        current = None
-    if current != (logo.get("sha256") if logo else None):
+        logo_hash = None
+    if logo_hash != (logo.get("sha256") if logo else None):
         changed.append("logo")
     return changed
 

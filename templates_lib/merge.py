@@ -35,6 +35,7 @@ BRANCH_FIELDS = (
     "email",
     "opening_hours",
     "signature",
+    "manager_name",
     "logo_url",
     "website_url",
     "facebook_url",

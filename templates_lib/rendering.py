@@ -84,6 +84,7 @@ class VariantContext:
                 "email",
                 "opening_hours",
                 "manager_signature",
+                "manager_name",
                 "website_url",
                 "facebook_url",
                 "instagram_url",
@@ -151,15 +152,28 @@ class FrozenBranch:
     email: str = ""
     opening_hours: str = ""
     manager_signature: str = ""
+    manager_name: str = ""
     website_url: str = ""
     facebook_url: str = ""
     instagram_url: str = ""
     logo: FrozenAsset | None = None
 
 
+def branch_manager_name(branch) -> str:
+    """The name of a branch's manager: the first person (by account) holding the branch-manager role
+    on the branch itself, or ""."""
+    from local_stores.models import Role
+    from local_stores.selectors import people_holding
+
+    person = people_holding(role=Role.BRANCH_MANAGER, nodes=[branch.pk]).order_by("pk").first()
+    return person.get_full_name().strip() if person else ""
+
+
 def _branch_value(branch, name: str) -> str:
     if branch is None:
         return ""
+    if name == "manager_name":
+        return branch.manager_name if isinstance(branch, FrozenBranch) else branch_manager_name(branch)
     if name == "address":
         return ", ".join(filter(None, [branch.address_line1, branch.address_line2]))
     if name == "signature":

@@ -25,7 +25,7 @@ BODY = """<mjml><mj-body><mj-section><mj-column>
 <mj-text>Bonjour {{ recipient.first_name }},</mj-text>
 <mj-text>{{ branch.name }} · {{ branch.address }} · {{ branch.postal_code }} {{ branch.city }} · {{ branch.phone }}</mj-text>
 <mj-text>Horaires : {{ branch.opening_hours }}</mj-text>
-<mj-text>{{ branch.signature }}</mj-text>
+<mj-text>{{ branch.signature }} — {{ branch.manager_name }}</mj-text>
 <mj-text><a href="{{ system.unsubscribe_url }}">Se désinscrire</a></mj-text>
 </mj-column></mj-section></mj-body></mjml>"""
 SLOTS = [

@@ -72,12 +72,14 @@ def national_campaign(world):
 #: What each branch's customers must read (the details frozen by the proof).
 EXPECTED = {
     "N1": ("Lille", "lille@alpha.example.test",
-           "Lille · 1 rue Nationale · 59000 Lille · 03 20 00 00 01", "Horaires : 9h-19h", "Marie Durand, gérante"),
+           "Lille · 1 rue Nationale · 59000 Lille · 03 20 00 00 01", "Horaires : 9h-19h",
+           "Marie Durand, gérante — Tester Branch-Manager"),
     "N2": ("Arras", "arras@alpha.example.test",
-           "Arras · 2 place des Héros · 62000 Arras · 03 21 00 00 02", "Horaires : 10h-18h", "Paul Martin, gérant"),
+           "Arras · 2 place des Héros · 62000 Arras · 03 21 00 00 02", "Horaires : 10h-18h",
+           "Paul Martin, gérant — Tester Sibling-Branch-Manager"),
     "S1": ("Nîmes", "nimes@alpha.example.test",
            "Nîmes · 3 boulevard Victor-Hugo · 30000 Nîmes · 04 66 00 00 03", "Horaires : 8h-20h",
-           "Inès Garcia, gérante"),
+           "Inès Garcia, gérante — Tester Other-Region-Manager"),
 }
 
 

@@ -100,7 +100,7 @@ def test_the_messages_received_are_the_approved_proof_after_the_branch_and_the_i
     assert proof.subject == "Foire aux vins chez Lille"
     assert image_sources(proof.html) == [frozen_url]
     for line in ("Lille · 1 rue Nationale · 59000 Lille · 03 20 00 00 01", "Horaires : 9h-19h",
-                 "Marie Durand, gérante", "Bonjour Camille,"):
+                 "Marie Durand, gérante — Tester Branch-Manager", "Bonjour Camille,"):
         assert line in proof.text
     received = {item.to: item for item in sink.handler.received}
     assert sorted(received) == ["anne.nord@example.test", "c0@example.test", "c1@example.test"]
@@ -144,7 +144,8 @@ def test_the_snapshot_holds_every_input_and_the_hash_covers_it(world, media, set
     assert variant["branch"] == {
         "pk": n1.public_id, "name": "Lille", "address_line1": "1 rue Nationale", "address_line2": "",
         "postal_code": "59000", "city": "Lille", "phone": "03 20 00 00 01", "email": "lille@alpha.example.test",
-        "opening_hours": "9h-19h", "manager_signature": "Marie Durand, gérante", "website_url": "",
+        "opening_hours": "9h-19h", "manager_signature": "Marie Durand, gérante",
+        "manager_name": "Tester Branch-Manager", "website_url": "",
         "facebook_url": "", "instagram_url": "", "logo": None}
     assert variant["sender"] == {"name": "Lille", "address": "envoi@relais.example.test",
                                  "reply_to": ["lille@alpha.example.test"], "domain": "relais.example.test"}
