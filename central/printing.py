@@ -68,8 +68,6 @@ logger = logging.getLogger(__name__)
 
 #: Retries Celery makes on its own after a failed attempt; head office's Retry starts a new round.
 MAX_AUTOMATIC_RETRIES = 4
-#: Seconds before the n-th automatic retry: 60, 120, 240, 480.
-RETRY_BASE_SECONDS = 60
 #: A claim older than this is taken for a dead worker's.
 CLAIM_STALE_SECONDS = 600
 #: How long the links of a hand-off by e-mail work.
@@ -288,12 +286,13 @@ def _queue_delivery(handoff_id: int, *, countdown: int | None = None) -> None:
     transaction.on_commit(lambda: print_handoff_deliver_task.apply_async(args=[handoff_id], countdown=countdown))
 
 
-def retry_delay(retry: int) -> int | None:
-    """Seconds before Celery's ``retry``-th automatic retry of a failed hand-off (1, 2, …); None
-    past the last one (head office may still retry)."""
+def retry_delay(retry: int) -> float | None:
+    """Seconds before Celery's ``retry``-th automatic retry of a failed hand-off (1, 2, …):
+    ``RELAIS_PRINT_RETRY_SECONDS`` (60) × 1, 2, 4, 8; None past the last one (head office may
+    still retry)."""
     if not 1 <= retry <= MAX_AUTOMATIC_RETRIES:
         return None
-    return RETRY_BASE_SECONDS * 2 ** (retry - 1)
+    return settings.RELAIS_PRINT_RETRY_SECONDS * 2 ** (retry - 1)
 
 
 def _claim(handoff_id: int, now: datetime) -> bool:

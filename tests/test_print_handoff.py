@@ -12,6 +12,7 @@ import hashlib
 import io
 import re
 import threading
+import time
 from pathlib import Path
 
 import asyncssh
@@ -39,6 +40,7 @@ class SftpServer:
         self.fingerprint = self.host_key.get_fingerprint("sha256")
         self.refuse = False
         self.logins = 0
+        self.login_times: list[float] = []  # time.monotonic() of each login attempt
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.ready = threading.Event()
@@ -55,6 +57,7 @@ class SftpServer:
 
             def validate_password(self, username: str, password: str) -> bool:
                 server.logins += 1
+                server.login_times.append(time.monotonic())
                 return not server.refuse and (username, password) == ("printer", "s3cret-Pa55")
 
         async def start() -> None:

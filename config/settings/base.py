@@ -175,6 +175,9 @@ RELAIS_DISPATCH_QUEUE = env.str("RELAIS_DISPATCH_QUEUE", default="")
 RELAIS_DISPATCH_MAX_ATTEMPTS = env.int("RELAIS_DISPATCH_MAX_ATTEMPTS", default=5)
 RELAIS_DISPATCH_RETRY_SECONDS = env.float("RELAIS_DISPATCH_RETRY_SECONDS", default=60.0)
 RELAIS_DISPATCH_RETRY_MAX_SECONDS = env.float("RELAIS_DISPATCH_RETRY_MAX_SECONDS", default=3600.0)
+#: A print run's hand-off to the printer that failed is retried 4 times by Celery, after
+#: PRINT_RETRY_SECONDS × 1, 2, 4, 8 (central/printing.py); head office's Retry starts again.
+RELAIS_PRINT_RETRY_SECONDS = env.float("RELAIS_PRINT_RETRY_SECONDS", default=60.0)
 #: A message still "sending" this long after a worker took it was interrupted (a killed worker): the
 #: recovery task puts it back in the queue. Longer than any single send can last.
 RELAIS_DISPATCH_STALE_SECONDS = env.int("RELAIS_DISPATCH_STALE_SECONDS", default=900)
