@@ -60,6 +60,7 @@ from approvals.services import (
     proof_decide,
     proof_request,
     revoke_conflict,
+    revoke_permitted,
     revoke_refusal,
 )
 from central.models import Channel
@@ -374,12 +375,11 @@ class ProofRevokeApi(APIView):
                                                              409: OpenApiResponse(description="No longer approved.")})
     def post(self, request: Request, public_id: str) -> Response:
         proof = proof_get(fetched_by=request.user, public_id=public_id)
+        if not revoke_permitted(request.user, proof):  # who may not revoke learns nothing of its state
+            raise PermissionDenied(_("Only an approver of this proof can revoke it."))
         conflict = revoke_conflict(proof)
         if conflict:
             raise Conflict(conflict)
-        refused = revoke_refusal(request.user, proof)
-        if refused:
-            raise PermissionDenied(refused)
         data = RevokeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         with service_errors(), state_conflicts():

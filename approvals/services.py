@@ -481,11 +481,16 @@ def revoke_conflict(proof: Proof) -> str | None:
     return None
 
 
+def revoke_permitted(user, proof: Proof) -> bool:
+    """Whether ``user`` is an approver of ``proof`` (who alone may revoke it), whatever its state."""
+    return any(may_decide_step(user, proof, step) for step in range(len(proof.steps)))
+
+
 def revoke_refusal(user, proof: Proof) -> str | None:
     conflict = revoke_conflict(proof)
     if conflict:
         return conflict
-    if not any(may_decide_step(user, proof, step) for step in range(len(proof.steps))):
+    if not revoke_permitted(user, proof):
         return _("Only an approver of this proof can revoke it.")
     return None
 

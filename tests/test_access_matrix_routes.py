@@ -469,7 +469,8 @@ OBJECT_ROUTES: dict[str, Rule] = {
     "api-proof-content": rule("email_proof", "branch", get=200),
     "api-proof-pdf": rule("print_proof", "branch", get=200),
     "api-proof-decisions": rule("proof", "branch", post=but(403, approver=400), writers={"approver"}),
-    "api-proof-revoke": rule("proof", "branch", post=403),
+    # an approver of the proof learns it is not approved (409); anyone else may not revoke (403)
+    "api-proof-revoke": rule("proof", "branch", post=but(403, approver=409)),
     # approval policies, imports, drafts, images, the network's rules: head office's only (404 to
     # the rest of the network, as to everyone else)
     "approvals:policy-edit": rule("policy", "planner", get=200, post=200, writers=PLANNERS),
