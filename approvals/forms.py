@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from approvals.models import ChangeLevel, Origin, StepLevel, Verdict
 from central.models import Channel
 from local_stores.forms import style_fields
+from local_stores.line_breaks import LineBreaksFormMixin
 from local_stores.models import Role
 
 #: A policy has at most this many steps on the page.
@@ -36,7 +37,7 @@ def errors_to_form(form: forms.BaseForm, error: ValidationError) -> None:
             form.add_error(target, message)
 
 
-class DecisionForm(forms.Form):
+class DecisionForm(LineBreaksFormMixin, forms.Form):
     """Approve, reject or request changes, with a general comment and one comment per slot."""
 
     verdict = forms.ChoiceField(label=_("Your decision"), choices=Verdict.choices, widget=forms.RadioSelect)
@@ -60,7 +61,7 @@ class DecisionForm(forms.Form):
         return {name: self.cleaned_data.get(f"slot__{name}", "") for name in self.slot_names}
 
 
-class RevokeForm(forms.Form):
+class RevokeForm(LineBreaksFormMixin, forms.Form):
     reason = forms.CharField(label=_("Why is the approval revoked?"), max_length=2000,
                              widget=forms.Textarea(attrs={"rows": 2}), required=False)
 

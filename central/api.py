@@ -9,7 +9,6 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -22,6 +21,7 @@ from central.selectors import (
     networks_importable_by,
 )
 from central.services import customer_erase, customer_import_create
+from config.parsers import MultiPartParser
 from local_stores.selectors import nodes_in_scope
 
 

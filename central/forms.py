@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from central.models import TARGETING_CRITERIA, CalendarPeriod, Channel, CustomerImport, Operation, Origin
 from local_stores.forms import style_fields
+from local_stores.line_breaks import LineBreaksFormMixin
 from local_stores.models import Network, Node, NodeKind
 
 
@@ -38,7 +39,7 @@ class CustomerImportForm(forms.Form):
         return uploaded
 
 
-class OperationForm(forms.ModelForm):
+class OperationForm(LineBreaksFormMixin, forms.ModelForm):
     """Head office plans an operation of its network's calendar (the service checks the whole)."""
 
     channels = forms.MultipleChoiceField(choices=Channel.choices, widget=forms.CheckboxSelectMultiple, label=_("Channels"))
@@ -125,7 +126,7 @@ class CalendarPeriodForm(forms.ModelForm):
 COST_FIELDS = ("cost_email", "cost_sms_segment", "cost_print_page", "cost_print_copy", "cost_postage")
 
 
-class NetworkRulesForm(forms.Form):
+class NetworkRulesForm(LineBreaksFormMixin, forms.Form):
     """The network's rules as head office edits them. The form only reads the values; the service
     (``network_rules_update``) decides what is sound and answers by field."""
 
@@ -280,7 +281,7 @@ class SimulationWindowForm(forms.Form):
         return data
 
 
-class OwnershipRequestForm(forms.Form):
+class OwnershipRequestForm(LineBreaksFormMixin, forms.Form):
     to_branch = forms.ModelChoiceField(queryset=Node.objects.none(), label=_("For the branch"), empty_label=None,
                                        to_field_name="public_id")
     customer = forms.CharField(max_length=254, label=_("Customer"),

@@ -9,9 +9,10 @@ from django.utils.translation import gettext_lazy as _
 
 from central.models import PrinterSettings
 from central.printing import PrinterSecrets
+from local_stores.line_breaks import LineBreaksFormMixin
 
 
-class PrinterSettingsForm(forms.Form):
+class PrinterSettingsForm(LineBreaksFormMixin, forms.Form):
     method = forms.ChoiceField(label=_("How print runs reach the printer"), choices=PrinterSettings.Method.choices,
                                widget=forms.RadioSelect)
     host = forms.CharField(label=_("SFTP host"), max_length=255, required=False)

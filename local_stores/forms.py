@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from local_stores.line_breaks import LineBreaksFormMixin
 from local_stores.models import Node
 
 LOGO_MAX_BYTES = 2 * 1024 * 1024
@@ -32,7 +33,7 @@ def _formfield(field: models.Field, **kwargs) -> forms.Field | None:
     return field.formfield(**kwargs)
 
 
-class NodeProfileForm(forms.ModelForm):
+class NodeProfileForm(LineBreaksFormMixin, forms.ModelForm):
     """Edits exactly the fields the user may change (given by ``node_editable_fields``)."""
 
     class Meta:

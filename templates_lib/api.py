@@ -10,10 +10,10 @@ from django.http import Http404, HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.parsers import MultiPartParser
 from templates_lib import rendering, services
 from templates_lib.models import Asset, PrintFormat, Template, TemplateKind, TemplateVersion
 from templates_lib.selectors import (

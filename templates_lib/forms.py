@@ -3,15 +3,18 @@ assets and content rules. Business checks stay in services; forms shape the inpu
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from local_stores.forms import style_fields
+from local_stores.line_breaks import LineBreaksFormMixin
 from templates_lib import slots
 from templates_lib.models import Asset, PrintFormat, TemplateKind
 
 
-class StyledForm(forms.Form):
+class StyledForm(LineBreaksFormMixin, forms.Form):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         style_fields(self)
@@ -45,9 +48,25 @@ class SlotDefinitionForm(StyledForm):
     max_length = forms.IntegerField(min_value=1, max_value=4000, required=False, label=_("Max. length"))
     choices = forms.CharField(required=False, label=_("Options (one per line)"), widget=forms.Textarea(attrs={"rows": 2}))
 
+    @staticmethod
+    def default_as_text(default: object) -> str:
+        """A default as the "Default" field shows it: a price's (amount, currency, conditions) as
+        JSON, which ``as_definition`` reads back — so an untouched price slot saves as it was."""
+        if isinstance(default, dict):
+            return json.dumps(default, ensure_ascii=False)
+        return "" if default is None else str(default)
+
     def as_definition(self) -> dict[str, object]:
         data = dict(self.cleaned_data)
         data["choices"] = [line.strip() for line in (data.get("choices") or "").splitlines() if line.strip()]
+        default = data.get("default") or ""
+        if data.get("type") == slots.PRICE and default.startswith("{"):
+            try:
+                parsed = json.loads(default)
+            except ValueError:
+                parsed = None  # left as typed: the slot's check says what a price is
+            if isinstance(parsed, dict):
+                data["default"] = parsed
         data.pop("DELETE", None)
         return data
 

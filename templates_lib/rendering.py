@@ -289,6 +289,7 @@ def locate_mjml_problem(source: str) -> tuple[int, str] | None:
 
 def mjml_to_html(source: str) -> str:
     """MJML → HTML; a malformed source raises RenderError with the line of the problem."""
+    source = source.replace("\r\n", "\n").replace("\r", "\n")  # LF only: MRML refuses a CR in <mj-head>
     if re.search(r"<\s*mj-include", source, re.IGNORECASE):
         raise RenderError(_("mj-include is not allowed: a template is self-contained."))
     try:

@@ -21,6 +21,7 @@ from templates_lib.forms import (
     AssetUploadForm,
     ContentRulesForm,
     DraftForm,
+    SlotDefinitionForm,
     SlotDefinitionFormSet,
     TemplateCreateForm,
     slot_initial,
@@ -130,7 +131,8 @@ def _draft_forms(request: HttpRequest, version: TemplateVersion):
     data = request.POST if request.method == "POST" else None
     initial = {"subject": version.subject, "preheader": version.preheader, "body": version.body,
                "css": version.css, "print_format": version.print_format}
-    slot_initial_rows = [{**item, "choices": "\n".join(item.get("choices") or []), "default": item.get("default") or ""}
+    slot_initial_rows = [{**item, "choices": "\n".join(item.get("choices") or []),
+                          "default": SlotDefinitionForm.default_as_text(item.get("default"))}
                          for item in version.slots]
     return (DraftForm(data, initial=initial, kind=kind),
             SlotDefinitionFormSet(data, initial=slot_initial_rows, prefix="slots"))
