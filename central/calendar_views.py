@@ -27,9 +27,11 @@ from central.selectors import (
     networks_planned_by,
     operation_eligible_branches,
     operation_get,
+    participation_withdrawal_preview,
     participations_of,
 )
 from central.services import (
+    WITHDRAWN_ANSWERS,
     calendar_period_delete,
     calendar_period_save,
     feed_token_create,
@@ -106,6 +108,26 @@ def operation_detail_view(request: HttpRequest, public_id: str) -> HttpResponse:
     })
 
 
+def withdrawal_confirmation(request: HttpRequest, *, operation, branch, status: str, back: str) -> HttpResponse | None:
+    """Declining or opting out asks first (a page, no JavaScript needed): the drafts it will cancel,
+    by name, channel and date; the answer is posted again with ``confirm=yes``. None when there is
+    nothing to ask — confirmed, not a withdrawal, the same answer again (harmless), someone who does
+    not act for the branch, or campaigns under way (the service then refuses, naming them)."""
+    if status not in WITHDRAWN_ANSWERS or request.POST.get("confirm") == "yes":
+        return None
+    if not node_in_scope(request.user, branch, perm="change_node"):
+        return None
+    if participations_of(fetched_by=request.user, operation=operation).filter(branch=branch, status=status).exists():
+        return None
+    preview = participation_withdrawal_preview(fetched_by=request.user, operation=operation, branch=branch)
+    if preview["blocking"]:
+        return None
+    return render(request, "central/participation_withdraw_confirm.html", {
+        "operation": operation, "branch": branch, "status": status, "drafts": preview["drafts"],
+        "action": request.path, "back": back,
+    })
+
+
 @login_required
 @require_POST
 def operation_answer_view(request: HttpRequest, public_id: str) -> HttpResponse:
@@ -114,6 +136,10 @@ def operation_answer_view(request: HttpRequest, public_id: str) -> HttpResponse:
     status = request.POST.get("status", "")
     if branch is None or status not in ParticipationStatus.values:
         messages.error(request, _("Choose a branch and an answer."))
+    elif (confirmation := withdrawal_confirmation(
+            request, operation=operation, branch=branch, status=status,
+            back=reverse("calendar:operation-detail", args=[operation.public_id]))) is not None:
+        return confirmation
     else:
         try:
             participation_answer(operation=operation, branch=branch, status=status, answered_by=request.user)

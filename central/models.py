@@ -449,6 +449,11 @@ class CampaignStatus(models.TextChoices):
 CAMPAIGN_OPEN_STATUSES = (CampaignStatus.DRAFT, CampaignStatus.AWAITING_APPROVAL, CampaignStatus.APPROVED,
                           CampaignStatus.SCHEDULED)
 
+#: A campaign in one of these statuses is never cancelled by a side effect (a branch declining or
+#: opting out of its operation): the branch cancels it, or lets it finish, first.
+WITHDRAWAL_BLOCKING_STATUSES = (CampaignStatus.AWAITING_APPROVAL, CampaignStatus.APPROVED, CampaignStatus.SCHEDULED,
+                                CampaignStatus.SENDING, CampaignStatus.PAUSED)
+
 
 class Campaign(models.Model):
     """One concrete send: a branch (or the head office, branch empty) × a template version × slot

@@ -368,7 +368,10 @@ class ParticipationAnswerInputSerializer(serializers.Serializer):
 class ParticipationListApi(generics.ListAPIView):
     """The answers to an operation of the branches the caller sees. POST answers for one branch:
     join or decline an opt-in operation, opt out of a mandatory one (when allowed), before the
-    subscription deadline. A branch the caller does not see answers 404, like a missing one."""
+    subscription deadline. Declining or opting out cancels the branch's drafts of the operation only:
+    while one of its campaigns of it awaits approval, is approved, scheduled, sending or paused, it
+    answers 400 on ``status``, naming them (cancel or finish them first). A branch the caller does
+    not see answers 404, like a missing one."""
 
     serializer_class = ParticipationOutputSerializer
     filter_backends: list = []

@@ -22,6 +22,7 @@ from central.filters import CustomerFilterSet
 from central.models import (
     CAMPAIGN_OPEN_STATUSES,
     TARGETING_CRITERIA,
+    WITHDRAWAL_BLOCKING_STATUSES,
     ArbitrationRun,
     Budget,
     CalendarFeedToken,
@@ -252,6 +253,16 @@ def calendar_entries(*, fetched_by: UserLike, start: date, end: date) -> dict[st
 def participations_of(*, fetched_by: UserLike, operation: Operation) -> QuerySet[Participation]:
     """The answers of the branches ``fetched_by`` sees, to an operation they see."""
     return operation.participations.filter(branch__in=nodes_in_scope(fetched_by)).select_related("branch")
+
+
+def participation_withdrawal_preview(*, fetched_by: UserLike, operation: Operation, branch: Node) -> dict[str, list]:
+    """What declining (or opting out of) ``operation`` would do to ``branch``'s campaigns of it, as
+    ``fetched_by`` sees them: ``drafts``, the campaigns it would cancel; ``blocking``, those that
+    stop it (awaiting approval, approved, scheduled, sending, paused: cancelled or finished first)."""
+    campaigns = list(campaigns_visible_to(fetched_by).filter(operation=operation, branch=branch)
+                     .order_by("send_date", "pk"))
+    return {"drafts": [campaign for campaign in campaigns if campaign.status == CampaignStatus.DRAFT],
+            "blocking": [campaign for campaign in campaigns if campaign.status in WITHDRAWAL_BLOCKING_STATUSES]}
 
 
 def feed_token_user(token: str):

@@ -20,6 +20,7 @@ from central import customer_import, purchase_import
 from central.models import (
     CAMPAIGN_OPEN_STATUSES,
     TARGETING_CRITERIA,
+    WITHDRAWAL_BLOCKING_STATUSES,
     CalendarFeedToken,
     CalendarPeriod,
     Campaign,
@@ -308,7 +309,9 @@ def operation_enrol_mandatory(*, operation: Operation) -> int:
 @transaction.atomic
 def participation_answer(*, operation: Operation, branch: Node, status: str, answered_by) -> Participation:
     """A branch joins or declines an opt-in operation, or opts out of a mandatory one (if allowed),
-    before the subscription deadline. ValidationError with a clear message otherwise."""
+    before the subscription deadline. ValidationError with a clear message otherwise. Declining or
+    opting out cancels the branch's drafts of the operation only: while one of its campaigns awaits
+    approval, is approved, scheduled, sending or paused, the answer is refused, naming them."""
     from central.selectors import operation_eligible_branches
 
     if not node_in_scope(answered_by, branch, perm="change_node"):
@@ -338,6 +341,8 @@ def participation_answer(*, operation: Operation, branch: Node, status: str, ans
         operation=operation, branch=branch, defaults={"status": status, "decided_by": answered_by, "decided_at": now}
     )
     if participation.status != status or _created:
+        if status in WITHDRAWN_ANSWERS:
+            _refuse_withdrawal_past_drafts(operation=operation, branch=branch)
         participation.status, participation.decided_by, participation.decided_at = status, answered_by, now
         participation.save()
         ParticipationEvent.objects.create(participation=participation, status=status, by=answered_by, at=now)
@@ -428,10 +433,37 @@ def _campaigns_for(*, operation: Operation, branch: Node | None, created_by, ver
     return campaigns
 
 
-def _cancel_campaigns(*, operation: Operation, branch: Node, cancelled_by, reason: str) -> int:
+#: Answers that withdraw a branch from an operation (its drafts of it are cancelled).
+WITHDRAWN_ANSWERS = (ParticipationStatus.DECLINED, ParticipationStatus.OPTED_OUT)
+
+
+def campaign_describe(campaign: Campaign) -> str:
+    """“Template” (channel, send date, state): how a campaign is named to a person."""
+    return _("“%(name)s” (%(channel)s, %(date)s, %(state)s)") % {
+        "name": campaign.template_version.template.name, "channel": campaign.get_channel_display(),
+        "date": date_format(campaign.send_date), "state": campaign.get_status_display()}
+
+
+def _refuse_withdrawal_past_drafts(*, operation: Operation, branch: Node) -> None:
+    """Declining or opting out cancels only drafts: refused (ValidationError on ``status``, naming
+    them) while the branch has campaigns of the operation beyond a draft and not finished."""
+    # Locked first (in one order), like every path that changes a campaign and then its proofs.
+    blocking = list(Campaign.objects.select_for_update(of=("self",)).filter(
+        operation=operation, branch=branch, status__in=WITHDRAWAL_BLOCKING_STATUSES)
+        .select_related("template_version__template").order_by("pk"))
+    if blocking:
+        blocking.sort(key=lambda campaign: (campaign.send_date, campaign.pk))
+        raise ValidationError({"status": [
+            _("%(branch)s still has campaigns of this operation under way; cancel or finish these first: "
+              "%(campaigns)s.") % {"branch": branch.name,
+                                   "campaigns": "; ".join(campaign_describe(campaign) for campaign in blocking)}]})
+
+
+def _cancel_campaigns(*, operation: Operation, branch: Node, cancelled_by, reason: str,
+                      statuses=(CampaignStatus.DRAFT,)) -> int:
     # Locked first (in one order), like every path that changes a campaign and then its proofs.
     campaigns = list(Campaign.objects.select_for_update().filter(
-        operation=operation, branch=branch, status__in=CAMPAIGN_OPEN_STATUSES).order_by("pk"))
+        operation=operation, branch=branch, status__in=statuses).order_by("pk"))
     for campaign in campaigns:
         previous = campaign.status
         campaign.status = CampaignStatus.CANCELLED
@@ -445,7 +477,7 @@ def _cancel_campaigns(*, operation: Operation, branch: Node, cancelled_by, reaso
 
 def _sync_campaigns(participation: Participation, *, by) -> None:
     """Joining or being enrolled creates the branch's campaigns; declining or opting out cancels
-    the drafts."""
+    the drafts only (participation_answer refused it while any campaign was further along)."""
     has_live = Campaign.objects.filter(
         operation=participation.operation, branch=participation.branch
     ).exclude(status=CampaignStatus.CANCELLED).exists()

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from approvals.models import ProofStatus, Verdict
 from approvals.selectors import latest_proof, proof_decisions
 from approvals.services import proof_request, proof_request_again
+from central.calendar_views import withdrawal_confirmation
 from central.models import (
     CAMPAIGN_OPEN_STATUSES,
     Campaign,
@@ -136,6 +137,10 @@ def operation_answer_view(request: HttpRequest, public_id: str) -> HttpResponse:
     if branch is None or status not in ParticipationStatus.values:
         messages.error(request, _("Choose a branch and an answer."))
         return redirect(_operations_url(branch))
+    confirmation = withdrawal_confirmation(request, operation=operation, branch=branch, status=status,
+                                           back=_operations_url(branch))
+    if confirmation is not None:
+        return confirmation
     try:
         participation_answer(operation=operation, branch=branch, status=status, answered_by=request.user)
     except (ValidationError, PermissionDenied) as error:

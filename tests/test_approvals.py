@@ -273,10 +273,18 @@ def test_a_proof_whose_campaign_changed_behind_its_back_is_voided_not_decided(wo
     assert AuditEntry.objects.filter(proof=proof, action=AuditAction.VOIDED).exists()
 
 
-def test_declining_the_operation_voids_the_proof_and_nothing_brings_the_campaign_back(world, campaign):
-    from central.services import participation_answer
+def test_declining_the_operation_waits_for_the_campaign_to_be_cancelled_and_nothing_brings_it_back(world, campaign):
+    from central.services import campaign_cancel, participation_answer
 
     proof = proof_request(campaign=campaign, requested_by=world.users["branch_manager"])
+    # a campaign awaiting approval is never cancelled by a side effect (issue 19): refused, the proof stands
+    with pytest.raises(ValidationError, match="cancel or finish these first"):
+        participation_answer(operation=campaign.operation, branch=campaign.branch, status="declined",
+                             answered_by=world.users["branch_manager"])
+    proof.refresh_from_db()
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.AWAITING_APPROVAL and proof.status == ProofStatus.PENDING
+    campaign_cancel(campaign=campaign, cancelled_by=world.users["branch_manager"])
     participation_answer(operation=campaign.operation, branch=campaign.branch, status="declined",
                          answered_by=world.users["branch_manager"])
     proof.refresh_from_db()

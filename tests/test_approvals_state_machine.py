@@ -420,7 +420,7 @@ class ApprovalMachine(RuleBasedStateMachine):
             read = self.read_earlier.get(campaign.pk, campaign)
             note_event(f"cancel with a stale copy: {read.status != campaign.status}")
             self.attempt("cancel", campaign_cancel, campaign=read, cancelled_by=who)
-        else:  # the branch declines the opt-in operation it had joined: its campaigns of it are cancelled
+        else:  # the branch declines the opt-in operation it had joined: its drafts of it are cancelled (refused while one is further along)
             self.attempt("decline", participation_answer, operation=self.world.optin, branch=campaign.branch,
                          status="declined", answered_by=who)
 
@@ -711,7 +711,7 @@ KNOWN_SEQUENCES = {
         ("schedule", {"pick": 0, "actor": RIGHT}),
         ("send", {"pick": 0, "actor": "nobody"}),
     ],
-    "declining the operation after the request voids the proof": [
+    "declining the operation after the request is refused: the proof stands": [
         ("request", {"pick": 0, "actor": RIGHT}),
         ("edit", {"pick": 0, "actor": RIGHT, "what": "decline", "value": 0}),
         ("approve", {"pick": 3, "actor": RIGHT}),
