@@ -447,10 +447,11 @@ def campaign_describe(campaign: Campaign) -> str:
 def _refuse_withdrawal_past_drafts(*, operation: Operation, branch: Node) -> None:
     """Declining or opting out cancels only drafts: refused (ValidationError on ``status``, naming
     them) while the branch has campaigns of the operation beyond a draft and not finished."""
-    # Locked first (in one order), like every path that changes a campaign and then its proofs.
-    blocking = list(Campaign.objects.select_for_update(of=("self",)).filter(
-        operation=operation, branch=branch, status__in=WITHDRAWAL_BLOCKING_STATUSES)
-        .select_related("template_version__template").order_by("pk"))
+    # All of them locked first (in one order), like every path that changes a campaign and then its
+    # proofs: a draft sent for approval meanwhile is read in its new state, and refuses the answer.
+    locked = Campaign.objects.select_for_update(of=("self",)).filter(operation=operation, branch=branch)
+    blocking = [campaign for campaign in locked.select_related("template_version__template").order_by("pk")
+                if campaign.status in WITHDRAWAL_BLOCKING_STATUSES]
     if blocking:
         blocking.sort(key=lambda campaign: (campaign.send_date, campaign.pk))
         raise ValidationError({"status": [
