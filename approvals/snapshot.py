@@ -4,7 +4,9 @@ For a branch's campaign, one variant: its branch. For a national send (a campaig
 a *co-signed* send: one variant per branch the operation may reach
 (``central.selectors.operation_eligible_branches``; every active branch of the network when the
 campaign has no operation), each with that branch's details and its name as the sender, plus head
-office's own variant for customers without a branch (or of a branch opened after the proof).
+office's own variant for customers without a branch (or of a branch opened after the proof). A
+branch that wrote its own texts in the campaign's local slots (``central.local_slots``) has its
+merged slot values in its variant (``slot_values``); the others render head office's.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils import translation
 
+from central.local_slots import local_values_by_branch
 from central.models import Campaign
 from central.selectors import operation_eligible_branches
 from local_stores.models import Node, NodeKind
@@ -54,8 +57,11 @@ def snapshot_build(campaign: Campaign) -> dict[str, object]:
     else:
         head_office = Node.objects.get(network_id=campaign.network_id, kind=NodeKind.HEAD_OFFICE)
         variants[frozen.HEAD_OFFICE] = _variant(head_office, sender_name=campaign.network.name, reply_to="")
+        local_values = local_values_by_branch(campaign)  # each branch's own texts in the local slots
         for branch in _reached_branches(campaign):
             variants[branch.public_id] = _variant(branch, sender_name=branch.name, reply_to=branch.email)
+            if branch.pk in local_values:
+                variants[branch.public_id]["slot_values"] = local_values[branch.pk]
         default = frozen.HEAD_OFFICE
     wanted = rendering.assets_wanted(version, campaign.slot_values)
     assets = {asset.public_id: frozen.freeze_asset(asset) for asset in
@@ -85,7 +91,10 @@ def snapshot_render(campaign: Campaign, snapshot: dict[str, object], *, number: 
         snapshot["variant_hashes"] = frozen.variant_hashes(version, snapshot)
         samples = []
         if not campaign.branch_id and version.template.kind != TemplateKind.PRINT:  # (print: head office's PDF)
-            keys = [key for key in snapshot["variants"] if key != frozen.HEAD_OFFICE][:NATIONAL_SAMPLES]
+            # every branch that wrote its own texts (approvers read them), then others up to NATIONAL_SAMPLES
+            branches = [key for key in snapshot["variants"] if key != frozen.HEAD_OFFICE]
+            own = [key for key in branches if "slot_values" in snapshot["variants"][key]]
+            keys = own + [key for key in branches if key not in own][:max(0, NATIONAL_SAMPLES - len(own))]
             for key in keys:
                 rendered = frozen.render_sample(version, snapshot, key, pdf=False)
                 samples.append({"variant": key, "name": snapshot["variants"][key]["branch"]["name"],

@@ -469,6 +469,9 @@ class Campaign(models.Model):
                                          related_name="campaigns", verbose_name=_("template version"))
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
     slot_values = models.JSONField(_("slot values"), default=dict, blank=True)
+    #: Head office's national send: the slots each reached branch may fill (``LocalSlotValues``),
+    #: head office's value being the default. Slot names, text-like types only.
+    local_slots = models.JSONField(_("slots each branch may fill"), default=list, blank=True)
     #: {criterion: value} among the operation's allowed criteria (see TARGETING_CRITERIA).
     target_criteria = models.JSONField(_("target"), default=dict, blank=True)
     send_date = models.DateField(_("send date"))
@@ -485,6 +488,26 @@ class Campaign(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation or self.template_version.template} — {self.branch or _('head office')}"
+
+
+class LocalSlotValues(models.Model):
+    """A branch's own text in head office's national send (a *local slot*): the values of the
+    campaign's ``local_slots`` the branch filled. Its customers' message uses them in place of head
+    office's (the proof freezes them in the branch's variant); a slot left empty keeps head office's."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="local_slot_values")
+    branch = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="+", verbose_name=_("branch"))
+    values = models.JSONField(_("values"), default=dict, blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    at = models.DateTimeField(_("saved on"))
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["campaign", "branch"], name="one_local_values_per_branch")]
+        verbose_name = _("branch's local texts")
+        verbose_name_plural = _("branches' local texts")
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.branch_id}"
 
 
 class TargetOverride(models.Model):

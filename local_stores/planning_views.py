@@ -25,6 +25,7 @@ from approvals.models import ProofStatus, Verdict
 from approvals.selectors import latest_proof, proof_decisions
 from approvals.services import proof_request, proof_request_again
 from central.calendar_views import withdrawal_confirmation
+from central.local_slots import local_slot_candidates, local_slots_set
 from central.models import (
     CAMPAIGN_OPEN_STATUSES,
     Campaign,
@@ -269,6 +270,8 @@ def _history_entry(event, *, sees_customers: bool) -> tuple[object, str, list[st
         "paused": _("Send paused"), "resumed": _("Send resumed"), "send_cancelled": _("Send cancelled"),
         "sent": _("Sent"),
         "send_blocked": _("Send stopped: the messages no longer matched their proof"),
+        "local_slots": _("Slots each branch may fill"),
+        "local_slot_values": _("A branch's own text"),
     }
     changes = event.changes or {}
     lines: list[str] = []
@@ -281,7 +284,10 @@ def _history_entry(event, *, sees_customers: bool) -> tuple[object, str, list[st
         before, after = changes["target_criteria"]
         show = lambda criteria: ", ".join(f"{k} = {v}" for k, v in criteria.items()) or _("everyone")  # noqa: E731
         lines.append(_("Target") + f": {show(before)} → {show(after)}")
-    if event.action.startswith("target_review_") and changes.get("branch"):
+    if "local_slots" in changes:
+        before, after = changes["local_slots"]
+        lines.append(f"{', '.join(before) or '—'} → {', '.join(after) or '—'}")
+    if (event.action.startswith("target_review_") or event.action == "local_slot_values") and changes.get("branch"):
         lines.append(str(changes["branch"]))
     if "name" in changes and sees_customers:
         lines.append(f"{changes['name']} ({changes.get('customer', '')})")
@@ -312,13 +318,47 @@ def _cost_panel(campaign, audience: int | None) -> dict[str, object] | None:
             "budget": budgets.budget_status(budget) if budget else None}
 
 
+def _local_slots_panel(campaign: Campaign, *, editable: bool,
+                      errors: list[str] | None = None) -> dict[str, object] | None:
+    """Head office's national send of an operation: the slots each reached branch may fill (its
+    text-like slots, checked when local); changeable while the campaign is a draft."""
+    if campaign.branch_id is not None or campaign.operation_id is None:
+        return None
+    candidates = local_slot_candidates(campaign)
+    if not candidates:
+        return None
+    marked = set(campaign.local_slots or [])
+    return {"slots": [(d, d.name in marked) for d in candidates], "errors": errors or [],
+            "can_change": editable and campaign.status == CampaignStatus.DRAFT}
+
+
+def _local_slots_post(request: HttpRequest, campaign: Campaign) -> list[str]:
+    """Save head office's choice of local slots; the errors, or nothing on success."""
+    try:
+        local_slots_set(campaign=campaign, slots=request.POST.getlist("local_slots"), by=request.user)
+    except ValidationError as error:
+        return error.messages
+    return []
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def campaign_edit_view(request: HttpRequest, public_id: str) -> HttpResponse:
     campaign = campaign_get(fetched_by=request.user, public_id=public_id)
     editor = _Editor(request, campaign)
     editable = campaign_is_editable(request.user, campaign)
-    if request.method == "POST":
+    local_errors: list[str] = []
+    if request.method == "POST" and request.POST.get("form") == "local_slots":
+        if not editable or campaign.branch_id is not None:
+            raise PermissionDenied
+        local_errors = _local_slots_post(request, campaign)
+        if not local_errors:
+            messages.success(request, _("The slots each branch may fill were saved."))
+            return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
+        messages.error(request, _("Nothing was saved: %(errors)s") % {"errors": " ".join(local_errors)})
+        editor = _Editor(_as_get(request), campaign)
+        live = _live(request, editor)
+    elif request.method == "POST":
         if not editable:
             raise PermissionDenied
         if request.htmx:
@@ -351,8 +391,18 @@ def campaign_edit_view(request: HttpRequest, public_id: str) -> HttpResponse:
         "history": [_history_entry(event, sees_customers=sees_customers)
                     for event in campaign_history(campaign=campaign)[:50]],
         "has_image_slot": any(d.type == "image" for d in editor.definitions),
-        "approval": _approval_panel(request, campaign, editable=editable), **live,
+        "approval": _approval_panel(request, campaign, editable=editable),
+        "local_slots": _local_slots_panel(campaign, editable=editable, errors=local_errors), **live,
     })
+
+
+def _as_get(request: HttpRequest) -> HttpRequest:
+    """The request as a plain page load (the editor's forms show the campaign as saved)."""
+    from copy import copy
+
+    plain = copy(request)
+    plain.method = "GET"
+    return plain
 
 
 @login_required

@@ -6,7 +6,8 @@ A *snapshot* (a JSON object kept on the proof) holds every input of a campaign's
 - ``slot_values`` and ``campaign`` (the campaign's merge fields: dates, offer code);
 - ``variants``: one per branch the campaign may speak for, by key (a branch's public id, or
   ``HEAD_OFFICE`` for head office's own details), each with the branch's details (``branch``) and
-  the sender identity (``sender``: display name, address, Reply-To, Message-ID domain);
+  the sender identity (``sender``: display name, address, Reply-To, Message-ID domain), and the
+  branch's own slot values where it filled a national send's local slots (``slot_values``);
 - ``assets``: every library image the rendering may show, by public id, as a content-addressed
   copy (``FrozenAsset``: the SHA-256 of the bytes and the storage name ``frozen/ab/<sha>.<ext>``,
   which the hash names, so it never holds other bytes); a branch's logo likewise;
@@ -153,7 +154,9 @@ def variant_context(snapshot: Mapping[str, object], key: str) -> rendering.Varia
     if variant is None:
         raise SnapshotProblem(_("The approved proof has no variant for this branch."))
     assets = {public_id: _asset(public_id, frozen) for public_id, frozen in (snapshot.get("assets") or {}).items()}
-    return rendering.VariantContext(slot_values=dict(snapshot.get("slot_values") or {}),
+    # a branch's own texts in a national send's local slots, else the campaign's values
+    values = variant.get("slot_values") or snapshot.get("slot_values") or {}
+    return rendering.VariantContext(slot_values=dict(values),
                                     branch=frozen_branch(variant.get("branch")),
                                     campaign=dict(snapshot.get("campaign") or {}), assets=assets)
 
