@@ -150,3 +150,21 @@ def _default_language():
     translation.deactivate()
     yield
     translation.deactivate()
+
+
+@pytest.fixture
+def sink(settings):
+    """A real SMTP server on loopback (aiosmtpd), Relais' e-mail backend pointed at it."""
+    from tests.dispatching import SmtpSink, smtp_settings
+
+    with SmtpSink() as running:
+        smtp_settings(settings, running.port)
+        settings.RELAIS_RATE_LIMIT_REDIS_URL = ""
+        yield running
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    """Uploads and print files in a folder of the test's own."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT

@@ -39,7 +39,7 @@ from central.services import (
     participation_answer,
 )
 from central.target_review import review_add, review_remove
-from tests.dispatching import SLOT_VALUES, SmtpSink, add_customers, email_version, smtp_settings
+from tests.dispatching import SLOT_VALUES, add_customers, email_version
 from tests.planning import plan
 
 pytestmark = pytest.mark.django_db
@@ -47,14 +47,6 @@ pytestmark = pytest.mark.django_db
 LILLE = {"lil0@example.test", "lil1@example.test", "anne.nord@example.test"}
 ARRAS = {"arr0@example.test", "bruno.voisin@example.test"}
 NIMES = {"nim0@example.test"}  # Chloe (Nîmes) has no e-mail consent
-
-
-@pytest.fixture
-def sink(settings):
-    with SmtpSink() as running:
-        smtp_settings(settings, running.port)
-        settings.RELAIS_RATE_LIMIT_REDIS_URL = ""
-        yield running
 
 
 @pytest.fixture

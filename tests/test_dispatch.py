@@ -48,27 +48,17 @@ from central.tasks import dispatch_chunk_task
 from templates_lib.rendering import sms_count
 from tests.dispatching import (
     HookedBackend,
-    SmtpSink,
     add_customers,
     email_campaign,
     email_version,
     free_port,
     print_version,
-    smtp_settings,
     to_sending,
 )
 from tests.planning import joined_campaign
 
 pytestmark = pytest.mark.django_db
 TARGET = "https://shop.example.test/offre?x=1&y=2"
-
-
-@pytest.fixture
-def sink(settings):
-    with SmtpSink() as running:
-        smtp_settings(settings, running.port)
-        settings.RELAIS_RATE_LIMIT_REDIS_URL = ""
-        yield running
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from django.db import connection
 
 from central import dispatch
 from central.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
-from tests.dispatching import SmtpSink, email_campaign, smtp_settings
+from tests.dispatching import email_campaign
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.celery_worker]
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -85,14 +85,6 @@ class Workers:
 
     def log(self) -> str:
         return "\n".join(path.read_text()[-3000:] for path in sorted(self.log_dir.glob("worker-*.log")))
-
-
-@pytest.fixture
-def sink(settings):
-    with SmtpSink() as running:
-        smtp_settings(settings, running.port)
-        settings.RELAIS_RATE_LIMIT_REDIS_URL = ""
-        yield running
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from local_stores.models import Node
 from local_stores.services import node_update
 from templates_lib import frozen
 from templates_lib.models import ContentRules, TemplateVersion
-from tests.dispatching import SmtpSink, add_customers, smtp_settings
+from tests.dispatching import add_customers
 from tests.planning import joined_campaign, sms_version
 from tests.snapshots import (
     approve_and_schedule,
@@ -39,20 +39,6 @@ pytestmark = pytest.mark.django_db
 BASE = "https://relais.example.test"
 RED = png_bytes((16, 12), "red")
 BLUE = png_bytes((30, 30), "blue")
-
-
-@pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
-
-
-@pytest.fixture
-def sink(settings):
-    with SmtpSink() as running:
-        smtp_settings(settings, running.port)
-        settings.RELAIS_RATE_LIMIT_REDIS_URL = ""
-        yield running
 
 
 def dispatch_all(campaign: Campaign) -> dispatch.ChunkResult:

@@ -18,7 +18,7 @@ from central.models import Campaign, CampaignEvent, CampaignStatus, Delivery, Lo
 from central.services import campaign_update, national_campaign_create
 from templates_lib import frozen
 from templates_lib.services import content_rules_update
-from tests.dispatching import SLOT_VALUES, SmtpSink, add_customers, email_version, smtp_settings
+from tests.dispatching import SLOT_VALUES, add_customers, email_version
 from tests.planning import plan
 from tests.snapshots import approve_and_schedule, approved_proof, set_details, start_sending
 
@@ -26,14 +26,6 @@ pytestmark = pytest.mark.django_db
 
 HEAD_OFFICE_OFFER = SLOT_VALUES["offer"]  # "-20 % sur les bordeaux"
 LILLE_OFFER = "Offre Lille -30 %"
-
-
-@pytest.fixture
-def sink(settings):
-    with SmtpSink() as running:
-        smtp_settings(settings, running.port)
-        settings.RELAIS_RATE_LIMIT_REDIS_URL = ""
-        yield running
 
 
 @pytest.fixture

@@ -94,12 +94,6 @@ def sftp(tmp_path):
 
 
 @pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
-
-
-@pytest.fixture
 def run(django_capture_on_commit_callbacks):
     """A service and the tasks it queues after its commit (in-process), as in production."""
     def call(service, **kwargs):
