@@ -74,6 +74,8 @@ def test_the_print_panel_and_retry_on_a_phone(world, phone, js_problems, setting
         expect(phone.locator(".invalid-feedback").first).to_have_text("Required for SFTP.")
         _no_sideways_scroll(phone)
     # the campaign editor's print preview is a PDF in a frame: chromium's own PDF viewer loads its
-    # internal resources (chrome://, chrome-extension://), which headless chromium aborts
+    # internal resources (chrome://, chrome-extension://), which headless chromium aborts; and a
+    # preview still loading when the test moves to the next page is aborted by that navigation
     assert [problem for problem in js_problems if " chrome://" not in problem
-            and " chrome-extension://" not in problem] == []
+            and " chrome-extension://" not in problem
+            and not ("/templates/preview/" in problem and problem.endswith(".pdf (net::ERR_ABORTED)"))] == []
