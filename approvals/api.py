@@ -41,6 +41,7 @@ from approvals.models import (
     StepLevel,
     Verdict,
 )
+from approvals.requesting import proof_request_with_values
 from approvals.selectors import (
     audit_visible_to,
     networks_setting_policies,
@@ -64,7 +65,7 @@ from approvals.services import (
     revoke_refusal,
 )
 from central.models import Channel
-from central.planning_api import CampaignDetailOutputSerializer, service_errors
+from central.planning_api import CampaignDetailOutputSerializer, CampaignUpdateInputSerializer, service_errors
 from central.selectors import campaign_can_edit, campaign_get
 from central.services import campaign_schedule
 from local_stores.models import Role
@@ -401,13 +402,25 @@ class CampaignProofListApi(generics.ListAPIView):
         campaign = campaign_get(fetched_by=self.request.user, public_id=self.kwargs["public_id"])
         return proofs_of_campaign(fetched_by=self.request.user, campaign=campaign).defer("html", "pdf")
 
-    @extend_schema(request=None, responses={201: ProofDetailOutputSerializer})
+    @extend_schema(request=CampaignUpdateInputSerializer, responses={201: ProofDetailOutputSerializer})
     def post(self, request: Request, public_id: str) -> Response:
+        """With a body (any of ``slot_values``, ``send_date``, ``target_criteria``, as PATCH takes them)
+        the values are saved and frozen in one transaction: the proof holds exactly what was sent, and
+        a refused value (400, keyed by field) saves and requests nothing. Without a body the proof
+        freezes the campaign as saved (what GET answers); the answer carries what was frozen."""
         campaign = campaign_get(fetched_by=request.user, public_id=public_id)
         if not campaign_can_edit(request.user, campaign):
             raise PermissionDenied(_("You may not request approval for this campaign."))
+        data = CampaignUpdateInputSerializer(data=request.data or {})
+        data.is_valid(raise_exception=True)
         with service_errors():
-            proof = proof_request(campaign=campaign, requested_by=request.user)
+            if data.validated_data:
+                proof = proof_request_with_values(campaign=campaign, requested_by=request.user,
+                                                  slot_values=data.validated_data.get("slot_values"),
+                                                  send_date=data.validated_data.get("send_date"),
+                                                  target_criteria=data.validated_data.get("target_criteria"))
+            else:
+                proof = proof_request(campaign=campaign, requested_by=request.user)
         return Response(_proof_output(request, proof), status=status.HTTP_201_CREATED)
 
 

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from approvals.models import ProofStatus, Verdict
+from approvals.requesting import proof_request_with_values
 from approvals.selectors import latest_proof, proof_decisions
 from approvals.services import proof_request, proof_request_again
 from central.calendar_views import withdrawal_confirmation
@@ -210,6 +211,22 @@ class _Editor:
         send_date = self.date.cleaned_data["send_date"] if self.date.is_valid() else None
         return values, send_date, target_criteria_from(self.target.data, self.allowed)
 
+    def submitted(self) -> tuple[dict, date, dict]:
+        """What was typed, to be saved: a date that cannot be read is an error (keeping the saved
+        date instead would save something other than what the page shows)."""
+        values, send_date, criteria = self.typed()
+        if send_date is None:
+            raise ValidationError({"send_date": [_("Enter a valid date.")]})
+        return values, send_date, criteria
+
+    def fields_of(self, error: ValidationError) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        """``error``'s messages split: those about a field of the forms, and the others."""
+        if not hasattr(error, "error_dict"):
+            return {}, {"": error.messages}
+        names = {d.name for d in self.definitions} | set(self.target.fields) | {"send_date"}
+        mine = {field: errors for field, errors in error.message_dict.items() if field in names}
+        return mine, {field: errors for field, errors in error.message_dict.items() if field not in mine}
+
     def show_errors(self, error: ValidationError) -> None:
         for field, field_errors in error.message_dict.items():
             if field == "send_date":
@@ -220,7 +237,8 @@ class _Editor:
                 form = self.slots
                 target = field if field in form.fields else f"{field}__amount" if f"{field}__amount" in form.fields else None
             for message in field_errors:
-                form.add_error(target, message)
+                if message not in (form.errors.get(target or "__all__") or []):  # the field's own check said it
+                    form.add_error(target, message)
 
 
 def _live(request: HttpRequest, editor: _Editor) -> dict[str, object]:
@@ -363,8 +381,8 @@ def campaign_edit_view(request: HttpRequest, public_id: str) -> HttpResponse:
             raise PermissionDenied
         if request.htmx:
             return render(request, "local_stores/_campaign_live.html", {"campaign": campaign, **_live(request, editor)})
-        values, send_date, criteria = editor.typed()
         try:
+            values, send_date, criteria = editor.submitted()
             campaign_update(campaign=campaign, updated_by=request.user, slot_values=values,
                             send_date=send_date, target_criteria=criteria)
         except ValidationError as error:
@@ -378,6 +396,12 @@ def campaign_edit_view(request: HttpRequest, public_id: str) -> HttpResponse:
         live = _live(request, editor)
     else:
         live = _live(request, editor)
+    return _editor_page(request, campaign, editor, live, editable=editable, local_errors=local_errors)
+
+
+def _editor_page(request: HttpRequest, campaign: Campaign, editor: _Editor, live: dict[str, object], *,
+                 editable: bool, local_errors: list[str] | None = None) -> HttpResponse:
+    """The campaign editor's page, its forms showing ``editor`` (what was typed, with its errors)."""
     sees_customers = campaign_customers_visible(request.user, campaign)
     progress = None
     if campaign.status in (CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.SENT):
@@ -471,7 +495,12 @@ def _approval_errors(request: HttpRequest, campaign: Campaign, error: Validation
 @login_required
 @require_POST
 def campaign_request_approval_view(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Request approval. From the editor (its button submits the editor's form, ``with_values``, so
+    the fields come along) what is typed is saved and frozen at once; otherwise (``again``, a form
+    without the editor's fields) the campaign as saved."""
     campaign = campaign_get(fetched_by=request.user, public_id=public_id)
+    if request.POST.get("with_values") == "1" or "send_date" in request.POST:
+        return _request_with_values(request, campaign)
     try:
         if request.POST.get("again") == "1":  # an approved campaign, asked again with the current details
             proof = proof_request_again(campaign=campaign, requested_by=request.user)
@@ -486,6 +515,40 @@ def campaign_request_approval_view(request: HttpRequest, public_id: str) -> Http
         messages.success(request, _("Approval requested: BAT n° %(number)s is on its way to the approvers.")
                          % {"number": proof.number})
     return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
+
+
+def _request_with_values(request: HttpRequest, campaign: Campaign) -> HttpResponse:
+    """The editor's *Request approval*: the values typed are checked, saved and frozen into the
+    proof in one transaction, so the proof holds what the preview showed. Refused, nothing is saved
+    nor requested and the editor comes back with what was typed, the errors beside their fields and
+    at the top."""
+    if not campaign_is_editable(request.user, campaign):
+        messages.error(request, _("You may not change this campaign."))
+        return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
+    editor = _Editor(request, campaign)
+    try:
+        values, send_date, criteria = editor.submitted()
+        proof = proof_request_with_values(campaign=campaign, requested_by=request.user, slot_values=values,
+                                          send_date=send_date, target_criteria=criteria)
+    except ValidationError as error:
+        beside, others = editor.fields_of(error)
+        if beside:
+            editor.show_errors(ValidationError(beside))
+            messages.error(request, _("Approval was not requested and nothing was saved: correct the fields "
+                                      "shown in red, then request approval again."))
+        else:
+            messages.error(request, _("Approval was not requested and nothing was saved:"))
+        if others:
+            _approval_errors(request, campaign, ValidationError(others) if "" not in others
+                             else ValidationError(others[""]))
+    except PermissionDenied as error:
+        messages.error(request, str(error) or _("You may not request approval for this campaign."))
+        return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
+    else:
+        messages.success(request, _("Saved, and approval requested: proof %(number)s is on its way to the "
+                                    "approvers.") % {"number": proof.number})
+        return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
+    return _editor_page(request, campaign, editor, _live(request, editor), editable=True)
 
 
 @login_required
