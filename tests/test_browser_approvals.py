@@ -18,8 +18,8 @@ from approvals.models import Proof, ProofStatus
 from central.models import CampaignStatus, ConsentStatus, Customer
 from central.services import campaign_update
 from templates_lib import services as template_services
+from tests.browser import log_in
 from tests.planning import joined_campaign
-from tests.test_browser_planning import js_problems, log_in, page  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,12 +45,12 @@ HOSTILE = ('<p>Bonjour <b>voisins</b></p><script>new Image().src="/pwned-script"
            '<a href="javascript:new Image().src=\'/pwned-href\'">clic</a>')
 
 
-def switch_user(page, username: str, *, then: str) -> None:  # noqa: F811 (page is a fixture)
+def switch_user(page, username: str, *, then: str) -> None:
     page.context.clear_cookies()
     log_in(page, username, then=then)
 
 
-def test_a_proof_is_approved_by_the_region_then_head_office_and_an_edit_voids_it(world, page, js_problems):  # noqa: F811
+def test_a_proof_is_approved_by_the_region_then_head_office_and_an_edit_voids_it(world, page, js_problems):
     campaign = joined_campaign(world)
     editor = f"/network/campaigns/{campaign.public_id}/"
 
@@ -108,7 +108,7 @@ def rich_campaign(world):
     return campaign
 
 
-def test_a_script_in_a_rich_text_slot_never_runs_in_the_viewer(world, page, js_problems, rich_campaign):  # noqa: F811
+def test_a_script_in_a_rich_text_slot_never_runs_in_the_viewer(world, page, js_problems, rich_campaign):
     from approvals.services import proof_request
 
     proof = proof_request(campaign=rich_campaign, requested_by=world.users["branch_manager"])

@@ -8,31 +8,17 @@ import pytest
 from playwright.sync_api import expect
 
 from central.models import ArbitrationRun
-from tests.test_browser_planning import js_problems, log_in  # noqa: F401 - fixtures reused
-from tests.test_browser_planning import page as _desktop_page  # noqa: F401
+from tests.browser import log_in, no_sideways_scroll
 from tests.test_conflict_report import URL, WINDOW, case, simulate  # noqa: F401 - the hand-built case
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-def phone(_desktop_page):  # noqa: F811
-    _desktop_page.set_viewport_size(PHONE)
-    return _desktop_page
-
-
-def _no_sideways_scroll(page) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
-        "the page scrolls sideways at 390 px")
 
 
 def test_the_conflict_report_on_a_phone(world, case, phone, js_problems):  # noqa: F811
     simulate(world)
     log_in(phone, "head_office", then=URL)
     expect(phone.get_by_test_id("no-conflict-run")).to_be_visible()  # the next 14 days: never simulated
-    _no_sideways_scroll(phone)
+    no_sideways_scroll(phone)
     query = "&".join(f"{key}={value}" for key, value in WINDOW.items())
     phone.goto(f"{URL}?{query}")
     pairs = phone.get_by_test_id("conflict-pairs")
@@ -41,11 +27,11 @@ def test_the_conflict_report_on_a_phone(world, case, phone, js_problems):  # noq
     expect(phone.get_by_test_id("conflict-branches").locator("tbody tr")).to_have_count(2)
     expect(phone.get_by_test_id("conflict-operations").locator("tbody tr")).to_have_count(3)
     expect(phone.get_by_test_id("conflict-csv")).to_be_visible()
-    _no_sideways_scroll(phone)
+    no_sideways_scroll(phone)
     before = ArbitrationRun.objects.count()
     phone.get_by_role("button", name="Run the simulation again").click()
     expect(phone.get_by_role("alert").or_(phone.get_by_role("status")).first).to_contain_text("Simulation done")
     expect(phone.get_by_test_id("conflict-pairs").locator("tbody tr")).to_have_count(4)
     assert ArbitrationRun.objects.count() == before + 1
-    _no_sideways_scroll(phone)
+    no_sideways_scroll(phone)
     assert js_problems == []

@@ -11,18 +11,10 @@ import pytest
 from playwright.sync_api import expect
 
 from central.models import Campaign, Participation
-from tests.test_browser_planning import js_problems, log_in  # noqa: F401 - fixtures reused
-from tests.test_browser_planning import page as _desktop_page  # noqa: F401
-from tests.test_browser_target_review import PHONE, _no_sideways_scroll
+from tests.browser import log_in, no_sideways_scroll
 from tests.test_decline_confirmation import joined  # noqa: F401 - Lille joined, two drafts
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def phone(_desktop_page):  # noqa: F811
-    _desktop_page.set_viewport_size(PHONE)
-    return _desktop_page
 
 
 def test_declining_on_a_phone_asks_first_then_cancels_the_drafts(world, joined, phone, js_problems):  # noqa: F811
@@ -34,7 +26,7 @@ def test_declining_on_a_phone_asks_first_then_cancels_the_drafts(world, joined, 
     expect(drafts).to_have_count(2)
     expect(drafts.filter(has_text="Relance cave")).to_contain_text("SMS")
     expect(drafts.filter(has_text="Dégustation")).to_contain_text("SMS")
-    _no_sideways_scroll(phone)
+    no_sideways_scroll(phone)
 
     phone.get_by_role("link", name="No, go back").click()
     expect(phone.locator(".operation-card", has_text="Foire aux vins")).to_contain_text("Joined")
@@ -46,5 +38,5 @@ def test_declining_on_a_phone_asks_first_then_cancels_the_drafts(world, joined, 
     assert sorted(Campaign.objects.filter(operation=joined).values_list("status", flat=True)) == [
         "cancelled", "cancelled"]
     assert Participation.objects.get(operation=joined, branch__code="N1").status == "declined"
-    _no_sideways_scroll(phone)
+    no_sideways_scroll(phone)
     assert js_problems == []

@@ -10,18 +10,10 @@ from playwright.sync_api import expect
 from central.local_slots import local_slots_set
 from central.models import LocalSlotValues
 from templates_lib.services import content_rules_update
-from tests.test_browser_planning import js_problems, log_in  # noqa: F401 - fixtures reused
-from tests.test_browser_planning import page as _desktop_page  # noqa: F401
-from tests.test_browser_target_review import PHONE, _no_sideways_scroll
+from tests.browser import log_in, no_sideways_scroll
 from tests.test_target_review import setup  # noqa: F401 - the operation, head office's SMS, Lille's customers
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def phone(_desktop_page):  # noqa: F811
-    _desktop_page.set_viewport_size(PHONE)
-    return _desktop_page
 
 
 def test_the_branch_writes_its_text_on_a_phone(setup, phone, js_problems):  # noqa: F811
@@ -33,19 +25,19 @@ def test_the_branch_writes_its_text_on_a_phone(setup, phone, js_problems):  # no
     panel = phone.locator(".local-texts")
     field = panel.get_by_label("Message")
     expect(field).to_have_attribute("placeholder", "vins de fête")
-    _no_sideways_scroll(phone)
+    no_sideways_scroll(phone)
 
     field.fill("Tout gratuit")
     panel.get_by_role("button", name="Save my text").click()
     expect(phone.locator("#review-errors")).to_contain_text("“gratuit” is not allowed by the network's rules")
     expect(panel.locator(".invalid-feedback")).to_contain_text("“gratuit” is not allowed by the network's rules")
-    _no_sideways_scroll(phone)
+    no_sideways_scroll(phone)
 
     panel.get_by_label("Message").fill("vins de Lille")
     panel.get_by_role("button", name="Save my text").click()
     expect(phone.get_by_role("status")).to_contain_text("Your text in head office's message was saved.")
     expect(phone.locator(".local-texts").get_by_label("Message")).to_have_value("vins de Lille")
-    _no_sideways_scroll(phone)
+    no_sideways_scroll(phone)
     assert list(LocalSlotValues.objects.values_list("branch__name", "values")) == [
         ("Lille", {"message": "vins de Lille"})]
     assert js_problems == []

@@ -9,29 +9,14 @@ from playwright.sync_api import expect
 
 from central import dispatch
 from central.models import PrintHandoff
+from tests.browser import log_in, no_sideways_scroll
 from tests.dispatching import add_customers, print_version, to_sending
 from tests.planning import joined_campaign
-from tests.test_browser_planning import js_problems, log_in  # noqa: F401 - fixtures reused
-from tests.test_browser_planning import page as _desktop_page  # noqa: F401
 from tests.test_print_handoff import SftpServer, sftp_printer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-def phone(_desktop_page):  # noqa: F811
-    _desktop_page.set_viewport_size(PHONE)
-    return _desktop_page
-
-
-def _no_sideways_scroll(page) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
-        "the page scrolls sideways at 390 px")
-
-
-def test_the_print_panel_and_retry_on_a_phone(world, phone, js_problems, settings, tmp_path):  # noqa: F811
+def test_the_print_panel_and_retry_on_a_phone(world, phone, js_problems, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     (tmp_path / "sftp" / "incoming").mkdir(parents=True)
     with SftpServer(tmp_path / "sftp") as server:
@@ -53,26 +38,26 @@ def test_the_print_panel_and_retry_on_a_phone(world, phone, js_problems, setting
             "SFTP: the server refused the user name or its password or key")
         expect(panel.get_by_role("link", name="Manifest (CSV)")).to_be_visible()
         expect(panel.get_by_role("button", name="Retry")).to_have_count(0)
-        _no_sideways_scroll(phone)
+        no_sideways_scroll(phone)
 
         phone.context.clear_cookies()
         log_in(phone, "head_office", then=url)
-        _no_sideways_scroll(phone)
+        no_sideways_scroll(phone)
         server.refuse = False
         phone.get_by_test_id("print-runs").get_by_role("button", name="Retry").click()
         expect(phone.get_by_test_id("handoff-status")).to_have_text("Delivered to the printer")
         expect(phone.get_by_role("button", name="Retry")).to_have_count(0)
-        _no_sideways_scroll(phone)
+        no_sideways_scroll(phone)
         assert len(server.files()) == 3
 
         phone.get_by_role("link", name="The network's printer").click()
         expect(phone.get_by_label("SFTP host")).to_have_value("127.0.0.1")
-        _no_sideways_scroll(phone)
+        no_sideways_scroll(phone)
         phone.get_by_label("SFTP host").fill("")
         phone.get_by_role("button", name="Save the printer's settings").click()
         expect(phone.get_by_role("alert").first).to_contain_text("Nothing was saved")
         expect(phone.locator(".invalid-feedback").first).to_have_text("Required for SFTP.")
-        _no_sideways_scroll(phone)
+        no_sideways_scroll(phone)
     # the campaign editor's print preview is a PDF in a frame: chromium's own PDF viewer loads its
     # internal resources (chrome://, chrome-extension://), which headless chromium aborts; and a
     # preview still loading when the test moves to the next page is aborted by that navigation

@@ -12,32 +12,10 @@ import pytest
 from playwright.sync_api import expect
 
 from central.models import NationalTargetReview
-from tests.test_browser_planning import js_problems, log_in  # noqa: F401 - fixtures reused
-from tests.test_browser_planning import page as _desktop_page  # noqa: F401
+from tests.browser import log_in, no_sideways_scroll
 from tests.test_target_review import setup  # noqa: F401 - the operation and Lille's customers
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-def phone(_desktop_page):  # noqa: F811
-    _desktop_page.set_viewport_size(PHONE)
-    return _desktop_page
-
-
-def _no_sideways_scroll(page) -> None:
-    """No sideways scrolling, and no serious or critical accessibility violation (axe-core)."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    page.wait_for_load_state("networkidle")
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
-        "the page scrolls sideways at 390 px")
-    violations = [f"{violation['id']} at {node['target']}: {violation['help']}"
-                  for violation in Axe().run(page).response["violations"]
-                  if violation["impact"] in ("serious", "critical") for node in violation["nodes"]]
-    assert violations == []
 
 
 def test_the_review_page_on_a_phone(setup, phone, js_problems):  # noqa: F811
@@ -46,7 +24,7 @@ def test_the_review_page_on_a_phone(setup, phone, js_problems):  # noqa: F811
     log_in(phone, "branch_manager", then=url)
     counts = phone.locator(".review-counts")
     expect(counts.locator("[data-count=kept]")).to_have_text("5")
-    _no_sideways_scroll(phone)
+    no_sideways_scroll(phone)
     row = phone.locator(".review-row", has_text="Client Bellec")
     row.get_by_label("Why remove Client Bellec?").select_option(label="Complaint or dispute in progress")
     row.get_by_role("button", name="Remove").click()
@@ -54,14 +32,14 @@ def test_the_review_page_on_a_phone(setup, phone, js_problems):  # noqa: F811
     expect(counts.locator("[data-count=removed]")).to_have_text("1")
     expect(counts.locator("[data-count=kept]")).to_have_text("4")
     expect(phone.locator(".review-row", has_text="Client Bellec")).to_contain_text("Complaint or dispute in progress")
-    _no_sideways_scroll(phone)
+    no_sideways_scroll(phone)
     phone.get_by_label("Find one of your customers to add").fill("fabre")
     phone.get_by_role("button", name="Find", exact=True).click()
     expect(phone.locator(".add-candidate")).to_have_count(1)
-    _no_sideways_scroll(phone)
+    no_sideways_scroll(phone)
     phone.locator(".add-candidate", has_text="Client Fabre").get_by_role("button", name="Add").click()
     expect(counts.locator("[data-count=added]")).to_have_text("1")
-    _no_sideways_scroll(phone)
+    no_sideways_scroll(phone)
     assert set(NationalTargetReview.objects.values_list("customer__last_name", "action", "reason")) == {
         ("Bellec", "remove", "complaint"), ("Fabre", "add", "")}
     assert js_problems == []

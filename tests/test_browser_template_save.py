@@ -10,7 +10,7 @@ import re
 import pytest
 
 from fixtures.demo_templates import load_demo_templates
-from tests.test_browser_planning import js_problems, log_in, page  # noqa: F401 - fixtures
+from tests.browser import log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,7 +20,7 @@ except ImportError:  # pragma: no cover - playwright is a dev dependency; the pa
     expect = None
 
 
-def test_head_office_saves_then_publishes_a_new_version_of_the_demo_newsletter(world, page, js_problems,  # noqa: F811
+def test_head_office_saves_then_publishes_a_new_version_of_the_demo_newsletter(world, page, js_problems,
                                                                               live_server, settings):
     """Head office opens "Lettre nationale — Foire aux vins", starts a new version, changes nothing
     and clicks Save: the draft is saved (LF only, the same source); then Save and publish (confirmed):
