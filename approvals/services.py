@@ -47,6 +47,7 @@ from central.models import Campaign, CampaignEvent, CampaignStatus, Channel, Ope
 from central.selectors import campaign_audience_count, campaign_can_edit, campaign_fingerprint
 from central.services import campaign_check_date, campaign_status_set
 from local_stores.models import Network, Node, NodeKind, Role
+from local_stores.money import money
 from local_stores.selectors import node_in_scope, people_holding
 from templates_lib import frozen, rendering, slots
 from templates_lib.models import TemplateKind
@@ -311,7 +312,8 @@ def proof_request(*, campaign: Campaign, requested_by) -> Proof:
         if policy is not None and policy.over_budget == OverBudget.REFUSE:
             raise ValidationError({"budget": [_(
                 "This campaign would cost the branch %(cost)s and %(remaining)s remains of its budget: the network "
-                "refuses campaigns over budget. Narrow the target, or ask head office for more budget.") % words]})
+                "refuses campaigns over budget. Narrow the target, or ask head office for more budget.") % {
+                "cost": money(estimate.branch), "remaining": money(remaining)}]})
         head_office = _head_office(campaign.network_id)
         steps.append({**HEAD_OFFICE_STEP, "node": head_office.pk, "node_name": head_office.name, "over_budget": words})
     overrides = sorted(campaign.overrides.values_list("customer__public_id", "action"))

@@ -50,6 +50,7 @@ from central.exports import csv_lines, spreadsheet_safe
 from central.models import TARGETING_CRITERIA, Channel
 from central.selectors import campaigns_visible_to
 from local_stores.models import Role
+from local_stores.money import money
 from templates_lib import rendering
 
 #: The frozen e-mail is shown as it is: no script, no plugin, no form, no request but images,
@@ -90,7 +91,7 @@ def step_text(step: dict) -> str:
     over = step.get("over_budget")
     if isinstance(over, dict):
         text += " · " + _("over budget: costs the branch %(cost)s, %(remaining)s remained") % {
-            "cost": over.get("cost", ""), "remaining": over.get("remaining", "")}
+            "cost": money(over.get("cost")), "remaining": money(over.get("remaining"))}
     return text
 
 

@@ -13,8 +13,11 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from central import budgets
@@ -22,6 +25,7 @@ from central.exports import csv_lines, rows_xlsx, spreadsheet_safe
 from central.forms import BudgetAllocateForm, BudgetPeriodForm
 from central.selectors import budgets_overlapping, networks_planned_by
 from central.services import budget_allocate
+from local_stores.money import money
 from local_stores.selectors import branches_visible_to
 
 
@@ -105,8 +109,15 @@ def budget_allocate_view(request: HttpRequest) -> HttpResponse:
         except PermissionDenied:
             raise
         else:
-            messages.success(request, _("Budget allocated to %(count)s branch(es).") % {"count": len(created)})
-            return redirect("budgets:budget-list")
+            # the page then shows the period just allocated: the budgets are there, whatever the year
+            starts_on, ends_on = form.cleaned_data["starts_on"], form.cleaned_data["ends_on"]
+            messages.success(request, ngettext(
+                "%(amount)s allocated to %(count)s branch from %(start)s to %(end)s.",
+                "%(amount)s allocated to %(count)s branches from %(start)s to %(end)s.", len(created)) % {
+                "amount": money(sum((budget.amount for budget in created), Decimal("0.00"))), "count": len(created),
+                "start": date_format(starts_on, "SHORT_DATE_FORMAT"), "end": date_format(ends_on, "SHORT_DATE_FORMAT")})
+            return redirect(f"{reverse('budgets:budget-list')}?starts_on={starts_on.isoformat()}"
+                            f"&ends_on={ends_on.isoformat()}")
     period = _period(request)
     period.is_valid()
     rows = budget_rows(request.user, starts_on=period.cleaned_data["starts_on"], ends_on=period.cleaned_data["ends_on"])

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Sum
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, ngettext_lazy
 
 from central.models import (
     Budget,
@@ -47,16 +49,57 @@ def _cents(amount: Decimal) -> Decimal:
 
 
 @dataclass(frozen=True)
+class CostPart:
+    """One term of a cost: ``quantity`` of ``kind`` ("email", "segment", "page", "copy" — the
+    paper, envelope and enclosing of a letter beyond its pages —, "postage") at ``price`` each."""
+
+    kind: str
+    quantity: int
+    price: Decimal
+
+
+@dataclass(frozen=True)
 class Cost:
-    """A campaign's cost: ``messages`` at ``unit`` each (estimated), or as sent (actual), and who pays."""
+    """A campaign's cost: ``messages`` at ``unit`` each (estimated), or as sent (actual), and who
+    pays. ``parts``: what one message is made of (an estimate), or everything sent (actual)."""
 
     messages: int
     total: Decimal
     head_office: Decimal
     branch: Decimal
-    #: what one message costs (the estimate's basis), and its parts in words, for the page
     unit: Decimal
-    basis: str
+    parts: tuple[CostPart, ...]
+    actual: bool = False
+
+    def formula(self) -> list[str]:
+        """The cost in words and figures, in the reader's language and currency: for an estimate
+        "105 messages × 1,13 € = 118,65 €" and what one message is made of ("per message: 2 pages ×
+        0,08 € + …"); for an actual cost its terms and their total."""
+        from local_stores.money import money
+
+        terms = " + ".join(_part_words(part) for part in self.parts)
+        if self.actual:
+            return [f"{terms} = {money(self.total)}"]
+        lines = [ngettext("%(count)s message × %(unit)s = %(total)s", "%(count)s messages × %(unit)s = %(total)s",
+                          self.messages) % {"count": self.messages, "unit": money(self.unit, precise=True),
+                                            "total": money(self.total)}]
+        if len(self.parts) > 1 or any(part.quantity != 1 for part in self.parts):
+            lines.append(_("per message: %(terms)s") % {"terms": terms})
+        return lines
+
+
+def _part_words(part: CostPart) -> str:
+    from local_stores.money import money
+
+    words = {
+        "email": ngettext_lazy("%(count)s e-mail × %(price)s", "%(count)s e-mails × %(price)s", "count"),
+        "segment": ngettext_lazy("%(count)s SMS segment × %(price)s", "%(count)s SMS segments × %(price)s", "count"),
+        "page": ngettext_lazy("%(count)s printed page × %(price)s", "%(count)s printed pages × %(price)s", "count"),
+        "copy": ngettext_lazy("%(count)s envelope filled × %(price)s", "%(count)s envelopes filled × %(price)s",
+                              "count"),
+        "postage": ngettext_lazy("%(count)s stamp × %(price)s", "%(count)s stamps × %(price)s", "count"),
+    }[part.kind]
+    return words % {"count": part.quantity, "price": money(part.price, precise=True)}
 
 
 def _split(campaign: Campaign, total: Decimal) -> tuple[Decimal, Decimal]:
@@ -86,53 +129,90 @@ def print_pages(campaign: Campaign) -> int:
     return max(1, _pdf_pages(rendering.render_for_kind(campaign.template_version, variant_context(campaign))))
 
 
-def unit_cost(campaign: Campaign, rules: NetworkRules, proof=None) -> tuple[Decimal, str]:
-    """What one message of ``campaign`` costs, and how it is made up (in figures): from what its
-    ``proof`` froze (the SMS text, the print PDF) when given, else rendered now."""
+def unit_cost(campaign: Campaign, rules: NetworkRules, proof=None, *,
+              measured: int | None = None) -> tuple[Decimal, tuple[CostPart, ...]]:
+    """What one message of ``campaign`` costs, and what it is made of: an SMS's segments, a
+    letter's pages — ``measured`` on the rendering the user is looking at when given, else on what
+    its ``proof`` froze (the SMS text, the print PDF), else rendered now."""
     from central.dispatch import _pdf_pages
     from templates_lib import rendering
 
     if campaign.channel == Channel.EMAIL:
-        return rules.cost_email, f"1 × {rules.cost_email}"
+        return rules.cost_email, (CostPart("email", 1, rules.cost_email),)
     if campaign.channel == Channel.SMS:
-        segments = (max(1, rendering.sms_count(proof.text).segments) if proof is not None and proof.text
-                    else sms_segments(campaign))
-        return segments * rules.cost_sms_segment, f"{segments} × {rules.cost_sms_segment}"
-    pages = (max(1, _pdf_pages(bytes(proof.pdf))) if proof is not None and proof.pdf else print_pages(campaign))
-    unit = pages * rules.cost_print_page + rules.cost_print_copy + rules.cost_postage
-    return unit, f"{pages} × {rules.cost_print_page} + {rules.cost_print_copy} + {rules.cost_postage}"
-
-
-def campaign_cost_estimate(campaign: Campaign, *, audience: int, proof=None) -> Cost:
-    """The cost of sending ``campaign`` to ``audience`` customers (its proposed list's count), its
-    message measured on ``proof`` when given (nothing rendered again)."""
-    unit, basis = unit_cost(campaign, _rules(campaign), proof)
-    head_office, branch = _split(campaign, audience * unit)
-    return Cost(audience, _cents(audience * unit), head_office, branch, unit, basis)
-
-
-def campaign_cost_actual(campaign: Campaign) -> Cost:
-    """What ``campaign`` has cost so far, from what was sent."""
-    rules = _rules(campaign)
-    sent = Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.SENT)
-    count = sent.count()
-    if campaign.channel == Channel.EMAIL:
-        total, basis = count * rules.cost_email, f"{count} × {rules.cost_email}"
-    elif campaign.channel == Channel.SMS:
-        segments = sent.aggregate(n=Sum("segments"))["n"] or 0
-        unknown = sent.filter(segments__isnull=True).count()  # sent before segments were recorded
-        if unknown:
-            segments += unknown * sms_segments(campaign)
-        total, basis = segments * rules.cost_sms_segment, f"{segments} × {rules.cost_sms_segment}"
+        if measured is not None:
+            segments = max(1, measured)
+        elif proof is not None and proof.text:
+            segments = max(1, rendering.sms_count(proof.text).segments)
+        else:
+            segments = sms_segments(campaign)
+        return segments * rules.cost_sms_segment, (CostPart("segment", segments, rules.cost_sms_segment),)
+    if measured is not None:
+        pages = max(1, measured)
+    elif proof is not None and proof.pdf:
+        pages = max(1, _pdf_pages(bytes(proof.pdf)))
     else:
-        merges = PrintFile.objects.filter(campaign=campaign, kind=PrintFile.Kind.MAIL_MERGE).aggregate(
-            pages=Sum("pages"), letters=Sum("recipients"))
-        pages, letters = merges["pages"] or 0, merges["letters"] or 0
-        total = pages * rules.cost_print_page + letters * (rules.cost_print_copy + rules.cost_postage)
-        basis = f"{pages} × {rules.cost_print_page} + {letters} × ({rules.cost_print_copy} + {rules.cost_postage})"
+        pages = print_pages(campaign)
+    unit = pages * rules.cost_print_page + rules.cost_print_copy + rules.cost_postage
+    return unit, (CostPart("page", pages, rules.cost_print_page), CostPart("copy", 1, rules.cost_print_copy),
+                  CostPart("postage", 1, rules.cost_postage))
+
+
+def campaign_cost_estimate(campaign: Campaign, *, audience: int, proof=None, measured: int | None = None) -> Cost:
+    """The cost of sending ``campaign`` to ``audience`` customers (its proposed list's count), its
+    message measured on ``proof`` when given (nothing rendered again), or ``measured`` (an SMS's
+    segments, a letter's pages) on the preview the user sees."""
+    unit, parts = unit_cost(campaign, _rules(campaign), proof, measured=measured)
+    head_office, branch = _split(campaign, audience * unit)
+    return Cost(audience, _cents(audience * unit), head_office, branch, unit, parts)
+
+
+def pdf_pages(pdf: bytes) -> int:
+    """The pages of a rendered print PDF (at least 1)."""
+    from central.dispatch import _pdf_pages
+
+    return max(1, _pdf_pages(pdf))
+
+
+def _sent_figures(campaign_ids: list[int]) -> dict[int, dict[str, int]]:
+    """What was sent, per campaign id, in two queries: messages sent, their SMS segments (and how
+    many were sent before segments were recorded), the pages and letters of the mail merges."""
+    from django.db.models import Count, Q
+
+    figures = {pk: {"count": 0, "segments": 0, "unknown": 0, "pages": 0, "letters": 0} for pk in campaign_ids}
+    for row in (Delivery.objects.filter(campaign_id__in=campaign_ids, status=DeliveryStatus.SENT).values("campaign_id")
+                .annotate(n_sent=Count("id"), n_segments=Sum("segments"),
+                          n_unknown=Count("id", filter=Q(segments__isnull=True)))):
+        figures[row["campaign_id"]].update(count=row["n_sent"], segments=row["n_segments"] or 0,
+                                           unknown=row["n_unknown"])
+    for row in (PrintFile.objects.filter(campaign_id__in=campaign_ids, kind=PrintFile.Kind.MAIL_MERGE)
+                .values("campaign_id").annotate(n_pages=Sum("pages"), n_letters=Sum("recipients"))):
+        figures[row["campaign_id"]].update(pages=row["n_pages"] or 0, letters=row["n_letters"] or 0)
+    return figures
+
+
+def campaign_cost_actual(campaign: Campaign, *, rules: NetworkRules | None = None,
+                         sent: dict[str, int] | None = None) -> Cost:
+    """What ``campaign`` has cost so far, from what was sent (``rules`` and ``sent`` when the
+    caller already read them for many campaigns: ``budget_statuses``)."""
+    rules = rules or _rules(campaign)
+    sent = sent if sent is not None else _sent_figures([campaign.pk])[campaign.pk]
+    count = sent["count"]
+    if campaign.channel == Channel.EMAIL:
+        parts: tuple[CostPart, ...] = (CostPart("email", count, rules.cost_email),)
+    elif campaign.channel == Channel.SMS:
+        segments = sent["segments"]
+        if sent["unknown"]:  # sent before segments were recorded
+            segments += sent["unknown"] * sms_segments(campaign)
+        parts = (CostPart("segment", segments, rules.cost_sms_segment),)
+    else:
+        pages, letters = sent["pages"], sent["letters"]
+        parts = (CostPart("page", pages, rules.cost_print_page), CostPart("copy", letters, rules.cost_print_copy),
+                 CostPart("postage", letters, rules.cost_postage))
+    total = sum((part.quantity * part.price for part in parts), Decimal(0))
     head_office, branch = _split(campaign, total)
     return Cost(count, _cents(total), head_office, branch, rules.cost_email if campaign.channel == Channel.EMAIL
-                else Decimal(0), basis)
+                else Decimal(0), parts, actual=True)
 
 
 @dataclass(frozen=True)
@@ -161,17 +241,48 @@ def budget_status(budget: Budget, *, estimates: dict[int, Decimal] | None = None
     """Where ``budget`` stands: its branch's campaigns of the period, committed (approved or
     scheduled, at their estimate: the audience their proof froze) and spent (at their actual cost).
     ``estimates``: the branch's share already known per campaign id."""
-    committed = spent = Decimal("0.00")
-    for campaign in _campaigns_of(budget).filter(status__in=(*COMMITTED_STATUSES, *SPENT_STATUSES)):
-        if campaign.status in SPENT_STATUSES:
-            spent += campaign_cost_actual(campaign).branch
-        elif estimates and campaign.pk in estimates:
-            committed += estimates[campaign.pk]
-        else:  # approved or scheduled: what its latest proof froze (the audience, the message)
-            proof = campaign.proofs.order_by("-number").first()
-            committed += campaign_cost_estimate(campaign, audience=proof.audience_count if proof else 0,
-                                                proof=proof).branch
-    return BudgetStatus(budget, committed, spent)
+    return budget_statuses([budget], estimates=estimates)[0]
+
+
+def budget_statuses(budget_rows, *, estimates: dict[int, Decimal] | None = None) -> list[BudgetStatus]:
+    """``budget_status`` of each of ``budget_rows``, in a fixed number of queries however many
+    budgets and campaigns (the budgets page lists a whole network's): the campaigns, what they sent,
+    their latest proofs and the networks' rules are each read once."""
+    from central.selectors import network_rules_of
+
+    budget_rows = list(budget_rows)
+    if not budget_rows:
+        return []
+    campaigns = list(Campaign.objects.filter(
+        branch_id__in={budget.branch_id for budget in budget_rows},
+        send_date__range=(min(b.starts_on for b in budget_rows), max(b.ends_on for b in budget_rows)),
+        status__in=(*COMMITTED_STATUSES, *SPENT_STATUSES),
+    ).select_related("operation", "network", "template_version__template", "branch"))
+    networks = {campaign.network_id: campaign.network for campaign in campaigns}
+    rules = {network_id: network_rules_of(network) for network_id, network in networks.items()}
+    sent = _sent_figures([c.pk for c in campaigns if c.status in SPENT_STATUSES])
+    proofs: dict[int, object] = {}  # each committed campaign's latest proof (the approvals app's model)
+    committed_ids = [c.pk for c in campaigns if c.status in COMMITTED_STATUSES]
+    for proof in (Campaign._meta.get_field("proofs").related_model.objects.filter(campaign_id__in=committed_ids)
+                  .only("id", "campaign_id", "number", "audience_count", "text", "pdf").order_by("campaign_id", "number")):
+        proofs[proof.campaign_id] = proof  # the highest number last
+    statuses = []
+    for budget in budget_rows:
+        committed = spent = Decimal("0.00")
+        for campaign in campaigns:
+            if campaign.branch_id != budget.branch_id or not budget.starts_on <= campaign.send_date <= budget.ends_on:
+                continue
+            if campaign.status in SPENT_STATUSES:
+                spent += campaign_cost_actual(campaign, rules=rules[campaign.network_id], sent=sent[campaign.pk]).branch
+            elif estimates and campaign.pk in estimates:
+                committed += estimates[campaign.pk]
+            else:  # approved or scheduled: what its latest proof froze (the audience, the message)
+                proof = proofs.get(campaign.pk)
+                unit, _parts = unit_cost(campaign, rules[campaign.network_id], proof)
+                audience = proof.audience_count if proof else 0
+                committed += _split(campaign, audience * unit)[1]
+        statuses.append(BudgetStatus(budget, committed, spent))
+    return statuses
 
 
 def budget_for(campaign: Campaign) -> Budget | None:
@@ -182,12 +293,12 @@ def budget_for(campaign: Campaign) -> Budget | None:
                                   ends_on__gte=campaign.send_date).order_by("-created_at").first())
 
 
-def over_budget(campaign: Campaign, *, audience: int) -> tuple[bool, Cost, Decimal | None]:
+def over_budget(campaign: Campaign, *, audience: int, measured: int | None = None) -> tuple[bool, Cost, Decimal | None]:
     """Whether sending ``campaign`` to ``audience`` customers would take its branch over its budget:
     (over, the estimate, what remains before it). A network that allocates no budget at all
     manages none (never over); once it does, a branch without a budget covering the send date has
-    nothing to spend."""
-    estimate = campaign_cost_estimate(campaign, audience=audience)
+    nothing to spend. ``measured``: as for ``campaign_cost_estimate``."""
+    estimate = campaign_cost_estimate(campaign, audience=audience, measured=measured)
     if campaign.branch_id is None or estimate.branch <= 0:
         return False, estimate, None
     budget = budget_for(campaign)

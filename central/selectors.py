@@ -510,6 +510,12 @@ def campaign_history(*, campaign: Campaign) -> QuerySet[CampaignEvent]:
 
 #: The reasons the pressure rules give (what the clash detection counts as "excluded by pressure").
 PRESSURE_REASONS = (Reason.CHANNEL_CAP, Reason.QUOTA, Reason.PRESSURE_CAP)
+#: Why a customer matching a campaign's target is not in its audience at all (``campaign_audience``
+#: leaves them out: not reachable on the channel, another branch's, where head office's send does
+#: not go); every other reason is one of the network's rules applied to the audience.
+OUTSIDE_AUDIENCE = frozenset({Reason.OBJECTION, Reason.NO_CONSENT, Reason.NO_ADDRESS, Reason.NOT_OWNER,
+                              Reason.NOT_ELIGIBLE, Reason.BRANCH_DECLINED, Reason.BRANCH_VERSION,
+                              Reason.REMOVED_BY_BRANCH})
 #: Campaign changes after which a simulation no longer describes the campaign.
 _CHANGES_THAT_MATTER = ("customised", "target_exclude", "target_include", "target_reset")
 
@@ -598,6 +604,27 @@ class SimulationCounts:
     @property
     def excluded_total(self) -> int:
         return sum((self.excluded or {}).values())
+
+    @property
+    def audience(self) -> int:
+        """The candidates in the campaign's audience, as the editor counts it (``campaign_audience``:
+        reachable on the channel — consent, no objection, an address —, its own branch's, where a
+        national send goes): those the network's rules then decide on."""
+        return self.candidates - sum(n for reason, n in (self.excluded or {}).items() if reason in OUTSIDE_AUDIENCE)
+
+    @property
+    def rule_reasons(self) -> list[tuple[str, str, int]]:
+        """``reasons`` of the audience's customers the network's rules excluded."""
+        return [entry for entry in self.reasons if entry[0] not in OUTSIDE_AUDIENCE]
+
+    @property
+    def outside_reasons(self) -> list[tuple[str, str, int]]:
+        """``reasons`` of the customers who match the target but are not in the audience."""
+        return [entry for entry in self.reasons if entry[0] in OUTSIDE_AUDIENCE]
+
+    @property
+    def outside_total(self) -> int:
+        return self.candidates - self.audience
 
     @property
     def reasons(self) -> list[tuple[str, str, int]]:

@@ -69,7 +69,7 @@ from local_stores.planning_forms import SendDateForm, target_criteria_from, targ
 from local_stores.selectors import branches_visible_to, node_in_scope
 from templates_lib import rendering
 from templates_lib.forms import slot_initial, slot_values_form, slot_values_from
-from templates_lib.previews import preview_context
+from templates_lib.previews import pdf_for, preview_context
 from templates_lib.selectors import asset_list
 from templates_lib.services import slot_values_clean
 
@@ -271,7 +271,36 @@ def _live(request: HttpRequest, editor: _Editor) -> dict[str, object]:
                                                                 criteria=criteria)
         context["clashes"] = campaign_clashes(fetched_by=request.user, campaign=campaign,
                                               send_date=send_date or campaign.send_date, criteria=criteria)
+    # the cost card follows the same unsaved values as the audience count, from this very count
+    context["cost"] = _cost_panel(_as_typed(campaign, cleaned, send_date), context.get("audience_count"),
+                                  measured=_measured(request, context))
     return context
+
+
+def _as_typed(campaign: Campaign, values: dict | None, send_date: date | None) -> Campaign:
+    """The campaign as the editor's forms hold it, for reading only (never saved): its typed slot
+    values and send date, where they could be read."""
+    from copy import copy
+
+    typed = copy(campaign)
+    if values is not None:
+        typed.slot_values = values
+    if send_date is not None:
+        typed.send_date = send_date
+    return typed
+
+
+def _measured(request: HttpRequest, live: dict[str, object]) -> int | None:
+    """The SMS segments, or the letter's pages, of the preview ``live`` just rendered (what the
+    cost of one message depends on), so that the cost card prices what the preview shows."""
+    from central.budgets import pdf_pages
+
+    if live.get("sms_count") is not None:
+        return live["sms_count"].segments
+    if live.get("pdf_token"):
+        pdf = pdf_for(user=request.user, token=live["pdf_token"])
+        return pdf_pages(pdf) if pdf else None
+    return None
 
 
 def _history_entry(event, *, sees_customers: bool) -> tuple[object, str, list[str]]:
@@ -320,9 +349,10 @@ def _history_entry(event, *, sees_customers: bool) -> tuple[object, str, list[st
     return event, labels.get(event.action, event.action), lines
 
 
-def _cost_panel(campaign, audience: int | None) -> dict[str, object] | None:
-    """The campaign's estimated cost (from the audience the user sees: the branch's own list), its
-    actual cost once it is sent, and its branch's budget."""
+def _cost_panel(campaign, audience: int | None, *, measured: int | None = None) -> dict[str, object] | None:
+    """The campaign's estimated cost (from ``audience``: the live count the user sees, the branch's
+    own list, for what the forms hold), its actual cost once it is sent, and its branch's budget
+    covering the send date."""
     from central import budgets
 
     if campaign.status in (CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.SENT):
@@ -330,7 +360,7 @@ def _cost_panel(campaign, audience: int | None) -> dict[str, object] | None:
         return {"actual": actual, "estimate": None, "shown": actual, "over": False, "budget": None}
     if audience is None or campaign.status == CampaignStatus.CANCELLED:
         return None
-    over, estimate, _remaining = budgets.over_budget(campaign, audience=audience)
+    over, estimate, _remaining = budgets.over_budget(campaign, audience=audience, measured=measured)
     budget = budgets.budget_for(campaign)
     return {"actual": None, "estimate": estimate, "shown": estimate, "over": over,
             "budget": budgets.budget_status(budget) if budget else None}
@@ -379,8 +409,9 @@ def campaign_edit_view(request: HttpRequest, public_id: str) -> HttpResponse:
     elif request.method == "POST":
         if not editable:
             raise PermissionDenied
-        if request.htmx:
-            return render(request, "local_stores/_campaign_live.html", {"campaign": campaign, **_live(request, editor)})
+        if request.htmx:  # the live panel, and beside it the cost and simulation cards (out of band)
+            return render(request, "local_stores/_campaign_live_refresh.html",
+                          {"campaign": campaign, **_live(request, editor)})
         try:
             values, send_date, criteria = editor.submitted()
             campaign_update(campaign=campaign, updated_by=request.user, slot_values=values,
@@ -410,7 +441,7 @@ def _editor_page(request: HttpRequest, campaign: Campaign, editor: _Editor, live
         progress = campaign_send_progress(campaign)
     return render(request, "local_stores/campaign_edit.html", {
         "campaign": campaign, "editor": editor, "editable": editable, "sees_customers": sees_customers,
-        "progress": progress, "cost": _cost_panel(campaign, live.get("audience_count")), "can_control": campaign_can_edit(request.user, campaign),
+        "progress": progress, "can_control": campaign_can_edit(request.user, campaign),
         "deadline": campaign_edit_deadline(campaign),
         "history": [_history_entry(event, sees_customers=sees_customers)
                     for event in campaign_history(campaign=campaign)[:50]],

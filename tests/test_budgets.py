@@ -48,7 +48,7 @@ def test_estimated_and_actual_costs_match_a_hand_computation(world, priced, djan
     # 10 × 0.05 = 0.50; head office pays 30 % = 0.15; the branch 0.35
     assert (estimate.total, estimate.head_office, estimate.branch) == (Decimal("0.50"), Decimal("0.15"), Decimal("0.35"))
     page = world.client_for("branch_manager").get(f"/network/campaigns/{priced.public_id}/").content.decode()
-    assert 'data-testid="cost-estimate">0.50' in page
+    assert 'data-testid="cost-estimate">€0.50' in page
     allocate(world, "100.00")
     approve_all(world, proof_request(campaign=priced, requested_by=world.users["branch_manager"]))
     budget = Budget.objects.get(branch=world.nodes["N1"])
@@ -133,7 +133,7 @@ def test_a_branch_sees_its_own_budget_and_no_other(world):
     region = world.client_for("regional_manager").get("/api/v1/budgets/").json()
     assert sorted(row["allocated"] for row in region) == ["41.00", "52.00"]
     head_office = world.client_for("head_office").get("/budgets/").content.decode()
-    assert 'data-testid="total-allocated">163.00' in head_office
+    assert 'data-testid="total-allocated">€163.00' in head_office
     assert world.client_for("other_network_head_office").get("/api/v1/budgets/").json() == []
     # only head office allocates
     refused = mine.post("/api/v1/budgets/", {"node": world.nodes["N1"].public_id, "starts_on": "2030-01-01",

@@ -81,7 +81,7 @@ def test_a_scripted_send_with_a_control_group_gives_the_exact_revenue_and_uplift
     query = {"starts_on": today.isoformat(), "ends_on": today.isoformat(), "by": "campaign"}
     manager = world.client_for("branch_manager")
     page = manager.get("/reports/", query).content.decode()
-    assert 'data-testid="revenue">200.00<' in page and 'data-testid="holdout"' in page
+    assert 'data-testid="revenue">€200.00<' in page and 'data-testid="holdout"' in page
     api = manager.get("/api/v1/reports/", query).json()["totals"]
     assert (api["revenue"], api["buyers"], api["holdout"], api["holdout_revenue"]) == (200.0, 3, held, 40.0)
     assert api["incremental_revenue"] == float(totals.incremental_revenue)

@@ -461,8 +461,12 @@ def test_the_campaign_page_shows_the_expected_outcome(world, case):
     assert client.post(f"{url}simulate/").status_code == 302
     html = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     panel = html.split('data-testid="campaign-simulation"')[1].split("</div></div>")[0]
-    assert "<strong>2</strong> of 5 customers will receive it" in panel
-    assert "objected to all marketing 1" in panel and "pressure cap reached 1" in panel
+    # the audience as the editor counts it (Alice, Eve, Dave: reachable), beside its live count;
+    # Bob (no consent) and Carol (objected) match the target but are not in the audience
+    assert "<strong>2</strong> of the 3 customers of the audience will receive it" in panel
+    assert "excluded by the network's rules: pressure cap reached 1." in panel
+    assert "2 customers match the target but cannot be reached" in panel and "objected to all marketing 1" in panel
+    assert 'data-testid="audience-count">3<' in html and "simulation-audience-changed" not in html
     # the approver sees the campaign, not its customers: no panel; the sibling branch: 404
     assert 'data-testid="campaign-simulation"' not in world.client_for("approver").get(url).content.decode()
     assert world.client_for("sibling_branch_manager").post(f"{url}simulate/").status_code == 404

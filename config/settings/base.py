@@ -137,6 +137,9 @@ LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", _("French")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/Paris")
+#: The currency of every amount (unit costs, budgets, revenue): ISO 4217, shown by Babel in the
+#: reader's language (local_stores/money.py).
+RELAIS_CURRENCY = env.str("RELAIS_CURRENCY", default="EUR")
 USE_I18N = True
 USE_TZ = True
 

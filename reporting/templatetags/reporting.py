@@ -1,6 +1,8 @@
 from django import template
 from django.utils import formats
 
+from local_stores.money import money
+
 register = template.Library()
 
 
@@ -33,16 +35,9 @@ def points(value) -> str:
 
 
 @register.filter
-def amount(value) -> str:
-    """An amount to the cent, grouped in the reader's language ("1,250.50", "1 250,50"); "—" for none."""
-    if value is None:
-        return "—"
-    return formats.number_format(value, 2, use_l10n=True, force_grouping=True)
-
-
-@register.filter
 def div_amount(total, count) -> str:
-    """``total`` shared among ``count`` (an amount per head), to the cent; "—" when nobody."""
-    if not count:
+    """``total`` shared among ``count`` (an amount per head), to the cent with its currency; "—"
+    when nobody."""
+    if not count or total is None:
         return "—"
-    return amount(total / count)
+    return money(total / count)
