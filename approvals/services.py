@@ -19,7 +19,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -223,8 +222,9 @@ def _proof_url(proof: Proof) -> str:
 
 
 def _notify(people, proof: Proof, *, subject: str, message: str) -> int:
-    """One e-mail per person, in French (the network's language); sent after the transaction
-    commits, so a rolled-back decision never mails anyone."""
+    """One e-mail per person, in French (the network's language); queued after the transaction
+    commits (the task ``approvals.notification_send``), so a rolled-back decision never mails anyone
+    and the click does not wait for the mail server."""
     recipients = sorted({person.email for person in people if getattr(person, "email", "")})
     if not recipients:
         return 0
@@ -232,7 +232,9 @@ def _notify(people, proof: Proof, *, subject: str, message: str) -> int:
         body = render_to_string("approvals/email/notification.txt", {
             "message": message, "proof": proof, "campaign": proof.campaign, "url": _proof_url(proof),
         })
-    transaction.on_commit(lambda: send_mail(f"[Relais] {subject}", body, None, recipients, fail_silently=False))
+    from approvals.tasks import notification_send_task
+
+    transaction.on_commit(lambda: notification_send_task.delay(f"[Relais] {subject}", body, recipients))
     return len(recipients)
 
 
