@@ -77,8 +77,8 @@ SlotDefinitionFormSet = forms.formset_factory(SlotDefinitionForm, extra=1, can_d
 class DraftForm(StyledForm):
     subject = forms.CharField(max_length=200, required=False, label=_("Subject"))
     preheader = forms.CharField(max_length=200, required=False, label=_("Preheader (preview text)"))
-    body = forms.CharField(label=_("Source"), widget=forms.Textarea(attrs={"rows": 22, "spellcheck": "false", "class": "font-monospace"}))
-    css = forms.CharField(required=False, label=_("CSS"), widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false", "class": "font-monospace"}))
+    body = forms.CharField(label=_("Source"), widget=forms.Textarea(attrs={"rows": 22, "spellcheck": "false", "class": "font-monospace", "data-source-editor": ""}))
+    css = forms.CharField(required=False, label=_("CSS"), widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false", "class": "font-monospace", "data-source-editor": ""}))
     print_format = forms.ChoiceField(choices=[("", "—"), *PrintFormat.choices], required=False, label=_("Format"))
 
     def __init__(self, *args, kind: str, **kwargs) -> None:

@@ -53,7 +53,12 @@ _TEXT_CONFIG = ParserConfig(display_links=True)
 
 
 class RenderError(Exception):
-    """The template cannot be rendered; the message says why, for the author."""
+    """The template cannot be rendered; the message says why, for the author, and ``line`` where
+    in the source when it is known (the source editor highlights it)."""
+
+    def __init__(self, *args: object, line: int | None = None) -> None:
+        super().__init__(*args)
+        self.line = line
 
 
 # --- values of the per-variant fields --------------------------------------------------------
@@ -304,10 +309,10 @@ def mjml_to_html(source: str) -> str:
         located = None if line else locate_mjml_problem(source)
         if located:
             raise RenderError(_("The MJML is not valid (line %(line)d): %(error)s") % {
-                "line": located[0], "error": located[1]}) from error
+                "line": located[0], "error": located[1]}, line=located[0]) from error
         if line:
             raise RenderError(
-                _("The MJML is not valid (line %(line)d): %(error)s") % {"line": line, "error": message}
+                _("The MJML is not valid (line %(line)d): %(error)s") % {"line": line, "error": message}, line=line
             ) from error
         raise RenderError(_("The MJML is not valid: %(error)s") % {"error": message}) from error
 

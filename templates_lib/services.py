@@ -85,9 +85,11 @@ def template_create(*, network: Network, kind: str, name: str, created_by, descr
     return template
 
 
-def version_check(version: TemplateVersion) -> dict[str, list[str]]:
-    """Every problem of a version's content, by field (empty when it is sound)."""
+def version_check(version: TemplateVersion, *, lines: dict[str, dict[str, int]] | None = None) -> dict[str, list[str]]:
+    """Every problem of a version's content, by field (empty when it is sound). ``lines``, if
+    given, receives the line of each message that has one, by field (for the source editor)."""
     errors: dict[str, list[str]] = {}
+    lines = {} if lines is None else lines
     kind = version.template.kind
     try:
         definitions = slots.parse_definitions(version.slots, kind=kind)
@@ -115,6 +117,7 @@ def version_check(version: TemplateVersion) -> dict[str, list[str]]:
         )
         if problems:
             errors.setdefault(name, []).extend(str(problem) for problem in problems)
+            lines.setdefault(name, {}).update((str(problem), problem.line) for problem in problems)
     if re.search(r"<\s*mj-include", version.body, re.IGNORECASE):
         errors.setdefault("body", []).append(_("mj-include is not allowed: a template is self-contained."))
     if kind == TemplateKind.EMAIL:
@@ -129,6 +132,8 @@ def version_check(version: TemplateVersion) -> dict[str, list[str]]:
                 rendering.mjml_to_html(version.body)
             except rendering.RenderError as error:
                 errors.setdefault("body", []).append(str(error))
+                if error.line:
+                    lines.setdefault("body", {})[str(error)] = error.line
     if kind == TemplateKind.SMS and not any(
         ref.namespace == "system" and ref.name == "stop_mention" for ref in merge.fields_used(version.body)
     ):

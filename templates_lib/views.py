@@ -4,15 +4,19 @@ with their own slot values and branch details in a live preview."""
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import reswap
 
 from local_stores.models import Node
 from local_stores.selectors import branches_visible_to
@@ -192,34 +196,50 @@ def _merge_field_help() -> list[tuple[str, list[str]]]:
 @login_required
 @require_POST
 def draft_preview_view(request: HttpRequest, public_id: str) -> HttpResponse:
-    """Check and preview the draft as typed, without saving it."""
+    """Check and preview the draft as typed, without saving it. Sound, the answer is the preview
+    (``#preview``) and an empty list of problems; with a problem, only the list (``#draft-check``,
+    swapped out of band, each problem with its field and line for the source editor) and htmx is
+    told to swap nothing else: the last good preview stays while the author types."""
     version = _managed_draft(request, public_id)
     form, formset = _draft_forms(request, version)
     fields = _draft_fields(form, formset)
-    context: dict[str, object] = {"problems": []}
+    problems: list[dict[str, object]] = []
+    context: dict[str, object] = {}
     if fields is None:
-        context["problems"] = [f"{form.fields[name].label}: {message}" for name, errors in form.errors.items()
-                               if name in form.fields for message in errors]
+        problems = [{"field": name, "text": f"{form.fields[name].label}: {message}"}
+                    for name, errors in form.errors.items() if name in form.fields for message in errors]
         for number, errors in enumerate(formset.errors, start=1):
             for name, messages_ in errors.items():
-                context["problems"] += [_("Slot %(number)d, %(field)s: %(message)s") % {
-                    "number": number, "field": name, "message": message} for message in messages_]
-        context["problems"] += list(formset.non_form_errors()) or []
-        context["problems"] = context["problems"] or [_("Some fields are invalid: see the form.")]
+                problems += [{"text": _("Slot %(number)d, %(field)s: %(message)s") % {
+                    "number": number, "field": name, "message": message}} for message in messages_]
+        problems += [{"text": message} for message in formset.non_form_errors()]
+        problems = problems or [{"text": _("Some fields are invalid: see the form.")}]
     else:
         for name, value in fields.items():
             setattr(version, name, value)
-        problems = services.version_check(version)
-        if problems:
+        lines: dict[str, dict[str, int]] = {}
+        found = services.version_check(version, lines=lines)
+        if found:
             labels = {name: field.label for name, field in form.fields.items()} | {"slots": _("Slots")}
-            context["problems"] = [f"{labels.get(name, name)}: {message}" for name, messages_ in problems.items()
-                                   for message in messages_]
+            problems = [{"field": name, "text": f"{labels.get(name, name)}: {message}",
+                         "line": lines.get(name, {}).get(message)}
+                        for name, messages_ in found.items() for message in messages_]
         else:
             definitions = slots.parse_definitions(version.slots, kind=version.template.kind)
             version.slots = [d.as_dict() for d in definitions]
             values = _clean_or_raw(version, {d.name: d.default for d in definitions})
-            context |= _preview(request, version, values, _preview_branch(request, version.template.network_id))
-    return render(request, "templates_lib/_preview.html", context)
+            context = _preview(request, version, values, _preview_branch(request, version.template.network_id))
+            if context.get("preview_error"):
+                problems = [{"text": context["preview_error"]}]
+    error_lines: dict[str, list[int]] = {}
+    for problem in problems:
+        if problem.get("line"):
+            error_lines.setdefault(str(problem["field"]), []).append(int(problem["line"]))
+    check = render_to_string("templates_lib/_draft_check.html", {
+        "problems": problems, "error_lines_json": json.dumps(error_lines)}, request=request)
+    if problems:
+        return reswap(HttpResponse(check), "none")
+    return HttpResponse(render_to_string("templates_lib/_preview.html", context, request=request) + check)
 
 
 def _publish(request: HttpRequest, version: TemplateVersion) -> HttpResponse:

@@ -47,7 +47,7 @@ def request_approval(client, campaign: Campaign, fields: list[tuple[str, str]]):
                        as_browser_posts([*fields, ("with_values", "1")]), content_type=URLENCODED)
 
 
-def test_the_proof_holds_the_multi_line_text_typed_and_not_saved(world, invitation_campaign):
+def test_the_proof_holds_the_multi_line_text_typed_and_not_saved(world, invitation_campaign):  # noqa: F811
     campaign = invitation_campaign
     node = world.nodes["N1"]
     for index in range(2):
