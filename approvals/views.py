@@ -46,12 +46,14 @@ from approvals.selectors import (
     proof_history,
 )
 from approvals.services import approval_revoke, decision_refusal, policy_save, proof_decide, revoke_refusal
+from central.campaign_states import with_states
 from central.exports import csv_lines, spreadsheet_safe
 from central.models import TARGETING_CRITERIA, Channel
 from central.selectors import campaigns_visible_to
 from local_stores.models import Role
 from local_stores.money import money
 from templates_lib import rendering
+from templates_lib.slot_dates import slot_date_warnings
 
 #: The frozen e-mail is shown as it is: no script, no plugin, no form, no request but images,
 #: styles and fonts; ``sandbox`` makes it an opaque origin even if opened outside its frame.
@@ -131,8 +133,11 @@ def inbox_view(request: HttpRequest) -> HttpResponse:
     rows = [{"proof": proof, "overdue": proof.decision_deadline < today, "step": proof.current_step + 1,
              "steps": len(proof.steps), "step_text": step_text(proof.steps[proof.current_step])}
             for proof in pending_proofs_for(fetched_by=request.user)]
+    decided = decisions_by(fetched_by=request.user, limit=20)
+    # each decided campaign's state now (central/campaign_states.py): where it went after the decision
+    with_states(fetched_by=request.user, campaigns=[decision.proof.campaign for decision in decided])
     return render(request, "approvals/inbox.html", {
-        "proofs": rows, "decided": decisions_by(fetched_by=request.user, limit=20), "sets_policies": sets_policies,
+        "proofs": rows, "decided": decided, "sets_policies": sets_policies,
     })
 
 
@@ -228,6 +233,10 @@ def _proof_page(request: HttpRequest, proof, *, decision_form: DecisionForm | No
         "sms_count": rendering.sms_count(proof.text) if proof.channel == Channel.SMS and proof.text else None,
         "in_inbox": approval_scope_exists(fetched_by=request.user),
         "sees_campaign": campaigns_visible_to(request.user).filter(pk=proof.campaign_id).exists(),
+        # an offer's end or a date slot before the send date: a warning for the approver (issue 19, defect 4)
+        "slot_date_warnings": slot_date_warnings(rendering.version_slots(proof.campaign.template_version),
+                                                 {**(proof.default_values or {}), **(proof.slot_values or {})},
+                                                 send_date=proof.send_date),
     })
 
 

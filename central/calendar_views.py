@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from central.campaign_states import campaigns_created_message, with_states
 from central.forms import CalendarPeriodForm, OperationForm
 from central.models import CalendarFeedToken, OperationMode, OperationStatus, ParticipationStatus
 from central.selectors import (
@@ -60,6 +61,7 @@ def calendar_view(request: HttpRequest) -> HttpResponse:
     first = _month(request)
     last = first.replace(day=month_calendar.monthrange(first.year, first.month)[1])
     entries = calendar_entries(fetched_by=request.user, start=first, end=last)
+    with_states(fetched_by=request.user, campaigns=entries["campaigns"])  # each campaign's state, shown by its name
     weeks = []
     for week in month_calendar.Calendar(firstweekday=0).monthdatescalendar(first.year, first.month):
         days = []
@@ -104,7 +106,8 @@ def operation_detail_view(request: HttpRequest, public_id: str) -> HttpResponse:
         "eligible_count": eligible.count(), "modes": OperationMode, "statuses": ParticipationStatus,
         "templates": operation.template_versions.select_related("template"),
         "can_plan": networks_planned_by(request.user).filter(pk=operation.network_id).exists(),
-        "campaigns": campaign_list(fetched_by=request.user, operation=operation).order_by("branch__name", "send_date")[:300],
+        "campaigns": with_states(fetched_by=request.user, campaigns=campaign_list(
+            fetched_by=request.user, operation=operation).order_by("branch__name", "send_date")[:300]),
     })
 
 
@@ -149,6 +152,11 @@ def operation_answer_view(request: HttpRequest, public_id: str) -> HttpResponse:
         else:
             messages.success(request, _("%(branch)s: %(answer)s.") % {
                 "branch": branch.name, "answer": ParticipationStatus(status).label})
+            if status in (ParticipationStatus.JOINED, ParticipationStatus.ENROLLED):
+                created, _campaigns = campaigns_created_message(fetched_by=request.user, operation=operation,
+                                                                branch=branch)
+                if created:
+                    messages.info(request, created)
     return redirect("calendar:operation-detail", public_id=operation.public_id)
 
 

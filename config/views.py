@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from approvals.selectors import approval_scope_exists, pending_proofs_for
 from central.selectors import consent_summary, customer_counts_by_branch, customer_list
+from config.home_todo import branch_todo
 from local_stores.models import NodeKind, Role
 from local_stores.selectors import branches_visible_to, networks_visible_to, regions_visible_to, roles_of
 
@@ -59,6 +60,7 @@ def home(request: HttpRequest) -> HttpResponse:
         context["branches_managed"] = [
             {
                 "branch": branch,
+                "todo": branch_todo(fetched_by=user, branch=branch),
                 "consent": consent_summary(fetched_by=user, branch=branch),
                 "recent": customer_list(fetched_by=user).filter(branch=branch).order_by("-created_at")[:5],
             }

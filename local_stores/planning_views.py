@@ -26,9 +26,9 @@ from approvals.requesting import proof_request_with_values
 from approvals.selectors import latest_proof, proof_decisions
 from approvals.services import proof_request, proof_request_again
 from central.calendar_views import withdrawal_confirmation
+from central.campaign_states import campaigns_created_message, with_states
 from central.local_slots import local_slot_candidates, local_slots_set
 from central.models import (
-    CAMPAIGN_OPEN_STATUSES,
     Campaign,
     CampaignStatus,
     OperationMode,
@@ -64,6 +64,7 @@ from central.services import (
 )
 from central.target_review_selectors import operations_with_head_office_sends
 from central.targeting import criteria_clean, reachable_on
+from local_stores.campaign_checklist import checklist_context
 from local_stores.models import Node, Role
 from local_stores.planning_forms import SendDateForm, target_criteria_from, target_form, target_initial
 from local_stores.selectors import branches_visible_to, node_in_scope
@@ -72,6 +73,7 @@ from templates_lib.forms import slot_initial, slot_values_form, slot_values_from
 from templates_lib.previews import pdf_for, preview_context
 from templates_lib.selectors import asset_list
 from templates_lib.services import slot_values_clean
+from templates_lib.slot_dates import slot_date_warnings
 
 
 def _messages_of(error: Exception) -> list[str]:
@@ -103,7 +105,7 @@ def operations_view(request: HttpRequest) -> HttpResponse:
         )
         eligible = [op for op in operations if operation_eligible_branches(op).filter(pk=branch.pk).exists()]
         answers = {p.operation_id: p for p in branch.participations.filter(operation__in=eligible)}
-        campaigns = list(campaign_list(fetched_by=request.user, branch=branch))
+        campaigns = with_states(fetched_by=request.user, campaigns=campaign_list(fetched_by=request.user, branch=branch))
         context |= {
             # head office sends a message of its own for these: the branch reviews its target
             "national_sends": operations_with_head_office_sends(eligible),
@@ -114,6 +116,7 @@ def operations_view(request: HttpRequest) -> HttpResponse:
                     "deadline_passed": bool(op.subscription_deadline and today > op.subscription_deadline),
                     "days_left": (op.subscription_deadline - today).days if op.subscription_deadline else None,
                     "versions": list(op.template_versions.all()),
+                    "campaigns": [campaign for campaign in campaigns if campaign.operation_id == op.pk],
                 }
                 for op in eligible
             ],
@@ -150,9 +153,14 @@ def operation_answer_view(request: HttpRequest, public_id: str) -> HttpResponse:
             messages.error(request, message)
         return redirect(_operations_url(branch))
     messages.success(request, _("%(branch)s: %(answer)s.") % {"branch": branch.name, "answer": ParticipationStatus(status).label})
-    campaign = Campaign.objects.filter(operation=operation, branch=branch, status__in=CAMPAIGN_OPEN_STATUSES).first()
-    if campaign is not None and status in (ParticipationStatus.JOINED, ParticipationStatus.ENROLLED):
-        return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
+    if status in (ParticipationStatus.JOINED, ParticipationStatus.ENROLLED):
+        # name every campaign joining created; open it only when there is one (issue 19, defect 4)
+        created, campaigns = campaigns_created_message(fetched_by=request.user, operation=operation, branch=branch)
+        if created:
+            messages.info(request, created)
+        if len(campaigns) == 1:
+            return redirect("local_stores:campaign-edit", public_id=campaigns[0].public_id)
+        return redirect(_operations_url(branch) + f"#operation-{operation.public_id}")
     return redirect(_operations_url(branch))
 
 
@@ -256,6 +264,7 @@ def _live(request: HttpRequest, editor: _Editor) -> dict[str, object]:
         context |= preview_context(user=request.user, version=editor.version, values=cleaned, branch=campaign.branch,
                                    campaign={"offer_code": "", "start_date": "", "end_date": "",
                                              "send_date": (send_date or campaign.send_date).strftime("%d/%m/%Y")})
+        context["slot_date_warnings"] = slot_date_warnings(editor.definitions, cleaned, send_date=send_date)
     try:
         criteria = criteria_clean(raw_criteria, allowed=editor.allowed)
     except ValidationError as error:
@@ -448,6 +457,7 @@ def _editor_page(request: HttpRequest, campaign: Campaign, editor: _Editor, live
         "has_image_slot": any(d.type == "image" for d in editor.definitions),
         "approval": _approval_panel(request, campaign, editable=editable),
         "local_slots": _local_slots_panel(campaign, editable=editable, errors=local_errors), **live,
+        **checklist_context(user=request.user, campaign=campaign, live=live, editable=editable),
     })
 
 

@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from approvals.selectors import campaigns_with_old_details
+from central.campaign_states import branch_campaigns, with_states
 from central.selectors import consent_summary, customer_counts_by_branch
 from local_stores.forms import NodeProfileForm
 from local_stores.models import Node
@@ -49,11 +50,13 @@ def branch_detail_view(request: HttpRequest, public_id: str) -> HttpResponse:
         own = {"logo": _("logo"), "manager_name": _("manager's name")}
         item["changed_labels"] = [own[name] if name in own else str(Node._meta.get_field(name).verbose_name)
                                   for name in item["changed"]]
+    with_states(fetched_by=request.user, campaigns=[item["campaign"] for item in old_details])
     return render(
         request,
         "local_stores/branch_detail.html",
         {
             "branch": branch,
+            "campaigns": branch_campaigns(fetched_by=request.user, branch=branch),
             "can_see_customers": can_see_customers,
             "consent": consent_summary(fetched_by=request.user, branch=branch) if can_see_customers else None,
             "can_edit": bool(node_editable_fields(node=branch, user=request.user)),
