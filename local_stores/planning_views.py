@@ -586,7 +586,7 @@ def _request_with_values(request: HttpRequest, campaign: Campaign) -> HttpRespon
         messages.error(request, str(error) or _("You may not request approval for this campaign."))
         return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
     else:
-        messages.success(request, _("Saved, and approval requested: proof %(number)s is on its way to the "
+        messages.success(request, _("Saved, and approval requested: proof no. %(number)s is on its way to the "
                                     "approvers.") % {"number": proof.number})
         return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
     return _editor_page(request, campaign, editor, _live(request, editor), editable=True)
