@@ -19,6 +19,7 @@ from django.utils.dates import WEEKDAYS
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
+from django_htmx.http import HttpResponseClientRefresh
 
 from central.forms import NetworkRulesForm, SimulationWindowForm, SuppressionForm
 from central.models import Channel, NetworkRulesEvent, Origin, Reason
@@ -32,7 +33,8 @@ from central.selectors import (
     simulation_latest,
     suppressions_of,
 )
-from central.services import arbitration_simulate, network_rules_update, suppression_add, suppression_remove
+from central.services import network_rules_update, suppression_add, suppression_remove
+from central.simulation_queue import arbitration_simulate_queue, simulation_queued
 from local_stores.selectors import nodes_visible_to
 
 #: What a simulation page lists per page.
@@ -183,15 +185,16 @@ def arbitration_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if valid:
             try:
-                arbitration_simulate(network=network, starts_on=form.cleaned_data["from"],
-                                     ends_on=form.cleaned_data["to"], run_by=request.user)
+                arbitration_simulate_queue(network=network, starts_on=form.cleaned_data["from"],
+                                           ends_on=form.cleaned_data["to"], run_by=request.user)
             except ValidationError as error:
                 for message in error.messages:
                     messages.error(request, message)
             except PermissionDenied as error:
                 messages.error(request, str(error))
             else:
-                messages.success(request, _("Simulation done: nothing was sent."))
+                messages.success(request, _("Simulation started: nothing is sent. Its results show here as soon as "
+                                            "it is done."))
         else:
             messages.error(request, _("Give a valid first and last day."))
         query = {"network": network.slug, "from": request.POST.get("from", ""), "to": request.POST.get("to", "")}
@@ -202,6 +205,11 @@ def arbitration_view(request: HttpRequest) -> HttpResponse:
     }
     if valid:
         starts_on, ends_on = form.cleaned_data["from"], form.cleaned_data["to"]
+        context["queued"] = simulation_queued(network=network, starts_on=starts_on, ends_on=ends_on)
+        if request.htmx and request.GET.get("progress"):  # the running simulation's panel asks again
+            if context["queued"] is None:
+                return HttpResponseClientRefresh()  # done: the whole page, with its results
+            return render(request, "central/_simulation_queued.html", context)
         run = simulation_latest(network=network, starts_on=starts_on, ends_on=ends_on)
         context["run"] = run
         if run is not None:

@@ -1046,15 +1046,9 @@ def _may_simulate(user, network: Network) -> bool:
             or nodes_in_scope(user, perm="view_customers").filter(network=network).exists())
 
 
-def arbitration_simulate(*, network: Network, starts_on, ends_on, run_by):
-    """Run the arbitration in what-if mode over the campaigns sending in [starts_on, ends_on]
-    (drafts included): nothing is sent, nothing changes but the new run and its candidates. The
-    rules used are kept with the run (to explain it later); only the latest SIMULATIONS_KEPT
-    simulations of the network are kept."""
-    from central.arbitration import arbitrate, rules_for
-    from central.models import ArbitrationRun
-    from central.selectors import rules_snapshot
-
+def simulation_check(*, network: Network, starts_on, ends_on, run_by) -> None:
+    """Why ``run_by`` may not simulate ``network`` over [starts_on, ends_on], raised (PermissionDenied,
+    or ValidationError keyed by field); nothing when they may."""
     if not _may_simulate(run_by, network):
         raise PermissionDenied(_("You see no customer of this network."))
     errors: dict[str, list[str]] = {}
@@ -1069,12 +1063,24 @@ def arbitration_simulate(*, network: Network, starts_on, ends_on, run_by):
             errors["ends_on"] = [_("Simulate %(days)s days at most.") % {"days": SIMULATION_MAX_DAYS}]
     if errors:
         raise ValidationError(errors)
+
+
+def arbitration_simulate(*, network: Network, starts_on, ends_on, run_by):
+    """Run the arbitration in what-if mode over the campaigns sending in [starts_on, ends_on]
+    (drafts included): nothing is sent, nothing changes but the new run and its candidates. The
+    rules used are kept with the run (to explain it later); only the latest SIMULATIONS_KEPT
+    simulations of the network are kept."""
+    from central.arbitration import arbitrate, rules_for
+    from central.models import ArbitrationRun
+    from central.selectors import rules_snapshot
+
+    simulation_check(network=network, starts_on=starts_on, ends_on=ends_on, run_by=run_by)
     rules = rules_for(network)
     run = arbitrate(network=network, starts_on=starts_on, ends_on=ends_on, mode=ArbitrationRun.Mode.SIMULATION,
                     started_by=run_by)
     run.summary = {**run.summary, "rules": rules_snapshot(rules)}
     run.save(update_fields=["summary"])
-    old = list(ArbitrationRun.objects.filter(network=network, mode=ArbitrationRun.Mode.SIMULATION)
+    old = list(ArbitrationRun.objects.filter(network=network, mode=ArbitrationRun.Mode.SIMULATION, finished_at__isnull=False)
                .order_by("-started_at", "-id").values_list("pk", flat=True)[SIMULATIONS_KEPT:])
     if old:
         ArbitrationRun.objects.filter(pk__in=old).delete()

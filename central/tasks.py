@@ -117,3 +117,12 @@ def campaigns_send_due_task() -> dict[str, int]:
     from central.dispatch import campaigns_send_due
 
     return campaigns_send_due()
+
+
+@shared_task(name="central.arbitration_simulate")
+def arbitration_simulate_task(queued_id: int) -> str | None:
+    """Head office's *Simulate*, queued by the click (central/simulation_queue.py)."""
+    from central.simulation_queue import simulation_queued_run
+
+    run = simulation_queued_run(queued_id=queued_id)
+    return run.public_id if run is not None else None

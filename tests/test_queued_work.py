@@ -1,12 +1,16 @@
 """Work a click does not wait for (issue 19, defect 11): the approvals' e-mails are queued, after the
-commit, as the task ``approvals.notification_send`` instead of being sent inside the request. In
-production a worker sends them; in the demo and here the task runs in-process (eager), so the
-e-mail still leaves — only once the decision is committed."""
+commit, as the task ``approvals.notification_send`` instead of being sent inside the request; head
+office's *Simulate* is queued as ``central.arbitration_simulate`` and its page shows it running
+(htmx asks again every 2 s) until it is done. In production a worker runs them; in the demo and
+here the tasks run in-process (eager), so the work still happens — once the click is committed."""
 
+from datetime import timedelta
 from unittest import mock
 
 import pytest
 from django.core import mail
+from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from approvals import tasks
 from approvals.services import proof_decide, proof_request
@@ -65,3 +69,61 @@ def test_a_mail_server_that_refuses_once_is_tried_again():
                                                     throw=False)
 
     assert sent == ["refused", ["valideur@example.org"]] and result.get() == 1
+
+
+# --- Head office's *Simulate*: queued, the page shows it running, then its results -----------------
+
+
+def test_simulate_is_queued_and_the_page_shows_it_running_until_it_is_done(world, django_capture_on_commit_callbacks):
+    from central.models import ArbitrationRun
+
+    client = world.client_for("head_office")
+    start = timezone.localdate() + timedelta(days=1)
+    window = {"network": "alpha", "from": start.isoformat(), "to": (start + timedelta(days=6)).isoformat()}
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post("/calendar/arbitration/", window)
+    assert response.status_code == 302
+
+    # queued, not run: no finished simulation yet, and the page says it is running and asks again
+    assert not ArbitrationRun.objects.filter(finished_at__isnull=False).exists()
+    body = client.get("/calendar/arbitration/", window).content.decode()
+    assert 'data-testid="simulation-queued"' in body and 'hx-trigger="every 2s"' in body
+    assert "progress=1" in body and 'data-testid="simulation-run"' not in body
+    poll = client.get("/calendar/arbitration/", {**window, "progress": "1"}, HTTP_HX_REQUEST="true")
+    assert poll.status_code == 200 and 'data-testid="simulation-queued"' in poll.content.decode()
+    assert "HX-Refresh" not in poll.headers
+
+    for callback in callbacks:  # the task, in-process
+        callback()
+
+    run = ArbitrationRun.objects.get()  # the queued record gave way to the run
+    assert run.finished_at is not None and "rules" in run.summary and run.started_by == world.users["head_office"]
+    poll = client.get("/calendar/arbitration/", {**window, "progress": "1"}, HTTP_HX_REQUEST="true")
+    assert poll.headers.get("HX-Refresh") == "true"  # done: the panel reloads the page
+    body = client.get("/calendar/arbitration/", window).content.decode()
+    assert 'data-testid="simulation-run"' in body and 'data-testid="simulation-queued"' not in body
+
+
+def test_a_queued_simulation_whose_author_lost_the_right_runs_nothing(world, django_capture_on_commit_callbacks):
+    from central.models import ArbitrationRun
+    from central.simulation_queue import arbitration_simulate_queue
+    start = timezone.localdate() + timedelta(days=1)
+    user = world.users["head_office"]
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        arbitration_simulate_queue(network=world.networks["alpha"], starts_on=start, ends_on=start + timedelta(days=6),
+                                   run_by=user)
+    user.groups.clear()  # every role taken away (roles are groups) before the task runs
+    for callback in callbacks:
+        callback()
+    assert not ArbitrationRun.objects.exists()
+
+
+def test_a_simulation_refused_at_the_click_is_not_queued(world):
+    from central.models import ArbitrationRun
+    from central.simulation_queue import arbitration_simulate_queue
+
+    start = timezone.localdate() + timedelta(days=1)
+    with pytest.raises(ValidationError):
+        arbitration_simulate_queue(network=world.networks["alpha"], starts_on=start, ends_on=start - timedelta(days=1),
+                                   run_by=world.users["head_office"])
+    assert not ArbitrationRun.objects.exists()

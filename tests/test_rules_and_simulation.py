@@ -177,7 +177,7 @@ def _rules_form(**overrides):
     return data | overrides
 
 
-def test_the_pages_answer_for_head_office_and_branches(world):
+def test_the_pages_answer_for_head_office_and_branches(world, django_capture_on_commit_callbacks):
     head_office, manager = world.client_for("head_office"), world.client_for("branch_manager")
     for url in ("/calendar/rules/", "/calendar/suppressions/", "/calendar/arbitration/", "/network/transfers/"):
         assert head_office.get(url).status_code == 200, url
@@ -188,7 +188,8 @@ def test_the_pages_answer_for_head_office_and_branches(world):
     assert head_office.get("/calendar/arbitration/", {"from": "2020-13-01", "to": "x"}).status_code == 200
     window = {"network": "alpha", "from": START.isoformat(), "to": END.isoformat()}
     assert 'name="csrfmiddlewaretoken"' in head_office.get("/calendar/arbitration/", window).content.decode()
-    assert manager.post("/calendar/arbitration/", window).status_code == 302
+    with django_capture_on_commit_callbacks(execute=True):  # the queued simulation runs (in-process)
+        assert manager.post("/calendar/arbitration/", window).status_code == 302
     run = ArbitrationRun.objects.get()
     assert (run.mode, run.starts_on, run.ends_on, run.started_by) == (
         "simulation", START, END, world.users["branch_manager"])
