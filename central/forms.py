@@ -7,6 +7,7 @@ from central.models import TARGETING_CRITERIA, CalendarPeriod, Channel, Customer
 from local_stores.forms import style_fields
 from local_stores.line_breaks import LineBreaksFormMixin
 from local_stores.models import Network, Node, NodeKind
+from local_stores.widgets import DateInput
 
 
 class CustomerImportForm(forms.Form):
@@ -61,9 +62,9 @@ class OperationForm(LineBreaksFormMixin, forms.ModelForm):
         widgets = {
             "description": forms.Textarea(attrs={"rows": 3}),
             "mode": forms.RadioSelect,
-            "send_from": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-            "send_until": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-            "subscription_deadline": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "send_from": DateInput(),
+            "send_until": DateInput(),
+            "subscription_deadline": DateInput(),
             "template_versions": forms.CheckboxSelectMultiple,
             "eligible_nodes": forms.SelectMultiple(attrs={"size": 8}),
         }
@@ -111,8 +112,8 @@ class CalendarPeriodForm(forms.ModelForm):
         fields = ["kind", "name", "starts_on", "ends_on", "channels"]
         widgets = {
             "kind": forms.RadioSelect,
-            "starts_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-            "ends_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "starts_on": DateInput(),
+            "ends_on": DateInput(),
         }
 
     def __init__(self, *args, **kwargs) -> None:
@@ -268,10 +269,8 @@ class SimulationWindowForm(forms.Form):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["from"] = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"},
-                                                                                      format="%Y-%m-%d"))
-        self.fields["to"] = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"},
-                                                                                  format="%Y-%m-%d"))
+        self.fields["from"] = forms.DateField(label=_("From"), widget=DateInput())
+        self.fields["to"] = forms.DateField(label=_("To"), widget=DateInput())
         style_fields(self)
 
     def clean(self):
@@ -301,8 +300,8 @@ class OwnershipRequestForm(LineBreaksFormMixin, forms.Form):
 class BudgetPeriodForm(forms.Form):
     """The period the budget page shows (a year by default)."""
 
-    starts_on = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
-    ends_on = forms.DateField(label=_("Until"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    starts_on = forms.DateField(label=_("From"), widget=DateInput())
+    ends_on = forms.DateField(label=_("Until"), widget=DateInput())
 
     def clean(self):
         data = super().clean()
@@ -319,8 +318,8 @@ class BudgetAllocateForm(forms.Form):
     """Head office gives a branch, or a region (split among its branches), a budget for a period."""
 
     node = forms.ModelChoiceField(queryset=Node.objects.none(), label=_("Branch or region"))
-    starts_on = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
-    ends_on = forms.DateField(label=_("Until"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    starts_on = forms.DateField(label=_("From"), widget=DateInput())
+    ends_on = forms.DateField(label=_("Until"), widget=DateInput())
     amount = forms.DecimalField(label=_("Amount"), max_digits=12, decimal_places=2, min_value=0,
                                 help_text=_("A region's amount is split equally among its active branches."))
     note = forms.CharField(label=_("Note"), max_length=200, required=False)

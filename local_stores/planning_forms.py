@@ -10,10 +10,11 @@ from django.utils.translation import gettext_lazy as _
 from central.models import AUDIENCE_KINDS, TARGETING_CRITERIA
 from central.targeting import MAX_DAYS, RFM_RANGE
 from local_stores.forms import style_fields
+from local_stores.widgets import DateInput
 
 
 class SendDateForm(forms.Form):
-    send_date = forms.DateField(label=_("Send date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    send_date = forms.DateField(label=_("Send date"), widget=DateInput())
 
     def __init__(self, *args, first=None, last=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)

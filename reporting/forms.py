@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from central.models import Channel
+from local_stores.widgets import DateInput
 
 #: The longest period a dashboard covers at once.
 MAX_DAYS = 366
@@ -21,8 +22,8 @@ BREAKDOWN_CHOICES = [
 
 
 class DashboardFilterForm(forms.Form):
-    starts_on = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}))
-    ends_on = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}))
+    starts_on = forms.DateField(label=_("From"), widget=DateInput(attrs={"class": "form-control"}))
+    ends_on = forms.DateField(label=_("To"), widget=DateInput(attrs={"class": "form-control"}))
     channel = forms.ChoiceField(label=_("Channel"), required=False, choices=[("", _("All channels")), *Channel.choices],
                                 widget=forms.Select(attrs={"class": "form-select"}))
     by = forms.ChoiceField(label=_("Break down by"), choices=BREAKDOWN_CHOICES,

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from local_stores.forms import style_fields
 from local_stores.line_breaks import LineBreaksFormMixin
+from local_stores.widgets import DateInput
 from templates_lib import slots
 from templates_lib.models import Asset, PrintFormat, TemplateKind
 
@@ -103,7 +104,7 @@ def slot_values_form(definitions: list[slots.SlotDefinition], assets: list[Asset
             fields[definition.name] = forms.ChoiceField(
                 choices=[("", "—")] + [(asset.public_id, asset.name) for asset in assets], **common)
         elif definition.type == slots.DATE:
-            fields[definition.name] = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **common)
+            fields[definition.name] = forms.DateField(widget=DateInput(), **common)
         elif definition.type == slots.PRICE:
             fields[f"{definition.name}__amount"] = forms.DecimalField(min_value=0, decimal_places=2, **common)
             fields[f"{definition.name}__currency"] = forms.ChoiceField(
