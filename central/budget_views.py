@@ -55,7 +55,7 @@ def _period(request: HttpRequest) -> BudgetPeriodForm:
     today = timezone.localdate()
     data = request.GET if "starts_on" in request.GET else {
         "starts_on": date(today.year, 1, 1).isoformat(), "ends_on": date(today.year, 12, 31).isoformat()}
-    return BudgetPeriodForm(data)
+    return BudgetPeriodForm(data, auto_id="period_%s")  # its ids apart from the allocation form's (same names)
 
 
 @login_required

@@ -1,0 +1,49 @@
+// Forms (docs/architecture.md, "Forms"). No inline script (CSP-friendly).
+//
+// 1. The error summary (config/templates/_form_errors.html) takes the focus when the page brings
+//    one — the browser scrolls to it and a screen reader reads it — and so does one an htmx swap
+//    brings after a submit (never while the person types: live previews keep the focus in place).
+//    Following one of its links focuses the field and shows its label.
+// 2. A form posted once is not posted again by a second click (double-click, impatience): the page
+//    is on its way. Going back to the page (back/forward cache) makes the form usable again.
+(() => {
+  const focusSummary = (root) => {
+    const summary = root.matches && root.matches("[data-form-errors]") ? root : root.querySelector("[data-form-errors]");
+    if (summary) summary.focus();
+  };
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", () => focusSummary(document));
+  } else {
+    focusSummary(document);
+  }
+  document.addEventListener("htmx:afterSettle", (event) => {
+    const config = event.detail && event.detail.requestConfig;
+    if (config && config.triggeringEvent && config.triggeringEvent.type === "submit") focusSummary(event.target);
+  });
+
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("[data-form-errors] a[href^='#']");
+    if (!link) return;
+    const field = document.getElementById(link.getAttribute("href").slice(1));
+    if (!field) return;
+    event.preventDefault();
+    const context = field.closest("fieldset") || field.closest(".mb-3") || field;
+    const details = field.closest("details");
+    if (details) details.open = true;
+    field.focus({ preventScroll: true });
+    context.scrollIntoView({ block: "start" });
+  });
+
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (event.defaultPrevented || form.method.toLowerCase() !== "post" || form.target) return;
+    if (form.dataset.submitted) {
+      event.preventDefault();
+      return;
+    }
+    form.dataset.submitted = "1";
+  });
+  window.addEventListener("pageshow", () => {
+    document.querySelectorAll("form[data-submitted]").forEach((form) => delete form.dataset.submitted);
+  });
+})();
