@@ -203,7 +203,7 @@ def test_joining_names_every_campaign_it_created_and_the_card_lists_them(world):
         assert f'href="/network/campaigns/{campaign.public_id}/"' in card
     assert card.count('data-testid="campaign-state">Draft</span>') == 2
     french = text_of(client(world, language="fr").get("/network/operations/").content.decode())
-    assert "Vos 2 campagnes de cette opération" in french
+    assert "2 campagnes pour cette opération" in french
 
 
 def test_joining_from_the_operation_page_names_the_campaigns_too(world):
