@@ -31,7 +31,8 @@ from local_stores.selectors import branches_visible_to
 
 def budget_rows(user, *, starts_on: date, ends_on: date) -> list[budgets.BudgetStatus]:
     """Where each budget ``user`` sees over the period stands."""
-    return budgets.budget_statuses(budgets_overlapping(user, starts_on=starts_on, ends_on=ends_on))
+    return budgets.budget_statuses(budgets_overlapping(user, starts_on=starts_on, ends_on=ends_on)
+                                   .select_related("branch__parent"))  # the page groups them by region
 
 
 def _totals(rows: list[budgets.BudgetStatus]) -> dict[str, Decimal]:
