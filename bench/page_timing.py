@@ -98,6 +98,7 @@ def setup_django(url: str) -> None:
 
     django.setup()
     logging.getLogger("django.request").setLevel(logging.ERROR)  # the baseline's 404s, not worth a line each
+    logging.getLogger("celery").setLevel(logging.WARNING)  # each in-process task's "succeeded in …"
 
 
 def load_demo() -> float:
@@ -183,6 +184,13 @@ def browser_body(fields: list[tuple[str, str]], **values: str) -> str:
 
 
 # --- The journeys -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Done:
+    """What ``measure`` reads of a task run outside a request."""
+
+    status_code: int
 
 
 @dataclass
@@ -356,9 +364,33 @@ def run(repetitions: int, warmup: int, only: set[str] | None, profile: str | Non
                 results.append(figures)
                 print(line(figures), flush=True)
 
-    series("simulate (head office)", "action", MARKETER,
-           lambda: marketer.post("/calendar/arbitration/", {"network": demo.network.slug, "from": demo.window[0],
-                                                            "to": demo.window[1]}), expect={302})
+    simulate = {"network": demo.network.slug, "from": demo.window[0], "to": demo.window[1]}
+    series("simulate (head office)", "action", MARKETER, lambda: marketer.post("/calendar/arbitration/", simulate),
+           expect={302})
+    # the same click where a worker runs the task (production): it only queues it; then the task
+    # itself, which the arbitration page shows running (central/simulation_queue.py)
+    from unittest import mock
+
+    from central.simulation_queue import arbitration_simulate_queue, simulation_queued_run
+    from central.tasks import arbitration_simulate_task
+
+    with mock.patch.object(arbitration_simulate_task, "delay"):
+        series("simulate (head office) queued for a worker", "action", MARKETER,
+               lambda: marketer.post("/calendar/arbitration/", simulate), expect={302})
+    queued: list[int] = []
+    marketer_user = get_user_model().objects.get(username=MARKETER)
+
+    def queue() -> None:
+        from datetime import date
+
+        with mock.patch.object(arbitration_simulate_task, "delay"):
+            queued.append(arbitration_simulate_queue(network=demo.network, starts_on=date.fromisoformat(demo.window[0]),
+                                                     ends_on=date.fromisoformat(demo.window[1]), run_by=marketer_user).pk)
+
+    def task() -> Done:
+        return Done(200 if simulation_queued_run(queued_id=queued[-1]) is not None else 500)
+
+    series("simulation task (page shows progress)", "task", "worker", task, before=queue, long_work=True)
     series("simulate (branch's campaign)", "action", BRANCH_MANAGER,
            lambda: branch.post(f"{campaign_url}simulate/"), expect={302})
 
@@ -407,7 +439,10 @@ def line(figures: Figures) -> str:
         verdict = "(baseline)"
     else:
         verdict = "PASS" if s["p95_ms"] <= TARGET_MS else ("long work" if figures.long_work else "FAIL")
-    ratio = f"{s['p50_ms'] / min(_baseline_ms):5.1f}×" if _baseline_ms and figures.kind != "baseline" else "      "
+        # on a shared machine the wall clock waits for the other processes: CPU says what is ours
+        verdict += f" (CPU p95 {'≤' if s['cpu_p95_ms'] <= TARGET_MS else '>'} {TARGET_MS:.0f} ms)"
+    # p50 against the first baseline's (the login page: a template, the middleware, no query)
+    ratio = f"{s['p50_ms'] / _baseline_ms[0]:5.1f}×" if _baseline_ms and figures.kind != "baseline" else "      "
     return (f"{figures.kind:8} {figures.name:32} {figures.who:15} p50 {s['p50_ms']:7.1f} ms  p95 {s['p95_ms']:7.1f} ms"
             f"  cpu p50 {s['cpu_p50_ms']:7.1f} p95 {s['cpu_p95_ms']:7.1f} ms  {s['queries']:4} queries  {ratio}"
             f"  target {TARGET_MS:.0f} ms: {verdict}")
@@ -451,10 +486,13 @@ def main() -> None:
     load_after = os.getloadavg()
     measured = [f for f in results if f.kind != "baseline"]
     failed = [f.name for f in measured if f.summary()["p95_ms"] > TARGET_MS and not f.long_work]
+    over_cpu = [f.name for f in measured if f.summary()["cpu_p95_ms"] > TARGET_MS]
     print(f"\nmachine       load average {', '.join(f'{x:.2f}' for x in load_after)} after "
           f"({time.perf_counter() - started:.0f} s of measures)")
     print(f"verdict       {len(measured) - len(failed)} of {len(measured)} pages and actions within "
           f"{TARGET_MS:.0f} ms at p95" + (f"; over: {', '.join(failed)}" if failed else ""))
+    print(f"              {len(measured) - len(over_cpu)} of {len(measured)} within {TARGET_MS:.0f} ms of CPU at p95"
+          + (f"; over: {', '.join(over_cpu)}" if over_cpu else ""))
     OUT.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     report = {"at": stamp, "database": connection.vendor, "debug": settings.DEBUG, "repetitions": args.repetitions,
