@@ -280,3 +280,23 @@ def test_the_end_of_an_offer_is_read_only_from_plain_phrases(text, expected):
 
     found = end_dates_in(text, send_date=date(2027, 1, 15))  # no year: the 24 December nearest the send
     assert [day.isoformat() for day, _words in found] == ([expected] if expected else [])
+
+
+def test_the_warning_follows_what_is_typed_in_the_live_area(world):
+    """Typed, not saved: the live area (htmx) warns as soon as the send date passes the offer's end."""
+    campaign = joined_campaign(world, version=_offer_version(world))
+    operation = campaign.operation
+    end = operation.send_from + timedelta(days=2)
+    months = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+              "novembre", "décembre"]
+    typed = {"offer__amount": "10", "offer__currency": "EUR",
+             "offer__conditions": f"Valable\r\njusqu'au {end.day} {months[end.month - 1]}.",
+             "event_date": operation.send_until.isoformat()}
+    url = f"/network/campaigns/{campaign.public_id}/"
+    before = client(world).post(url, typed | {"send_date": operation.send_from.isoformat()}, HTTP_HX_REQUEST="true")
+    assert "A date in the message is before the send date" not in before.content.decode()
+    after = client(world).post(url, typed | {"send_date": (end + timedelta(days=1)).isoformat()},
+                               HTTP_HX_REQUEST="true")
+    assert "A date in the message is before the send date" in after.content.decode()
+    assert "Offre: “jusqu'au" in text_of(after.content.decode())
+    assert refresh(campaign).slot_values == campaign.slot_values  # nothing saved
