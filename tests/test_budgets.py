@@ -88,7 +88,9 @@ def test_an_over_budget_campaign_needs_one_more_head_office_approval(world, pric
     assert send_gate(Campaign.objects.get(pk=priced.pk)) is None
     # the approvals page says why the step is there
     page = world.client_for("approver").get(f"/approvals/proofs/{proof.public_id}/").content.decode()
-    assert "over budget" in page
+    assert "over budget: costs the branch €0.35, €0.20 remained" in page
+    french = world.client_for("approver").get(f"/approvals/proofs/{proof.public_id}/", HTTP_ACCEPT_LANGUAGE="fr")
+    assert "0,35\xa0€" in french.content.decode() and "0,20\xa0€" in french.content.decode()
 
 
 def test_the_policy_may_refuse_a_campaign_over_budget(world, priced):
