@@ -46,8 +46,10 @@ from approvals.selectors import (
     proof_history,
 )
 from approvals.services import approval_revoke, decision_refusal, policy_save, proof_decide, revoke_refusal
+from approvals.slot_display import slot_displays
 from central.campaign_states import with_states
 from central.exports import csv_lines, spreadsheet_safe
+from central.labels import criterion_value
 from central.models import TARGETING_CRITERIA, Channel
 from central.selectors import campaigns_visible_to
 from local_stores.models import Role
@@ -199,11 +201,12 @@ def _steps(proof) -> list[dict[str, object]]:
 
 def _changes(proof) -> list[dict[str, object]]:
     names = list(proof.slot_labels) + [name for name in proof.slot_values if name not in proof.slot_labels]
+    show = slot_displays(proof, [proof.default_values or {}, proof.slot_values or {}])  # names, not ast_…
     rows = []
     for name in names:
         default, value = proof.default_values.get(name), proof.slot_values.get(name)
-        rows.append({"name": name, "label": proof.slot_labels.get(name, name), "default": slot_text(default),
-                     "value": slot_text(value), "changed": (value or None) != (default or None)})
+        rows.append({"name": name, "label": proof.slot_labels.get(name, name), "default": show(name, default),
+                     "value": show(name, value), "changed": (value or None) != (default or None)})
     return rows
 
 
@@ -222,7 +225,7 @@ def _proof_page(request: HttpRequest, proof, *, decision_form: DecisionForm | No
         "step_number": min(proof.current_step, max(len(proof.steps) - 1, 0)) + 1, "step_count": len(proof.steps),
         "current_step_text": step_text(proof.steps[proof.current_step]) if proof.current_step < len(proof.steps) else "",
         "overdue": proof.status == ProofStatus.PENDING and proof.decision_deadline < today,
-        "criteria": [(str(TARGETING_CRITERIA.get(name, name)), slot_text(value))
+        "criteria": [(str(TARGETING_CRITERIA.get(name, name)), slot_text(criterion_value(name, value)))
                      for name, value in (proof.target_criteria or {}).items()],
         "excluded": sum(1 for pair in overrides if pair[1] == "exclude"),
         "included": sum(1 for pair in overrides if pair[1] == "include"),

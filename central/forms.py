@@ -329,7 +329,7 @@ class BudgetAllocateForm(forms.Form):
         self.fields["node"].queryset = Node.objects.filter(
             network=network, kind__in=[NodeKind.REGION, NodeKind.BRANCH], is_active=True).order_by("path")
         self.fields["node"].label_from_instance = (
-            lambda n: f"{'— ' if n.kind == NodeKind.BRANCH else ''}{n.name}{'' if n.kind == NodeKind.BRANCH else ' ' + str(_('(region)'))}")
+            lambda n: f"— {n.name}" if n.kind == NodeKind.BRANCH else _("%(name)s (region)") % {"name": n.name})
         style_fields(self)
 
 

@@ -11,11 +11,14 @@ def menu(request: HttpRequest) -> dict[str, object]:
 
     def sections() -> dict[str, bool]:
         from approvals.selectors import approval_scope_exists, networks_setting_policies
-        from local_stores.selectors import nodes_in_scope
+        from local_stores.models import Role
+        from local_stores.selectors import nodes_in_scope, role_set_of
 
         return {
             "customers": nodes_in_scope(user, perm="view_customers").exists(),
             "approvals": approval_scope_exists(fetched_by=user) or networks_setting_policies(user).exists(),
+            # the API's documentation: for head office and administrators, not a store manager's menu
+            "api": user.is_staff or Role.HEAD_OFFICE_MARKETER in role_set_of(user),
         }
 
     return {"menu": SimpleLazyObject(sections)}

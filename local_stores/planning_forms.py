@@ -7,6 +7,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from central.labels import segment_label
 from central.models import AUDIENCE_KINDS, TARGETING_CRITERIA
 from central.targeting import MAX_DAYS, RFM_RANGE
 from local_stores.forms import style_fields
@@ -35,7 +36,7 @@ def target_form(allowed: list[str], *, segments: list[str], data=None, initial=N
         if name == "segment":
             fields["target_segment"] = forms.ChoiceField(
                 label=label, required=False, help_text=help_any,
-                choices=[("", _("All segments"))] + [(segment, segment) for segment in segments])
+                choices=[("", _("All segments"))] + [(segment, segment_label(segment)) for segment in segments])
         elif name == "interest":
             fields["target_interest"] = forms.CharField(label=label, required=False, max_length=40, help_text=help_any)
         elif name == "bought_within_days":

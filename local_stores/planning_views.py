@@ -553,7 +553,7 @@ def campaign_request_approval_view(request: HttpRequest, public_id: str) -> Http
     except PermissionDenied as error:
         messages.error(request, str(error) or _("You may not request approval for this campaign."))
     else:
-        messages.success(request, _("Approval requested: BAT n° %(number)s is on its way to the approvers.")
+        messages.success(request, _("Approval requested: proof no. %(number)s is on its way to the approvers.")
                          % {"number": proof.number})
     return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
 

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from local_stores.forms import style_fields
 from local_stores.line_breaks import LineBreaksFormMixin
+from local_stores.money import currency
 from local_stores.widgets import DateInput
 from templates_lib import slots
 from templates_lib.models import Asset, PrintFormat, TemplateKind
@@ -108,7 +109,8 @@ def slot_values_form(definitions: list[slots.SlotDefinition], assets: list[Asset
         elif definition.type == slots.PRICE:
             fields[f"{definition.name}__amount"] = forms.DecimalField(min_value=0, decimal_places=2, **common)
             fields[f"{definition.name}__currency"] = forms.ChoiceField(
-                choices=[(code, code) for code in slots.CURRENCIES], label=_("Currency"), required=False)
+                # the network's currency only (a Paris shop is not offered CHF, GBP or USD)
+                choices=[(currency(), currency())], label=_("Currency"), required=False)
             fields[f"{definition.name}__conditions"] = forms.CharField(
                 max_length=300, label=_("Conditions"), required=False)
         elif definition.type == slots.URL:

@@ -80,7 +80,7 @@ def page(client, url, **kwargs):
 def test_the_inbox_lists_a_pending_proof_for_its_approver_only(world, proof):
     body = page(world.client_for("regional_manager"), "/approvals/")
     assert f"/approvals/proofs/{proof.public_id}/" in body
-    assert "BAT n° 1" in body and "Foire aux vins" in body and "Lille" in body and "1 of 2" in body
+    assert "Proof no. 1" in body and "Foire aux vins" in body and "Lille" in body and "1 of 2" in body
     assert "overdue" not in body
     # step 2 is head office's: not yet in its approver's inbox
     assert proof.public_id not in page(world.client_for("approver"), "/approvals/")
@@ -105,7 +105,7 @@ def test_an_overdue_proof_is_highlighted_and_comes_first(world, proof):
 
 def test_the_viewer_shows_the_proof_what_changed_and_the_decision_form(world, proof):
     body = page(world.client_for("regional_manager"), f"/approvals/proofs/{proof.public_id}/")
-    assert "BAT n° 1" in body and "Lille" in body and "2 customers" in body
+    assert "Proof no. 1" in body and "Lille" in body and "2 customers" in body
     assert 'class="sms-bubble">Lille : huîtres -20 %' in body
     assert 'data-changed="1"' in body and "vins de fête" in body  # default vs the branch's value
     assert 'data-testid="decision-form"' in body and "Regional manager — North" in body
@@ -329,7 +329,7 @@ def test_the_branch_requests_approval_then_schedules_once_approved(world, campai
     response = client.post(f"{url}request-approval/", follow=True)
     proof = Proof.objects.get(campaign=campaign)
     body = response.content.decode()
-    assert "Approval requested: BAT n° 1" in body
+    assert "Approval requested: proof no. 1" in body
     panel = body[body.index('data-testid="approval-panel"'):body.index("</section>")]
     assert "Awaiting approval" in panel and f"/approvals/proofs/{proof.public_id}/" in panel
     assert "step 1 of 2" in panel and 'data-testid="request-approval"' not in panel

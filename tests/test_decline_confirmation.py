@@ -268,11 +268,11 @@ def test_the_question_and_the_refusal_are_in_french_for_a_french_browser(world, 
     url = f"/network/operations/{joined.public_id}/answer/"
     fields = [("branch", world.nodes["N1"].public_id), ("status", "declined")]
     asked = submit(client, url, csrf_of(page), fields).content.decode()
-    assert "Refuser « Foire aux vins » pour Lille ?" in asked
-    assert "Ces 2 campagnes en préparation seront annulées :" in asked and "Oui, refuser" in asked
+    assert "Refuser « Foire aux vins » pour Lille\u00a0?" in asked
+    assert "Ces 2 campagnes en préparation seront annulées\u00a0:" in asked and "Oui, refuser" in asked
     Campaign.objects.filter(pk=campaign_named(joined, "Dégustation").pk).update(status=CampaignStatus.APPROVED)
     refused = submit(client, url, csrf_of(page), fields)
     shown = client.get(refused["Location"]).content.decode().replace("&#x27;", "'")
-    assert "Lille a encore des campagnes de cette opération en cours ; annulez ou terminez d'abord celles-ci : " \
+    assert "Lille a encore des campagnes de cette opération en cours\u00a0; annulez ou terminez d'abord celles-ci\u00a0: " \
            "« Dégustation » (SMS, " in shown
     assert shown.count(", Validé).") == 1

@@ -1,0 +1,52 @@
+"""What people read in place of stored codes: a customer segment's name, a channel list's labels.
+
+Segments are the network's own words, imported from its CRM (``customers.segment``, free text). The
+usual ones — those of the import's documentation and of the demo — get a name in the reader's
+language; any other is the network's own word and is shown as it was imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from central.models import Channel
+
+#: the usual segment codes (French CRMs write them without accents), and their names
+SEGMENT_LABELS: dict[str, Promise] = {
+    "vip": _("VIP"),
+    "fidele": _("Loyal"),
+    "loyal": _("Loyal"),
+    "occasionnel": _("Occasional"),
+    "occasional": _("Occasional"),
+    "nouveau": _("New customer"),
+    "new": _("New customer"),
+    "inactif": _("Inactive"),
+    "inactive": _("Inactive"),
+}
+
+
+def segment_label(code: object) -> str:
+    """``fidele`` → "Loyal" / « Fidèle »; a segment of the network's own is shown as imported."""
+    text = str(code or "").strip()
+    label = SEGMENT_LABELS.get(text.lower())
+    return str(label) if label is not None else text
+
+
+def channel_labels(codes: Iterable[str] | str) -> str:
+    """``["post", "sms"]`` (or ``"post, sms"``) → "Post, SMS" / « Courrier, SMS »."""
+    if isinstance(codes, str):
+        codes = [code.strip() for code in codes.split(",") if code.strip()]
+    labels = dict(Channel.choices)
+    return ", ".join(str(labels.get(code, code)) for code in codes)
+
+
+def criterion_value(name: str, value: object) -> object:
+    """A target criterion's value as people read it (a segment by its name)."""
+    if name == "segment":
+        if isinstance(value, (list, tuple)):
+            return [segment_label(item) for item in value]
+        return segment_label(value)
+    return value
