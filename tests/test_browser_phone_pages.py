@@ -89,6 +89,7 @@ PAGES = {
     "home": (lambda s, w: "/", lambda page, lang: page.get_by_test_id("where-to-start").get_by_role("link").first),
     "branches": (lambda s, w: "/network/branches/", lambda page, lang: _first_row_link(page)),
     "branch": (lambda s, w: f"/network/branches/{w.nodes['N1'].public_id}/", _link("Edit the details")),
+    "branch-edit": (lambda s, w: f"/network/branches/{w.nodes['N1'].public_id}/edit/", _button("Save")),
     "customers": (lambda s, w: "/customers/", lambda page, lang: _first_row_link(page)),
     "customer": (lambda s, w: f"/customers/{s.customer.public_id}/",
                  lambda page, lang: page.locator("main table tbody tr").last),  # consents, last column
@@ -114,14 +115,16 @@ PAGES = {
                      lambda page, lang: page.locator("main form textarea, main form input[type=text]").first),
     "approvals": (lambda s, w: "/approvals/", _link("Review")),
     "proof": (lambda s, w: f"/approvals/proofs/{s.proof.public_id}/", _button("Send my decision")),
+    "my-proof": (lambda s, w: f"/approvals/proofs/{s.proof.public_id}/", lambda page, lang: page.get_by_test_id(
+        "proof-status")),
     "reports": (lambda s, w: "/reports/", _button("Show")),
     "budgets": (lambda s, w: "/budgets/", lambda page, lang: page.locator("main").get_by_role("heading").first),
 }
 
 #: who uses which pages
 USES = {
-    "branch_manager": ["home", "branches", "branch", "customers", "customer", "calendar", "operation", "operations",
-                       "campaign", "campaign-waiting", "target", "target-review", "why-search", "why", "transfers",
+    "branch_manager": ["home", "branches", "branch", "branch-edit", "customers", "customer", "calendar", "operation", "operations",
+                       "campaign", "campaign-waiting", "my-proof", "target", "target-review", "why-search", "why", "transfers",
                        "templates", "template", "template-try", "reports", "budgets"],
     "approver": ["home", "branches", "calendar", "operations", "templates", "template", "approvals", "proof",
                  "reports", "budgets"],
