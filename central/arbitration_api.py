@@ -140,6 +140,10 @@ class ReasonCountSerializer(serializers.Serializer):
 class CountsSerializer(serializers.Serializer):
     candidates = serializers.IntegerField(help_text="Customers targeted (pairs customer × campaign).")
     selected = serializers.IntegerField(help_text="Will receive it.")
+    audience = serializers.IntegerField(help_text=(
+        "The candidates in the audience as the campaign editor counts it (reachable on the channel, the "
+        "branch's own, where a national send goes): candidates less those excluded for objection, consent, "
+        "address, ownership or reach; the network's rules decide on these."))
     excluded = serializers.SerializerMethodField()
 
     @extend_schema_field(ReasonCountSerializer(many=True))

@@ -438,6 +438,7 @@ def test_the_campaign_simulation_api_and_its_lost_to_names(world, case):
     body = api(world, "branch_manager", "get", url).json()
     assert body["run"]["id"] == run.public_id and body["stale"] is False
     assert _counts(body) == (5, 2, {"no_consent": 1, "objection": 1, "pressure_cap": 1})
+    assert body["counts"]["audience"] == 3  # Alice, Eve, Dave: the editor's count
     assert body["lost_to"] == []
     national = world.client_for("head_office").get(f"/api/v1/campaigns/{case['national'].public_id}/simulation/",
                                                    HTTP_ACCEPT_LANGUAGE="en")
