@@ -16,13 +16,15 @@ the demo network, in English and in French — one story told by the three peopl
    approve the corrected version; the branch schedules it, follows the send's progress when its day
    comes, and reads its results beside the network's.
 
-Every screen is checked on a 1,024-px wide window (a tablet): no horizontal scrolling, no
-JavaScript error, no failed request, and axe-core (installed from the axe-playwright-python
-package) reports no serious or critical violation. Every label the test looks for is the project's
+Every journey is played twice: on a 1,024-px wide window (a tablet held landscape) and on a phone
+(390 × 844, issue 19). Every screen is checked: no horizontal scrolling, no JavaScript error, no
+failed request, and axe-core (installed from the axe-playwright-python package) reports no serious
+or critical violation. Every label the test looks for is the project's
 own translation of the English text, so a missing French string fails the French run.
 
 Screenshots of the main screens go to a temporary directory, or to ``$RELAIS_SCREENSHOTS/<lang>/``
-when that is set: ``make screenshots`` writes them into docs/screenshots/ (shown by the README).
+(``$RELAIS_SCREENSHOTS/<lang>/phone/`` at phone width) when that is set: ``make screenshots`` writes
+them into docs/screenshots/ (shown by the README).
 """
 
 import os
@@ -45,7 +47,8 @@ from templates_lib.models import Template
 
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "relais-demo"  # the demo accounts' (README)
-WIDTH, HEIGHT = 1024, 768  # a tablet held landscape
+#: the window sizes every journey is played at: a tablet held landscape, and a phone
+SIZES = {"tablet": (1024, 768), "phone": (390, 844)}
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -65,9 +68,10 @@ def _no_browser(reason: str) -> None:
 class Journey:
     """The browser, the language, and what every screen must satisfy."""
 
-    def __init__(self, playwright, base_url: str, lang: str, shots: Path):
+    def __init__(self, playwright, base_url: str, lang: str, shots: Path, size: str = "tablet"):
         self.browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
         self.base_url, self.lang, self.shots = base_url, lang, shots
+        self.width, self.height = SIZES[size]
         self.problems: list[str] = []
         self.axe = Axe()
         self.screens = 0
@@ -91,7 +95,7 @@ class Journey:
     def person(self, username: str, *, then: str, keyboard: bool = False):
         """A new browser window for ``username``: opens ``then``, logs in on the way, comes back."""
         context = self.browser.new_context(base_url=self.base_url, locale=f"{self.lang}-FR" if self.lang == "fr"
-                                           else "en-GB", viewport={"width": WIDTH, "height": HEIGHT})
+                                           else "en-GB", viewport={"width": self.width, "height": self.height})
         page = context.new_page()
         page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
         page.on("console", lambda message: message.type == "error" and self.problems.append(
@@ -120,10 +124,10 @@ class Journey:
         dialog.accept()
 
     def screen(self, page, name: str) -> None:
-        """Check the screen (tablet width, accessibility) and keep its picture."""
+        """Check the screen (the window's width, accessibility) and keep its picture."""
         page.wait_for_load_state("networkidle")
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), (
-            f"{name}: the page scrolls sideways at {WIDTH} px")
+            f"{name}: the page scrolls sideways at {self.width} px")
         violations = [
             f"{name}: {violation['id']} ({violation['impact']}) at {node['target']}: {violation['help']}"
             for violation in self.axe.run(page).response["violations"]
@@ -137,21 +141,23 @@ class Journey:
         return page.get_by_role("status").or_(page.locator(".alert")).first
 
 
-@pytest.fixture(params=["en", "fr"])
+@pytest.fixture(params=[(lang, size) for lang in ("en", "fr") for size in SIZES], ids="-".join)
 def journey(request, live_server, tmp_path, monkeypatch):
     if sync_playwright is None:
         _no_browser("the playwright or axe-playwright-python package is not installed")
     if not shutil.which(CHROMIUM):
         _no_browser(f"{CHROMIUM} is missing (Debian package chromium, see scripts/system-packages.sh)")
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop runs in this thread
-    lang = request.param
+    lang, size = request.param
     target = os.environ.get("RELAIS_SCREENSHOTS")
     shots = (Path(target) / lang) if target else tmp_path
+    if size == "phone":
+        shots = shots / "phone"
     shots.mkdir(parents=True, exist_ok=True)
     call_command("demo_load", customers=600, stdout=open(os.devnull, "w"))  # noqa: SIM115
     expect.set_options(timeout=15_000)  # a busy 2-core machine renders the previews slowly
     with sync_playwright() as playwright:
-        journey = Journey(playwright, live_server.url, lang, shots)
+        journey = Journey(playwright, live_server.url, lang, shots, size)
         journey.dialogs = []
         try:
             yield journey
@@ -159,7 +165,7 @@ def journey(request, live_server, tmp_path, monkeypatch):
             if os.environ.get("RELAIS_JOURNEY_DEBUG"):  # where each window stood at the end
                 for n, context in enumerate(journey.browser.contexts):
                     for m, page in enumerate(context.pages):
-                        page.screenshot(path=os.environ["RELAIS_JOURNEY_DEBUG"] + f"/end-{lang}-{n}-{m}.png",
+                        page.screenshot(path=os.environ["RELAIS_JOURNEY_DEBUG"] + f"/end-{lang}-{size}-{n}-{m}.png",
                                         full_page=True)
             connections.close_all()
             if journey.problems:
@@ -224,8 +230,8 @@ def test_the_three_journeys(journey):
     j.label(hq, "Pilot on part of the network").check()
     j.label(hq, "Segment").check()
     j.button(hq, "Save the draft").click()
-    error = hq.get_by_text(t("A pilot runs on part of the network: choose its regions or branches."))
-    expect(error).to_be_visible()  # next to the field, the rest of the form kept
+    error = hq.get_by_text(t("A pilot runs on part of the network: choose its regions or branches."), exact=True)
+    expect(error).to_be_visible()  # next to the field (and in the summary above), the rest of the form kept
     expect(j.label(hq, "Name")).to_have_value(name)
     j.screen(hq, "1-2-operation-form-error")
     j.label(hq, "Eligible regions or branches").select_option(label=["— Comptoir Paris 11e",
@@ -289,7 +295,7 @@ def test_the_three_journeys(journey):
     row = branch.locator(".review-row").first
     removed = row.locator(".fw-semibold").inner_text()
     row.locator("select[name=reason]").select_option(label=t("Complaint or dispute in progress"))
-    j.button(row, "Remove").click()
+    j.button(row, "Remove from the list").click()
     expect(j.status(branch)).to_contain_text(t("%(name)s will not receive head office's message.") % {"name": removed})
     expect(counts.locator("[data-count=removed]")).to_have_text("1")
     expect(counts.locator("[data-count=kept]")).to_have_text(str(kept - 1))
