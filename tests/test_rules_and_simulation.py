@@ -466,7 +466,7 @@ def test_the_campaign_page_shows_the_expected_outcome(world, case):
     # the audience as the editor counts it (Alice, Eve, Dave: reachable), beside its live count;
     # Bob (no consent) and Carol (objected) match the target but are not in the audience
     assert "<strong>2</strong> of the 3 customers of the audience will receive it" in panel
-    assert "excluded by the network's rules: pressure cap reached 1." in panel
+    assert "Excluded by the network's rules: pressure cap reached 1." in panel
     assert "2 customers match the target but cannot be reached" in panel and "objected to all marketing 1" in panel
     assert 'data-testid="audience-count">3<' in html and "simulation-audience-changed" not in html
     # the approver sees the campaign, not its customers: no panel; the sibling branch: 404
