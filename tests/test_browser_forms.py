@@ -25,6 +25,7 @@ from approvals.models import Decision, ProofStatus
 from approvals.services import proof_request
 from central.models import Operation
 from central.services import campaign_update
+from templates_lib import services as template_services
 from tests.browser import log_in, no_sideways_scroll
 from tests.planning import joined_campaign, sms_version
 
@@ -206,4 +207,27 @@ def test_a_double_click_saves_one_operation_and_the_back_button_posts_nothing_ag
     expect(page.locator("main")).to_contain_text("Remise sur les caisses de six.")
     assert posts == [], "going back and forth posted the form again"
     assert Operation.objects.count() == 1
+    assert js_problems == []
+
+
+# --- Templates ------------------------------------------------------------------------------------------
+
+
+def test_publishing_a_template_that_fails_its_checks_says_why_at_the_top(world, page, js_problems):
+    """Head office empties an SMS template's text and clicks *Save and publish* at the bottom of a
+    long form: the summary at the top of the form has the focus, its link leads to the text."""
+    template = template_services.template_create(network=world.networks["alpha"], kind="sms", name="Relance",
+                                                 created_by=world.users["head_office"])
+    draft = template.versions.get()
+    log_in(page, "head_office", then=f"/templates/versions/{draft.public_id}/edit/")
+    page.locator("textarea[name=body]").fill("")
+    page.once("dialog", lambda dialog: dialog.accept())  # "Publish this version? It will never change again."
+    page.get_by_role("button", name="Save and publish").click()
+    summary = page.locator("[data-form-errors]")
+    expect(summary).to_be_focused()
+    expect(summary).to_be_in_viewport()
+    summary.get_by_role("link").first.click()
+    expect(page.locator("textarea[name=body]")).to_be_focused()
+    draft.refresh_from_db()
+    assert draft.status == "draft"
     assert js_problems == []

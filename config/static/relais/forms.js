@@ -3,18 +3,27 @@
 // 1. The error summary (config/templates/_form_errors.html) takes the focus when the page brings
 //    one — the browser scrolls to it and a screen reader reads it — and so does one an htmx swap
 //    brings after a submit (never while the person types: live previews keep the focus in place).
-//    Following one of its links focuses the field and shows its label.
+//    Following one of its links focuses the field and shows its label. Without a summary, an error
+//    message at the top of the page (base.html, data-focus-on-load) takes the focus.
 // 2. A form posted once is not posted again by a second click (double-click, impatience): the page
 //    is on its way. Going back to the page (back/forward cache) makes the form usable again.
 (() => {
   const focusSummary = (root) => {
     const summary = root.matches && root.matches("[data-form-errors]") ? root : root.querySelector("[data-form-errors]");
     if (summary) summary.focus();
+    return Boolean(summary);
+  };
+  // An action refused after a redirect (e.g. publishing a template) says why in an error message at
+  // the top of the page (base.html): focused the same way when no form summary is there.
+  const focusOnLoad = () => {
+    if (focusSummary(document)) return;
+    const message = document.querySelector("[data-focus-on-load]");
+    if (message) message.focus();
   };
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", () => focusSummary(document));
+    document.addEventListener("DOMContentLoaded", focusOnLoad);
   } else {
-    focusSummary(document);
+    focusOnLoad();
   }
   document.addEventListener("htmx:afterSettle", (event) => {
     const config = event.detail && event.detail.requestConfig;
