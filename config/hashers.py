@@ -3,7 +3,7 @@ for a login that answers within 300 ms on two shared cores.
 
 Django's own Argon2 parameters (time cost 2, 100 MiB, 8 lanes) cost ≈ 0.23 s of CPU per check on
 the demo machine, nearly the whole budget of the login request; these (time cost 2, 64 MiB, 2 lanes)
-cost ≈ 0.13 s (docs/benchmarks.md, "Pages and actions"), and stay above OWASP's recommended minimum
+cost ≈ 0.13–0.15 s (docs/benchmarks.md, "Pages and actions"), and stay above OWASP's recommended minimum
 for Argon2id (19 MiB, time cost 2, 1 lane) and near RFC 9106's second recommended option (64 MiB,
 time cost 3, 4 lanes). A password hashed with other parameters, or another hasher still listed in
 ``PASSWORD_HASHERS``, is re-hashed with these at its next successful login (``must_update``)."""
