@@ -93,6 +93,8 @@ CASES = {
     "image upload": Case("head_office", "/templates/assets/", {"name": ""}, ["file"], form="//main//form[@novalidate][@method='post']"),
     "campaign": Case("branch_manager", "/network/campaigns/{id}/", {"message": "x" * 80, "send_date": "31/02"}, ["message", "send_date"],
                      form="//form[@id='campaign-form']", setup=_campaign),
+    "sign-up page (public)": Case("anonymous", "/join/{id}/", {"email": "not an address", "consent_email": "on"},
+                                  ["email"], setup=_branch),
     "log in": Case("anonymous", "/accounts/login/", {"username": "", "password": ""}, ["username", "password"]),
     "reports period (GET)": Case("head_office", "/reports/", {"starts_on": "2026-13-45", "ends_on": ""}, ["starts_on", "ends_on"], form="//main//form[@method='get']",
                                  method="get"),
