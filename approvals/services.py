@@ -455,7 +455,7 @@ def _void(proof: Proof, *, by, reason: str) -> None:
     if proof.current_step < len(proof.steps):
         people += step_approvers(proof, proof.current_step)
     _notify(people, proof, subject=_("A proof is void"),
-            message=_("BAT %(number)s of “%(campaign)s” is void: %(reason)s") % {
+            message=_("Proof %(number)s of “%(campaign)s” is void: %(reason)s") % {
                 "number": proof.number, "campaign": proof.campaign, "reason": reason})
 
 

@@ -257,7 +257,7 @@ def print_handoff_prepare(*, print_file: PrintFile) -> PrintHandoff:
     handoff.manifest_sha256 = _sha256(manifest)
     names = _remote_names(handoff)
     if artwork is None:
-        handoff.status, handoff.reason = PrintHandoffStatus.FAILED, _("No approved BAT: nothing goes to the printer.")
+        handoff.status, handoff.reason = PrintHandoffStatus.FAILED, _("No approved proof: nothing goes to the printer.")
     with transaction.atomic():
         handoff.manifest.save(names["manifest"], ContentFile(manifest), save=False)
         if artwork is not None:
@@ -316,7 +316,7 @@ def print_handoff_deliver(*, handoff_id: int, now: datetime | None = None) -> Pr
     handoff.worth_retrying = False
     try:
         if not handoff.bat_sha256:
-            raise DeliveryFailed(_("No approved BAT: nothing goes to the printer."), permanent=True)
+            raise DeliveryFailed(_("No approved proof: nothing goes to the printer."), permanent=True)
         files = _files_checked(handoff)
         if printer.method == PrinterSettings.Method.SFTP:
             handoff.destination = f"sftp://{printer.host}:{printer.port}/{printer.remote_directory}"
@@ -492,7 +492,7 @@ def email_links(printer: PrinterSettings, handoff: PrintHandoff) -> None:
         _("A print run is ready for you: %(pieces)s pieces, %(pages)s pages.")
         % {"pieces": handoff.pieces, "pages": handoff.pages},
         _("SHA-256 of the PDF: %(hash)s") % {"hash": handoff.pdf_sha256},
-        _("SHA-256 of the approved BAT: %(hash)s") % {"hash": handoff.bat_sha256},
+        _("SHA-256 of the approved proof: %(hash)s") % {"hash": handoff.bat_sha256},
         "", *links, "",
         _("These links work for %(days)s days.") % {"days": LINK_MAX_AGE.days},
     ])
