@@ -5,8 +5,9 @@
 //    brings after a submit (never while the person types: live previews keep the focus in place).
 //    Following one of its links focuses the field and shows its label. Without a summary, an error
 //    message at the top of the page (base.html, data-focus-on-load) takes the focus.
-// 2. A form posted once is not posted again by a second click (double-click, impatience): the page
-//    is on its way. Going back to the page (back/forward cache) makes the form usable again.
+// 2. A form posted once is not posted again by a second click (double-click, impatience) for the
+//    next 5 seconds: the page is on its way. Going back to the page (back/forward cache) makes the
+//    form usable again at once.
 (() => {
   const focusSummary = (root) => {
     const summary = root.matches && root.matches("[data-form-errors]") ? root : root.querySelector("[data-form-errors]");
@@ -51,6 +52,9 @@
       return;
     }
     form.dataset.submitted = "1";
+    // Usable again after a while if the page is still there (the person chose to stay when the
+    // browser asked about unsaved changes elsewhere, or the answer never came).
+    window.setTimeout(() => delete form.dataset.submitted, 5000);
   });
   window.addEventListener("pageshow", () => {
     document.querySelectorAll("form[data-submitted]").forEach((form) => delete form.dataset.submitted);
