@@ -349,3 +349,30 @@ def test_the_api_is_in_the_menu_of_head_office_only(demo, role):
     page = _Page()
     page.feed(client.get("/").content.decode())
     assert ("/api/docs/" in page.links) is (role == "head_office")
+
+
+def test_codes_have_labels_in_the_reader_s_language():
+    from django.utils import translation
+
+    from central.labels import channel_labels, segment_label
+
+    with translation.override("fr"):
+        assert channel_labels(["post", "sms"]) == "Courrier, SMS"
+        assert channel_labels("email, sms") == "E-mail, SMS"
+        assert segment_label("fidele") == "Fidèle" and segment_label("inactif") == "Inactif"
+        assert segment_label("clients-du-dimanche") == "clients-du-dimanche"  # the network's own word, as imported
+    with translation.override("en"):
+        assert channel_labels(["post", "sms"]) == "Post, SMS"
+        assert segment_label("fidele") == "Loyal"
+
+
+def test_a_price_slot_offers_the_network_s_currency_only(settings):
+    from templates_lib import slots
+    from templates_lib.forms import slot_values_form
+
+    definition = slots.SlotDefinition(name="offer", type=slots.PRICE, label="Offer")
+    form = slot_values_form([definition], [])
+    assert [code for code, _label in form.fields["offer__currency"].choices] == ["EUR"]
+    settings.RELAIS_CURRENCY = "CHF"
+    form = slot_values_form([definition], [])
+    assert [code for code, _label in form.fields["offer__currency"].choices] == ["CHF"]
