@@ -730,6 +730,10 @@ TASKS: dict[str, tuple[str, ...] | None] = {
     "central.campaigns_send_due": None,
     "reporting.rollups_refresh": None,
     "approvals.proof_deadlines_run": None,
+    "central.arbitration_simulate": ("queued simulation",),
+    # a notification written in the request (subject, body, recipients): no id to forge; a forged
+    # message sends that mail and changes nothing else
+    "approvals.notification_send": ("message",),
 }
 
 
@@ -786,6 +790,8 @@ def test_task_with_forged_ids_acts_on_no_tenant_and_does_not_crash(matrix, name)
         for value in (foreign.pk, 10**9):  # another network's pending import, a missing one
             run_task(name, value)
         run_task(name, foreign.pk)  # twice: the finished import is left as it is
+    elif takes[0] == "message":
+        run_task(name, "Forged", "A forged notification.", ["someone@example.com"])
     else:
         # campaigns are drafts with a pending proof: a forged message must not send any of them
         ids = [campaign.pk for campaign in Campaign.objects.all()] + [10**9]
@@ -796,6 +802,9 @@ def test_task_with_forged_ids_acts_on_no_tenant_and_does_not_crash(matrix, name)
         # only the import's own record moved on (headers only: nothing to import)
         assert {key: value for key, value in after.items() if key != "imports"} == \
             {key: value for key, value in before.items() if key != "imports"}
+    elif takes and takes[0] == "message":
+        assert {key: value for key, value in after.items() if key != "mail"} == \
+            {key: value for key, value in before.items() if key != "mail"}
     else:
         assert after == before, f"{name} changed data on a forged message"
     FIGURES["tasks"] += 1

@@ -4,6 +4,7 @@ from Relais's own tracking and from the provider. The totals, each metric's day 
 exact; the task run twice gives the same rows; an event recorded later is taken up by the next
 incremental run; and a user sees only the statistics of the campaigns they see."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -187,7 +188,8 @@ def test_a_branch_is_compared_with_the_quartiles_of_the_others_never_with_their_
     text = client.get(URL, period(today)).content.decode()
     assert "Lower quartile" in text and "Secret shop" not in text and "X1" not in text
     # open rates 10, 20, 30, 40 and N1's 50 %: quartiles 20 %, 30 %, 40 %
-    assert "20.0\u00a0%</td><td class=\"text-end\">30.0\u00a0%</td><td class=\"text-end\">40.0\u00a0%" in text
+    cells = re.sub(r"<td [^>]*>", "<td>", text)  # the cells' classes and phone labels aside
+    assert "20.0\u00a0%</td><td>30.0\u00a0%</td><td>40.0\u00a0%" in cells
 
 
 # --- The API ----------------------------------------------------------------------------------------
