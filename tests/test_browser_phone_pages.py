@@ -211,3 +211,18 @@ def test_the_audience_count_and_the_preview_stay_within_reach_while_typing(world
     expect(preview).to_be_in_viewport()
     no_sideways_scroll(phone)
     assert js_problems == []
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_on_a_tablet_the_menu_is_open_and_fits(world, scene, page, js_problems, lang):
+    """At 1,024 px (a tablet held landscape) the menu is unfolded, and head office's — the longest,
+    in French the widest — wraps rather than pushing the page sideways."""
+    page.set_viewport_size({"width": 1024, "height": 768})
+    log_in(page, "head_office", then="/")
+    if lang != "en":
+        _visit_in(page, lang, "/")
+    expect(page.locator("#main-menu")).to_be_visible()
+    expect(page.locator(".navbar-toggler")).to_be_hidden()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), _overflowing(page)
+    no_sideways_scroll(page)
+    assert js_problems == []
