@@ -55,7 +55,8 @@ def test_the_print_panel_and_retry_on_a_phone(world, phone, js_problems, setting
         no_sideways_scroll(phone)
         phone.get_by_label("SFTP host").fill("")
         phone.get_by_role("button", name="Save the printer's settings").click()
-        expect(phone.get_by_role("alert").first).to_contain_text("Nothing was saved")
+        expect(phone.get_by_role("status").filter(has_text="Nothing was saved")).to_be_visible()
+        expect(phone.locator("#form-errors")).to_contain_text("SFTP host: Required for SFTP.")  # the summary
         expect(phone.locator(".invalid-feedback").first).to_have_text("Required for SFTP.")
         no_sideways_scroll(phone)
     # the campaign editor's print preview is a PDF in a frame: chromium's own PDF viewer loads its
