@@ -38,7 +38,8 @@ messages: install
 worker: install
 	$(VENV)/bin/celery -A config worker --loglevel=info
 
-# The browser journeys (tests/test_journeys.py) save their screens into docs/screenshots/<lang>/.
+# The browser journeys (tests/test_journeys.py) save their screens into docs/screenshots/<lang>/ (tablet)
+# and docs/screenshots/<lang>/phone/ (390 × 844).
 screenshots: install
 	RELAIS_SCREENSHOTS=docs/screenshots $(VENV)/bin/pytest tests/test_journeys.py
 
