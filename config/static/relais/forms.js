@@ -46,7 +46,7 @@
 
   document.addEventListener("submit", (event) => {
     const form = event.target;
-    if (event.defaultPrevented || form.method.toLowerCase() !== "post" || form.target) return;
+    if (event.defaultPrevented || (form.getAttribute("method") || "get").toLowerCase() !== "post" || form.getAttribute("target")) return;
     if (form.dataset.submitted) {
       event.preventDefault();
       return;
