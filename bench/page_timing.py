@@ -40,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import unquote, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:  # run as ``python bench/…py`` as well as ``python -m bench.…``
@@ -69,19 +69,11 @@ def fresh_database(url: str | None) -> str:
     if parts.scheme.startswith("sqlite"):
         Path(parts.path).unlink(missing_ok=True)
         return url
-    import psycopg
-    from psycopg import sql
+    from bench.databases import recreate_postgres
 
-    name = unquote(parts.path.lstrip("/"))
-    if "bench" not in name:
-        raise SystemExit(f"refusing database {name!r}: this benchmark drops it, give it one of its own "
-                         "(a name with 'bench', e.g. relais_page_bench)")
-    with psycopg.connect(host=parts.hostname or "127.0.0.1", port=parts.port or 5432,
-                         user=unquote(parts.username or "postgres"),
-                         password=unquote(parts.password) if parts.password else None,
-                         dbname="postgres", autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    recreate_postgres(url, may_drop=lambda name: "bench" in name,
+                      refusal="refusing database {name!r}: this benchmark drops it, give it one of its own "
+                              "(a name with 'bench', e.g. relais_page_bench)")
     return url
 
 

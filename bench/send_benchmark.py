@@ -70,7 +70,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
@@ -358,19 +358,10 @@ def free_port() -> int:
 
 def recreate_database(url: str) -> None:
     """Drop and create the benchmark's own database (nothing else is touched)."""
-    import psycopg
-    from psycopg import sql
+    from bench.databases import recreate_postgres
 
-    parts = urlsplit(url)
-    name = unquote(parts.path.lstrip("/"))
-    if not name.endswith("_bench"):
-        raise SystemExit(f"refusing to drop {name!r}: the send benchmark's database name must end in _bench")
-    with psycopg.connect(host=parts.hostname or "127.0.0.1", port=parts.port or 5432,
-                         user=unquote(parts.username or "postgres"),
-                         password=unquote(parts.password) if parts.password else None,
-                         dbname="postgres", autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    recreate_postgres(url, may_drop=lambda name: name.endswith("_bench"),
+                      refusal="refusing to drop {name!r}: the send benchmark's database name must end in _bench")
 
 
 def build_workload(customers: int, seed: int):

@@ -6,13 +6,10 @@ number of campaigns."""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
-from html import unescape
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -20,21 +17,12 @@ from approvals.services import proof_decide, proof_request
 from central.models import Campaign, Operation
 from central.services import campaign_update, participation_answer
 from tests.planning import joined_campaign, plan, sms_version
+from tests.test_campaign_states import client, text_of
 
 pytestmark = pytest.mark.django_db
 
 TODAY = timezone.localdate()
 COMMENT = "L'offre finit le 24 décembre :\nchangez la date d'envoi."
-
-
-def client(world, actor="branch_manager", language="en") -> Client:
-    browser = Client(HTTP_ACCEPT_LANGUAGE=language)
-    browser.force_login(world.users[actor])
-    return browser
-
-
-def text_of(html: str) -> str:
-    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
 
 
 def todo_of(html: str) -> str:
