@@ -1,6 +1,7 @@
-"""The branch side of the national calendar: the operations open to a branch (join, decline, use a
-kit), its campaigns, the campaign editor (slots with a live preview, the date, the target with a
-live audience count and clash warnings) and the review of the proposed list.
+"""The branch side of the national calendar: its campaigns, the campaign editor (slots with a live
+preview, the date, the target with a live audience count and clash warnings), the approval request,
+scheduling and the send's controls. The operations list is in operation_views.py, the proposed list
+in campaign_target_views.py.
 
 Thin: every read goes through central's scoping selectors, every write through its services."""
 
@@ -11,33 +12,23 @@ from datetime import date
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
-from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from approvals.models import ProofStatus, Verdict
 from approvals.requesting import proof_request_with_values
 from approvals.selectors import latest_proof, proof_decisions
 from approvals.services import proof_request, proof_request_again
-from central.calendar_views import withdrawal_confirmation
-from central.campaign_states import campaigns_created_message, with_states
 from central.local_slots import local_slot_candidates, local_slots_set
 from central.models import (
     Campaign,
     CampaignStatus,
-    OperationMode,
-    OperationStatus,
-    ParticipationStatus,
 )
 from central.selectors import (
     campaign_allowed_criteria,
-    campaign_audience,
     campaign_audience_count,
     campaign_can_edit,
     campaign_clashes,
@@ -46,144 +37,25 @@ from central.selectors import (
     campaign_get,
     campaign_history,
     campaign_is_editable,
-    campaign_list,
-    campaign_removed_customers,
     customers_visible_to,
-    operation_eligible_branches,
-    operation_get,
-    operations_visible_to,
 )
 from central.services import (
     campaign_cancel,
     campaign_check_date,
     campaign_schedule,
-    campaign_target_change,
     campaign_update,
-    kit_use,
-    participation_answer,
 )
-from central.target_review_selectors import operations_with_head_office_sends
-from central.targeting import criteria_clean, reachable_on
+from central.targeting import criteria_clean
 from local_stores.campaign_checklist import checklist_context
-from local_stores.models import Node, Role
+from local_stores.models import Role
+from local_stores.operation_views import messages_of, operations_url
 from local_stores.planning_forms import SendDateForm, target_criteria_from, target_form, target_initial
-from local_stores.selectors import branches_visible_to, node_in_scope
 from templates_lib import rendering
 from templates_lib.forms import slot_initial, slot_values_form, slot_values_from
 from templates_lib.previews import pdf_for, preview_context
 from templates_lib.selectors import asset_list
 from templates_lib.services import slot_values_clean
 from templates_lib.slot_dates import slot_date_warnings
-
-
-def _messages_of(error: Exception) -> list[str]:
-    return list(getattr(error, "messages", None) or [str(error)])
-
-
-def _operations_url(branch: Node | None) -> str:
-    url = reverse("local_stores:operations")
-    return f"{url}?branch={branch.public_id}" if branch else url
-
-
-# --- The operations open to a branch ----------------------------------------------------------------
-
-
-@login_required
-@require_GET
-def operations_view(request: HttpRequest) -> HttpResponse:
-    branches = list(branches_visible_to(request.user).order_by("name"))
-    wanted = request.GET.get("branch", "")
-    branch = next((b for b in branches if b.public_id == wanted), branches[0] if branches else None)
-    context: dict[str, object] = {"branches": branches, "branch": branch}
-    if branch is not None:
-        today = timezone.localdate()
-        operations = (
-            operations_visible_to(request.user)
-            .filter(network_id=branch.network_id, status=OperationStatus.PUBLISHED, send_until__gte=today)
-            .prefetch_related("template_versions__template")
-            .order_by("subscription_deadline", "send_from")
-        )
-        eligible = [op for op in operations if operation_eligible_branches(op).filter(pk=branch.pk).exists()]
-        answers = {p.operation_id: p for p in branch.participations.filter(operation__in=eligible)}
-        campaigns = with_states(fetched_by=request.user, campaigns=campaign_list(fetched_by=request.user, branch=branch))
-        context |= {
-            # head office sends a message of its own for these: the branch reviews its target
-            "national_sends": operations_with_head_office_sends(eligible),
-            "can_act": node_in_scope(request.user, branch, perm="change_node"),
-            "rows": [
-                {
-                    "operation": op, "participation": answers.get(op.pk),
-                    "deadline_passed": bool(op.subscription_deadline and today > op.subscription_deadline),
-                    "days_left": (op.subscription_deadline - today).days if op.subscription_deadline else None,
-                    "versions": list(op.template_versions.all()),
-                    "campaigns": [campaign for campaign in campaigns if campaign.operation_id == op.pk],
-                }
-                for op in eligible
-            ],
-            "campaigns": [
-                (campaign, campaign_audience_count(fetched_by=request.user, campaign=campaign)) for campaign in campaigns
-            ],
-            "modes": OperationMode,
-        }
-    return render(request, "local_stores/operations.html", context)
-
-
-def _acting_branch(request: HttpRequest) -> Node | None:
-    return branches_visible_to(request.user).filter(public_id=request.POST.get("branch", "")).first()
-
-
-@login_required
-@require_POST
-def operation_answer_view(request: HttpRequest, public_id: str) -> HttpResponse:
-    """Join or decline (opt out of) an operation; joining leads straight to the campaign."""
-    operation = operation_get(fetched_by=request.user, public_id=public_id)
-    branch = _acting_branch(request)
-    status = request.POST.get("status", "")
-    if branch is None or status not in ParticipationStatus.values:
-        messages.error(request, _("Choose a branch and an answer."))
-        return redirect(_operations_url(branch))
-    confirmation = withdrawal_confirmation(request, operation=operation, branch=branch, status=status,
-                                           back=_operations_url(branch))
-    if confirmation is not None:
-        return confirmation
-    try:
-        participation_answer(operation=operation, branch=branch, status=status, answered_by=request.user)
-    except (ValidationError, PermissionDenied) as error:
-        for message in _messages_of(error):
-            messages.error(request, message)
-        return redirect(_operations_url(branch))
-    messages.success(request, _("%(branch)s: %(answer)s.") % {"branch": branch.name, "answer": ParticipationStatus(status).label})
-    if status in (ParticipationStatus.JOINED, ParticipationStatus.ENROLLED):
-        # name every campaign joining created; open it only when there is one (issue 19, defect 4)
-        created, campaigns = campaigns_created_message(fetched_by=request.user, operation=operation, branch=branch)
-        if created:
-            messages.info(request, created)
-        if len(campaigns) == 1:
-            return redirect("local_stores:campaign-edit", public_id=campaigns[0].public_id)
-        return redirect(_operations_url(branch) + f"#operation-{operation.public_id}")
-    return redirect(_operations_url(branch))
-
-
-@login_required
-@require_POST
-def kit_use_view(request: HttpRequest, public_id: str) -> HttpResponse:
-    operation = operation_get(fetched_by=request.user, public_id=public_id)
-    branch = _acting_branch(request)
-    version = operation.template_versions.filter(public_id=request.POST.get("version", "")).first()
-    if branch is None or version is None:
-        messages.error(request, _("Choose a branch and one of the kit's templates."))
-        return redirect(_operations_url(branch))
-    try:
-        campaign = kit_use(operation=operation, branch=branch, template_version=version, used_by=request.user)
-    except (ValidationError, PermissionDenied) as error:
-        for message in _messages_of(error):
-            messages.error(request, message)
-        return redirect(_operations_url(branch))
-    messages.success(request, _("A new campaign was created from the kit: make it yours."))
-    return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
-
-
-# --- The campaign editor ----------------------------------------------------------------------------
 
 
 class _Editor:
@@ -477,11 +349,11 @@ def campaign_cancel_view(request: HttpRequest, public_id: str) -> HttpResponse:
     try:
         campaign_cancel(campaign=campaign, cancelled_by=request.user)
     except (ValidationError, PermissionDenied) as error:
-        for message in _messages_of(error):
+        for message in messages_of(error):
             messages.error(request, message)
         return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
     messages.success(request, _("Campaign cancelled."))
-    return redirect(_operations_url(campaign.branch))
+    return redirect(operations_url(campaign.branch))
 
 
 # --- Approval: the panel of the editor, asking for approval, scheduling ------------------------------
@@ -522,7 +394,7 @@ def _approval_panel(request: HttpRequest, campaign: Campaign, *, editable: bool)
 def _approval_errors(request: HttpRequest, campaign: Campaign, error: ValidationError) -> None:
     """A refused request or schedule as messages, each named after the slot or field it is about."""
     if not hasattr(error, "error_dict"):
-        for message in _messages_of(error):
+        for message in messages_of(error):
             messages.error(request, message)
         return
     labels = {d.name: d.label for d in rendering.version_slots(campaign.template_version)}
@@ -627,70 +499,8 @@ def campaign_send_control_view(request: HttpRequest, public_id: str, action: str
     try:
         service()
     except (ValidationError, PermissionDenied) as error:
-        for message in _messages_of(error) if isinstance(error, ValidationError) else [str(error)]:
+        for message in messages_of(error) if isinstance(error, ValidationError) else [str(error)]:
             messages.error(request, message)
     else:
         messages.success(request, done)
     return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
-
-
-# --- The proposed list ------------------------------------------------------------------------------
-
-
-def _search(customers, query: str):
-    if not query:
-        return customers
-    return customers.filter(
-        Q(last_name__icontains=query) | Q(first_name__icontains=query) | Q(email__icontains=query)
-        | Q(public_id=query) | Q(external_id=query)
-    )
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def campaign_target_view(request: HttpRequest, public_id: str) -> HttpResponse:
-    """The customers the campaign would reach, page by page; remove one, restore one, add one of the
-    branch's own customers that the criteria left out. Who sees the campaign but not these customers
-    gets 404, as for a campaign they do not see."""
-    campaign = campaign_get(fetched_by=request.user, public_id=public_id)
-    if not campaign_customers_visible(request.user, campaign):
-        raise Http404
-    editable = campaign_is_editable(request.user, campaign)
-    if request.method == "POST":
-        if not editable:
-            raise PermissionDenied
-        try:
-            campaign_target_change(campaign=campaign, customer_public_id=request.POST.get("customer", ""),
-                                   action=request.POST.get("action", ""), changed_by=request.user)
-        except ValidationError as error:
-            for message in _messages_of(error):
-                messages.error(request, message)
-        else:
-            messages.success(request, {
-                "exclude": _("Removed from the list."), "include": _("Added to the list."),
-                "reset": _("Back to what the criteria give."),
-            }[request.POST["action"]])
-        return redirect(request.get_full_path())
-    query = request.GET.get("q", "").strip()[:100]
-    audience = campaign_audience(fetched_by=request.user, campaign=campaign)
-    page = Paginator(_search(audience, query).order_by("last_name", "first_name", "id"), 25).get_page(request.GET.get("page"))
-    found = bool(query and request.GET.get("add"))
-    candidates = []
-    if found:
-        own = customers_visible_to(request.user).filter(network_id=campaign.network_id)
-        if campaign.branch_id:
-            own = own.filter(branch_id=campaign.branch_id)
-        candidates = list(_search(own.exclude(pk__in=audience.values("pk")), query)
-                          .order_by("last_name", "first_name", "id")[:20])
-        reachable_ids = set(own.filter(pk__in=[c.pk for c in candidates]).filter(reachable_on(campaign.channel))
-                            .values_list("pk", flat=True))
-        candidates = [(customer, customer.pk in reachable_ids) for customer in candidates]
-    querystring = request.GET.copy()
-    querystring.pop("page", None)
-    return render(request, "local_stores/campaign_target.html", {
-        "campaign": campaign, "page": page, "search": query, "total": audience.count(), "editable": editable,
-        "removed": campaign_removed_customers(fetched_by=request.user, campaign=campaign)[:200],
-        "included_ids": set(campaign.overrides.filter(action="include").values_list("customer__public_id", flat=True)),
-        "candidates": candidates, "adding": found, "query": querystring.urlencode(),
-        "deadline": campaign_edit_deadline(campaign),
-    })
