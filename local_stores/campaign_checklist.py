@@ -14,7 +14,7 @@ from django.utils.translation import ngettext
 
 from central.campaign_states import CampaignState, StateKey
 
-DONE, TODO, WAITING, BLOCKED = "done", "todo", "waiting", "blocked"
+DONE, TO_DO, WAITING, BLOCKED = "done", "todo", "waiting", "blocked"
 
 _APPROVED_OR_LATER = (StateKey.APPROVED, StateKey.SCHEDULED, StateKey.SENDING, StateKey.PAUSED, StateKey.SENT)
 _SCHEDULED_OR_LATER = (StateKey.SCHEDULED, StateKey.SENDING, StateKey.PAUSED, StateKey.SENT)
@@ -24,7 +24,7 @@ _SCHEDULED_OR_LATER = (StateKey.SCHEDULED, StateKey.SENDING, StateKey.PAUSED, St
 class Item:
     key: str
     title: str
-    status: str  # DONE, TODO, WAITING or BLOCKED
+    status: str  # DONE, TO_DO, WAITING or BLOCKED
     detail: str = ""
 
 
@@ -71,11 +71,11 @@ def campaign_checklist(*, campaign, state: CampaignState, live: dict, can_edit: 
     elif state.key == StateKey.AWAITING:
         items.append(Item("approval", _("Approval"), WAITING, state.label))
     else:
-        items.append(Item("approval", _("Approval"), TODO, state.label))
+        items.append(Item("approval", _("Approval"), TO_DO, state.label))
     if state.key in _SCHEDULED_OR_LATER:
         items.append(Item("schedule", _("Schedule"), DONE, state.label))
     else:
-        items.append(Item("schedule", _("Schedule"), TODO if state.key == StateKey.APPROVED else WAITING, ""))
+        items.append(Item("schedule", _("Schedule"), TO_DO if state.key == StateKey.APPROVED else WAITING, ""))
 
     action, note = None, ""
     blocked = [item for item in items if item.status == BLOCKED]
