@@ -193,3 +193,6 @@ class ContentRules(models.Model):
 
     def __str__(self) -> str:
         return f"{self.network}"
+
+
+from templates_lib.brand_kit import BrandKit, FontFile  # noqa: E402, F401 - models Django must find here

@@ -73,11 +73,16 @@ def template_create(*, network: Network, kind: str, name: str, created_by, descr
     template = Template.objects.create(
         network=network, kind=kind, name=name.strip()[:120], description=description, created_by=created_by
     )
+    body, starter_slots = STARTER_BODIES[kind], STARTER_SLOTS
+    if kind == TemplateKind.EMAIL:
+        from templates_lib.brand_kit_services import kit_starter  # it builds on this module
+
+        body, starter_slots = kit_starter(network) or (body, starter_slots)
     TemplateVersion.objects.create(
         template=template,
         number=1,
-        body=STARTER_BODIES[kind],
-        slots=STARTER_SLOTS,
+        body=body,
+        slots=starter_slots,
         created_by=created_by,
         subject="{{ slot.headline }}" if kind == TemplateKind.EMAIL else "",
         print_format=PrintFormat.A5_PORTRAIT if kind == TemplateKind.PRINT else "",

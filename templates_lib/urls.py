@@ -1,6 +1,6 @@
 from django.urls import path
 
-from templates_lib import views
+from templates_lib import brand_kit_views, views
 
 app_name = "templates_lib"
 urlpatterns = [
@@ -9,6 +9,7 @@ urlpatterns = [
     path("assets/", views.asset_list_view, name="asset-list"),
     path("assets/<str:public_id>/archive/", views.asset_archive_view, name="asset-archive"),
     path("rules/", views.content_rules_view, name="content-rules"),
+    path("brand-kit/", brand_kit_views.brand_kit_view, name="brand-kit"),
     path("preview/<str:token>.pdf", views.preview_pdf_view, name="preview-pdf"),
     path("versions/<str:public_id>/edit/", views.draft_edit_view, name="draft-edit"),
     path("versions/<str:public_id>/preview/", views.draft_preview_view, name="draft-preview"),
