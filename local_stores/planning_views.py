@@ -56,6 +56,7 @@ from templates_lib.previews import pdf_for, preview_context
 from templates_lib.selectors import asset_list
 from templates_lib.services import slot_values_clean
 from templates_lib.slot_dates import slot_date_warnings
+from templates_lib.slots import images_offered
 
 
 class _Editor:
@@ -65,7 +66,8 @@ class _Editor:
         self.campaign = campaign
         self.version = campaign.template_version
         self.definitions = rendering.version_slots(self.version)
-        self.assets = list(asset_list(fetched_by=request.user, network=campaign.network))
+        # only the images an image slot offers (a slot may be limited to a tag)
+        self.assets = images_offered(self.definitions, asset_list(fetched_by=request.user, network=campaign.network))
         self.allowed = campaign_allowed_criteria(campaign)
         data = request.POST if request.method == "POST" else None
         operation = campaign.operation

@@ -49,6 +49,8 @@ class SlotDefinitionForm(StyledForm):
     required = forms.BooleanField(required=False, initial=True, label=_("Required"))
     max_length = forms.IntegerField(min_value=1, max_value=4000, required=False, label=_("Max. length"))
     choices = forms.CharField(required=False, label=_("Options (one per line)"), widget=forms.Textarea(attrs={"rows": 2}))
+    tag = forms.CharField(max_length=60, required=False, label=_("Only images tagged"),
+                          help_text=_("Image slot: offer only the library images carrying this tag. Empty: any image."))
 
     @staticmethod
     def default_as_text(default: object) -> str:
@@ -103,7 +105,8 @@ def slot_values_form(definitions: list[slots.SlotDefinition], assets: list[Asset
             fields[definition.name] = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), **common)
         elif definition.type == slots.IMAGE:
             fields[definition.name] = forms.ChoiceField(
-                choices=[("", "—")] + [(asset.public_id, asset.name) for asset in assets], **common)
+                choices=[("", "—")] + [(asset.public_id, asset.name) for asset in slots.images_for(definition, assets)],
+                **common)
         elif definition.type == slots.DATE:
             fields[definition.name] = forms.DateField(widget=DateInput(), **common)
         elif definition.type == slots.PRICE:

@@ -116,3 +116,8 @@ def guardrails_for(network: Network) -> Guardrails:
 
 def live_asset_ids(network: Network) -> set[str]:
     return set(Asset.objects.filter(network=network, is_archived=False).values_list("public_id", flat=True))
+
+
+def live_asset_tags(network: Network) -> dict[str, str]:
+    """The network's images that slots may use, with their stored tags (",noel,vins,") by id."""
+    return dict(Asset.objects.filter(network=network, is_archived=False).values_list("public_id", "tags"))

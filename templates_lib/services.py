@@ -27,7 +27,13 @@ from templates_lib.models import (
     TemplateVersion,
     VersionStatus,
 )
-from templates_lib.selectors import current_draft, guardrails_for, live_asset_ids, networks_managed_by
+from templates_lib.selectors import (
+    current_draft,
+    guardrails_for,
+    live_asset_ids,
+    live_asset_tags,
+    networks_managed_by,
+)
 
 ASSET_MAX_BYTES = 5 * 1024 * 1024
 ASSET_MAX_SIDE = 6000
@@ -190,12 +196,17 @@ def version_publish(*, version: TemplateVersion, published_by) -> TemplateVersio
         raise ValidationError(errors)
     definitions = rendering.version_slots(version)
     network = version.template.network
+    assets = live_asset_tags(network)
+    untagged = _tags_without_images(definitions, assets)
+    if untagged:
+        raise ValidationError({"slots": untagged})
     try:
         defaults = slots.clean_values(
             definitions,
             {d.name: d.default for d in definitions if d.default is not None},
             guardrails=guardrails_for(network),
-            asset_ids=live_asset_ids(network),
+            asset_ids=assets,
+            asset_tags=assets,
         )
     except ValidationError as error:
         raise ValidationError(
@@ -216,6 +227,16 @@ def version_publish(*, version: TemplateVersion, published_by) -> TemplateVersio
         published_by=published_by,
     )
     return version
+
+
+def _tags_without_images(definitions: list[slots.SlotDefinition], assets: dict[str, str]) -> list[str]:
+    """A message per image slot limited to a tag that no image of the library carries (a branch
+    would have nothing to choose from)."""
+    return [
+        _("%(label)s: no image of the library is tagged “%(tag)s”.") % {"label": d.label, "tag": d.tag}
+        for d in definitions
+        if d.type == slots.IMAGE and d.tag and not any(slots.asset_has_tag(t, d.tag) for t in assets.values())
+    ]
 
 
 @transaction.atomic
@@ -345,9 +366,11 @@ def slot_values_clean(*, version: TemplateVersion, values: dict[str, object]) ->
     """Check what a branch typed into a version's slots against the slot types and the network's
     rules; ValidationError keyed by slot name."""
     network = version.template.network
+    assets = live_asset_tags(network)
     return slots.clean_values(
         rendering.version_slots(version),
         values,
         guardrails=guardrails_for(network),
-        asset_ids=live_asset_ids(network),
+        asset_ids=assets,
+        asset_tags=assets,
     )

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import nh3
 from django.core.exceptions import ValidationError
 from django.utils import formats
+from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -52,9 +53,44 @@ class SlotDefinition:
     required: bool = True
     max_length: int | None = None
     choices: list[str] = field(default_factory=list)
+    #: An image slot offers only the library images carrying this tag ("" = any image).
+    tag: str = ""
 
     def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+        data = asdict(self)
+        if not data["tag"]:  # versions saved before tags keep the same JSON, hence the same content hash
+            del data["tag"]
+        return data
+
+
+TAG_MAX_LENGTH = 30
+
+
+def normalise_tag(raw: object) -> str:
+    """One asset tag as the library stores it ("Foire aux vins" → "foire-aux-vins"), like the
+    tags of an uploaded image; "" when nothing usable is left."""
+    return slugify(str(raw or ""))[:TAG_MAX_LENGTH]
+
+
+def asset_has_tag(tags: str, tag: str) -> bool:
+    """Whether an asset's stored tags (",noel,vins,") include ``tag``."""
+    return f",{tag}," in (tags or "")
+
+
+def images_for(definition: SlotDefinition, assets: Iterable) -> list:
+    """The assets an image slot offers: all of them, or those carrying the slot's tag."""
+    return [asset for asset in assets if not definition.tag or asset_has_tag(asset.tags, definition.tag)]
+
+
+def images_offered(definitions: Iterable[SlotDefinition], assets: Iterable) -> list:
+    """The assets at least one image slot of ``definitions`` offers, in their order (what a page
+    shows as "images of the library" beside the slots)."""
+    image_slots = [definition for definition in definitions if definition.type == IMAGE]
+    return [
+        asset
+        for asset in assets
+        if any(not d.tag or asset_has_tag(asset.tags, d.tag) for d in image_slots)
+    ]
 
 
 def parse_definitions(raw: Iterable[Mapping[str, object]], *, kind: str) -> list[SlotDefinition]:
@@ -104,6 +140,14 @@ def parse_definitions(raw: Iterable[Mapping[str, object]], *, kind: str) -> list
             continue
         if slot_type == CHOICE and len(choices) < 2:
             problems.append(where + ": " + _("a choice needs at least two options."))
+        raw_tag = str(item.get("tag") or "").strip()
+        tag = normalise_tag(raw_tag)
+        if raw_tag and slot_type != IMAGE:
+            problems.append(where + ": " + _("only an image slot can be limited to a tag."))
+        elif raw_tag and (not tag or re.search(r"[,|]", raw_tag)):
+            problems.append(
+                where + ": " + _("the tag is one tag of the library, such as “foire-aux-vins”.")
+            )
         definitions.append(
             SlotDefinition(
                 name=name,
@@ -114,6 +158,7 @@ def parse_definitions(raw: Iterable[Mapping[str, object]], *, kind: str) -> list
                 required=bool(item.get("required", True)),
                 max_length=max_length,
                 choices=choices,
+                tag=tag if slot_type == IMAGE else "",
             )
         )
     if problems:
@@ -204,10 +249,16 @@ def _plain(value: object, label: str, max_length: int, guardrails: Guardrails, *
 
 
 def clean_value(
-    definition: SlotDefinition, raw: object, *, guardrails: Guardrails, asset_ids: Iterable[str] = ()
+    definition: SlotDefinition,
+    raw: object,
+    *,
+    guardrails: Guardrails,
+    asset_ids: Iterable[str] = (),
+    asset_tags: Mapping[str, str] | None = None,
 ) -> object:
     """The stored form of a slot value, or ValidationError naming the slot and the problem.
-    ``None`` for an empty optional slot."""
+    ``None`` for an empty optional slot. ``asset_tags`` (stored tags by asset id) is needed by an
+    image slot limited to a tag: without it, no image passes such a slot."""
     label = definition.label
     empty = raw is None or raw == "" or (isinstance(raw, Mapping) and not str(raw.get("amount", "")).strip())
     if empty:
@@ -256,6 +307,10 @@ def clean_value(
         value = str(raw).strip()
         if value not in set(asset_ids):
             raise ValidationError(_("%(label)s: choose an image of the asset library.") % {"label": label})
+        if definition.tag and not asset_has_tag((asset_tags or {}).get(value, ""), definition.tag):
+            raise ValidationError(
+                _("%(label)s: choose an image tagged “%(tag)s”.") % {"label": label, "tag": definition.tag}
+            )
         return value
     if slot_type == DATE:
         try:
@@ -303,6 +358,7 @@ def clean_values(
     *,
     guardrails: Guardrails,
     asset_ids: Iterable[str] = (),
+    asset_tags: Mapping[str, str] | None = None,
 ) -> dict[str, object]:
     """Clean every slot (defaults fill what is missing); ValidationError keyed by slot name."""
     asset_ids = set(asset_ids)
@@ -312,7 +368,7 @@ def clean_values(
         raw = raw_values.get(definition.name, definition.default)
         try:
             cleaned[definition.name] = clean_value(
-                definition, raw, guardrails=guardrails, asset_ids=asset_ids
+                definition, raw, guardrails=guardrails, asset_ids=asset_ids, asset_tags=asset_tags
             )
         except ValidationError as error:
             errors[definition.name] = error.messages

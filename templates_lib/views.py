@@ -292,7 +292,7 @@ def template_try_view(request: HttpRequest, public_id: str) -> HttpResponse:
     if version is None:
         raise Http404
     definitions = rendering.version_slots(version)
-    assets = list(asset_list(fetched_by=request.user, network=template.network))
+    assets = slots.images_offered(definitions, asset_list(fetched_by=request.user, network=template.network))
     defaults = {d.name: d.default for d in definitions}
     form = slot_values_form(definitions, assets, data=request.POST or None, initial=slot_initial(definitions, defaults))
     context: dict[str, object] = {"problems": []}
