@@ -255,6 +255,9 @@ class _Reader:
         values = self.attributes(node, {"css-class", "src", "alt", "width", "href"})
         locked = LOCKED in self.classes(values, {LOCKED})
         match = _IMAGE_FIELD.match(values.get("src", "").strip())
+        if "src" not in values:  # an image not chosen yet
+            return {"type": "image", "locked": locked, "src": "", "alt": values.get("alt", ""),
+                    "width": values.get("width", ""), "href": values.get("href", "")}
         if not match:
             raise _Unholdable(_("the image “%(src)s” is neither from the asset library nor an image slot")
                               % {"src": values.get("src", "")[:80]})
