@@ -73,7 +73,7 @@ def labels() -> dict[str, str]:
         'move_down': _("Move down"),
         'move_up': _("Move up"),
         'moved': _("Moved: %(what)s."),
-        'network': _("Network"),
+        'network': _("Social network"),
         'network_web': _("Website"),
         'new_button': _("Find out more"),
         'new_footer': _("<p>{{ branch.name }} — {{ branch.address }} {{ branch.postal_code }} {{ branch.city }}</p><p><a href=\"{{ system.unsubscribe_url }}\">Unsubscribe</a></p>"),

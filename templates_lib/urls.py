@@ -1,6 +1,6 @@
 from django.urls import path
 
-from templates_lib import brand_kit_views, views
+from templates_lib import brand_kit_views, editor_views, views
 
 app_name = "templates_lib"
 urlpatterns = [
@@ -14,6 +14,9 @@ urlpatterns = [
     path("versions/<str:public_id>/edit/", views.draft_edit_view, name="draft-edit"),
     path("versions/<str:public_id>/preview/", views.draft_preview_view, name="draft-preview"),
     path("versions/<str:public_id>/publish/", views.version_publish_view, name="version-publish"),
+    path("versions/<str:public_id>/visual/", editor_views.visual_editor_view, name="visual-editor"),
+    path("versions/<str:public_id>/visual/preview/", editor_views.visual_preview_view, name="visual-preview"),
+    path("versions/<str:public_id>/visual/save/", editor_views.visual_save_view, name="visual-save"),
     path("<str:public_id>/", views.template_detail_view, name="template-detail"),
     path("<str:public_id>/new-version/", views.version_new_draft_view, name="version-new-draft"),
     path("<str:public_id>/archive/", views.template_archive_view, name="template-archive"),

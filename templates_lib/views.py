@@ -267,6 +267,8 @@ def version_new_draft_view(request: HttpRequest, public_id: str) -> HttpResponse
         draft = services.version_new_draft(template=template, created_by=request.user)
     except PermissionDenied as error:
         raise Http404 from error
+    if request.POST.get("editor") == "visual" and template.kind == TemplateKind.EMAIL:
+        return redirect("templates_lib:visual-editor", public_id=draft.public_id)
     return redirect("templates_lib:draft-edit", public_id=draft.public_id)
 
 
