@@ -845,6 +845,8 @@ LIST_ROUTES: dict[str, dict] = {
     "templates_lib:asset-list": {"get": 200, "post": for_roles(PLANNERS, 200, 404), "writers": PLANNERS},
     "templates_lib:content-rules": {"get": for_roles(PLANNERS, 200, 404), "post": for_roles(PLANNERS, 200, 404),
                                     "writers": PLANNERS},
+    "templates_lib:brand-kit": {"get": for_roles(PLANNERS, 200, 404), "post": for_roles(PLANNERS, 200, 404),
+                                "writers": PLANNERS},
     "calendar:calendar": {"get": 200},
     "calendar:calendar-feed-settings": {"post": 302, "writers": frozenset(ROLES)},  # one's own feed URL
     "calendar:operation-create": {"get": for_roles(PLANNERS, 200, 404), "post": for_roles(PLANNERS, 200, 404),
