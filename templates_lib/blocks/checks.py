@@ -129,6 +129,14 @@ class _Checker:
             for message in error.messages:
                 self.add(key, message)
 
+    def plain(self, key: str, text: str, label: str) -> None:
+        """A plain text (alt text, a button's label): checked like a text, and never markup-like."""
+        if doc._DANGEROUS_HTML.search(text) or "<" in text:
+            self.add(key, _("%(label)s: plain text only, without “<” or anything that looks like script.")
+                     % {"label": label})
+        self.text(key, text, label)
+        self.merge_fields(key, text)
+
     def merge_fields(self, key: str, text: str, *, href: bool = False) -> None:
         for problem in merge.check_source(text, slots=self.slots, assets=self.assets):
             self.add(key, problem.message)
@@ -176,10 +184,7 @@ class _Checker:
             else:
                 self.link(key, block["href"], label)
                 self.merge_fields(key, block["href"], href=True)
-            self.text(key, block["label"], label)
-            self.merge_fields(key, block["label"])
-            if "<" in block["label"]:
-                self.add(key, _("Button: the label is plain text."))
+            self.plain(key, block["label"], label)
         elif kind == "social":
             for link in block["links"]:
                 label = doc.SOCIAL_NETWORKS.get(link["network"], _("Social link"))
@@ -205,8 +210,7 @@ class _Checker:
             self.add(key, _("Image: only images from the asset library or image slots."))
         if namespace != "slot" and not block["alt"].strip():
             self.add(key, _("Image: describe the image (alternative text) for those who do not see it."))
-        self.text(key, block["alt"], label)
-        self.merge_fields(key, block["alt"])
+        self.plain(key, block["alt"], label)
         if block["href"].strip():
             self.link(key, block["href"], label)
             self.merge_fields(key, block["href"], href=True)
