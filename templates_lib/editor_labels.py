@@ -84,6 +84,8 @@ def labels() -> dict[str, str]:
         'now_locked': _("Locked."),
         'now_unlocked': _("Unlocked."),
         'padding': _("Inner margin"),
+        'part_amount': _("amount"),
+        'part_conditions': _("conditions"),
         'padding_help': _("In pixels, such as 16px or 16px 0."),
         'pick_text_first': _("Click in a text field first."),
         'preheader_help': _("The line shown after the subject in the inbox."),

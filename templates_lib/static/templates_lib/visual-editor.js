@@ -116,9 +116,15 @@
   const excerpt = (block) => {
     const text = block.type === "image" ? (block.alt || assetName(block.src)) : block.type === "button" ? block.label
       : block.type === "heading" ? block.text : ["text", "footer"].includes(block.type) ? plain(block.html) : "";
-    const clean = (text || "").replace(/\s+/g, " ").trim();
+    const clean = humanise(text || "").replace(/\s+/g, " ").trim();
     return clean.length > 40 ? `${clean.slice(0, 40)}…` : clean;
   };
+  const mergeLabels = Object.fromEntries(data.merge.flatMap((group) => group.fields.map((item) => [item.code, item.label])));
+  // What a person reads in the outline: a slot's label and a merge field's name, not their codes.
+  const humanise = (text) => text.replace(/\{\{\s*([a-z]+)\.([a-z0-9_]+)(?:\.([a-z]+))?\s*\}\}/g, (all, namespace, name, part) => {
+    if (namespace === "slot") return `[${slotLabel(name)}${part ? ` · ${L[`part_${part}`] || part}` : ""}]`;
+    return mergeLabels[`${namespace}.${name}`] ? `[${mergeLabels[`${namespace}.${name}`]}]` : (namespace === "system" ? "" : all);
+  });
   const assetName = (src) => {
     const asset = data.assets.find((item) => item.src === src);
     if (asset) return asset.name;
@@ -175,6 +181,7 @@
       announce(t("duplicated", { what: where(copy.id) }));
     } else if (action === "delete") {
       list.splice(index, 1);
+      forgetSlots(item);
       if (selected === id) selected = null;
       announce(L.deleted);
     }
@@ -254,6 +261,14 @@
     state.slots.push(slot);
     return slot;
   };
+  // A slot no block, subject or preheader uses any more is no longer declared.
+  const forgetSlots = (item) => {
+    const blocks = item.columns ? item.columns.flatMap((column) => column.blocks) : [item];
+    const names = new Set(blocks.flatMap(slotNamesIn));
+    const elsewhere = `${state.subject} ${state.preheader}`;
+    state.slots = state.slots.filter((slot) => !names.has(slot.name) || usedElsewhere(slot.name, null)
+      || new RegExp(`\\{\\{\\s*slot\\.${slot.name}[\\s.}]`).test(elsewhere));
+  };
   const unmakeSlot = (block, name) => {
     const slot = slotOf(name) || {};
     const value = typeof slot.default === "string" ? slot.default : "";
@@ -298,7 +313,7 @@
     : null);
   const actions = (id, list, index, name) => h("span", { class: "ve-actions" },
     [["up", "↑", L.move_up, index === 0 && !name.block], ["down", "↓", L.move_down, index === list.length - 1 && !name.block],
-      ["duplicate", "⧉", L.duplicate, false], ["delete", "✕", L.delete, false]].map(([action, symbol, label, off]) => h("button", {
+      ["duplicate", "⊕", L.duplicate, false], ["delete", "✕", L.delete, false]].map(([action, symbol, label, off]) => h("button", {
       type: "button", class: "btn btn-sm btn-outline-secondary", "data-action": action, disabled: off,
       "aria-label": `${label} — ${name.text}`, title: label, text: symbol,
     })));
@@ -337,7 +352,8 @@
             "aria-describedby": errors[block.id] ? `ve-err-${block.id}` : null },
           block.locked ? h("span", { class: "ve-padlock", role: "img", "aria-label": L.locked, text: "🔒" }) : null,
           h("strong", { text: typeLabel(block.type) }), " ",
-          slot ? h("span", { class: "badge text-bg-info", text: t("slot_badge", { label: slotLabel(slot) }) }) : h("span", { class: "ve-excerpt", text: excerpt(block) })),
+          slot ? h("span", { class: "badge text-bg-info", text: t("slot_badge", { label: slotLabel(slot) }) }) : null,
+          !slot || ["button", "image"].includes(block.type) ? h("span", { class: "ve-excerpt", text: ` ${excerpt(block)}` }) : null),
           actions(block.id, column.blocks, b, { text: where(block.id), block: true })),
         errorList(block.id));
       })),
