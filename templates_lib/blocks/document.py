@@ -15,6 +15,7 @@ from collections.abc import Mapping
 import nh3
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 #: Web-safe font stacks offered by the editor (a brand kit may add its own names).
 FONT_STACKS = (
@@ -54,6 +55,17 @@ LIMITS = {
     "css": 10_000,
     "mjml": 50_000,
     "font_family": 200,
+}
+#: How each field is named to the user.
+FIELD_LABELS = {
+    "html": gettext_lazy("Text"), "text": gettext_lazy("Text"), "alt": gettext_lazy("Alternative text"),
+    "src": gettext_lazy("Image"), "width": gettext_lazy("Width"), "href": gettext_lazy("Link"),
+    "label": gettext_lazy("Label"), "background": gettext_lazy("Background colour"),
+    "color": gettext_lazy("Colour"), "font_size": gettext_lazy("Font size"), "align": gettext_lazy("Alignment"),
+    "radius": gettext_lazy("Corner radius"), "thickness": gettext_lazy("Thickness"),
+    "height": gettext_lazy("Height"), "mjml": gettext_lazy("MJML source"), "padding": gettext_lazy("Padding"),
+    "font_family": gettext_lazy("Font"), "text_color": gettext_lazy("Text colour"),
+    "line_height": gettext_lazy("Line height"), "css": gettext_lazy("Style sheet"),
 }
 TEXT_TAGS = {"p", "br", "b", "strong", "i", "em", "a", "span", "ul", "ol", "li"}
 INLINE_TAGS = {"br", "b", "strong", "i", "em", "a", "span"}
@@ -162,17 +174,17 @@ def _string(raw: Mapping, name: str, key: str, errors: _Errors, *, limit: int | 
     if value is None:
         value = ""
     if not isinstance(value, str | int | float) or isinstance(value, bool):
-        errors.add(key, _("%(field)s must be text.") % {"field": name})
+        errors.add(key, _("%(field)s must be text.") % {"field": FIELD_LABELS.get(name, name)})
         return ""
     value = str(value).replace("\r\n", "\n").replace("\r", "\n")
     if _CONTROL.search(value):
-        errors.add(key, _("%(field)s contains control characters.") % {"field": name})
+        errors.add(key, _("%(field)s contains control characters.") % {"field": FIELD_LABELS.get(name, name)})
         return ""
     limit = limit or LIMITS.get(name, 200)
     if len(value) > limit:
         errors.add(
             key, _("%(field)s is %(length)d characters long, %(max)d at most.")
-            % {"field": name, "length": len(value), "max": limit},
+            % {"field": FIELD_LABELS.get(name, name), "length": len(value), "max": limit},
         )
         return ""
     return value.strip()
@@ -182,7 +194,7 @@ def _colour(raw: Mapping, name: str, key: str, errors: _Errors) -> str:
     value = _string(raw, name, key, errors).lower()
     if value and not _COLOUR.match(value):
         errors.add(key, _("%(field)s: “%(value)s” is not a colour such as #a1b2c3 or #abc.")
-                   % {"field": name, "value": value[:40]})
+                   % {"field": FIELD_LABELS.get(name, name), "value": value[:40]})
         return ""
     return value
 
@@ -191,7 +203,7 @@ def _size(raw: Mapping, name: str, key: str, errors: _Errors, pattern: re.Patter
     value = _string(raw, name, key, errors)
     if value and not pattern.match(value):
         errors.add(key, _("%(field)s: “%(value)s” is not a size such as %(example)s.")
-                   % {"field": name, "value": value[:40], "example": example})
+                   % {"field": FIELD_LABELS.get(name, name), "value": value[:40], "example": example})
         return ""
     return value
 
@@ -199,7 +211,7 @@ def _size(raw: Mapping, name: str, key: str, errors: _Errors, pattern: re.Patter
 def _choice(raw: Mapping, name: str, key: str, errors: _Errors, choices: tuple, default: str) -> str:
     value = _string(raw, name, key, errors) or default
     if value not in choices:
-        errors.add(key, _("%(field)s must be one of %(choices)s.") % {"field": name, "choices": ", ".join(choices)})
+        errors.add(key, _("%(field)s must be one of %(choices)s.") % {"field": FIELD_LABELS.get(name, name), "choices": ", ".join(choices)})
         return default
     return value
 
