@@ -37,8 +37,7 @@ def draft(world):
 
 def snapshot(version):
     version = TemplateVersion.objects.get(pk=version.pk)
-    return version.body, version.subject, version.preheader, version.slots, version.updated_at if hasattr(
-        version, "updated_at") else None
+    return version.body, version.subject, version.preheader, version.slots, version.content_hash
 
 
 def save(draft, world, document, **fields):
