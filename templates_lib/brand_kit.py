@@ -55,8 +55,12 @@ class FontFile(models.Model):
 
     @property
     def stylesheet_url(self) -> str:
-        """The absolute URL of its ``@font-face`` stylesheet, on Relais's own domain."""
-        return settings.RELAIS_BASE_URL.rstrip("/") + self.stylesheet.url
+        """The absolute URL of its ``@font-face`` stylesheet, on Relais's own domain (or its media
+        URL when that is absolute)."""
+        url = self.stylesheet.url
+        if url.lower().startswith(("http://", "https://")):
+            return url
+        return settings.RELAIS_BASE_URL.rstrip("/") + url
 
 
 class BrandKit(models.Model):
@@ -98,3 +102,23 @@ class BrandKit(models.Model):
         if self.font_file_id:
             return f"{self.font_file.name}, {self.font_stack}"
         return self.font_stack
+
+
+def network_font_stylesheets(network: Network) -> dict[str, str]:
+    """The stylesheets of the fonts uploaded for ``network``: URL (absolute and relative) → font name."""
+    found: dict[str, str] = {}
+    for font in FontFile.objects.filter(network=network).only("name", "stylesheet"):
+        found[font.stylesheet.url] = font.name
+        found[font.stylesheet_url] = font.name
+    return found
+
+
+def kit_font_families(network: Network) -> list[str]:
+    """The font families the network's brand kit offers beyond the web-safe stacks: its uploaded
+    font before each web-safe stack (empty without a kit or without an uploaded font)."""
+    from templates_lib.blocks.document import FONT_STACKS
+
+    kit = BrandKit.objects.filter(network=network).select_related("font_file").first()
+    if kit is None or kit.font_file is None:
+        return []
+    return [kit.font_family, *(f"{kit.font_file.name}, {stack}" for stack in FONT_STACKS)]

@@ -311,8 +311,12 @@ def apply_kit(document: dict, kit: BrandKit, previous: dict[str, object] | None)
         if settings.get(key) == previous[key]:
             settings[key] = new[key]
     if settings.get("font_family") == new["font_family"]:
-        fonts = [font for font in settings.get("fonts", []) if font.get("href") != previous["font_href"]]
+        from templates_lib.blocks.document import MAX_FONTS
+
+        dropped = {previous["font_href"], new["font_href"]}
+        fonts = [font for font in settings.get("fonts", []) if font.get("href") not in dropped]
         if new["font_href"]:
+            fonts = [font for font in fonts if font.get("name") != kit.font_file.name][:MAX_FONTS - 1]
             fonts.append({"name": kit.font_file.name, "href": new["font_href"]})
         if fonts or "fonts" in settings:
             settings["fonts"] = fonts

@@ -66,12 +66,25 @@ sections = st.one_of(
     }),
     st.fixed_dictionaries({"type": st.just("source"), "mjml": sources}),
 )
+
+
+def _own_stylesheet(path: str, absolute: bool) -> str:
+    from django.conf import settings as django_settings
+
+    return (django_settings.RELAIS_BASE_URL.rstrip("/") if absolute else "") + django_settings.MEDIA_URL + path
+
+
+font_lists = st.lists(st.fixed_dictionaries({
+    "name": st.sampled_from(["Brand Sans", "Titres-2", "B"]),
+    "href": st.builds(_own_stylesheet, st.from_regex(r"assets/fonts/20[0-9]{2}/(0[1-9]|1[0-2])/fnt_[a-z0-9]{4}\.css",
+                                                     fullmatch=True), st.booleans()),
+}), max_size=3, unique_by=lambda font: font["name"])
 documents = st.fixed_dictionaries({
     "settings": st.fixed_dictionaries({
         "background": colours, "width": st.integers(320, 800), "font_family": st.sampled_from(["", *FONT_STACKS]),
         "text_color": colours, "line_height": st.sampled_from(["", "1.5", "20px", "120%"]),
         "css": st.sampled_from(["", ".offer { color: #8a1c1c; }"]) | plain.filter(lambda s: "<" not in s),
-    }),
+    }, optional={"fonts": font_lists}),
     "sections": st.lists(sections, max_size=4),
 })
 
@@ -132,7 +145,7 @@ def test_demo_newsletter_as_the_editor_reads_it():
     document = parse(NEWSLETTER.replace("asset.LOGO", "asset.ast_logo")).document
     assert document["settings"] == {"background": "#f5efe6", "width": 600, "font_family": FONT_STACKS[0],
                                     "text_color": "#3b2a1a", "line_height": "1.5",
-                                    "css": ".offer { color: #8a1c1c; font-weight: bold; }"}
+                                    "css": ".offer { color: #8a1c1c; font-weight: bold; }", "fonts": []}
     logo, = document["sections"][0]["columns"][0]["blocks"]
     assert logo == {"id": "s1c1b1", "type": "image", "locked": False, "src": "asset:ast_logo",
                     "alt": "Comptoir des Saveurs", "width": "180px", "href": ""}

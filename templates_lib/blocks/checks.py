@@ -1,8 +1,9 @@
 """What a block document must pass before it is saved, keyed by block id (``"document"`` for the
 settings and the whole): library images with their alt text, links to the network's allowed
 domains (or one link field), sanitised rich text, merge fields from the whitelist only, web-safe
-fonts, a harmless style sheet, the unsubscribe link in the footer — and then the version's own
-checks on the MJML made from it, each line-numbered problem shown on its block.
+fonts or the brand kit's uploaded font (each ``<mj-font>`` the stylesheet of a font uploaded for
+the network), a harmless style sheet, the unsubscribe link in the footer — and then the version's
+own checks on the MJML made from it, each line-numbered problem shown on its block.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from local_stores.models import Network
 from templates_lib import merge, services, slots
 from templates_lib.blocks import document as doc
 from templates_lib.blocks.to_mjml import MjmlOutput
+from templates_lib.brand_kit import network_font_stylesheets
 from templates_lib.models import TemplateVersion
 from templates_lib.selectors import guardrails_for, live_asset_ids
 
@@ -92,7 +94,10 @@ class _Checker:
         self.guardrails = guardrails_for(network)
         self.assets = live_asset_ids(network)
         self.slots = slot_types(slot_definitions)
-        self.fonts = {*doc.FONT_STACKS, *(font for font in extra_fonts if font)}
+        extra = [font for font in extra_fonts if font]
+        # a brand kit's font is offered as given and before each web-safe stack (its fallback)
+        self.fonts = {*doc.FONT_STACKS, *extra, *(f"{font}, {stack}" for font in extra for stack in doc.FONT_STACKS)}
+        self.network = network
         self.errors: dict[str, list[str]] = {}
 
     def add(self, key: str, message: str) -> None:
@@ -240,12 +245,27 @@ class _Checker:
         if font and font not in self.fonts:
             self.add("document", _("The font “%(font)s” is not one of the fonts offered (%(fonts)s).")
                      % {"font": font[:60], "fonts": "; ".join(sorted(self.fonts))})
+        self.uploaded_fonts(settings.get("fonts", []))
         css = re.sub(r"/\*.*?\*/", "", settings.get("css", ""), flags=re.DOTALL)
         if _CSS_FORBIDDEN.search(css) or "<" in css:
             self.add("document", _("The style sheet may not load anything (@import, url(), outside fonts), "
                                    "run anything (expression, javascript:) or hold “<” or “\\”."))
         if merge.check_source(settings.get("css", ""), slots={}, allowed_namespaces=set()):
             self.add("document", _("The style sheet cannot hold merge fields or “{{”."))
+
+
+    def uploaded_fonts(self, fonts: Iterable[Mapping]) -> None:
+        """Each ``<mj-font>`` is the stylesheet of a font uploaded for this network, under its name."""
+        if not fonts:
+            return
+        own = network_font_stylesheets(self.network)
+        for font in fonts:
+            problem = doc.font_problem(font.get("name"), font.get("href"))
+            if problem:
+                self.add("document", problem)
+            elif own.get(font["href"]) != font["name"]:
+                self.add("document", _("The font “%(name)s” is not one uploaded for this network (under that name).")
+                         % {"name": font["name"][:60]})
 
 
 def check(

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 
 import nh3
+from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -44,6 +45,8 @@ HEADING_SIZES = {1: "24px", 2: "20px", 3: "17px"}
 FOOTER_SIZE = "11px"
 MAX_BLOCKS = 200
 MAX_COLUMNS = 3
+#: At most this many uploaded fonts (``<mj-font>``) in one document.
+MAX_FONTS = 3
 MIN_WIDTH, MAX_WIDTH, DEFAULT_WIDTH = 320, 800, 600
 LIMITS = {
     "html": 20_000,
@@ -78,6 +81,10 @@ _PX = re.compile(r"^\d{1,4}px$")
 _PX_OR_PERCENT = re.compile(rf"^{_LENGTH}$")
 _LINE_HEIGHT = re.compile(r"^(?:\d(?:\.\d{1,2})?|\d{1,3}(?:px|%))$")
 _FONT_FAMILY = re.compile(r"^[A-Za-z0-9 ,\-]*$")
+#: An uploaded font's name (as ``brand_kit_services.font_upload`` accepts it).
+FONT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 \-]{0,59}$")
+#: Where an uploaded font's stylesheet lives under the media URL (``FontFile.stylesheet``).
+_FONT_STYLESHEET_PATH = re.compile(r"^assets/fonts/\d{4}/\d{2}/[A-Za-z0-9_-]{1,80}\.css$")
 _ID = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 _CLASS = re.compile(r"^[A-Za-z][A-Za-z0-9_ -]{0,80}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -99,6 +106,7 @@ def empty_document() -> dict:
             "text_color": "#333333",
             "line_height": "1.5",
             "css": "",
+            "fonts": [],
         },
         "sections": [new_section("s1")],
     }
@@ -148,6 +156,35 @@ def sanitise_rich(html: str, *, inline: bool = False) -> str:
         strip_comments=True,
         attribute_filter=keep,
     ).strip()
+
+
+def font_stylesheet_prefixes() -> tuple[str, ...]:
+    """The beginnings of the URLs of uploaded fonts' stylesheets: Relais's own media URL, relative
+    (``/media/``) and absolute on the site (``RELAIS_BASE_URL``), or the media URL itself when it is
+    absolute."""
+    media = django_settings.MEDIA_URL or "/media/"
+    if re.match(r"^https?://", media, re.IGNORECASE):
+        return (media,)
+    media = "/" + media.lstrip("/")
+    return (media, django_settings.RELAIS_BASE_URL.rstrip("/") + media)
+
+
+def is_own_font_stylesheet(href: str) -> bool:
+    """Whether ``href`` is the URL of an uploaded font's stylesheet on Relais's own media."""
+    return any(
+        href.startswith(prefix) and _FONT_STYLESHEET_PATH.match(href[len(prefix):])
+        for prefix in font_stylesheet_prefixes()
+    )
+
+
+def font_problem(name: object, href: object) -> str | None:
+    """Why ``{name, href}`` is not a font a document may load (None when it is one)."""
+    if not isinstance(name, str) or not FONT_NAME.match(name):
+        return _("A font's name is made of letters, digits, spaces or hyphens (at most 60).")
+    if not isinstance(href, str) or not is_own_font_stylesheet(href):
+        return _("The font “%(name)s” must be one uploaded to Relais (its style sheet on Relais's own "
+                 "address); fonts from other servers are not allowed.") % {"name": name}
+    return None
 
 
 def iter_blocks(document: Mapping):
@@ -290,7 +327,7 @@ def normalise_block(raw: object, block_id: str, errors: _Errors) -> dict | None:
 
 def _settings(raw: object, errors: _Errors) -> dict:
     settings = empty_document()["settings"] | {"background": "", "font_family": "", "text_color": "",
-                                               "line_height": "", "css": ""}
+                                               "line_height": "", "css": "", "fonts": []}
     if not isinstance(raw, Mapping):
         errors.add("document", _("The document's settings are missing."))
         return settings
@@ -315,7 +352,32 @@ def _settings(raw: object, errors: _Errors) -> dict:
     if "<" in settings["css"]:
         errors.add(key, _("The style sheet cannot contain “<”."))
         settings["css"] = ""
+    settings["fonts"] = _fonts(raw.get("fonts"), errors)
     return settings
+
+
+def _fonts(raw: object, errors: _Errors) -> list[dict[str, str]]:
+    """The uploaded fonts a document loads: at most ``MAX_FONTS`` ``{name, href}``, each href the
+    stylesheet of a font uploaded to Relais, each name once."""
+    if raw in (None, ""):
+        return []
+    if not isinstance(raw, list) or len(raw) > MAX_FONTS:
+        errors.add("document", _("The uploaded fonts are a list of at most %(max)d fonts.") % {"max": MAX_FONTS})
+        return []
+    fonts: list[dict[str, str]] = []
+    for item in raw:
+        if not isinstance(item, Mapping) or set(item) - {"name", "href"}:
+            errors.add("document", _("An uploaded font is given by its name and the address of its style sheet."))
+            continue
+        name, href = item.get("name"), item.get("href")
+        problem = font_problem(name, href)
+        if problem:
+            errors.add("document", problem)
+        elif any(font["name"] == name for font in fonts):
+            errors.add("document", _("The font “%(name)s” is loaded twice.") % {"name": name})
+        else:
+            fonts.append({"name": name, "href": href})
+    return fonts
 
 
 def normalise(raw: object, *, keep_ids: bool = True) -> dict:

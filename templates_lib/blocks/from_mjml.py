@@ -180,6 +180,8 @@ class _Reader:
                         else:
                             self.dropped(default, _("the default %(name)s of <%(tag)s>")
                                          % {"name": name, "tag": default.tag})
+            elif child.tag == "mj-font":
+                self.font(child, raw)
             elif child.tag == "mj-style":
                 for name, value in child.attrs:
                     if (name, value) != ("inline", "inline"):
@@ -190,6 +192,21 @@ class _Reader:
                 self.dropped(child, _("%(what)s in <mj-head>") % {"what": label})
         if styles:
             raw["css"] = "\n".join(filter(None, styles))
+
+    def font(self, node: _Node, raw: dict) -> None:
+        """An uploaded font (``<mj-font name href>``), kept when it is one of Relais's own."""
+        values = dict(node.attrs)
+        if set(values) != {"name", "href"} or len(node.attrs) != 2 or node.children or node.text:
+            self.dropped(node, _("<mj-font> other than a name and the address of its style sheet"))
+            return
+        problem = doc.font_problem(values["name"] or "", values["href"] or "")
+        fonts = raw.setdefault("fonts", [])
+        if problem:
+            self.dropped(node, _("<mj-font> (%(problem)s)") % {"problem": problem.rstrip(".")})
+        elif len(fonts) >= doc.MAX_FONTS or any(font["name"] == values["name"] for font in fonts):
+            self.dropped(node, _("<mj-font> beyond %(max)d different fonts") % {"max": doc.MAX_FONTS})
+        else:
+            fonts.append({"name": values["name"] or "", "href": values["href"] or ""})
 
     # --- body --------------------------------------------------------------------------------
 

@@ -3,7 +3,8 @@ document as the draft's MJML (through ``services.draft_update``: one source of t
 preview an unsaved document.
 
 Every problem comes back keyed by block id (or ``"document"``) and by field (subject, preheader,
-slots); with any problem nothing is saved.
+slots); with any problem nothing is saved. The network's brand kit font is always offered (besides
+the web-safe stacks and any ``extra_fonts`` given).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from templates_lib.blocks.checks import check, check_version_source
 from templates_lib.blocks.document import normalise
 from templates_lib.blocks.from_mjml import ParseResult, parse
 from templates_lib.blocks.to_mjml import MjmlOutput, to_mjml
+from templates_lib.brand_kit import kit_font_families
 from templates_lib.models import TemplateVersion
 
 
@@ -75,8 +77,9 @@ def _checked(
         declarations = [d.as_dict() for d in slots.parse_definitions(slot_list, kind=version.template.kind)]
     except ValidationError as error:
         _merge(by_field, {"slots": error.messages})
-    by_block = check(clean, network=version.template.network, slot_definitions=declarations or slot_list,
-                     extra_fonts=extra_fonts)
+    network = version.template.network
+    by_block = check(clean, network=network, slot_definitions=declarations or slot_list,
+                     extra_fonts=[*extra_fonts, *kit_font_families(network)])
     output = to_mjml(clean)
     source_by_block, source_by_field = check_version_source(
         version=version, output=output, slots=slot_list, subject=subject, preheader=preheader

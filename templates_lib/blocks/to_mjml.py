@@ -128,7 +128,10 @@ def to_mjml(document: Mapping) -> MjmlOutput:
     settings = document["settings"]
     out = _Writer()
     out.write(0, ["<mjml>"])
-    head: list[str] = []
+    head: list[str] = [
+        f"<mj-font{attribute('name', font['name'])}{attribute('href', font['href'])} />"
+        for font in settings.get("fonts", [])
+    ]
     defaults: list[str] = []
     if settings.get("font_family"):
         defaults.append(f"<mj-all{attribute('font-family', settings['font_family'])} />")
