@@ -15,7 +15,14 @@
   const panel = $("#ve-properties");
   const summary = $("#ve-errors");
   const announcer = $("#ve-announce");
-  const frame = $("#ve-preview-frame");
+  let frame = $("#ve-preview-frame");
+  // A new sandboxed frame for each preview (its srcdoc set before it enters the page).
+  const showPreview = (html) => {
+    const next = frame.cloneNode(false);
+    next.setAttribute("srcdoc", html);
+    frame.replaceWith(next);
+    frame = next;
+  };
   const TEXT_TYPES = ["short_text", "long_text", "rich_text"];
   const SLOT_TYPES_FOR = {
     text: ["rich_text", "long_text", "short_text", "price", "date", "choice"],
@@ -758,6 +765,7 @@
   const previewState = $("#ve-preview-state");
   const schedulePreview = () => {
     window.clearTimeout(previewTimer);
+    previewState.textContent = L.preview_updating;
     previewTimer = window.setTimeout(refreshPreview, 600);
   };
   const showErrors = (byBlock, byField) => {
@@ -778,7 +786,7 @@
       const response = await post(root.dataset.previewUrl, snapshot());
       const answer = await response.json();
       if (mine !== previewSeq) return;
-      if (answer.html) frame.srcdoc = answer.html;
+      if (answer.html) showPreview(answer.html);
       showErrors(answer.errors, answer.fields);
       previewState.textContent = answer.html ? (answer.ok ? L.preview_ready : L.preview_with_errors) : (answer.message || L.preview_kept);
     } catch (error) {
