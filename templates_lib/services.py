@@ -18,6 +18,7 @@ from PIL import Image, UnidentifiedImageError
 
 from local_stores.models import Network
 from templates_lib import merge, rendering, slots
+from templates_lib.brand_kit import network_font_stylesheets
 from templates_lib.models import (
     Asset,
     ContentRules,
@@ -34,6 +35,7 @@ from templates_lib.selectors import (
     live_asset_tags,
     networks_managed_by,
 )
+from templates_lib.source_scan import email_source_problems
 
 ASSET_MAX_BYTES = 5 * 1024 * 1024
 ASSET_MAX_SIDE = 6000
@@ -132,6 +134,10 @@ def version_check(version: TemplateVersion, *, lines: dict[str, dict[str, int]] 
     if re.search(r"<\s*mj-include", version.body, re.IGNORECASE):
         errors.setdefault("body", []).append(_("mj-include is not allowed: a template is self-contained."))
     if kind == TemplateKind.EMAIL:
+        dangers = email_source_problems(version.body, fonts=network_font_stylesheets(version.template.network))
+        for problem in dangers:
+            errors.setdefault("body", []).append(str(problem))
+            lines.setdefault("body", {})[str(problem)] = problem.line
         if not version.subject.strip():
             errors.setdefault("subject", []).append(_("An e-mail needs a subject."))
         if merge.FieldRef("system", "unsubscribe_url") not in merge.fields_used(version.body):
