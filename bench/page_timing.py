@@ -226,6 +226,19 @@ def find_demo() -> Demo:
                 window=window)
 
 
+def visual_editor_draft(demo: Demo):
+    """A draft of the demo's national newsletter, for the visual editor's page (made once if none)."""
+    from django.contrib.auth import get_user_model
+
+    from templates_lib import services
+    from templates_lib.models import Template
+
+    template = Template.objects.filter(network=demo.network, kind="email").order_by("pk").first()
+    draft = template.versions.filter(status="draft").first()
+    return draft or services.version_new_draft(template=template,
+                                               created_by=get_user_model().objects.get(username=MARKETER))
+
+
 def run(repetitions: int, warmup: int, only: set[str] | None, profile: str | None) -> tuple[list[Figures], dict]:
     from django.contrib.auth import get_user_model
     from django.test import Client
@@ -286,6 +299,8 @@ def run(repetitions: int, warmup: int, only: set[str] | None, profile: str | Non
          f"/calendar/arbitration/?{urlencode({'network': demo.network.slug, 'from': demo.window[0], 'to': demo.window[1]})}"),
         ("approvals inbox", REGION, region, "/approvals/"),
     ]
+    visual = visual_editor_draft(demo)
+    pages.append(("visual e-mail editor", MARKETER, marketer, f"/templates/versions/{visual.public_id}/visual/"))
     for name, who, client, url in pages:
         series(name, "page", who, lambda client=client, url=url: client.get(url))
     series("live preview refresh", "page", BRANCH_MANAGER,
