@@ -44,6 +44,7 @@ import pypdf
 import pytest
 from django.conf import settings
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.test import Client, override_settings
 from django.utils import timezone
@@ -1030,10 +1031,23 @@ def test_email_proof_is_served_sandboxed(probe, env, scene):
     draft = template.versions.get()
     active = ("<mj-raw><script>alert('RLX')</script><img src=\"x\" onerror=\"alert('RLX')\" /></mj-raw>"
               "<mj-text><a href=\"javascript:alert('RLX')\">x</a></mj-text>")
-    template_services.draft_update(version=draft, edited_by=head_office, subject="Objet", body=(
-        "<mjml><mj-body><mj-section><mj-column>" + active + "<mj-text><a href=\"{{ system.unsubscribe_url }}\">"
-        "stop</a></mj-text></mj-column></mj-section></mj-body></mjml>"))
-    version = template_services.version_publish(version=draft, published_by=head_office)
+    body = ("<mjml><mj-body><mj-section><mj-column>" + active + "<mj-text><a href=\"{{ system.unsubscribe_url }}\">"
+            "stop</a></mj-text></mj-column></mj-section></mj-body></mjml>")
+    # since issue 20 the source view refuses it on save, naming each part ...
+    with pytest.raises(ValidationError) as refused:
+        template_services.draft_update(version=draft, edited_by=head_office, subject="Objet", body=body)
+    named = " ".join(refused.value.message_dict["body"])
+    assert "<script>" in named and "onerror" in named and "javascript:" in named
+    # ... and a version saved before that rule (written here straight to the database) is still
+    # only ever served sandboxed
+    from templates_lib.models import TemplateVersion
+
+    TemplateVersion.objects.filter(pk=draft.pk).update(subject="Objet", body=body)
+    draft.refresh_from_db()
+    draft.content_hash = draft.compute_hash()
+    TemplateVersion.objects.filter(pk=draft.pk).update(status="published", content_hash=draft.content_hash,
+                                                       published_by=head_office, published_at=timezone.now())
+    version = TemplateVersion.objects.get(pk=draft.pk)
     operation = plan(scene.world, versions=[version], channels=["email"], name="Source active")
     from central.services import participation_answer
 
