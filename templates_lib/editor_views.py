@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from templates_lib import merge, slots
 from templates_lib.blocks.document import FONT_STACKS
 from templates_lib.blocks.saving import BlockErrors, document_for, preview_document, save_document
+from templates_lib.brand_kit import kit_font_families
 from templates_lib.editor_labels import labels
 from templates_lib.models import TemplateKind, TemplateVersion
 from templates_lib.selectors import asset_list, template_is_managed_by, version_get
@@ -83,7 +84,7 @@ def visual_editor_view(request: HttpRequest, public_id: str) -> HttpResponse:
         return redirect("templates_lib:draft-edit", public_id=version.public_id)
     parsed = document_for(version)
     assets = [{"src": f"asset:{asset.public_id}", "name": asset.name, "url": asset.file.url,
-               "tags": asset.tag_list() if callable(getattr(asset, "tag_list", None)) else []}
+               "tags": asset.tag_list}
               for asset in asset_list(fetched_by=request.user, network=version.template.network)[:200]]
     return render(request, "templates_lib/visual_editor.html", {
         "version": version, "template": version.template, "problems": [str(p) for p in parsed.problems],
@@ -91,7 +92,9 @@ def visual_editor_view(request: HttpRequest, public_id: str) -> HttpResponse:
             "document": parsed.document, "slots": version.slots, "subject": version.subject,
             "preheader": version.preheader, "assets": assets, "merge": merge_menu(),
             "slot_types": [{"code": code, "label": str(label)} for code, label in slots.SLOT_TYPES.items()],
-            "labels": labels(), "fonts": list(FONT_STACKS),
+            "labels": labels(),
+            # the brand kit's uploaded font (with its fallbacks) first, then the web-safe stacks
+            "fonts": list(dict.fromkeys([*kit_font_families(version.template.network), *FONT_STACKS])),
         },
     })
 
