@@ -7,6 +7,7 @@ Without /usr/bin/chromium a browser test fails when CI is set, and is skipped (w
 otherwise. The fixtures are registered in tests/conftest.py.
 """
 
+import contextlib
 import os
 import re
 import shutil
@@ -15,6 +16,7 @@ import pytest
 from django.db import connections
 
 try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect, sync_playwright
 except ImportError:  # pragma: no cover - playwright is a dev dependency
     sync_playwright = None
@@ -89,6 +91,10 @@ def log_in(page, username: str, *, then: str) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page).to_have_url(re.compile(rf"{re.escape(then)}$"))
+    # the URL changes before the page's scripts ran: wait for them (a loaded machine is slow)
+    page.wait_for_load_state("load")
+    with contextlib.suppress(PlaywrightTimeout):
+        page.wait_for_function("typeof window.htmx === 'object'", timeout=10_000)
     assert page.evaluate("typeof window.htmx") == "object", "htmx did not load"
 
 
