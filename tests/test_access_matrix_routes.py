@@ -484,6 +484,11 @@ OBJECT_ROUTES: dict[str, Rule] = {
     "api-template-archive": rule("template", "planner", post=200, writers=PLANNERS),
     "templates_lib:draft-edit": rule("draft", "planner", get=200, post=200, writers=PLANNERS),
     "templates_lib:draft-preview": rule("draft", "planner", post=200),
+    # the visual editor is for e-mail drafts: the matrix's draft (an SMS) is sent to the source editor and its
+    # JSON endpoints answer 404; tests/test_visual_editor_pages.py covers the e-mail draft role by role
+    "templates_lib:visual-editor": rule("draft", "planner", get=302),
+    "templates_lib:visual-preview": rule("draft", "planner", post=404),
+    "templates_lib:visual-save": rule("draft", "planner", post=404, writers=PLANNERS),
     "templates_lib:version-publish": rule("draft", "planner", post=302, writers=PLANNERS),
     "api-draft-update": rule("draft", "planner", patch=200, writers=PLANNERS),
     "api-version-check": rule("draft", "planner", post=200),

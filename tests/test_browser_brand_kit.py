@@ -48,7 +48,7 @@ def test_the_kit_in_french_on_a_phone(world, phone, js_problems, live_server, me
     log_in(phone, "head_office", then="/templates/brand-kit/")
     phone.context.add_cookies([{"name": "django_language", "value": "fr", "url": live_server.url}])
     phone.goto("/templates/brand-kit/")
-    expect(phone.get_by_role("heading", level=1)).to_have_text("Charte graphique de Alpha")
+    expect(phone.get_by_role("heading", level=1)).to_have_text("Charte graphique — Alpha")
     expect(phone.get_by_label("Couleur principale")).to_have_value("#6b1d2a")
     no_sideways_scroll(phone)
     phone.goto("/templates/")

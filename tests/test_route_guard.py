@@ -49,6 +49,8 @@ ROUTES: dict[str, str] = {
     "templates_lib:draft-edit": "page", "templates_lib:draft-preview": "page", "templates_lib:version-publish": "page",
     "templates_lib:template-detail": "page", "templates_lib:version-new-draft": "page",
     "templates_lib:template-archive": "page", "templates_lib:template-try": "page",
+    "templates_lib:brand-kit": "page", "templates_lib:visual-editor": "page",
+    "templates_lib:visual-preview": "page", "templates_lib:visual-save": "page",
     # the calendar and the rules
     "calendar:calendar": "page", "calendar:calendar-feed-settings": "page", "calendar:operation-create": "page",
     "calendar:periods": "page", "calendar:rules": "page", "calendar:suppressions": "page",
