@@ -45,7 +45,9 @@ STARTER_SLOTS = [
      "default": "Nos nouveautés"},
     {"name": "intro", "type": "rich_text", "label": "Texte", "max_length": 1500, "required": True,
      "default": "Découvrez notre sélection du moment en magasin."},
-    {"name": "link", "type": "url", "label": "Lien du bouton", "required": True},
+    # optional: no default link passes every network's allowed domains, and a required slot without a
+    # default would leave the first preview without any of the slots' defaults
+    {"name": "link", "type": "url", "label": "Lien du bouton", "required": False},
 ]
 
 
