@@ -1,6 +1,6 @@
 from django.urls import path
 
-from templates_lib import api
+from templates_lib import api, brand_kit_api
 
 urlpatterns = [
     path("templates/", api.TemplateListApi.as_view(), name="api-template-list"),
@@ -14,4 +14,5 @@ urlpatterns = [
     path("assets/", api.AssetListApi.as_view(), name="api-asset-list"),
     path("assets/upload/", api.AssetUploadApi.as_view(), name="api-asset-upload"),
     path("assets/<str:public_id>/archive/", api.AssetArchiveApi.as_view(), name="api-asset-archive"),
+    path("brand-kits/<slug:slug>/", brand_kit_api.BrandKitApi.as_view(), name="api-brand-kit"),
 ]

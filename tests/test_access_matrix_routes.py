@@ -496,6 +496,8 @@ OBJECT_ROUTES: dict[str, Rule] = {
     "api-version-publish": rule("draft", "planner", post=200, writers=PLANNERS),
     "templates_lib:asset-archive": rule("asset", "planner", post=302, writers=PLANNERS),
     "api-asset-archive": rule("asset", "planner", post=200, writers=PLANNERS),
+    # the network's brand kit: GET answers the defaults while it has none; an empty PUT or PATCH is refused by field
+    "api-brand-kit": rule("network", "planner", get=200, put=400, patch=400, writers=PLANNERS),
     "api-network-rules": rule("network", "planner", get=200, patch=200, writers=PLANNERS),
     # the conflict report of a send window (read only: the latest simulation of those days)
     "api-network-conflicts": rule("network", "planner", get=200),

@@ -79,6 +79,7 @@ ROUTES: dict[str, str] = {
     "api-campaign-history": "api", "api-campaign-cancel": "api", "api-campaign-simulation": "api",
     "api-network-rules": "api", "api-arbitration-simulations": "api", "api-ownership-transfer-list": "api",
     "api-network-conflicts": "api",
+    "api-brand-kit": "api",
     "api-ownership-transfer-decide": "api", "api-operation-target-review": "api",
     # print runs: downloads and head office's retry behind the scoped lookups, the printer's page;
     # the printer's signed links (hand-off by e-mail)
