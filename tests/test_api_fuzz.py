@@ -226,6 +226,7 @@ def _pools() -> dict[str, list[str]]:
         "print-files": ids(PrintFile.objects.all()),
         "print-runs": ids(PrintHandoff.objects.all()),
         "printer-settings": ids(Network.objects.all(), "slug"),
+        "brand-kits": ids(Network.objects.all(), "slug"),
     }
 
 
