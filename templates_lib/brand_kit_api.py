@@ -5,7 +5,8 @@ previous kit get new drafts (published versions never change); the answer says h
 
 A person reads the answer: the logo is the asset's public id and its name, the uploaded font its
 name and the URL of its ``@font-face`` stylesheet. A write names them the same way (the logo by
-``{"id": ...}``, the font by ``{"name": ...}``, ``null`` for none).
+``{"id": ...}``, the font by ``{"name": ...}``, ``null`` for none; of two fonts of the same name,
+the one uploaded last). Uploading a font stays on the page (multipart, read with fontTools).
 """
 
 from __future__ import annotations
