@@ -13,7 +13,7 @@ import pytest
 from fixtures.demo_templates import load_demo_templates
 from templates_lib import services
 from templates_lib.models import TemplateVersion
-from tests.browser import log_in
+from tests.browser import log_in, no_sideways_scroll
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -119,6 +119,7 @@ def test_chips_in_french(world, page, js_problems, live_server, settings):
     offer = select_block(page, "—")  # the offer line: slot chips with the slot's label and part
     expect(offer.locator(".ve-chip-slot")).to_have_count(2)
     expect(offer).not_to_contain_text("{{")
+    no_sideways_scroll(page)  # and axe-clean, chips included
     assert js_problems == []
 
 
@@ -141,6 +142,7 @@ def test_the_link_dialog_with_the_keyboard_only(world, page, js_problems, live_s
     expect(dialog).to_be_visible()
     address = dialog.get_by_label("Address", exact=True)
     expect(address).to_be_focused()
+    no_sideways_scroll(page)  # and axe-clean, the dialog open
     address.fill("pas une adresse")
     page.keyboard.press("Enter")
     expect(dialog).to_be_visible()
