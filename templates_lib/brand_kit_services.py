@@ -208,7 +208,7 @@ def kit_update(*, network: Network, edited_by, **fields: object) -> KitUpdate:
     unknown = set(fields) - KIT_FIELDS
     if unknown:
         raise ValidationError(_("Unknown fields: %(fields)s") % {"fields": ", ".join(sorted(unknown))})
-    kit = BrandKit.objects.select_for_update().filter(network=network).select_related("font_file", "logo").first()
+    kit = BrandKit.objects.select_for_update(of=("self",)).filter(network=network).select_related("font_file", "logo").first()
     created = kit is None
     if created and "footer_html" not in fields:
         raise ValidationError({"footer_html": [_("The footer must contain the unsubscribe link {{ system.unsubscribe_url }}.")]})
