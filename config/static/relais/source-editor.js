@@ -55,9 +55,17 @@
     const marks = document.createElement("div");
     marks.className = "source-marks";
     marks.setAttribute("aria-hidden", "true");
+    // Moving the textarea into its frame takes the focus away from it: someone who started typing
+    // before this script ran (a slow page) keeps their caret and selection, and their next keys land.
+    const focused = document.activeElement === textarea;
+    const { selectionStart, selectionEnd, selectionDirection } = textarea;
     textarea.replaceWith(frame);
     area.append(textarea, marks);
     frame.append(gutter, area);
+    if (focused) {
+      textarea.focus({ preventScroll: true });
+      textarea.setSelectionRange(selectionStart, selectionEnd, selectionDirection);
+    }
     textarea.setAttribute("wrap", "off");  // one line of source, one row: the numbers stay true
     const editor = { textarea, lines, marks, errors: new Set(), drawn: "" };
     editors.set(textarea.name, editor);
