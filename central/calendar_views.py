@@ -209,7 +209,7 @@ def calendar_feed_view(request: HttpRequest, token: str) -> HttpResponse:
         event.add("summary", f"{name} — {where} ({campaign.get_channel_display()})")
         event.add("dtstart", campaign.send_date)
         event.add("dtend", campaign.send_date + timedelta(days=1))
-        event.add("url", base + reverse("local_stores:campaign-edit", args=[campaign.public_id]))
+        event.add("url", base + reverse("campaigns:campaign-edit", args=[campaign.public_id]))
         event.add("dtstamp", timezone.now())
         feed.add_component(event)
     for period in entries["periods"]:
@@ -301,7 +301,7 @@ def national_campaign_create_view(request: HttpRequest, public_id: str) -> HttpR
         for message in getattr(error, "messages", None) or [str(error)]:
             messages.error(request, message)
         return redirect("calendar:operation-detail", public_id=operation.public_id)
-    return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
+    return redirect("campaigns:campaign-edit", public_id=campaign.public_id)
 
 
 @login_required

@@ -70,7 +70,7 @@ def print_handoff_retry_view(request: HttpRequest, public_id: str) -> HttpRespon
             messages.error(request, message)
     else:
         messages.success(request, _("The print run goes to the printer again: its status shows below."))
-    return redirect(reverse("local_stores:campaign-edit", args=[handoff.campaign.public_id]) + "#print")
+    return redirect(reverse("campaigns:campaign-edit", args=[handoff.campaign.public_id]) + "#print")
 
 
 @require_GET

@@ -798,7 +798,7 @@ def _send_reminder(*, operation: Operation, branch: Node, person, days: int) -> 
     with translation.override(settings.LANGUAGE_CODE):  # people have no language of their own yet
         context = {
             "person": person, "operation": operation, "branch": branch, "days": days,
-            "url": settings.RELAIS_BASE_URL.rstrip("/") + reverse("local_stores:operations") + f"?branch={branch.public_id}",
+            "url": settings.RELAIS_BASE_URL.rstrip("/") + reverse("operations:operations") + f"?branch={branch.public_id}",
         }
         subject = _("%(operation)s: answer before %(date)s") % {
             "operation": operation.name, "date": operation.subscription_deadline.strftime("%d/%m/%Y")}

@@ -82,7 +82,7 @@ FIRST_STEPS = (
     (Role.HEAD_OFFICE_MARKETER, _("Set the network's rules"), _("pressure caps, priorities, then simulate"),
      "calendar:rules"),
     (Role.BRANCH_MANAGER, _("Answer the operations"), _("join one, fill its slots, target your customers, ask for the proof"),
-     "local_stores:operations"),
+     "operations:operations"),
     (Role.REGIONAL_MANAGER, _("Review the proofs"), _("of your region's branches, before anything is sent"),
      "approvals:inbox"),
     (Role.APPROVER, _("Review the proofs"), _("approve, or reject with a comment the branch reads"), "approvals:inbox"),

@@ -400,13 +400,13 @@ READERS_REFUSED = {"regional_manager": 403, "approver": 403, "analyst": 403}
 #: Every route with an object in its URL.
 OBJECT_ROUTES: dict[str, Rule] = {
     # branches
-    "local_stores:branch-detail": rule("branch", "branch", get=200),
+    "branches:branch-detail": rule("branch", "branch", get=200),
     "api-branch-detail": rule("branch", "branch", get=200),
     "central:signup-poster": rule("branch", "branch", get=200),
-    "local_stores:branch-edit": rule("branch", "edit", get=200, post=200, writers=EDITORS),
+    "branches:branch-edit": rule("branch", "edit", get=200, post=200, writers=EDITORS),
     # customers
     "central:customer-detail": rule("customer", "customer", get=200),
-    "local_stores:customer-why": rule("customer", "customer", get=200),
+    "rules:customer-why": rule("customer", "customer", get=200),
     "api-customer-detail": rule("customer", "customer", get=200),
     "api-customer-why": rule("customer", "customer", get=200),
     "central:customer-erase": rule("customer", "customer", post=but(403, **dict.fromkeys(PLANNERS, 302)),
@@ -425,27 +425,27 @@ OBJECT_ROUTES: dict[str, Rule] = {
     "calendar:operation-answer": rule("operation", "network", post=302, writers=EDITORS),
     "calendar:operation-publish": rule("operation", "network", post=302, writers=PLANNERS),
     "calendar:national-campaign-create": rule("operation", "network", post=302, writers=PLANNERS),
-    "local_stores:operation-answer": rule("operation", "network", post=302, writers=EDITORS),
-    "local_stores:kit-use": rule("operation", "network", post=302, writers=EDITORS),
+    "operations:operation-answer": rule("operation", "network", post=302, writers=EDITORS),
+    "operations:kit-use": rule("operation", "network", post=302, writers=EDITORS),
     # the branches' review of head office's target: read by who sees an eligible branch's customers
     # (404 for the approver and the analyst, who see none), changed by who acts for the branch (the
     # regional manager reads only); an empty form is refused (the page shows why, the API by field)
-    "local_stores:target-review": rule("operation", "network", get=but(200, approver=404, analyst=404),
+    "campaigns:target-review": rule("operation", "network", get=but(200, approver=404, analyst=404),
                                        post=but(200, regional_manager=403, approver=404, analyst=404),
                                        writers=EDITORS),
     "api-operation-target-review": rule("operation", "network", get=but(200, approver=404, analyst=404),
                                         post=but(400, regional_manager=403, approver=404, analyst=404),
                                         writers=EDITORS),
     # campaigns (a branch's)
-    "local_stores:campaign-edit": rule("campaign", "branch", get=200, post=but(200, **READERS_REFUSED), writers=EDITORS),
-    "local_stores:campaign-target": rule("campaign", "customer", get=200,
+    "campaigns:campaign-edit": rule("campaign", "branch", get=200, post=but(200, **READERS_REFUSED), writers=EDITORS),
+    "campaigns:campaign-target": rule("campaign", "customer", get=200,
                                          post=but(302, regional_manager=403), writers=EDITORS),
-    "local_stores:campaign-send-control": rule("campaign", "branch", post=302, writers=EDITORS),
-    "local_stores:campaign-cancel": rule("campaign", "branch", post=302, writers=EDITORS),
-    "local_stores:campaign-request-approval": rule("campaign", "branch", post=302, writers=EDITORS),
-    "local_stores:campaign-schedule": rule("campaign", "branch", post=302, writers=EDITORS),
+    "campaigns:campaign-send-control": rule("campaign", "branch", post=302, writers=EDITORS),
+    "campaigns:campaign-cancel": rule("campaign", "branch", post=302, writers=EDITORS),
+    "campaigns:campaign-request-approval": rule("campaign", "branch", post=302, writers=EDITORS),
+    "campaigns:campaign-schedule": rule("campaign", "branch", post=302, writers=EDITORS),
     # a simulation is recorded (an arbitration run), by whoever sees the customers
-    "local_stores:campaign-simulate": rule("campaign", "branch", post=302,
+    "rules:campaign-simulate": rule("campaign", "branch", post=302,
                                            writers=EDITORS | {"regional_manager"}),
     "reporting:campaign-promote": rule("campaign", "branch", post=302, writers=PLANNERS),
     "api-campaign-detail": rule("campaign", "branch", get=200, patch=but(200, **READERS_REFUSED), writers=EDITORS),
@@ -520,7 +520,7 @@ OBJECT_ROUTES: dict[str, Rule] = {
     "templates_lib:template-try": rule("template", "network", get=200, post=200),
     "api-template-detail": rule("template", "network", get=200),
     # ownership transfers: seen from both branches (customer scope); decided by whoever sees both
-    "local_stores:transfer-decide": rule("transfer", "customer", post=302, writers=PLANNERS | {"regional_manager"}),
+    "rules:transfer-decide": rule("transfer", "customer", post=302, writers=PLANNERS | {"regional_manager"}),
     "api-ownership-transfer-decide": rule("transfer", "customer", post=400,
                                           writers=PLANNERS | {"regional_manager"}),
 }
@@ -672,7 +672,7 @@ def check_anonymous(route: str, method: str, response, *, where: str) -> None:
 
 #: routes whose answer shows the campaign's slot text (checked present for the roles it belongs to)
 SHOWS_SLOT_TEXT = {"approvals:proof-pdf", "api-proof-pdf", "print:file-download", "api-print-file", "approvals:proof-content", "api-proof-content",
-                   "templates_lib:preview-pdf", "local_stores:campaign-edit", "approvals:proof"}
+                   "templates_lib:preview-pdf", "campaigns:campaign-edit", "approvals:proof"}
 
 
 @pytest.mark.parametrize("route, name", OBJECT_ROUTE_LIST, ids=[name for _route, name in OBJECT_ROUTE_LIST])
@@ -836,10 +836,10 @@ INBOX_ROLES = PLANNERS | {"regional_manager", "approver"}
 #: something with a write, and the query strings tried besides the bare URL (the exports).
 LIST_ROUTES: dict[str, dict] = {
     "home": {"get": 200},
-    "local_stores:branch-list": {"get": 200},
-    "local_stores:operations": {"get": 200},
-    "local_stores:customer-why-search": {"get": for_roles(CUSTOMER_ROLES, 200, 404)},
-    "local_stores:transfers": {"get": for_roles(CUSTOMER_ROLES, 200, 404),
+    "branches:branch-list": {"get": 200},
+    "operations:operations": {"get": 200},
+    "rules:customer-why-search": {"get": for_roles(CUSTOMER_ROLES, 200, 404)},
+    "rules:transfers": {"get": for_roles(CUSTOMER_ROLES, 200, 404),
                                "post": {**for_roles(CUSTOMER_ROLES, 200, 404), "regional_manager": 403},
                                "writers": EDITORS},
     "central:customer-list": {"get": for_roles(CUSTOMER_ROLES, 200, 404)},

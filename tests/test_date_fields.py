@@ -53,16 +53,16 @@ def test_no_form_builds_its_own_date_widget():
 
 def test_every_declared_date_field_uses_the_shared_widget():
     import approvals.forms
+    import central.campaigns.forms
     import central.forms
     import central.forms_printing
     import local_stores.forms
-    import local_stores.planning_forms
     import reporting.forms
     import templates_lib.forms
 
     checked = 0
-    for module in (approvals.forms, central.forms, central.forms_printing, local_stores.forms,
-                   local_stores.planning_forms, reporting.forms, templates_lib.forms):
+    for module in (approvals.forms, central.campaigns.forms, central.forms, central.forms_printing,
+                   local_stores.forms, reporting.forms, templates_lib.forms):
         for _name, form in inspect.getmembers(module, inspect.isclass):
             if not issubclass(form, forms.BaseForm) or not hasattr(form, "base_fields"):
                 continue

@@ -193,7 +193,7 @@ def test_the_deadline(setup):
 def _page(world, operation, actor="branch_manager", **params):
     from django.urls import reverse
 
-    return world.client_for(actor).get(reverse("local_stores:target-review", args=[operation.public_id]), params)
+    return world.client_for(actor).get(reverse("campaigns:target-review", args=[operation.public_id]), params)
 
 
 def test_the_review_page(setup):
@@ -201,7 +201,7 @@ def test_the_review_page(setup):
 
     world, operation, national, people = setup
     client = world.client_for("branch_manager")
-    url = reverse("local_stores:target-review", args=[operation.public_id])
+    url = reverse("campaigns:target-review", args=[operation.public_id])
     page = client.get(url)
     assert page.status_code == 200
     body = page.content.decode()
@@ -237,7 +237,7 @@ def test_the_review_page(setup):
     assert ('<tr data-branch="N1"><th scope="row" class="fw-normal">Lille</th><td class="text-end" data-count="kept">4'
             '</td><td class="text-end" data-count="removed">1</td><td class="text-end" data-count="added">1</td>') in cells
     # the audit trail of head office's send, in its history: what, which branch, whom, why
-    history = world.client_for("head_office").get(reverse("local_stores:campaign-edit", args=[national.public_id]))
+    history = world.client_for("head_office").get(reverse("campaigns:campaign-edit", args=[national.public_id]))
     body = history.content.decode()
     assert "Removed by its branch&#x27;s review" in body and "Added by its branch&#x27;s review" in body
     assert f"Client Arnaud ({people['Arnaud'].public_id})" in body and "Complaint or dispute in progress" in body
@@ -264,7 +264,7 @@ def test_the_page_in_and_out_of_scope(setup):
     assert body.count("Review head office's target") == 1 and "See the list" not in body
     from django.urls import reverse
 
-    url = reverse("local_stores:target-review", args=[operation.public_id])
+    url = reverse("campaigns:target-review", args=[operation.public_id])
     response = world.client_for("regional_manager").post(url, {"customer": people["Arnaud"].public_id,
                                                                 "reason": "other", "action": "remove"})
     assert response.status_code == 403

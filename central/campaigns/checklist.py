@@ -87,7 +87,7 @@ def campaign_checklist(*, campaign, state: CampaignState, live: dict, can_edit: 
             action = Action(_("Correct: %(what)s") % {"what": blocked[0].title.lower()}, "#campaign-form")
         else:
             label = _("Request approval again") if state.key == StateKey.CHANGES_REQUESTED else _("Request approval")
-            action = Action(label, reverse("local_stores:campaign-request-approval", args=[campaign.public_id]),
+            action = Action(label, reverse("campaigns:campaign-request-approval", args=[campaign.public_id]),
                             post=True, with_fields=True, testid="checklist-request-approval")
     elif state.key == StateKey.AWAITING:
         note = _("Nothing to do: the approvers decide.")
@@ -95,7 +95,7 @@ def campaign_checklist(*, campaign, state: CampaignState, live: dict, can_edit: 
             action = Action(_("See the proof"), reverse("approvals:proof", args=[state.proof.public_id]))
     elif state.key == StateKey.APPROVED:
         if can_edit:
-            action = Action(_("Schedule"), reverse("local_stores:campaign-schedule", args=[campaign.public_id]),
+            action = Action(_("Schedule"), reverse("campaigns:campaign-schedule", args=[campaign.public_id]),
                             post=True, testid="checklist-schedule")
         else:
             note = _("The branch schedules it.")

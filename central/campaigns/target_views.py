@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from central.operations.views import messages_of
 from central.selectors import (
     campaign_audience,
     campaign_customers_visible,
@@ -27,7 +28,6 @@ from central.services import (
     campaign_target_change,
 )
 from central.targeting import reachable_on
-from local_stores.operation_views import messages_of
 
 # --- The proposed list ------------------------------------------------------------------------------
 
@@ -82,7 +82,7 @@ def campaign_target_view(request: HttpRequest, public_id: str) -> HttpResponse:
         candidates = [(customer, customer.pk in reachable_ids) for customer in candidates]
     querystring = request.GET.copy()
     querystring.pop("page", None)
-    return render(request, "local_stores/campaign_target.html", {
+    return render(request, "central/campaigns/campaign_target.html", {
         "campaign": campaign, "page": page, "search": query, "total": audience.count(), "editable": editable,
         "removed": campaign_removed_customers(fetched_by=request.user, campaign=campaign)[:200],
         "included_ids": set(campaign.overrides.filter(action="include").values_list("customer__public_id", flat=True)),

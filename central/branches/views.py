@@ -28,7 +28,7 @@ def branch_list_view(request: HttpRequest) -> HttpResponse:
     query.pop("page", None)
     return render(
         request,
-        "local_stores/branch_list.html",
+        "central/branches/branch_list.html",
         {
             "page": page,
             "rows": [(branch, counts.get(branch.pk)) for branch in page],
@@ -53,7 +53,7 @@ def branch_detail_view(request: HttpRequest, public_id: str) -> HttpResponse:
     with_states(fetched_by=request.user, campaigns=[item["campaign"] for item in old_details])
     return render(
         request,
-        "local_stores/branch_detail.html",
+        "central/branches/branch_detail.html",
         {
             "branch": branch,
             "campaigns": branch_campaigns(fetched_by=request.user, branch=branch),
@@ -86,5 +86,5 @@ def branch_edit_view(request: HttpRequest, public_id: str) -> HttpResponse:
             form.add_error(None, str(error))
         else:
             messages.success(request, _("The branch details were saved."))
-            return redirect("local_stores:branch-detail", public_id=branch.public_id)
-    return render(request, "local_stores/branch_edit.html", {"branch": branch, "form": form})
+            return redirect("branches:branch-detail", public_id=branch.public_id)
+    return render(request, "central/branches/branch_edit.html", {"branch": branch, "form": form})

@@ -190,7 +190,7 @@ def target_review_view(request: HttpRequest, public_id: str) -> HttpResponse:
     query.pop("page", None)
     counts = review_counts(fetched_by=request.user, operation=operation, branches=[branch])
     passes_by = head_office_passes_by(operation, branch)
-    return render(request, "local_stores/target_review.html", {
+    return render(request, "central/campaigns/target_review.html", {
         "operation": operation, "branch": branch, "branches": branches,
         "can_act": can_act and is_open and not passes_by,
         "is_open": is_open, "deadline": review_deadline(operation),

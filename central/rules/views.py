@@ -57,7 +57,7 @@ def customer_why_search_view(request: HttpRequest) -> HttpResponse:
     if query:
         found = list(customers_visible_to(request.user).select_related("branch").filter(public_id=query)[:1]) or list(
             customer_list(fetched_by=request.user, filters={"q": query})[:25])
-    return render(request, "local_stores/customer_why_search.html", {"search": query, "found": found})
+    return render(request, "central/rules/customer_why_search.html", {"search": query, "found": found})
 
 
 @login_required
@@ -67,7 +67,7 @@ def customer_why_view(request: HttpRequest, public_id: str) -> HttpResponse:
     (simulation or real) that concerned them, and in plain words why they will or will not get it."""
     customer = customer_get(fetched_by=request.user, public_id=public_id)
     why = customer_why_not(fetched_by=request.user, customer=customer)
-    return render(request, "local_stores/customer_why.html", {"customer": customer, "why": why})
+    return render(request, "central/rules/customer_why.html", {"customer": customer, "why": why})
 
 
 # --- Simulating a campaign -------------------------------------------------------------------------
@@ -87,7 +87,7 @@ def campaign_simulate_view(request: HttpRequest, public_id: str) -> HttpResponse
             messages.error(request, message)
     else:
         messages.success(request, _("Simulation done: see what the network's rules would decide below."))
-    return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
+    return redirect("campaigns:campaign-edit", public_id=campaign.public_id)
 
 
 # --- Ownership transfers ---------------------------------------------------------------------------
@@ -121,13 +121,13 @@ def transfers_view(request: HttpRequest) -> HttpResponse:
                         "branch": transfer.to_branch.name})
                 else:
                     messages.success(request, _("Request sent: head office or your regional manager decides."))
-                return redirect("local_stores:transfers")
+                return redirect("rules:transfers")
     status = request.GET.get("status", "")
     transfers = ownership_transfers_visible_to(request.user)
     if status in TransferStatus.values:
         transfers = transfers.filter(status=status)
     page = Paginator(transfers.order_by("-requested_at", "-id"), 25).get_page(request.GET.get("page"))
-    return render(request, "local_stores/transfers.html", {
+    return render(request, "central/rules/transfers.html", {
         "form": form, "page": page, "status": status, "statuses": TransferStatus.choices,
         "rows": [ownership_transfer_view(request.user, transfer) for transfer in page],
         "query": urlencode({"status": status}) if status else "",
@@ -141,7 +141,7 @@ def transfer_decide_view(request: HttpRequest, public_id: str) -> HttpResponse:
     decision = request.POST.get("decision", "")
     if decision not in ("accept", "refuse"):
         messages.error(request, _("Accept or refuse."))
-        return redirect("local_stores:transfers")
+        return redirect("rules:transfers")
     try:
         ownership_transfer_decide(transfer=transfer, decided_by=request.user, accept=decision == "accept",
                                   note=request.POST.get("note", ""))
@@ -151,4 +151,4 @@ def transfer_decide_view(request: HttpRequest, public_id: str) -> HttpResponse:
     else:
         messages.success(request, _("Transfer accepted: the customer changed branch.") if decision == "accept"
                          else _("Transfer refused."))
-    return redirect("local_stores:transfers")
+    return redirect("rules:transfers")

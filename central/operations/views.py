@@ -43,7 +43,7 @@ def messages_of(error: Exception) -> list[str]:
 
 
 def operations_url(branch: Node | None) -> str:
-    url = reverse("local_stores:operations")
+    url = reverse("operations:operations")
     return f"{url}?branch={branch.public_id}" if branch else url
 
 
@@ -87,7 +87,7 @@ def operations_view(request: HttpRequest) -> HttpResponse:
             ],
             "modes": OperationMode,
         }
-    return render(request, "local_stores/operations.html", context)
+    return render(request, "central/operations/operations.html", context)
 
 
 def _acting_branch(request: HttpRequest) -> Node | None:
@@ -121,7 +121,7 @@ def operation_answer_view(request: HttpRequest, public_id: str) -> HttpResponse:
         if created:
             messages.info(request, created)
         if len(campaigns) == 1:
-            return redirect("local_stores:campaign-edit", public_id=campaigns[0].public_id)
+            return redirect("campaigns:campaign-edit", public_id=campaigns[0].public_id)
         return redirect(operations_url(branch) + f"#operation-{operation.public_id}")
     return redirect(operations_url(branch))
 
@@ -142,7 +142,7 @@ def kit_use_view(request: HttpRequest, public_id: str) -> HttpResponse:
             messages.error(request, message)
         return redirect(operations_url(branch))
     messages.success(request, _("A new campaign was created from the kit: make it yours."))
-    return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
+    return redirect("campaigns:campaign-edit", public_id=campaign.public_id)
 
 
 # --- The campaign editor ----------------------------------------------------------------------------

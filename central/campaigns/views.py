@@ -1,7 +1,8 @@
 """The branch side of the national calendar: its campaigns, the campaign editor (slots with a live
 preview, the date, the target with a live audience count and clash warnings), the approval request,
-scheduling and the send's controls. The operations list is in operation_views.py, the proposed list
-in campaign_target_views.py.
+scheduling and the send's controls. The operations list is in ``central/operations/views.py``, the
+proposed list in ``target_views.py`` and the review of head office's target in
+``target_review_views.py`` (both beside this module).
 
 Thin: every read goes through central's scoping selectors, every write through its services."""
 
@@ -22,11 +23,14 @@ from approvals.models import ProofStatus, Verdict
 from approvals.requesting import proof_request_with_values
 from approvals.selectors import latest_proof, proof_decisions
 from approvals.services import proof_request, proof_request_again
+from central.campaigns.checklist import checklist_context
+from central.campaigns.forms import SendDateForm, target_criteria_from, target_form, target_initial
 from central.local_slots import local_slot_candidates, local_slots_set
 from central.models import (
     Campaign,
     CampaignStatus,
 )
+from central.operations.views import messages_of, operations_url
 from central.selectors import (
     campaign_allowed_criteria,
     campaign_audience_count,
@@ -46,10 +50,7 @@ from central.services import (
     campaign_update,
 )
 from central.targeting import criteria_clean
-from local_stores.campaign_checklist import checklist_context
 from local_stores.models import Role
-from local_stores.operation_views import messages_of, operations_url
-from local_stores.planning_forms import SendDateForm, target_criteria_from, target_form, target_initial
 from templates_lib import rendering
 from templates_lib.forms import slot_initial, slot_values_form, slot_values_from
 from templates_lib.previews import pdf_for, preview_context
@@ -285,7 +286,7 @@ def campaign_edit_view(request: HttpRequest, public_id: str) -> HttpResponse:
         local_errors = _local_slots_post(request, campaign)
         if not local_errors:
             messages.success(request, _("The slots each branch may fill were saved."))
-            return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
+            return redirect("campaigns:campaign-edit", public_id=campaign.public_id)
         messages.error(request, _("Nothing was saved: %(errors)s") % {"errors": " ".join(local_errors)})
         editor = _Editor(_as_get(request), campaign)
         live = _live(request, editor)
@@ -293,7 +294,7 @@ def campaign_edit_view(request: HttpRequest, public_id: str) -> HttpResponse:
         if not editable:
             raise PermissionDenied
         if request.htmx:  # the live panel, and beside it the cost and simulation cards (out of band)
-            return render(request, "local_stores/_campaign_live_refresh.html",
+            return render(request, "central/campaigns/_campaign_live_refresh.html",
                           {"campaign": campaign, **_live(request, editor)})
         try:
             values, send_date, criteria = editor.submitted()
@@ -306,7 +307,7 @@ def campaign_edit_view(request: HttpRequest, public_id: str) -> HttpResponse:
             messages.error(request, str(error) or _("You may not change this campaign."))
         else:
             messages.success(request, _("Campaign saved."))
-            return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
+            return redirect("campaigns:campaign-edit", public_id=campaign.public_id)
         live = _live(request, editor)
     else:
         live = _live(request, editor)
@@ -322,7 +323,7 @@ def _editor_page(request: HttpRequest, campaign: Campaign, editor: _Editor, live
         from central.dispatch import campaign_send_progress
 
         progress = campaign_send_progress(campaign)
-    return render(request, "local_stores/campaign_edit.html", {
+    return render(request, "central/campaigns/campaign_edit.html", {
         "campaign": campaign, "editor": editor, "editable": editable, "sees_customers": sees_customers,
         "progress": progress, "can_control": campaign_can_edit(request.user, campaign),
         "deadline": campaign_edit_deadline(campaign),
@@ -353,7 +354,7 @@ def campaign_cancel_view(request: HttpRequest, public_id: str) -> HttpResponse:
     except (ValidationError, PermissionDenied) as error:
         for message in messages_of(error):
             messages.error(request, message)
-        return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
+        return redirect("campaigns:campaign-edit", public_id=campaign.public_id)
     messages.success(request, _("Campaign cancelled."))
     return redirect(operations_url(campaign.branch))
 
@@ -429,7 +430,7 @@ def campaign_request_approval_view(request: HttpRequest, public_id: str) -> Http
     else:
         messages.success(request, _("Approval requested: proof no. %(number)s is on its way to the approvers.")
                          % {"number": proof.number})
-    return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
+    return redirect("campaigns:campaign-edit", public_id=campaign.public_id)
 
 
 def _request_with_values(request: HttpRequest, campaign: Campaign) -> HttpResponse:
@@ -439,7 +440,7 @@ def _request_with_values(request: HttpRequest, campaign: Campaign) -> HttpRespon
     at the top."""
     if not campaign_is_editable(request.user, campaign):
         messages.error(request, _("You may not change this campaign."))
-        return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
+        return redirect("campaigns:campaign-edit", public_id=campaign.public_id)
     editor = _Editor(request, campaign)
     try:
         values, send_date, criteria = editor.submitted()
@@ -458,11 +459,11 @@ def _request_with_values(request: HttpRequest, campaign: Campaign) -> HttpRespon
                              else ValidationError(others[""]))
     except PermissionDenied as error:
         messages.error(request, str(error) or _("You may not request approval for this campaign."))
-        return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
+        return redirect("campaigns:campaign-edit", public_id=campaign.public_id)
     else:
         messages.success(request, _("Saved, and approval requested: proof no. %(number)s is on its way to the "
                                     "approvers.") % {"number": proof.number})
-        return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
+        return redirect("campaigns:campaign-edit", public_id=campaign.public_id)
     return _editor_page(request, campaign, editor, _live(request, editor), editable=True)
 
 
@@ -479,7 +480,7 @@ def campaign_schedule_view(request: HttpRequest, public_id: str) -> HttpResponse
     else:
         messages.success(request, _("Scheduled: it will be sent on %(date)s.")
                          % {"date": date_format(campaign.send_date, "SHORT_DATE_FORMAT")})
-    return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
+    return redirect("campaigns:campaign-edit", public_id=campaign.public_id)
 
 
 @login_required
@@ -505,4 +506,4 @@ def campaign_send_control_view(request: HttpRequest, public_id: str, action: str
             messages.error(request, message)
     else:
         messages.success(request, done)
-    return redirect("local_stores:campaign-edit", public_id=campaign.public_id)
+    return redirect("campaigns:campaign-edit", public_id=campaign.public_id)
