@@ -12,22 +12,18 @@ revoked it) answers 409 with the reason (``StateConflict``). Objects are named b
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
-from rest_framework import generics, serializers, status
-from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from approvals.models import (
     ApprovalPolicy,
@@ -65,28 +61,14 @@ from approvals.services import (
     revoke_refusal,
 )
 from central.models import Channel
-from central.planning_api import CampaignDetailOutputSerializer, CampaignUpdateInputSerializer, service_errors
 from central.selectors import campaign_can_edit, campaign_get
+from central.serializers import CampaignDetailOutputSerializer, CampaignUpdateInputSerializer
 from central.services import campaign_schedule
+from local_stores.api_base import ScopedAPIView, ScopedListAPIView, ScopedRetrieveAPIView
 from local_stores.models import Role
 
 #: The frozen e-mail is someone else's HTML: shown sandboxed, no script, no fetch but images.
 CONTENT_SECURITY_POLICY = "default-src 'none'; img-src data: https: http:; style-src 'unsafe-inline'; sandbox"
-
-
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = gettext_lazy("Someone else acted on this first: reload it and try again.")
-    default_code = "conflict"
-
-
-@contextmanager
-def state_conflicts():
-    """A service's StateConflict (the race was lost under the lock) becomes a 409 with its reason."""
-    try:
-        yield
-    except StateConflict as error:
-        raise Conflict(str(error) or None) from error
 
 
 def _person(user) -> str | None:
@@ -247,13 +229,14 @@ def _proof_output(request: Request, proof: Proof) -> dict:
 # --- Proofs: routes -----------------------------------------------------------------------------------
 
 
-class ProofListApi(generics.ListAPIView):
+class ProofListApi(ScopedListAPIView):
     """Proofs the caller sees: those of the campaigns they see and those they approve, newest
     first. Filters: ``status``, ``campaign`` (public id), ``pending=me`` (only those waiting for the
     caller's decision now, earliest deadline first)."""
 
     serializer_class = ProofOutputSerializer
     filter_backends: list = []
+    scoping_selector = proofs_visible_to
 
     class ProofListFilterSerializer(serializers.Serializer):
         status = serializers.ChoiceField(choices=ProofStatus.choices, required=False)
@@ -265,13 +248,11 @@ class ProofListApi(generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    def get_queryset(self) -> QuerySet[Proof]:
-        if getattr(self, "swagger_fake_view", False):  # schema generation
-            return Proof.objects.none()
+    def narrow(self, proofs: QuerySet[Proof]) -> QuerySet[Proof]:
         filters = self.ProofListFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         data = filters.validated_data
-        proofs = proofs_visible_to(self.request.user).defer("html", "pdf")
+        proofs = proofs.defer("html", "pdf")
         if "status" in data:
             proofs = proofs.filter(status=data["status"])
         if data.get("campaign"):
@@ -282,7 +263,7 @@ class ProofListApi(generics.ListAPIView):
         return proofs.order_by("-requested_at", "-id")
 
 
-class ProofDetailApi(generics.RetrieveAPIView):
+class ProofDetailApi(ScopedRetrieveAPIView):
     """One proof: what was frozen (content, slot values against the defaults, target, audience,
     date, fingerprints), its steps and decisions, and whether the caller may decide or revoke now."""
 
@@ -292,7 +273,7 @@ class ProofDetailApi(generics.RetrieveAPIView):
         return proof_get(fetched_by=self.request.user, public_id=self.kwargs["public_id"])
 
 
-class ProofContentApi(APIView):
+class ProofContentApi(ScopedAPIView):
     """The frozen e-mail HTML, as the recipients would get it, under a strict Content Security
     Policy (sandboxed: no script, no form, only images and inline styles). 404 for a proof that is
     not an e-mail."""
@@ -312,7 +293,7 @@ class ProofContentApi(APIView):
         return response
 
 
-class ProofPdfApi(APIView):
+class ProofPdfApi(ScopedAPIView):
     """The frozen print proof, marked “BAT”. 404 for a proof without a PDF."""
 
     content_negotiation_class = _IgnoreClientContentNegotiation
@@ -340,7 +321,7 @@ class DecisionInputSerializer(serializers.Serializer):
     )
 
 
-class ProofDecisionApi(APIView):
+class ProofDecisionApi(ScopedAPIView):
     """Approve, reject or request changes on the proof's current step. 403 (with the reason) for
     who may not decide it: an author of the campaign, someone whose step it is not, someone who
     already decided it. 409 (with the reason) for a proof no longer waiting for a decision (decided,
@@ -352,14 +333,13 @@ class ProofDecisionApi(APIView):
         proof = proof_get(fetched_by=request.user, public_id=public_id)
         conflict = decision_conflict(proof)
         if conflict:
-            raise Conflict(conflict)
+            raise StateConflict(conflict)
         refused = decision_refusal(request.user, proof)
         if refused:
             raise PermissionDenied(refused)
         data = DecisionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        with service_errors(), state_conflicts():
-            decision = proof_decide(proof=proof, decided_by=request.user, **data.validated_data)
+        decision = proof_decide(proof=proof, decided_by=request.user, **data.validated_data)
         return Response(DecisionOutputSerializer(decision).data, status=status.HTTP_201_CREATED)
 
 
@@ -367,7 +347,7 @@ class RevokeInputSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True, max_length=5000, help_text="Why the approval is withdrawn.")
 
 
-class ProofRevokeApi(APIView):
+class ProofRevokeApi(ScopedAPIView):
     """Withdraw an approval until the first message leaves (an approver of the proof): the
     campaign goes back to draft. 403 for who is not an approver of the proof; 409 (with the reason)
     for a proof no longer approved (revoked, voided by an edit) or a campaign already sending."""
@@ -380,15 +360,14 @@ class ProofRevokeApi(APIView):
             raise PermissionDenied(_("Only an approver of this proof can revoke it."))
         conflict = revoke_conflict(proof)
         if conflict:
-            raise Conflict(conflict)
+            raise StateConflict(conflict)
         data = RevokeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        with service_errors(), state_conflicts():
-            approval_revoke(proof=proof, revoked_by=request.user, reason=data.validated_data["reason"])
+        approval_revoke(proof=proof, revoked_by=request.user, reason=data.validated_data["reason"])
         return Response(_proof_output(request, proof))
 
 
-class CampaignProofListApi(generics.ListAPIView):
+class CampaignProofListApi(ScopedListAPIView):
     """The proofs of a campaign the caller sees, latest first. POST requests approval: the draft
     campaign is frozen into a new proof and sent to its first approvers (who may change the
     campaign only)."""
@@ -396,11 +375,13 @@ class CampaignProofListApi(generics.ListAPIView):
     serializer_class = ProofOutputSerializer
     filter_backends: list = []
 
-    def get_queryset(self) -> QuerySet[Proof]:
-        if getattr(self, "swagger_fake_view", False):  # schema generation
-            return Proof.objects.none()
-        campaign = campaign_get(fetched_by=self.request.user, public_id=self.kwargs["public_id"])
-        return proofs_of_campaign(fetched_by=self.request.user, campaign=campaign).defer("html", "pdf")
+    scoping_selector = proofs_of_campaign
+
+    def scoping_arguments(self) -> dict:
+        return {"campaign": campaign_get(fetched_by=self.request.user, public_id=self.kwargs["public_id"])}
+
+    def narrow(self, proofs: QuerySet[Proof]) -> QuerySet[Proof]:
+        return proofs.defer("html", "pdf")
 
     @extend_schema(request=CampaignUpdateInputSerializer, responses={201: ProofDetailOutputSerializer})
     def post(self, request: Request, public_id: str) -> Response:
@@ -413,26 +394,24 @@ class CampaignProofListApi(generics.ListAPIView):
             raise PermissionDenied(_("You may not request approval for this campaign."))
         data = CampaignUpdateInputSerializer(data=request.data or {})
         data.is_valid(raise_exception=True)
-        with service_errors():
-            if data.validated_data:
-                proof = proof_request_with_values(campaign=campaign, requested_by=request.user,
-                                                  slot_values=data.validated_data.get("slot_values"),
-                                                  send_date=data.validated_data.get("send_date"),
-                                                  target_criteria=data.validated_data.get("target_criteria"))
-            else:
-                proof = proof_request(campaign=campaign, requested_by=request.user)
+        if data.validated_data:
+            proof = proof_request_with_values(campaign=campaign, requested_by=request.user,
+                                              slot_values=data.validated_data.get("slot_values"),
+                                              send_date=data.validated_data.get("send_date"),
+                                              target_criteria=data.validated_data.get("target_criteria"))
+        else:
+            proof = proof_request(campaign=campaign, requested_by=request.user)
         return Response(_proof_output(request, proof), status=status.HTTP_201_CREATED)
 
 
-class CampaignScheduleApi(APIView):
+class CampaignScheduleApi(ScopedAPIView):
     """Put an approved campaign in the send queue for its date. Refused (400, with the send gate's
     reason) unless an approved proof carries the campaign's current content, target and date."""
 
     @extend_schema(request=None, responses={200: CampaignDetailOutputSerializer})
     def post(self, request: Request, public_id: str) -> Response:
         campaign = campaign_get(fetched_by=request.user, public_id=public_id)
-        with service_errors():
-            campaign_schedule(campaign=campaign, scheduled_by=request.user)
+        campaign_schedule(campaign=campaign, scheduled_by=request.user)
         campaign = campaign_get(fetched_by=request.user, public_id=public_id)
         return Response(CampaignDetailOutputSerializer(campaign, context={"request": request}).data)
 
@@ -495,18 +474,18 @@ class ApprovalPolicyCreateInputSerializer(ApprovalPolicyInputSerializer):
     network = serializers.CharField(max_length=50, help_text="The slug of a network whose policies you set.")
 
 
-class ApprovalPolicyListApi(generics.ListAPIView):
+class ApprovalPolicyListApi(ScopedListAPIView):
     """The approval policies of the networks whose policies the caller sets (head office), in the
     order they are tried. POST adds one. 404 for everyone else."""
 
     serializer_class = ApprovalPolicyOutputSerializer
     filter_backends: list = []
 
-    def get_queryset(self) -> QuerySet[ApprovalPolicy]:
-        if getattr(self, "swagger_fake_view", False):  # schema generation
-            return ApprovalPolicy.objects.none()
+    scoping_selector = policies_visible_to
+
+    def narrow(self, policies: QuerySet[ApprovalPolicy]) -> QuerySet[ApprovalPolicy]:
         _require_policy_setter(self.request.user)
-        return policies_visible_to(self.request.user).select_related("network", "updated_by").order_by(
+        return policies.select_related("network", "updated_by").order_by(
             "network__slug", "position", "id")
 
     @extend_schema(request=ApprovalPolicyCreateInputSerializer, responses={201: ApprovalPolicyOutputSerializer})
@@ -519,29 +498,29 @@ class ApprovalPolicyListApi(generics.ListAPIView):
         network = networks.filter(Q(slug=wanted) | Q(public_id=wanted)).first()
         if network is None:
             raise ValidationError({"network": [_("You set the approval policies of no network with this slug.")]})
-        with service_errors():
-            policy = policy_save(network=network, saved_by=request.user, **fields)
+        policy = policy_save(network=network, saved_by=request.user, **fields)
         return Response(ApprovalPolicyOutputSerializer(policy).data, status=status.HTTP_201_CREATED)
 
 
-class ApprovalPolicyDetailApi(generics.RetrieveAPIView):
+class ApprovalPolicyDetailApi(ScopedRetrieveAPIView):
     """One approval policy (head office). PATCH changes it; proofs already requested keep their
     steps."""
 
     serializer_class = ApprovalPolicyOutputSerializer
+    filter_backends: list = []
+    scoping_selector = policies_visible_to
+    lookup_field = "public_id"  # get_object: the scoped rows looked up, 404 for foreign and missing
 
-    def get_object(self) -> ApprovalPolicy:
-        return get_object_or_404(policies_visible_to(self.request.user).select_related("network", "updated_by"),
-                                 public_id=self.kwargs["public_id"])
+    def narrow(self, policies: QuerySet[ApprovalPolicy]) -> QuerySet[ApprovalPolicy]:
+        return policies.select_related("network", "updated_by")
 
     @extend_schema(request=ApprovalPolicyInputSerializer, responses={200: ApprovalPolicyOutputSerializer})
     def patch(self, request: Request, public_id: str) -> Response:
         policy = self.get_object()
         data = ApprovalPolicyInputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        with service_errors():
-            policy = policy_save(network=policy.network, saved_by=request.user, policy=policy,
-                                 **data.validated_data)
+        policy = policy_save(network=policy.network, saved_by=request.user, policy=policy,
+                             **data.validated_data)
         return Response(ApprovalPolicyOutputSerializer(self.get_object()).data)
 
 
@@ -568,13 +547,14 @@ class AuditEntryOutputSerializer(serializers.ModelSerializer):
         return _person(entry.by)
 
 
-class AuditListApi(generics.ListAPIView):
+class AuditListApi(ScopedListAPIView):
     """The approvals audit trail of the networks whose policies the caller sets (head office),
     newest first: requests, decisions, voids, revocations, reminders, escalations, policy changes.
     Filters: ``campaign`` (public id), ``action``, ``since`` (a date). 404 for everyone else."""
 
     serializer_class = AuditEntryOutputSerializer
     filter_backends: list = []
+    scoping_selector = audit_visible_to
 
     class AuditListFilterSerializer(serializers.Serializer):
         campaign = serializers.CharField(required=False, allow_blank=True, max_length=24)
@@ -585,14 +565,12 @@ class AuditListApi(generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    def get_queryset(self) -> QuerySet[AuditEntry]:
-        if getattr(self, "swagger_fake_view", False):  # schema generation
-            return AuditEntry.objects.none()
+    def narrow(self, entries: QuerySet[AuditEntry]) -> QuerySet[AuditEntry]:
         _require_policy_setter(self.request.user)
         filters = self.AuditListFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         data = filters.validated_data
-        entries = audit_visible_to(self.request.user).select_related("network")
+        entries = entries.select_related("network")
         if data.get("campaign"):
             entries = entries.filter(campaign__public_id=data["campaign"])
         if "action" in data:

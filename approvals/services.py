@@ -48,6 +48,7 @@ from central.services import campaign_check_date, campaign_status_set
 from local_stores.models import Network, Node, NodeKind, Role
 from local_stores.money import money
 from local_stores.selectors import node_in_scope, people_holding
+from local_stores.services import StateConflict  # the services of approvals raise it (the API answers 409)
 from templates_lib import frozen, rendering, slots
 from templates_lib.models import TemplateKind
 from templates_lib.services import slot_values_clean
@@ -159,13 +160,6 @@ def may_decide_step(user, proof: Proof, step: int) -> bool:
         head_office = _head_office(proof.campaign.network_id)
         return _holds_role(user, role=Role.APPROVER, node_id=head_office.pk)
     return False
-
-
-class StateConflict(PermissionDenied):
-    """The proof or its campaign is no longer in the state the action needs: another request came
-    first (an edit voided the proof, someone else decided or revoked it). Not about the person but
-    about the moment: pages show the message, the API answers 409 with it. A PermissionDenied, as
-    these refusals always were, so that a caller that does not know it still answers with the reason."""
 
 
 def decision_conflict(proof: Proof) -> str | None:

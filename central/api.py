@@ -1,16 +1,13 @@
 """REST API of the customer referential. One class per operation, each with its own serializers."""
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import Http404
 from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, serializers, status
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from central.filters import CustomerFilterSet
 from central.models import Customer, CustomerImport
@@ -22,6 +19,7 @@ from central.selectors import (
 )
 from central.services import customer_erase, customer_import_create
 from config.parsers import MultiPartParser
+from local_stores.api_base import ScopedAPIView, ScopedListAPIView, ScopedRetrieveAPIView
 from local_stores.selectors import nodes_in_scope
 
 
@@ -71,22 +69,21 @@ class CustomerOutputSerializer(serializers.ModelSerializer):
         ]
 
 
-class CustomerListApi(generics.ListAPIView):
+class CustomerListApi(ScopedListAPIView):
     """Customers the caller may see, filtered and paginated. Scoped like the customer pages."""
 
     serializer_class = CustomerOutputSerializer
     filter_backends = [DjangoFilterBackend]
     filterset_class = CustomerFilterSet
+    scoping_selector = customer_list
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # schema generation
-            return Customer.objects.none()
+    def narrow(self, rows):
         if not nodes_in_scope(self.request.user, perm="view_customers").exists():
             raise Http404
-        return customer_list(fetched_by=self.request.user)
+        return rows
 
 
-class CustomerDetailApi(generics.RetrieveAPIView):
+class CustomerDetailApi(ScopedRetrieveAPIView):
     """One customer; 404 when missing or outside the caller's scope."""
 
     serializer_class = CustomerOutputSerializer
@@ -119,7 +116,7 @@ class CustomerImportOutputSerializer(serializers.ModelSerializer):
         ]
 
 
-class CustomerImportCreateApi(APIView):
+class CustomerImportCreateApi(ScopedAPIView):
     """Upload a customer CSV (multipart, field ``file``; ``network`` is the network slug). The
     import runs in the background; poll the returned resource for its report."""
 
@@ -137,21 +134,16 @@ class CustomerImportCreateApi(APIView):
         network = networks_importable_by(request.user).filter(slug=data.validated_data["network"]).first()
         if network is None:
             raise ValidationError({"network": [_("No network with this slug accepts your imports.")]})
-        try:
-            with transaction.atomic():
-                record = customer_import_create(
-                    network=network, uploaded_file=data.validated_data["file"], created_by=request.user,
-                    kind=self.kind,
-                )
-        except DjangoValidationError as error:
-            raise ValidationError(error.message_dict) from error
-        except DjangoPermissionDenied as error:
-            raise PermissionDenied(str(error)) from error
+        with transaction.atomic():
+            record = customer_import_create(
+                network=network, uploaded_file=data.validated_data["file"], created_by=request.user,
+                kind=self.kind,
+            )
         record.refresh_from_db()
         return Response(CustomerImportOutputSerializer(record).data, status=status.HTTP_202_ACCEPTED)
 
 
-class CustomerImportDetailApi(generics.RetrieveAPIView):
+class CustomerImportDetailApi(ScopedRetrieveAPIView):
     """The state and the report of one import."""
 
     serializer_class = CustomerImportOutputSerializer
@@ -179,10 +171,12 @@ class PurchaseImportDetailApi(CustomerImportDetailApi):
     kind = CustomerImport.Kind.PURCHASES
 
 
-class CustomerEraseApi(APIView):
+class CustomerEraseApi(ScopedAPIView):
     """Erase a customer (RGPD art. 17): every personal datum removed, the addresses kept only as
     hashes on the suppression list, the messages not yet sent cancelled. Head office only (403);
     a customer one does not see: 404; already erased: 400."""
+
+    service_error_field = "customer"
 
     class CustomerEraseInputSerializer(serializers.Serializer):
         reason = serializers.CharField(max_length=40, required=False, allow_blank=True, default="",
@@ -193,10 +187,5 @@ class CustomerEraseApi(APIView):
         customer = customer_get(fetched_by=request.user, public_id=public_id)
         data = self.CustomerEraseInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            erased = customer_erase(customer=customer, erased_by=request.user, reason=data.validated_data["reason"])
-        except DjangoValidationError as error:
-            raise ValidationError({"customer": error.messages}) from error
-        except DjangoPermissionDenied as error:
-            raise PermissionDenied(str(error)) from error
+        erased = customer_erase(customer=customer, erased_by=request.user, reason=data.validated_data["reason"])
         return Response(CustomerOutputSerializer(erased).data)

@@ -13,14 +13,12 @@ from django.db.models import Q
 from django.http import Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_field
-from rest_framework import generics, serializers, status
+from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from central.models import ArbitrationRun, NetworkRules, OwnershipTransfer, Reason, TransferStatus
-from central.planning_api import service_errors
 from central.selectors import (
     SimulationCounts,
     campaign_customers_visible,
@@ -44,6 +42,7 @@ from central.services import (
     ownership_transfer_decide,
     ownership_transfer_request,
 )
+from local_stores.api_base import ScopedAPIView, ScopedListAPIView
 from local_stores.selectors import branches_visible_to
 
 # --- The rules --------------------------------------------------------------------------------------
@@ -106,7 +105,7 @@ class NetworkRulesInputSerializer(serializers.Serializer):
     cost_postage = serializers.DecimalField(max_digits=8, decimal_places=4, help_text="The postage of a letter.")
 
 
-class NetworkRulesApi(APIView):
+class NetworkRulesApi(ScopedAPIView):
     """The rules of a network whose calendar the caller plans (404 for anyone else): priority order,
     pressure caps, the quota, quiet days and hours, one message per operation. PATCH changes any of
     them; every change is recorded (before → after)."""
@@ -123,8 +122,7 @@ class NetworkRulesApi(APIView):
         fields = dict(data.validated_data)
         if "channel_caps" in fields:
             fields["channel_caps"] = {channel: dict(cap) for channel, cap in fields["channel_caps"].items()}
-        with service_errors():
-            network_rules_update(network=rules.network, updated_by=request.user, **fields)
+        network_rules_update(network=rules.network, updated_by=request.user, **fields)
         return Response(NetworkRulesOutputSerializer(network_rules_get(fetched_by=request.user, slug=slug)).data)
 
 
@@ -223,11 +221,13 @@ def _simulation_output(request: Request, run: ArbitrationRun, *, starts_on=None,
     }).data
 
 
-class ArbitrationSimulationApi(APIView):
+class ArbitrationSimulationApi(ScopedAPIView):
     """Run a simulation (nothing is sent) and get its summary: per campaign, how many customers
     will receive it and why the others will not. Over a network's days (head office, or anyone who
     sees customers of the network — then only their campaigns and customers are counted), or
     around one campaign."""
+
+    service_error_fields = {"starts_on": "from", "ends_on": "to"}  # the service names the days so
 
     @extend_schema(request=SimulationInputSerializer, responses={201: SimulationOutputSerializer})
     def post(self, request: Request) -> Response:
@@ -238,20 +238,14 @@ class ArbitrationSimulationApi(APIView):
             campaign = campaign_get(fetched_by=request.user, public_id=values["campaign"])
             if not campaign_customers_visible(request.user, campaign):
                 raise Http404
-            with service_errors():
-                run = campaign_simulation(campaign=campaign, run_by=request.user)
+            run = campaign_simulation(campaign=campaign, run_by=request.user)
             return Response(_simulation_output(request, run, campaign=campaign), status=status.HTTP_201_CREATED)
         network = networks_simulated_by(request.user).filter(
             Q(slug=values["network"]) | Q(public_id=values["network"])).first()
         if network is None:
             raise Http404
-        try:
-            with service_errors():
-                run = arbitration_simulate(network=network, starts_on=values["from"], ends_on=values["to"],
-                                           run_by=request.user)
-        except ValidationError as error:  # the service names the days starts_on/ends_on
-            names = {"starts_on": "from", "ends_on": "to"}
-            raise ValidationError({names.get(key, key): value for key, value in error.detail.items()}) from error
+        run = arbitration_simulate(network=network, starts_on=values["from"], ends_on=values["to"],
+                                   run_by=request.user)
         return Response(_simulation_output(request, run, starts_on=values["from"], ends_on=values["to"]),
                         status=status.HTTP_201_CREATED)
 
@@ -269,7 +263,7 @@ class CampaignSimulationOutputSerializer(serializers.Serializer):
     stale = serializers.BooleanField(help_text="The campaign changed since: simulate again.")
 
 
-class CampaignSimulationApi(APIView):
+class CampaignSimulationApi(ScopedAPIView):
     """The latest simulation covering a campaign: how many of its customers will receive it, why
     the others will not, and to which campaigns they were lost. 404 for who does not see the
     campaign's customers."""
@@ -309,7 +303,7 @@ class CustomerWhyOutputSerializer(serializers.Serializer):
     lines = WhyLineSerializer(many=True)
 
 
-class CustomerWhyApi(APIView):
+class CustomerWhyApi(ScopedAPIView):
     """For one of the caller's customers (404 for anyone else's): each campaign of the latest
     arbitration that concerned them, and why they will or will not receive it, in plain words."""
 
@@ -378,13 +372,15 @@ class OwnershipTransferDecideInputSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
 
 
-class OwnershipTransferListApi(generics.ListAPIView):
+class OwnershipTransferListApi(ScopedListAPIView):
     """Transfers to or from the branches whose customers the caller sees, newest first (filter:
     ``status``). POST asks for a customer of another branch for one of the caller's branches;
     head office's request (or the regional manager's over both branches) is accepted at once."""
 
     serializer_class = OwnershipTransferOutputSerializer
     filter_backends: list = []
+    scoping_selector = ownership_transfers_visible_to
+    scoped_model = OwnershipTransfer
 
     class TransferFilterSerializer(serializers.Serializer):
         status = serializers.ChoiceField(choices=TransferStatus.choices, required=False)
@@ -393,12 +389,9 @@ class OwnershipTransferListApi(generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # schema generation
-            return OwnershipTransfer.objects.none()
+    def narrow(self, transfers):
         filters = self.TransferFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
-        transfers = ownership_transfers_visible_to(self.request.user)
         if "status" in filters.validated_data:
             transfers = transfers.filter(status=filters.validated_data["status"])
         return transfers.order_by("-requested_at", "-id")
@@ -415,15 +408,14 @@ class OwnershipTransferListApi(generics.ListAPIView):
         branch = branches_visible_to(request.user).filter(public_id=data.validated_data["to_branch"]).first()
         if branch is None:
             raise Http404
-        with service_errors():
-            transfer = ownership_transfer_request(to_branch=branch, customer_reference=data.validated_data["customer"],
-                                                  requested_by=request.user, note=data.validated_data["note"])
+        transfer = ownership_transfer_request(to_branch=branch, customer_reference=data.validated_data["customer"],
+                                              requested_by=request.user, note=data.validated_data["note"])
         transfer = ownership_transfer_get(fetched_by=request.user, public_id=transfer.public_id)
         return Response(OwnershipTransferOutputSerializer(ownership_transfer_view(request.user, transfer)).data,
                         status=status.HTTP_201_CREATED)
 
 
-class OwnershipTransferDecideApi(APIView):
+class OwnershipTransferDecideApi(ScopedAPIView):
     """Accept (the customer changes branch) or refuse a waiting transfer: head office, or the
     regional manager over both branches (403 for anyone else who sees it)."""
 
@@ -432,10 +424,9 @@ class OwnershipTransferDecideApi(APIView):
         transfer = ownership_transfer_get(fetched_by=request.user, public_id=public_id)
         data = OwnershipTransferDecideInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        with service_errors():
-            ownership_transfer_decide(transfer=transfer, decided_by=request.user,
-                                      accept=data.validated_data["decision"] == "accept",
-                                      note=data.validated_data["note"])
+        ownership_transfer_decide(transfer=transfer, decided_by=request.user,
+                                  accept=data.validated_data["decision"] == "accept",
+                                  note=data.validated_data["note"])
         transfer = ownership_transfer_get(fetched_by=request.user, public_id=public_id)
         return Response(OwnershipTransferOutputSerializer(ownership_transfer_view(request.user, transfer)).data)
 

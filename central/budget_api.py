@@ -3,20 +3,18 @@ budget of a period stands; POST (head office) allocates one to a branch or a reg
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from central import budgets
 from central.selectors import budgets_overlapping, networks_planned_by
 from central.services import budget_allocate
+from local_stores.api_base import ScopedAPIView
 from local_stores.models import Node, NodeKind
 
 
@@ -52,7 +50,7 @@ class BudgetAllocateInputSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
-class BudgetListApi(APIView):
+class BudgetListApi(ScopedAPIView):
     """The budgets of the branches the caller sees over a period (this year by default): allocated,
     committed (approved campaigns, estimated), spent (sent campaigns, actual) and remaining. POST:
     head office allocates a budget to a branch, or to a region split equally among its branches."""
@@ -75,11 +73,6 @@ class BudgetListApi(APIView):
         if node is None:
             raise ValidationError({"node": [_("No branch or region of a network you plan has this id.")]})
         fields = {key: value for key, value in data.validated_data.items() if key != "node"}
-        try:
-            created = budget_allocate(network=node.network, node=node, allocated_by=request.user, **fields)
-        except DjangoValidationError as error:
-            raise ValidationError(error.message_dict) from error
-        except DjangoPermissionDenied as error:
-            raise PermissionDenied(str(error)) from error
+        created = budget_allocate(network=node.network, node=node, allocated_by=request.user, **fields)
         return Response([BudgetOutputSerializer().to_representation(budgets.budget_status(budget)) for budget in created],
                         status=status.HTTP_201_CREATED)

@@ -17,7 +17,6 @@ from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from central.arbitration_api import ReasonCountSerializer, RunSerializer
 from central.conflicts import (
@@ -30,6 +29,7 @@ from central.conflicts import (
 )
 from central.selectors import networks_planned_by
 from central.services import SIMULATION_MAX_DAYS
+from local_stores.api_base import ScopedAPIView
 
 #: The most lines (losing × winning × reason) an answer lists; the CSV of the page has them all.
 CONFLICT_LINES_LIMIT = 2000
@@ -113,7 +113,7 @@ class ConflictReportSerializer(serializers.Serializer):
     by_operation = ConflictGroupSerializer(many=True)
 
 
-class NetworkConflictsApi(APIView):
+class NetworkConflictsApi(ScopedAPIView):
     """For a send window, which campaigns lost customers to which, how many, by reason, per branch
     and per operation — from the latest simulation of exactly those days (head office only)."""
 

@@ -7,19 +7,15 @@ secrets are write-only: the answers say whether one is stored, never what it is.
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from central.models import PrinterSettings, PrintFile, PrintHandoff
 from central.print_views import file_response, print_file_name
@@ -33,6 +29,7 @@ from central.printing import (
     printer_settings_of,
     printer_settings_save,
 )
+from local_stores.api_base import ScopedAPIView
 
 
 class _FileNegotiation(BaseContentNegotiation):
@@ -79,7 +76,7 @@ class CampaignPrintOutputSerializer(serializers.Serializer):
     handoffs = PrintHandoffOutputSerializer(many=True)
 
 
-class CampaignPrintApi(APIView):
+class CampaignPrintApi(ScopedAPIView):
     """A campaign's print runs: its PDFs and their hand-offs to the printer (prepared, delivered, or
     failed with the reason). For who sees the campaign's customers; 404 for anyone else."""
 
@@ -91,7 +88,7 @@ class CampaignPrintApi(APIView):
         return Response(CampaignPrintOutputSerializer({"files": files, "handoffs": handoffs}).data)
 
 
-class PrintFileApi(APIView):
+class PrintFileApi(ScopedAPIView):
     """A print run's PDF (the mail merge, or the store's flyer), as an attachment."""
 
     content_negotiation_class = _FileNegotiation
@@ -103,7 +100,7 @@ class PrintFileApi(APIView):
         return file_response(record.file, print_file_name(record), "application/pdf")
 
 
-class PrintManifestApi(APIView):
+class PrintManifestApi(ScopedAPIView):
     """A hand-off's CSV manifest: one line per piece, sorted by postal code, with page ranges,
     counts and the SHA-256 of the PDF and of the approved BAT."""
 
@@ -116,18 +113,15 @@ class PrintManifestApi(APIView):
         return file_response(handoff.manifest, handoff.manifest.name.rsplit("/", 1)[-1], "text/csv; charset=utf-8")
 
 
-class PrintRetryApi(APIView):
+class PrintRetryApi(ScopedAPIView):
     """Head office hands a print run to the printer again (queued; its status tells the outcome)."""
+
+    service_error_field = "status"  # the run's state refuses it
 
     @extend_schema(request=None, responses={200: PrintHandoffOutputSerializer})
     def post(self, request: Request, public_id: str) -> Response:
         handoff = print_handoff_get(fetched_by=request.user, public_id=public_id)
-        try:
-            print_handoff_retry(handoff=handoff, retried_by=request.user)
-        except DjangoPermissionDenied as error:
-            raise PermissionDenied(str(error)) from error
-        except DjangoValidationError as error:
-            raise ValidationError({"status": error.messages}) from error
+        print_handoff_retry(handoff=handoff, retried_by=request.user)
         handoff = PrintHandoff.objects.select_related("print_file").get(pk=handoff.pk)
         return Response(PrintHandoffOutputSerializer(handoff).data)
 
@@ -155,7 +149,7 @@ class PrinterSettingsSerializer(serializers.Serializer):
         return bool(printer.private_key_encrypted)
 
 
-class PrinterSettingsApi(APIView):
+class PrinterSettingsApi(ScopedAPIView):
     """The network's printer (head office): how print runs reach it. PATCH sends the fields to change;
     the secrets are write-only (kept when not sent)."""
 
@@ -180,11 +174,5 @@ class PrinterSettingsApi(APIView):
         secrets = PrinterSecrets(password=data.pop("password"), private_key=data.pop("private_key").strip(),
                                  clear_password=data.pop("clear_password"),
                                  clear_private_key=data.pop("clear_private_key"))
-        try:
-            printer = printer_settings_save(network=network, saved_by=request.user, secrets=secrets, **data)
-        except DjangoPermissionDenied as error:
-            raise PermissionDenied(str(error)) from error
-        except DjangoValidationError as error:
-            raise ValidationError(error.message_dict if hasattr(error, "error_dict") else
-                                  {"non_field_errors": error.messages}) from error
+        printer = printer_settings_save(network=network, saved_by=request.user, secrets=secrets, **data)
         return Response(PrinterSettingsSerializer(printer).data)

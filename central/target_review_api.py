@@ -21,10 +21,8 @@ from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from central.models import Customer, NationalTargetReview
-from central.planning_api import service_errors
 from central.selectors import customers_visible_to, operation_get
 from central.target_review import review_add, review_remove, review_restore
 from central.target_review_selectors import (
@@ -36,6 +34,7 @@ from central.target_review_selectors import (
     review_list,
 )
 from config.pagination import DefaultPagination
+from local_stores.api_base import ScopedAPIView
 from local_stores.selectors import node_in_scope
 
 
@@ -97,7 +96,7 @@ def _branches(request: Request, operation):
     return branches
 
 
-class TargetReviewApi(APIView):
+class TargetReviewApi(ScopedAPIView):
     def _context(self, request: Request, public_id: str):
         operation = operation_get(fetched_by=request.user, public_id=public_id)
         branches = _branches(request, operation)
@@ -157,14 +156,13 @@ class TargetReviewApi(APIView):
         if customer is None:
             raise ValidationError({"customer": [_("None of your customers has the id “%(id)s”.") % {"id": reference}]})
         action = data.validated_data["action"]
-        with service_errors():
-            if action == "remove":
-                review_remove(operation=operation, customer=customer, reason=data.validated_data.get("reason", ""),
-                              by=request.user)
-            elif action == "restore":
-                review_restore(operation=operation, customer=customer, by=request.user)
-            else:
-                review_add(operation=operation, customer=customer, by=request.user)
+        if action == "remove":
+            review_remove(operation=operation, customer=customer, reason=data.validated_data.get("reason", ""),
+                          by=request.user)
+        elif action == "restore":
+            review_restore(operation=operation, customer=customer, by=request.user)
+        else:
+            review_add(operation=operation, customer=customer, by=request.user)
         row = review_list(fetched_by=request.user, operation=operation, branch=customer.branch).filter(
             pk=customer.pk).first()
         counts = review_counts(fetched_by=request.user, operation=operation, branches=[customer.branch])

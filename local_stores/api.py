@@ -1,8 +1,9 @@
 """REST API of the network. One class per operation, each with its own small serializer."""
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, serializers
+from rest_framework import serializers
 
+from local_stores.api_base import ScopedListAPIView, ScopedRetrieveAPIView
 from local_stores.models import Node
 from local_stores.selectors import branch_get, branch_list
 
@@ -37,12 +38,13 @@ class BranchOutputSerializer(serializers.ModelSerializer):
         ]
 
 
-class BranchListApi(generics.ListAPIView):
+class BranchListApi(ScopedListAPIView):
     """Branches the caller may see. Filters: ``q`` (name, code or city), ``region`` (region id),
     ``network`` (network slug)."""
 
     serializer_class = BranchOutputSerializer
     filter_backends: list = []
+    scoping_selector = branch_list
 
     class BranchListFilterSerializer(serializers.Serializer):
         q = serializers.CharField(required=False, allow_blank=True, max_length=100)
@@ -53,18 +55,17 @@ class BranchListApi(generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    def get_queryset(self):
+    def scoping_arguments(self) -> dict:
         filters = self.BranchListFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
-        return branch_list(
-            fetched_by=self.request.user,
-            search=filters.validated_data.get("q", ""),
-            region=filters.validated_data.get("region", ""),
-            network=filters.validated_data.get("network", ""),
-        )
+        return {
+            "search": filters.validated_data.get("q", ""),
+            "region": filters.validated_data.get("region", ""),
+            "network": filters.validated_data.get("network", ""),
+        }
 
 
-class BranchDetailApi(generics.RetrieveAPIView):
+class BranchDetailApi(ScopedRetrieveAPIView):
     """One branch; 404 when it does not exist or lies outside the caller's scope."""
 
     serializer_class = BranchOutputSerializer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 from guardian.shortcuts import assign_perm
@@ -21,6 +21,13 @@ from local_stores.models import (
 from local_stores.selectors import clear_scope_cache
 
 User = get_user_model()
+
+class StateConflict(PermissionDenied):
+    """The object is no longer in the state the action needs: another request came first (an edit
+    voided a proof, someone else decided or revoked it). Not about the person but about the moment:
+    pages show the message, the API answers 409 with it. A PermissionDenied, as these refusals always
+    were, so that a caller that does not know it still answers with the reason."""
+
 
 _ALLOWED_PARENT = {NodeKind.REGION: NodeKind.HEAD_OFFICE, NodeKind.BRANCH: NodeKind.REGION}
 

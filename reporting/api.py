@@ -9,9 +9,9 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from central.models import Channel
+from local_stores.api_base import ScopedAPIView
 from reporting.forms import MAX_DAYS
 from reporting.selectors import (
     BREAKDOWNS,
@@ -61,7 +61,7 @@ class ReportSerializer(serializers.Serializer):
     comparison = serializers.ListField(child=serializers.DictField(), allow_null=True)
 
 
-class ReportApi(APIView):
+class ReportApi(ScopedAPIView):
     """The figures of the campaigns the caller sees over a period: totals and rates, broken down
     (by operation, region, branch, channel, campaign or day); for a branch's manager, the branch
     beside the quartiles of the network's branches (no other branch named; null with fewer than 5).

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import base64
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, serializers, status
+from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from config.parsers import MultiPartParser
+from local_stores.api_base import ScopedAPIView, ScopedListAPIView, ScopedRetrieveAPIView
 from templates_lib import rendering, services
 from templates_lib.models import Asset, PrintFormat, Template, TemplateKind, TemplateVersion
 from templates_lib.selectors import (
@@ -25,12 +23,6 @@ from templates_lib.selectors import (
     version_get,
     versions_visible_to,
 )
-
-
-def _raise_drf(error: DjangoValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        raise ValidationError(error.message_dict) from error
-    raise ValidationError({"non_field_errors": error.messages}) from error
 
 
 class VersionOutputSerializer(serializers.ModelSerializer):
@@ -56,12 +48,13 @@ class TemplateOutputSerializer(serializers.ModelSerializer):
         return VersionOutputSerializer(versions_visible_to(request.user, template), many=True).data
 
 
-class TemplateListApi(generics.ListAPIView):
+class TemplateListApi(ScopedListAPIView):
     """Templates the caller may see: all of their network's for head office, the published and
     live ones for everyone else. Filters: ``q``, ``kind``, ``archived``."""
 
     serializer_class = TemplateOutputSerializer
     filter_backends: list = []
+    scoping_selector = template_list
 
     class TemplateListFilterSerializer(serializers.Serializer):
         q = serializers.CharField(required=False, allow_blank=True, max_length=100)
@@ -72,15 +65,14 @@ class TemplateListApi(generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    def get_queryset(self):
+    def scoping_arguments(self) -> dict:
         filters = self.TemplateListFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         data = filters.validated_data
-        return template_list(fetched_by=self.request.user, search=data.get("q", ""), kind=data.get("kind", ""),
-                             archived=data.get("archived", False))
+        return {"search": data.get("q", ""), "kind": data.get("kind", ""), "archived": data.get("archived", False)}
 
 
-class TemplateCreateApi(APIView):
+class TemplateCreateApi(ScopedAPIView):
     """Create a template (head office): it starts with a draft version 1 to edit."""
 
     class TemplateCreateInputSerializer(serializers.Serializer):
@@ -96,17 +88,14 @@ class TemplateCreateApi(APIView):
         network = networks_managed_by(request.user).filter(slug=data.validated_data["network"]).first()
         if network is None:
             raise ValidationError({"network": ["You manage no network with this slug."]})
-        try:
-            template = services.template_create(
-                network=network, kind=data.validated_data["kind"], name=data.validated_data["name"],
-                description=data.validated_data["description"], created_by=request.user,
-            )
-        except DjangoValidationError as error:
-            _raise_drf(error)
+        template = services.template_create(
+            network=network, kind=data.validated_data["kind"], name=data.validated_data["name"],
+            description=data.validated_data["description"], created_by=request.user,
+        )
         return Response(TemplateOutputSerializer(template, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
-class TemplateDetailApi(generics.RetrieveAPIView):
+class TemplateDetailApi(ScopedRetrieveAPIView):
     """One template with the versions the caller may see; 404 if missing or not visible."""
 
     serializer_class = TemplateOutputSerializer
@@ -122,7 +111,7 @@ def _managed_version(request, public_id: str) -> TemplateVersion:
     return version
 
 
-class DraftUpdateApi(APIView):
+class DraftUpdateApi(ScopedAPIView):
     """Change a draft (head office). Every problem comes back by field, with line numbers; a
     published version answers 400: it never changes."""
 
@@ -141,29 +130,23 @@ class DraftUpdateApi(APIView):
         version = _managed_version(request, public_id)
         data = self.DraftUpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            version = services.draft_update(version=version, edited_by=request.user, **data.validated_data)
-        except DjangoValidationError as error:
-            _raise_drf(error)
+        version = services.draft_update(version=version, edited_by=request.user, **data.validated_data)
         return Response(VersionOutputSerializer(version).data)
 
 
-class VersionPublishApi(APIView):
+class VersionPublishApi(ScopedAPIView):
     """Publish a draft (head office): from then on it never changes."""
+
+    service_refusal_answers_404 = True  # who may not do it learns nothing more
 
     @extend_schema(request=None, responses={200: VersionOutputSerializer})
     def post(self, request, public_id: str):
         version = _managed_version(request, public_id)
-        try:
-            version = services.version_publish(version=version, published_by=request.user)
-        except DjangoValidationError as error:
-            _raise_drf(error)
-        except DjangoPermissionDenied as error:
-            raise Http404 from error
+        version = services.version_publish(version=version, published_by=request.user)
         return Response(VersionOutputSerializer(version).data)
 
 
-class VersionPreviewApi(APIView):
+class VersionPreviewApi(ScopedAPIView):
     """Render a visible version with slot values (checked against the slot types and the
     network's rules) and the caller's branch details. E-mail: subject, HTML and text; SMS: text
     and segment count; print: the PDF, base64-encoded."""
@@ -178,10 +161,7 @@ class VersionPreviewApi(APIView):
         version = version_get(fetched_by=request.user, public_id=public_id)
         data = self.VersionPreviewInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            values = services.slot_values_clean(version=version, values=data.validated_data["slot_values"])
-        except DjangoValidationError as error:
-            _raise_drf(error)
+        values = services.slot_values_clean(version=version, values=data.validated_data["slot_values"])
         branch = branches_visible_to(request.user).filter(network=version.template.network).order_by("name").first()
         try:
             output = rendering.render_for_kind(version, rendering.VariantContext(slot_values=values, branch=branch))
@@ -213,18 +193,20 @@ class AssetOutputSerializer(serializers.ModelSerializer):
         return rendering.asset_public_url(asset)
 
 
-class AssetListApi(generics.ListAPIView):
+class AssetListApi(ScopedListAPIView):
     """Images of the libraries the caller may use. Filters: ``q``, ``tag``."""
 
     serializer_class = AssetOutputSerializer
     filter_backends: list = []
 
-    def get_queryset(self):
-        return asset_list(fetched_by=self.request.user, search=self.request.query_params.get("q", "")[:100],
-                          tag=self.request.query_params.get("tag", "")[:30])
+    scoping_selector = asset_list
+
+    def scoping_arguments(self) -> dict:
+        return {"search": self.request.query_params.get("q", "")[:100],
+                "tag": self.request.query_params.get("tag", "")[:30]}
 
 
-class AssetUploadApi(APIView):
+class AssetUploadApi(ScopedAPIView):
     """Add an image to a network's library (head office; multipart: network, file, name, tags)."""
 
     parser_classes = [MultiPartParser]
@@ -242,17 +224,16 @@ class AssetUploadApi(APIView):
         network = networks_managed_by(request.user).filter(slug=data.validated_data["network"]).first()
         if network is None:
             raise ValidationError({"network": ["You manage no network with this slug."]})
-        try:
-            asset = services.asset_upload(network=network, uploaded_file=data.validated_data["file"],
-                                          name=data.validated_data["name"], tags=data.validated_data["tags"],
-                                          uploaded_by=request.user)
-        except DjangoValidationError as error:
-            _raise_drf(error)
+        asset = services.asset_upload(network=network, uploaded_file=data.validated_data["file"],
+                                      name=data.validated_data["name"], tags=data.validated_data["tags"],
+                                      uploaded_by=request.user)
         return Response(AssetOutputSerializer(asset).data, status=status.HTTP_201_CREATED)
 
 
-class TemplateArchiveApi(APIView):
+class TemplateArchiveApi(ScopedAPIView):
     """Archive (``{"archived": true}``) or restore a template (head office)."""
+
+    service_refusal_answers_404 = True  # who may not do it learns nothing more
 
     class ArchiveInputSerializer(serializers.Serializer):
         archived = serializers.BooleanField()
@@ -262,14 +243,11 @@ class TemplateArchiveApi(APIView):
         template = template_get(fetched_by=request.user, public_id=public_id)
         data = self.ArchiveInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            services.template_set_archived(template=template, archived=data.validated_data["archived"], changed_by=request.user)
-        except DjangoPermissionDenied as error:
-            raise Http404 from error
+        services.template_set_archived(template=template, archived=data.validated_data["archived"], changed_by=request.user)
         return Response(TemplateOutputSerializer(template, context={"request": request}).data)
 
 
-class VersionCheckApi(APIView):
+class VersionCheckApi(ScopedAPIView):
     """Check a version without changing it: every problem by field, with line numbers (an empty
     object when it is sound)."""
 
@@ -278,16 +256,15 @@ class VersionCheckApi(APIView):
         return Response(services.version_check(_managed_version(request, public_id)))
 
 
-class AssetArchiveApi(APIView):
+class AssetArchiveApi(ScopedAPIView):
     """Archive an image of the library (head office): it is no longer offered in image slots."""
+
+    service_refusal_answers_404 = True  # who may not do it learns nothing more
 
     @extend_schema(request=None, responses={200: AssetOutputSerializer})
     def post(self, request, public_id: str):
         from templates_lib.selectors import asset_get
 
         asset = asset_get(fetched_by=request.user, public_id=public_id)
-        try:
-            services.asset_set_archived(asset=asset, archived=True, changed_by=request.user)
-        except DjangoPermissionDenied as error:
-            raise Http404 from error
+        services.asset_set_archived(asset=asset, archived=True, changed_by=request.user)
         return Response(AssetOutputSerializer(asset).data)

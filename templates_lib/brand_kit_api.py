@@ -11,17 +11,14 @@ the one uploaded last). Uploading a font stays on the page (multipart, read with
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from local_stores.api_base import ScopedAPIView
 from local_stores.models import Network
 from templates_lib import brand_kit_services
-from templates_lib.api import _raise_drf
 from templates_lib.brand_kit import BrandKit, FontFile
 from templates_lib.models import Asset
 from templates_lib.selectors import networks_managed_by
@@ -114,12 +111,14 @@ def _kit_fields(network: Network, validated: dict, *, partial: bool) -> dict[str
     return fields
 
 
-class BrandKitApi(APIView):
+class BrandKitApi(ScopedAPIView):
     """The brand kit of a network whose templates the caller manages (head office; 404 for anyone
     else and for an unknown network). Without a kit yet, GET answers the defaults with an empty
     footer and ``updated_at`` null. PUT sets every field (a logo or font left out is removed);
     PATCH changes the fields given. Every problem comes back by field (400). The templates built
     on the previous kit get a new draft; published versions never change."""
+
+    service_refusal_answers_404 = True  # like an unknown network
 
     @extend_schema(responses={200: BrandKitOutputSerializer})
     def get(self, request, slug: str):
@@ -140,12 +139,7 @@ class BrandKitApi(APIView):
         data = BrandKitInputSerializer(data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
         fields = _kit_fields(network, data.validated_data, partial=partial)
-        try:
-            result = brand_kit_services.kit_update(network=network, edited_by=request.user, **fields)
-        except DjangoValidationError as error:
-            _raise_drf(error)
-        except DjangoPermissionDenied as error:
-            raise Http404 from error
+        result = brand_kit_services.kit_update(network=network, edited_by=request.user, **fields)
         answer = dict(BrandKitOutputSerializer(_kit_of(network)).data)
         answer.update(drafts_made=len(result.drafts),
                       templates_with_new_draft=[template.name for template in result.drafts],

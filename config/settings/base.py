@@ -232,6 +232,8 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {"user": "2000/hour", "anon": "60/hour"},
+    # the services' errors as the API answers them: 400 by field, 403, 409 (docs/architecture.md)
+    "EXCEPTION_HANDLER": "local_stores.api_base.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Relais API",
