@@ -14,8 +14,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from central import arbitration
 from central.arbitration import arbitrate, partition_name, rules_for
+from central.arbitration import slices as arbitration_slices
 from central.models import (
     ArbitrationRun,
     Campaign,
@@ -147,7 +147,7 @@ def test_slices_on_their_own_connections_decide_exactly_as_one_connection(transa
     twin_b = Customer.objects.get(last_name="Twin B")
     assert {reason for (_c, customer), (_s, reason, _l) in alone.items() if customer == twin_b.pk} >= {
         Reason.DUPLICATE_ADDRESS}
-    bounds = arbitration._slice_bounds(transactional_world.networks["alpha"])
+    bounds = arbitration_slices._slice_bounds(transactional_world.networks["alpha"])
     emails = dict(Customer.objects.values_list("pk", "email"))
     losers = [customer for (_campaign, customer), (_s, reason, _l) in alone.items() if reason == Reason.DUPLICATE_ADDRESS]
     assert any(bisect.bisect(bounds, min(pk for pk, email in emails.items() if email == emails[loser]))
@@ -165,14 +165,14 @@ def test_slices_on_their_own_connections_decide_exactly_as_one_connection(transa
 
 def test_a_slice_that_fails_leaves_no_run_and_no_table_behind(transactional_world, settings, monkeypatch):
     _network(transactional_world)
-    real = arbitration._caps_and_write
+    real = arbitration_slices._caps_and_write  # looked up by _decide, in central.arbitration.slices
 
     def failing(run, rules, past, operations, table):
         if table.endswith("_s1"):
             raise RuntimeError("the database went away")
         return real(run, rules, past, operations, table)
 
-    monkeypatch.setattr(arbitration, "_caps_and_write", failing)
+    monkeypatch.setattr(arbitration_slices, "_caps_and_write", failing)
     before = _tables(f"{Candidate._meta.db_table}_r%")
     with pytest.raises(RuntimeError):
         _run(transactional_world, settings, 2)

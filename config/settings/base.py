@@ -172,7 +172,7 @@ RELAIS_SEND_GATE = "approvals.services.send_gate"
 RELAIS_SEND_SNAPSHOT = "approvals.services.send_snapshot"
 RELAIS_IMPORT_MAX_BYTES = env.int("RELAIS_IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
 
-# Arbitration (central/arbitration.py, docs/arbitration.md): a network of at least PARALLEL_FROM
+# Arbitration (central/arbitration/, docs/arbitration.md): a network of at least PARALLEL_FROM
 # customers is decided in WORKERS slices at once, each on a database connection of its own (PostgreSQL,
 # outside a transaction); 1 decides on one connection.
 RELAIS_ARBITRATION_WORKERS = env.int("RELAIS_ARBITRATION_WORKERS", default=2)
