@@ -61,6 +61,7 @@ from central.models import (
     PrintHandoffStatus,
 )
 from central.selectors import campaigns_visible_to
+from central.task_queue import task_send_on_commit
 from local_stores.models import Network, NodeKind
 from local_stores.selectors import nodes_in_scope
 
@@ -281,9 +282,7 @@ def print_handoff_start(*, print_file: PrintFile) -> PrintHandoff | None:
 
 
 def _queue_delivery(handoff_id: int, *, countdown: int | None = None) -> None:
-    from central.tasks import print_handoff_deliver_task
-
-    transaction.on_commit(lambda: print_handoff_deliver_task.apply_async(args=[handoff_id], countdown=countdown))
+    task_send_on_commit("central.print_handoff_deliver", args=[handoff_id], countdown=countdown)
 
 
 def retry_delay(retry: int) -> float | None:
