@@ -14,8 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from central import sms_inbound
-from central.delivery import tracking
+from central.delivery import sms_inbound, tracking
 from central.models import Channel
 
 #: A transparent 1×1 GIF.

@@ -150,7 +150,7 @@ def import_consent_values_sql() -> str:
 
 
 #: Sources of the withdrawals Relais records itself (central/delivery/tracking.py, central/delivery/claims.py,
-#: central/sms_inbound.py): an unsubscribe link, an SMS STOP. SQL LIKE patterns.
+#: central/delivery/sms_inbound.py): an unsubscribe link, an SMS STOP. SQL LIKE patterns.
 RELAIS_WITHDRAWALS = ("unsubscribe link", "SMS STOP%")
 
 
