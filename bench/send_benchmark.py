@@ -491,10 +491,10 @@ def raw_ceiling(campaign, sink: Sink) -> dict[str, object]:
     from django.utils import translation
 
     from central.delivery.channels import EmailChannel
-    from central.delivery.send_state import campaign_for_send as _campaign
+    from central.delivery.send_state import campaign_for_send
     from central.models import Delivery
 
-    campaign = _campaign(campaign.pk)
+    campaign = campaign_for_send(campaign.pk)
     deliveries = list(Delivery.objects.filter(campaign=campaign).select_related("customer").order_by("pk"))
     channel = EmailChannel(campaign)
     sink_cpu, machine, process = sink.full_stats()[2], machine_cpu(), time.process_time()

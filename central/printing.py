@@ -74,7 +74,7 @@ CLAIM_STALE_SECONDS = 600
 #: How long the links of a hand-off by e-mail work.
 LINK_MAX_AGE = timedelta(days=30)
 SFTP_TIMEOUT_SECONDS = 30
-#: The named destination each piece of a mail merge carries (central/dispatch.py, mail_merge_pdf).
+#: The named destination each piece of a mail merge carries (central/delivery/mail_merge.py, mail_merge_pdf).
 PIECE_ANCHOR = re.compile(r"^relais-piece-(\d+)$")
 FINGERPRINT = re.compile(r"^SHA256:[A-Za-z0-9+/]{43}=?$")
 DEFAULT_ARTWORK = "config.print_artwork.approved_print_artwork"

@@ -37,7 +37,7 @@ def deadline_reminders_send_task() -> int:
     return deadline_reminders_send()
 
 
-# --- Dispatch (central/dispatch.py) ----------------------------------------------------------------
+# --- Dispatch (central/delivery/) -------------------------------------------------------------------
 
 #: In-process (eager) runs wait for a retry or the end of quiet hours only this long; later ones are
 #: taken up by dispatch_recover or a new campaign_dispatch.
