@@ -1427,7 +1427,7 @@ def customer_erase(*, customer: Customer, erased_by, reason: str = "") -> Custom
         deliveries.update(last_error="")
         TrackingEvent.objects.filter(delivery__in=deliveries).update(url="")
         for name in ("first_name", "last_name", "email", "mobile", "address_line1", "postal_code", "city", "segment",
-                     "interests", "objection_source", "civility", "preferred_channel"):
+                     "interests", "civility", "preferred_channel"):
             setattr(customer, name, "")
         for name in ("rfm_recency", "rfm_frequency", "rfm_monetary", "last_purchase_on", "lifetime_value"):
             setattr(customer, name, None)

@@ -1,6 +1,8 @@
-"""Consent: every write to a customer's consent, objection and suppression, with its history
-(``ConsentEvent``). Whatever changes consent — an unsubscription, an SMS STOP, a hard bounce, a
-sign-up, an erasure — goes through here; the messages it forbids are cancelled."""
+"""Consent: every write to a customer's consent and objection, with its history (``ConsentEvent``),
+and the suppression of an address a customer's bounce or erasure brings. Whatever changes consent —
+an unsubscription, an SMS STOP, a hard bounce, a sign-up, an erasure, a CRM import — goes through
+here; the messages it forbids are cancelled. (Head office's own additions to the suppression list
+are network rules: ``services.suppression_add``.)"""
 
 from __future__ import annotations
 
@@ -113,9 +115,10 @@ def consent_grant(*, customer: Customer, channels: Iterable[str], source: str, a
 
 def consent_erase(*, customer: Customer) -> None:
     """Erasure (RGPD art. 17): the customer's consent history is deleted and every consent of the
-    instance is denied, undated and without source — saved by the caller with the rest of the
-    erasure, which then calls ``consent_erasure_record``."""
+    instance is denied, undated and without source (the objection keeps its date, not its source) —
+    saved by the caller with the rest of the erasure, which then calls ``consent_erasure_record``."""
     ConsentEvent.objects.filter(customer=customer).delete()
+    customer.objection_source = ""
     for channel in Channel.values:
         setattr(customer, f"consent_{channel}", ConsentStatus.DENIED)
         setattr(customer, f"consent_{channel}_at", None)
