@@ -381,7 +381,7 @@ def run(repetitions: int, warmup: int, only: set[str] | None, profile: str | Non
     from central.simulation_queue import arbitration_simulate_queue, simulation_queued_run
     from central.tasks import arbitration_simulate_task
 
-    with mock.patch.object(arbitration_simulate_task, "delay"):
+    with mock.patch.object(arbitration_simulate_task, "apply_async"):
         series("simulate (head office) queued for a worker", "action", MARKETER,
                lambda: marketer.post("/calendar/arbitration/", simulate), expect={302})
     queued: list[int] = []
@@ -390,7 +390,7 @@ def run(repetitions: int, warmup: int, only: set[str] | None, profile: str | Non
     def queue() -> None:
         from datetime import date
 
-        with mock.patch.object(arbitration_simulate_task, "delay"):
+        with mock.patch.object(arbitration_simulate_task, "apply_async"):
             queued.append(arbitration_simulate_queue(network=demo.network, starts_on=date.fromisoformat(demo.window[0]),
                                                      ends_on=date.fromisoformat(demo.window[1]), run_by=marketer_user).pk)
 

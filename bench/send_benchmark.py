@@ -490,10 +490,11 @@ def raw_ceiling(campaign, sink: Sink) -> dict[str, object]:
     from django.conf import settings
     from django.utils import translation
 
-    from central.dispatch import EmailChannel, _campaign
+    from central.delivery.channels import EmailChannel
+    from central.delivery.send_state import campaign_for_send
     from central.models import Delivery
 
-    campaign = _campaign(campaign.pk)
+    campaign = campaign_for_send(campaign.pk)
     deliveries = list(Delivery.objects.filter(campaign=campaign).select_related("customer").order_by("pk"))
     channel = EmailChannel(campaign)
     sink_cpu, machine, process = sink.full_stats()[2], machine_cpu(), time.process_time()
@@ -514,7 +515,7 @@ def end_to_end(campaign, sink: Sink, worker: Worker, timeout: float) -> dict[str
     from django.db import connection
     from django.db.models import Count, Max, Min
 
-    from central.dispatch import campaign_dispatch
+    from central.delivery.sending import campaign_dispatch
     from central.models import Campaign, CampaignStatus, Delivery
 
     sampler = BackendSampler(connection.settings_dict["NAME"])
@@ -555,7 +556,7 @@ def profile_chunk(network, branch, newsletter, slot_values, out: Path) -> dict[s
     from django.utils import timezone
 
     from bench.frozen_proof import approved_proof_for
-    from central.dispatch import dispatch_chunk
+    from central.delivery.sending import dispatch_chunk
     from central.models import Campaign, CampaignStatus, Channel, Customer, Delivery
 
     campaign = Campaign.objects.create(network=network, branch=branch, template_version=newsletter,
@@ -574,15 +575,15 @@ def profile_chunk(network, branch, newsletter, slot_values, out: Path) -> dict[s
     profiler.dump_stats(out)
     stats = pstats.Stats(profiler)
     wanted = {  # (file suffix, function) → label
-        ("central/dispatch.py", "_claim_batch"): "claim a batch (UPDATE … RETURNING)",
-        ("central/dispatch.py", "_recheck"): "campaign, claim and consent again (one query per message)",
-        ("central/dispatch.py", "acquire"): "rate limiter",
-        ("central/dispatch.py", "email_content"): "render + tracked links",
+        ("central/delivery/claims.py", "claim_batch"): "claim a batch (UPDATE … RETURNING)",
+        ("central/delivery/claims.py", "_recheck"): "campaign, claim and consent again (one query per message)",
+        ("central/delivery/rate_limit.py", "acquire"): "rate limiter",
+        ("central/delivery/content.py", "email_content"): "render + tracked links",
         ("templates_lib/mime.py", "build_message"): "MIME (templates_lib.mime)",
         ("django/core/mail/backends/smtp.py", "send_messages"): "SMTP (Django's backend, smtplib)",
-        ("central/dispatch.py", "_mark_sent"): "mark a batch sent + its Contacts (one transaction)",
+        ("central/delivery/claims.py", "_mark_sent"): "mark a batch sent + its Contacts (one transaction)",
         ("django/db/backends/utils.py", "execute"): "SQL through Django's cursor",
-        ("central/dispatch.py", "campaign_finish_if_done"): "campaign finish check",
+        ("central/delivery/send_state.py", "campaign_finish_if_done"): "campaign finish check",
     }
     breakdown = {}
     for (filename, _line, function), row in stats.stats.items():  # type: ignore[attr-defined]
@@ -660,7 +661,7 @@ def main(argv: list[str] | None = None) -> int:
         sink_name = "lean asyncio SMTP receiver" if arguments.sink == "lean" else "aiosmtpd Controller"
         print(f"  SMTP sink: {sink_name} in its own process on 127.0.0.1:{port}; e-mail rate limit off "
               "(RELAIS_RATE_LIMIT_EMAIL=0); template: demo 'newsletter'")
-        from central.dispatch import dispatch_batch_size
+        from central.delivery.claims import dispatch_batch_size
 
         print(f"  dispatch: chunks of {settings.RELAIS_DISPATCH_CHUNK_SIZE}, claimed and marked sent in batches of "
               f"{dispatch_batch_size()}")

@@ -22,6 +22,8 @@ from django.db.models import Sum
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, ngettext_lazy
 
+from central.delivery.content import variant_context
+from central.delivery.mail_merge import pdf_page_count
 from central.models import (
     Budget,
     Campaign,
@@ -114,7 +116,6 @@ def _split(campaign: Campaign, total: Decimal) -> tuple[Decimal, Decimal]:
 
 def sms_segments(campaign: Campaign) -> int:
     """The segments of the campaign's SMS rendered for the sample recipient (at least 1)."""
-    from central.dispatch import variant_context
     from templates_lib import rendering
 
     text = rendering.render_for_kind(campaign.template_version, variant_context(campaign))
@@ -123,10 +124,9 @@ def sms_segments(campaign: Campaign) -> int:
 
 def print_pages(campaign: Campaign) -> int:
     """The pages of one copy of the campaign's print version (rendered once, for the sample recipient)."""
-    from central.dispatch import _pdf_pages, variant_context
     from templates_lib import rendering
 
-    return max(1, _pdf_pages(rendering.render_for_kind(campaign.template_version, variant_context(campaign))))
+    return max(1, pdf_page_count(rendering.render_for_kind(campaign.template_version, variant_context(campaign))))
 
 
 def unit_cost(campaign: Campaign, rules: NetworkRules, proof=None, *,
@@ -134,7 +134,6 @@ def unit_cost(campaign: Campaign, rules: NetworkRules, proof=None, *,
     """What one message of ``campaign`` costs, and what it is made of: an SMS's segments, a
     letter's pages — ``measured`` on the rendering the user is looking at when given, else on what
     its ``proof`` froze (the SMS text, the print PDF), else rendered now."""
-    from central.dispatch import _pdf_pages
     from templates_lib import rendering
 
     if campaign.channel == Channel.EMAIL:
@@ -150,7 +149,7 @@ def unit_cost(campaign: Campaign, rules: NetworkRules, proof=None, *,
     if measured is not None:
         pages = max(1, measured)
     elif proof is not None and proof.pdf:
-        pages = max(1, _pdf_pages(bytes(proof.pdf)))
+        pages = max(1, pdf_page_count(bytes(proof.pdf)))
     else:
         pages = print_pages(campaign)
     unit = pages * rules.cost_print_page + rules.cost_print_copy + rules.cost_postage
@@ -169,9 +168,7 @@ def campaign_cost_estimate(campaign: Campaign, *, audience: int, proof=None, mea
 
 def pdf_pages(pdf: bytes) -> int:
     """The pages of a rendered print PDF (at least 1)."""
-    from central.dispatch import _pdf_pages
-
-    return max(1, _pdf_pages(pdf))
+    return max(1, pdf_page_count(pdf))
 
 
 def _sent_figures(campaign_ids: list[int]) -> dict[int, dict[str, int]]:

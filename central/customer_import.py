@@ -22,6 +22,12 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from central.customers.consent import (
+    import_consent_assignments,
+    import_consent_history_sql,
+    import_consent_values_sql,
+    import_stale_consents_sql,
+)
 from local_stores.identifiers import new_public_id
 
 COLUMNS = (
@@ -360,7 +366,7 @@ class RowValidator:
                     fail(f"{name}_date", _("A date is written 2025-12-31 or 31/12/2025."))
             consents.append(status)
             # undated: NULL here (the load dates it from the import; an undated consent never
-            # undoes a withdrawal made through Relais: see _ignore_stale_consents_sql)
+            # undoes a withdrawal made through Relais: see consent.import_stale_consents_sql)
             consents.append(self._dt(at) if status and at else None)
         objection = _YES_NO.get((get("objection") or "").strip().lower())
         if objection is None:
@@ -447,72 +453,9 @@ _PROFILE = (
 )
 
 
-def _consent_insert(channel: str) -> str:
-    return (
-        f"CASE WHEN s.consent_{channel} = '' THEN 'unknown' ELSE s.consent_{channel} END, "
-        f"CASE WHEN s.consent_{channel} = '' THEN NULL ELSE COALESCE(s.consent_{channel}_at, %(now)s) END, "
-        f"CASE WHEN s.consent_{channel} = '' THEN '' ELSE s.consent_source END"
-    )
-
-
-#: Sources of the withdrawals Relais records itself (central/dispatch.py, central/sms_inbound.py):
-#: an unsubscribe link, an SMS STOP. SQL LIKE patterns.
-RELAIS_WITHDRAWALS = ("unsubscribe link", "SMS STOP%")
-
-
-def _ignore_stale_consents_sql() -> str:
-    """Before the upsert: forget (blank in the staging table) what the file says that would undo a
-    withdrawal the person made through Relais — an SMS STOP, a click on an unsubscribe link —
-    unless the file's consent is dated after it. The CRM may not know of it yet: re-exporting the
-    customer's old "granted" must not subscribe them again. (What the CRM itself said before, it
-    may change: only Relais's own withdrawals are kept.) An objection made through an unsubscribe
-    link is not lifted by a file's "no"."""
-    t = "relais_customer_stage"
-
-    def relais(source: str) -> str:
-        return "(" + " OR ".join(f"{source} LIKE '{pattern}'" for pattern in RELAIS_WITHDRAWALS) + ")"
-
-    sets, conditions = [], []
-    for channel in ("email", "sms", "post"):
-        given, at = f"{t}.consent_{channel}", f"{t}.consent_{channel}_at"
-        stale = (f"({given} <> '' AND {given} <> 'denied' AND p.consent_{channel} = 'denied' "
-                 f"AND {relais(f'p.consent_{channel}_source')} AND ({at} IS NULL OR {at} <= p.consent_{channel}_at))")
-        sets.append(f"consent_{channel} = CASE WHEN {stale} THEN '' ELSE {given} END")
-        conditions.append(stale)
-    lifted = f"({t}.objection = 'no' AND p.objected_at IS NOT NULL AND {relais('p.objection_source')})"
-    sets.append(f"objection = CASE WHEN {lifted} THEN '' ELSE {t}.objection END")
-    conditions.append(lifted)
-    return (f"UPDATE {t} SET {', '.join(sets)} FROM relais_customer_prev p "  # noqa: S608
-            f"WHERE p.external_id = {t}.external_id AND ({' OR '.join(conditions)})")
-
-
-def _consent_assignments(channel: str) -> dict[str, str]:
-    """A consent is replaced only when the file gives one that differs; its date and source move with it."""
-    changed = f"(excluded.consent_{channel}_source <> '' AND excluded.consent_{channel} <> c.consent_{channel})"
-    return {
-        f"consent_{channel}": f"CASE WHEN {changed} THEN excluded.consent_{channel} ELSE c.consent_{channel} END",
-        f"consent_{channel}_at": f"CASE WHEN {changed} THEN excluded.consent_{channel}_at ELSE c.consent_{channel}_at END",
-        f"consent_{channel}_source": (
-            f"CASE WHEN {changed} THEN excluded.consent_{channel}_source ELSE c.consent_{channel}_source END"
-        ),
-    }
-
-
 def _update_assignments() -> dict[str, str]:
     """Column → new value of an existing customer, in the upsert's DO UPDATE."""
-    assignments = {name: f"excluded.{name}" for name in _PROFILE}
-    for channel in ("email", "sms", "post"):
-        assignments |= _consent_assignments(channel)
-    assignments["objected_at"] = """CASE
-        WHEN excluded.objection_source = '' THEN c.objected_at
-        WHEN excluded.objected_at IS NULL THEN NULL
-        ELSE COALESCE(c.objected_at, excluded.objected_at) END"""
-    assignments["objection_source"] = """CASE
-        WHEN excluded.objection_source = '' THEN c.objection_source
-        WHEN excluded.objected_at IS NULL THEN ''
-        WHEN c.objected_at IS NOT NULL THEN c.objection_source
-        ELSE excluded.objection_source END"""
-    return assignments
+    return {name: f"excluded.{name}" for name in _PROFILE} | import_consent_assignments()
 
 
 def _upsert_sql() -> str:
@@ -530,9 +473,7 @@ def _upsert_sql() -> str:
             consent_post, consent_post_at, consent_post_source,
             objected_at, objection_source, created_at, updated_at)
         SELECT s.public_id, %(network)s, s.external_id, {", ".join("s." + name for name in _PROFILE)},
-            {_consent_insert("email")}, {_consent_insert("sms")}, {_consent_insert("post")},
-            CASE WHEN s.objection = 'yes' THEN s.objection_at END,
-            CASE WHEN s.objection = '' THEN '' ELSE s.consent_source END,
+            {import_consent_values_sql()},
             %(now)s, %(now)s
         FROM relais_customer_stage s WHERE true
         ON CONFLICT (network_id, external_id) DO UPDATE SET
@@ -548,33 +489,6 @@ def _typed(name: str, sql_type: str) -> str:
     if connection.vendor == "postgresql":
         return f"CAST(%({name})s AS {sql_type})"
     return f"%({name})s"
-
-
-def _history_sql() -> str:
-    now, import_id = _typed("now", "timestamp with time zone"), _typed("import", "bigint")
-    parts = [
-        f"""SELECT c.id, '{channel}', c.consent_{channel}, c.consent_{channel}_at, c.consent_{channel}_source,
-                   {now}, {import_id}
-            FROM relais_customer_stage s
-            JOIN central_customer c ON c.network_id = %(network)s AND c.external_id = s.external_id
-            LEFT JOIN relais_customer_prev p ON p.id = c.id
-            WHERE s.consent_{channel} <> '' AND (p.id IS NULL OR p.consent_{channel} <> c.consent_{channel})"""  # noqa: S608
-        for channel in ("email", "sms", "post")
-    ]
-    parts.append(
-        f"""SELECT c.id, 'all', CASE WHEN c.objected_at IS NULL THEN 'withdrawn' ELSE 'objected' END,
-                  COALESCE(c.objected_at, {now}), s.consent_source, {now}, {import_id}
-           FROM relais_customer_stage s
-           JOIN central_customer c ON c.network_id = %(network)s AND c.external_id = s.external_id
-           LEFT JOIN relais_customer_prev p ON p.id = c.id
-           WHERE s.objection <> '' AND (
-               (p.id IS NULL AND c.objected_at IS NOT NULL)
-               OR (p.id IS NOT NULL AND (p.objected_at IS NULL) <> (c.objected_at IS NULL)))"""  # noqa: S608
-    )
-    return (
-        "INSERT INTO central_consentevent (customer_id, channel, status, occurred_at, source, recorded_at, "
-        "customer_import_id) " + " UNION ALL ".join(parts)
-    )
 
 
 def _convert_prospects(cursor, network_id: int) -> int:
@@ -677,12 +591,13 @@ def load(
                   ON c.network_id = %(network)s AND c.external_id = s.external_id""",
             params,
         )
-        cursor.execute(_ignore_stale_consents_sql())
+        cursor.execute(import_stale_consents_sql())
         cursor.execute("SELECT COUNT(*) FROM relais_customer_prev")
         result.rows_updated = cursor.fetchone()[0]
         result.rows_created = staged_count - result.rows_updated
         cursor.execute(_upsert_sql(), params)
-        cursor.execute(_history_sql(), params)
+        cursor.execute(import_consent_history_sql(now=_typed("now", "timestamp with time zone"),
+                                                  import_id=_typed("import", "bigint")), params)
         cursor.execute("DROP TABLE relais_customer_stage")
         cursor.execute("DROP TABLE relais_customer_prev")
     result.errors.sort(key=lambda error: error.line)

@@ -61,6 +61,7 @@ from central.models import (
     PrintHandoffStatus,
 )
 from central.selectors import campaigns_visible_to
+from central.task_queue import task_send_on_commit
 from local_stores.models import Network, NodeKind
 from local_stores.selectors import nodes_in_scope
 
@@ -73,7 +74,7 @@ CLAIM_STALE_SECONDS = 600
 #: How long the links of a hand-off by e-mail work.
 LINK_MAX_AGE = timedelta(days=30)
 SFTP_TIMEOUT_SECONDS = 30
-#: The named destination each piece of a mail merge carries (central/dispatch.py, mail_merge_pdf).
+#: The named destination each piece of a mail merge carries (central/delivery/mail_merge.py, mail_merge_pdf).
 PIECE_ANCHOR = re.compile(r"^relais-piece-(\d+)$")
 FINGERPRINT = re.compile(r"^SHA256:[A-Za-z0-9+/]{43}=?$")
 DEFAULT_ARTWORK = "config.print_artwork.approved_print_artwork"
@@ -281,9 +282,7 @@ def print_handoff_start(*, print_file: PrintFile) -> PrintHandoff | None:
 
 
 def _queue_delivery(handoff_id: int, *, countdown: int | None = None) -> None:
-    from central.tasks import print_handoff_deliver_task
-
-    transaction.on_commit(lambda: print_handoff_deliver_task.apply_async(args=[handoff_id], countdown=countdown))
+    task_send_on_commit("central.print_handoff_deliver", args=[handoff_id], countdown=countdown)
 
 
 def retry_delay(retry: int) -> float | None:

@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from central import dispatch, sms_inbound
+from central.delivery import sms_inbound, tracking
 from central.models import Channel
 
 #: A transparent 1×1 GIF.
@@ -36,12 +36,12 @@ def _private(response: HttpResponse) -> HttpResponse:
 def unsubscribe_view(request: HttpRequest, token: str) -> HttpResponse:
     """GET shows a confirmation page and changes nothing (link scanners follow links); POST — the
     page's button, or a mail client's one-click ``List-Unsubscribe=One-Click`` — unsubscribes."""
-    delivery = dispatch.delivery_for_token(token)
+    delivery = tracking.delivery_for_token(token)
     if delivery is None:
         raise Http404
     sender = delivery.campaign.network.name
     if request.method == "POST":
-        dispatch.unsubscribe(delivery=delivery)
+        tracking.unsubscribe(delivery=delivery)
         return _private(render(request, "central/public/unsubscribed.html", {"sender": sender}))
     return _private(render(request, "central/public/unsubscribe.html", {
         "sender": sender, "objected": delivery.customer.objected_at is not None}))
@@ -51,7 +51,7 @@ def unsubscribe_view(request: HttpRequest, token: str) -> HttpResponse:
 @require_GET
 def open_pixel_view(request: HttpRequest, token: str) -> HttpResponse:
     """The open pixel: always the same image, whatever the token; an open is recorded for a known one."""
-    dispatch.tracking_open(token=token)
+    tracking.tracking_open(token=token)
     return _private(HttpResponse(PIXEL, content_type="image/gif"))
 
 
@@ -59,7 +59,7 @@ def open_pixel_view(request: HttpRequest, token: str) -> HttpResponse:
 def click_view(request: HttpRequest, token: str) -> HttpResponse:
     """A tracked link: to its target if it was signed for this message, else 404."""
     try:
-        target = dispatch.tracking_click(token=token, signed=request.GET.get("u", ""))
+        target = tracking.tracking_click(token=token, signed=request.GET.get("u", ""))
     except signing.BadSignature:
         raise Http404 from None
     return _private(HttpResponseRedirect(target))
@@ -68,10 +68,10 @@ def click_view(request: HttpRequest, token: str) -> HttpResponse:
 @require_GET
 def view_online_view(request: HttpRequest, token: str) -> HttpResponse:
     """The e-mail in the browser, as its recipient got it."""
-    delivery = dispatch.delivery_for_token(token)
+    delivery = tracking.delivery_for_token(token)
     if delivery is None or delivery.channel != Channel.EMAIL:
         raise Http404
-    response = HttpResponse(dispatch.message_view_online(delivery=delivery))
+    response = HttpResponse(tracking.message_view_online(delivery=delivery))
     response["Content-Security-Policy"] = (
         "default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; font-src https: data:; "
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")

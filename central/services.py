@@ -17,6 +17,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from central import customer_import, purchase_import
+from central.customers import consent
 from central.models import (
     CAMPAIGN_OPEN_STATUSES,
     TARGETING_CRITERIA,
@@ -27,8 +28,6 @@ from central.models import (
     CampaignEvent,
     CampaignStatus,
     Channel,
-    ConsentEvent,
-    ConsentStatus,
     Customer,
     CustomerImport,
     DeadlineReminder,
@@ -42,6 +41,7 @@ from central.models import (
 )
 from central.signals import campaign_changed, customer_erased
 from central.targeting import criteria_clean
+from central.task_queue import task_send_on_commit
 from local_stores.models import Network, Node, NodeKind
 from local_stores.selectors import node_in_scope, nodes_in_scope
 
@@ -85,9 +85,7 @@ def customer_import_create(
         created_by=created_by,
         language=translation.get_language() or settings.LANGUAGE_CODE,
     )
-    from central.tasks import customer_import_run_task
-
-    transaction.on_commit(lambda: customer_import_run_task.delay(record.pk))
+    task_send_on_commit("central.customer_import_run", args=[record.pk])
     return record
 
 
@@ -1386,20 +1384,12 @@ def _prospect_from(signup) -> Customer:
     customer = existing or Customer(
         network_id=network_id, branch=signup.branch, external_id=f"prospect:{signup.public_id}", is_prospect=True,
         first_name=signup.first_name, last_name=signup.last_name, email=signup.email, mobile=signup.mobile)
-    source = f"sign-up {signup.public_id}"[:120]
     granted = [channel for channel, given in ((Channel.EMAIL, signup.consent_email and signup.email),
                                               (Channel.SMS, signup.consent_sms and signup.mobile)) if given]
-    for channel in granted:
-        setattr(customer, f"consent_{channel}", ConsentStatus.GRANTED)
-        setattr(customer, f"consent_{channel}_at", now)
-        setattr(customer, f"consent_{channel}_source", source)
     if existing is not None:
         customer.email = customer.email or signup.email
         customer.mobile = customer.mobile or signup.mobile
-    customer.save()
-    ConsentEvent.objects.bulk_create([ConsentEvent(customer=customer, channel=channel, status=ConsentStatus.GRANTED,
-                                                   occurred_at=now, source=source, recorded_at=now)
-                                      for channel in granted])
+    consent.consent_grant(customer=customer, channels=granted, source=f"sign-up {signup.public_id}", at=now)
     signup.confirmed_at = now
     signup.customer = customer
     signup.save(update_fields=["confirmed_at", "customer"])
@@ -1416,7 +1406,6 @@ def customer_erase(*, customer: Customer, erased_by, reason: str = "") -> Custom
     sign-ups, the providers' wording of their bounces and the errors of their deliveries. The
     anonymous rows that statistics count (deliveries, events, contacts, decisions) stay, tied to the
     emptied record. Head office only (``change_customers`` over the customer's branch); once."""
-    from central.dispatch import customer_objection_record, suppress_address
     from central.models import Delivery, Purchase, SignupRequest, TargetOverride, TrackingEvent
 
     if not node_in_scope(erased_by, customer.branch, perm="change_customers"):
@@ -1426,33 +1415,29 @@ def customer_erase(*, customer: Customer, erased_by, reason: str = "") -> Custom
     now = timezone.now()
     with transaction.atomic():
         for channel in (Channel.EMAIL, Channel.SMS):
-            suppress_address(customer=customer, channel=channel, reason="erasure")
-        customer_objection_record(customer=customer, source="erasure", at=now)
+            consent.suppress_address(customer=customer, channel=channel, reason="erasure")
+        consent.customer_objection_record(customer=customer, source="erasure", at=now)
         customer = Customer.objects.select_for_update().get(pk=customer.pk)
         SignupRequest.objects.filter(Q(customer=customer) | (Q(branch__network_id=customer.network_id) & (
             (Q(email=customer.email.lower()) & ~Q(email="")) | (Q(mobile=customer.mobile) & ~Q(mobile=""))))).delete()
-        ConsentEvent.objects.filter(customer=customer).delete()
+        consent.consent_erase(customer=customer)  # the history, and every consent (saved below)
         Purchase.objects.filter(customer=customer).delete()
         TargetOverride.objects.filter(customer=customer).delete()
         deliveries = Delivery.objects.filter(customer=customer)
         deliveries.update(last_error="")
         TrackingEvent.objects.filter(delivery__in=deliveries).update(url="")
         for name in ("first_name", "last_name", "email", "mobile", "address_line1", "postal_code", "city", "segment",
-                     "interests", "consent_email_source", "consent_sms_source", "consent_post_source",
-                     "objection_source", "civility", "preferred_channel"):
+                     "interests", "civility", "preferred_channel"):
             setattr(customer, name, "")
-        for name in ("rfm_recency", "rfm_frequency", "rfm_monetary", "last_purchase_on", "lifetime_value",
-                     "consent_email_at", "consent_sms_at", "consent_post_at"):
+        for name in ("rfm_recency", "rfm_frequency", "rfm_monetary", "last_purchase_on", "lifetime_value"):
             setattr(customer, name, None)
-        for channel in Channel.values:
-            setattr(customer, f"consent_{channel}", ConsentStatus.DENIED)
         customer.external_id = f"erased:{customer.public_id}"
         customer.is_prospect = False
         customer.erased_at = now
         customer.save()
         customer_erased.send(sender=Customer, customer=customer)
         # what remains of the history: that the customer was erased, by whom (no personal datum)
-        ConsentEvent.objects.create(customer=customer, channel=ConsentEvent.ALL_CHANNELS, status="erased",
-                                    occurred_at=now, recorded_at=now,
-                                    source=f"erasure by {erased_by.get_username()}"[:120] + (f": {reason}"[:40] if reason else ""))
+        consent.consent_erasure_record(
+            customer=customer, at=now,
+            source=f"erasure by {erased_by.get_username()}"[:120] + (f": {reason}"[:40] if reason else ""))
     return customer

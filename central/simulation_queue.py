@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from central.models import ArbitrationRun
 from central.services import arbitration_simulate, simulation_check
+from central.task_queue import task_send_on_commit
 from local_stores.models import Network
 
 #: A queued simulation not done after this long is taken as lost (its worker died, the broker lost
@@ -28,14 +29,12 @@ QUEUED_AT_MOST = timedelta(hours=1)
 def arbitration_simulate_queue(*, network: Network, starts_on, ends_on, run_by) -> ArbitrationRun:
     """Queue a simulation of ``network`` over [starts_on, ends_on] by ``run_by`` (refused at once,
     as ``arbitration_simulate`` would refuse it); the queued record."""
-    from central.tasks import arbitration_simulate_task
-
     simulation_check(network=network, starts_on=starts_on, ends_on=ends_on, run_by=run_by)
     with transaction.atomic():
         queued = ArbitrationRun.objects.create(network=network, mode=ArbitrationRun.Mode.SIMULATION,
                                                starts_on=starts_on, ends_on=ends_on, started_by=run_by,
                                                summary={"queued": True})
-        transaction.on_commit(lambda: arbitration_simulate_task.delay(queued.pk))
+        task_send_on_commit("central.arbitration_simulate", args=[queued.pk])
     return queued
 
 

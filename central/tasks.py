@@ -37,7 +37,7 @@ def deadline_reminders_send_task() -> int:
     return deadline_reminders_send()
 
 
-# --- Dispatch (central/dispatch.py) ----------------------------------------------------------------
+# --- Dispatch (central/delivery/) -------------------------------------------------------------------
 
 #: In-process (eager) runs wait for a retry or the end of quiet hours only this long; later ones are
 #: taken up by dispatch_recover or a new campaign_dispatch.
@@ -46,7 +46,7 @@ EAGER_MAX_WAIT_SECONDS = 5.0
 
 @shared_task(name="central.campaign_dispatch")
 def campaign_dispatch_task(campaign_id: int) -> int:
-    from central.dispatch import campaign_dispatch
+    from central.delivery.sending import campaign_dispatch
     from central.models import Campaign, CampaignStatus
 
     campaign = Campaign.objects.filter(pk=campaign_id).first()
@@ -62,7 +62,7 @@ def dispatch_chunk_task(self, campaign_id: int, first_id: int, last_id: int) -> 
 
     from django.utils import timezone
 
-    from central.dispatch import dispatch_chunk, dispatch_chunk_enqueue
+    from central.delivery.sending import dispatch_chunk, dispatch_chunk_enqueue
 
     while True:
         result = dispatch_chunk(campaign_id=campaign_id, first_id=first_id, last_id=last_id)
@@ -79,7 +79,7 @@ def dispatch_chunk_task(self, campaign_id: int, first_id: int, last_id: int) -> 
 
 @shared_task(name="central.campaign_print")
 def campaign_print_task(campaign_id: int) -> int:
-    from central.dispatch import campaign_print_produce
+    from central.delivery.mail_merge import campaign_print_produce
 
     return len(campaign_print_produce(campaign_id=campaign_id))
 
@@ -106,7 +106,7 @@ def print_handoff_deliver_task(self, handoff_id: int) -> str:
 @shared_task(name="central.dispatch_recover")
 def dispatch_recover_task() -> dict:
     """Every 5 minutes (Celery beat): interrupted sends queued again, stalled campaigns dispatched."""
-    from central.dispatch import dispatch_recover
+    from central.delivery.sending import dispatch_recover
 
     return dispatch_recover()
 
@@ -114,7 +114,7 @@ def dispatch_recover_task() -> dict:
 @shared_task(name="central.campaigns_send_due")
 def campaigns_send_due_task() -> dict[str, int]:
     """The day's scheduled campaigns: arbitrate, start, dispatch (Celery beat, idempotent)."""
-    from central.dispatch import campaigns_send_due
+    from central.delivery.sending import campaigns_send_due
 
     return campaigns_send_due()
 

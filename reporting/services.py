@@ -17,7 +17,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from central.arbitration import campaign_origin
-from central.dispatch import customer_consent_withdraw, customer_objection_record, suppress_address
+from central.customers.consent import customer_consent_withdraw, customer_objection_record, suppress_address
 from central.models import (
     ArbitrationRun,
     Campaign,

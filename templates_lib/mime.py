@@ -3,7 +3,7 @@ base64 bodies. Python's email package folds and quoted-printable-encodes in pure
 2 ms for a 14 KB newsletter, measured by bench/send_benchmark.py's machine); here the bodies go
 through binascii (C) and the headers are encoded once each, so a message costs a fraction of a
 millisecond. The output is checked by parsing it back with the standard library in the tests, and
-the dispatch sends it through Django's SMTP backend (``central.dispatch.PrebuiltEmail``)."""
+the dispatch sends it through Django's SMTP backend (``central.delivery.content.PrebuiltEmail``)."""
 
 from __future__ import annotations
 

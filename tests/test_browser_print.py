@@ -7,7 +7,7 @@ the fields; no sideways scrolling, no JavaScript error or failed request."""
 import pytest
 from playwright.sync_api import expect
 
-from central import dispatch
+from central.delivery import sending
 from central.models import PrintHandoff
 from tests.browser import log_in, no_sideways_scroll
 from tests.dispatching import add_customers, print_version, to_sending
@@ -25,7 +25,7 @@ def test_the_print_panel_and_retry_on_a_phone(world, phone, js_problems, setting
         campaign = joined_campaign(world, version=print_version(world), channels=["post"], reachable=0)
         add_customers(world, 2, prefix="p", channel="post")
         campaign = to_sending(world, campaign)
-        dispatch.campaign_dispatch(campaign=campaign)
+        sending.campaign_dispatch(campaign=campaign)
         handoff = PrintHandoff.objects.get(campaign=campaign)
         assert handoff.status == "failed"
         url = f"/network/campaigns/{campaign.public_id}/"

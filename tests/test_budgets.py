@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from approvals.models import ApprovalPolicy, OverBudget, ProofStatus
 from approvals.services import proof_decide, proof_request, send_gate
-from central import budgets, dispatch
+from central import budgets
+from central.delivery import sending
 from central.models import Budget, Campaign, CampaignStatus
 from central.services import budget_allocate, campaign_schedule, campaign_update, network_rules_update
 from local_stores.models import Role
@@ -64,7 +65,7 @@ def test_estimated_and_actual_costs_match_a_hand_computation(world, priced, djan
               mode=ArbitrationRun.Mode.COMMIT, gate=send_gate)
     campaign = campaign_send_start(campaign=campaign)
     with django_capture_on_commit_callbacks(execute=True):
-        dispatch.campaign_dispatch(campaign=campaign)
+        sending.campaign_dispatch(campaign=campaign)
     actual = budgets.campaign_cost_actual(Campaign.objects.select_related("operation", "network").get(pk=priced.pk))
     assert (actual.messages, actual.total, actual.branch) == (10, Decimal("0.50"), Decimal("0.35"))
     status = budgets.budget_status(budget)

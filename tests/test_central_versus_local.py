@@ -20,7 +20,7 @@ import pytest
 from django.utils import translation
 
 from approvals.services import proof_decide, proof_request
-from central.dispatch import campaigns_send_due
+from central.delivery.sending import campaigns_send_due
 from central.models import (
     ArbitrationRun,
     Campaign,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from approvals.services import _content_hash, proof_frozen_fields
-from central import dispatch
+from central.delivery import content, links, sending
 from central.models import Campaign, Delivery
 from local_stores.models import Node
 from local_stores.services import node_update
@@ -81,7 +81,7 @@ def test_each_customer_gets_head_office_s_message_signed_by_their_own_branch_as_
     Path(asset.file.path).write_bytes(BLUE)
 
     ids = Delivery.objects.filter(campaign=campaign).order_by("pk").values_list("pk", flat=True)
-    result = dispatch.dispatch_chunk(campaign_id=campaign.pk, first_id=ids.first(), last_id=ids.last())
+    result = sending.dispatch_chunk(campaign_id=campaign.pk, first_id=ids.first(), last_id=ids.last())
 
     # Anne (N1) and Bruno (N2) of the world, and the three added; Chloe (S1) gave no e-mail consent
     by_address = {item.to: item for item in sink.handler.received}
@@ -108,7 +108,7 @@ def test_each_customer_gets_head_office_s_message_signed_by_their_own_branch_as_
         sample = samples[name]
         assert sample["subject"] == message["Subject"] and sample["sender"] == name
         expected_text = (sample["text"].replace("Bonjour Camille,", f"Bonjour {delivery.customer.first_name},")
-                         .replace(f"{BASE}/u/preview", dispatch.unsubscribe_url(delivery.token)))
+                         .replace(f"{BASE}/u/preview", links.unsubscribe_url(delivery.token)))
         assert item.text.strip() == expected_text.strip()
 
 
@@ -150,7 +150,7 @@ def test_the_proof_page_shows_the_branches_samples(world, media):
 
 def test_a_customer_of_a_branch_opened_after_the_proof_gets_head_office_s_variant(world, media, sink):
     campaign, _asset = national_campaign(world)
-    send = dispatch.FrozenSend(campaign)
+    send = content.FrozenSend(campaign)
     newcomer = Node.objects.create(network=world.networks["alpha"], parent=world.nodes["NORTH"], kind="branch",
                                    code="N9", name="Douai", path=world.nodes["NORTH"].path + "nod_douai/")
     customer = add_customers(world, 1, prefix="n9-", branch="N1")[0]
@@ -195,7 +195,7 @@ def test_a_co_signed_national_sms_is_signed_by_each_customer_s_branch(world, set
     Node.objects.filter(pk=world.nodes["N2"].pk).update(name="Arras Gare")  # after approval
 
     ids = Delivery.objects.filter(campaign=campaign).order_by("pk").values_list("pk", flat=True)
-    dispatch.dispatch_chunk(campaign_id=campaign.pk, first_id=ids.first(), last_id=ids.last())
+    sending.dispatch_chunk(campaign_id=campaign.pk, first_id=ids.first(), last_id=ids.last())
 
     sent = {line["to"]: line["text"] for file in Path(tmp_path / "sms").glob("*.jsonl")
             for line in map(json.loads, file.read_text().splitlines())}

@@ -111,7 +111,7 @@ def test_objection_beats_consent_and_is_recorded(world):
 def test_a_stop_or_an_unsubscribe_made_through_relais_is_not_undone_by_a_file(world):
     """The CRM does not know yet that Anne replied STOP and that Bruno clicked an unsubscribe link:
     re-exporting their old consents subscribes nobody again; a consent dated after the STOP does."""
-    from central.dispatch import customer_consent_withdraw, customer_objection_record
+    from central.customers.consent import customer_consent_withdraw, customer_objection_record
 
     anne, bruno = world.customers["N1"], world.customers["N2"]
     Customer.objects.filter(pk=anne.pk).update(consent_sms="granted")

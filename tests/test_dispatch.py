@@ -27,8 +27,21 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from pypdf import PdfReader
 
-from central import dispatch, sms
+from central import sms
 from central.arbitration import rules_for
+from central.customers import consent
+from central.delivery import (
+    channels,
+    claims,
+    content,
+    control,
+    errors,
+    mail_merge,
+    quiet_hours,
+    rate_limit,
+    sending,
+)
+from central.delivery.links import click_target
 from central.models import (
     Campaign,
     CampaignEvent,
@@ -108,7 +121,7 @@ def test_every_selected_recipient_gets_exactly_one_message_with_the_right_header
     campaign = email_campaign(world, 5)
     deliveries = {d.customer.email: d for d in Delivery.objects.filter(campaign=campaign).select_related("customer")}
     assert len(deliveries) == 6  # five new customers and Anne
-    assert run(dispatch.campaign_dispatch, campaign=campaign) == 3
+    assert run(sending.campaign_dispatch, campaign=campaign) == 3
     assert sink.handler.addresses() == sorted(deliveries)
     assert sink.handler.connections == 3  # one SMTP connection per chunk
     for received in sink.handler.received:
@@ -132,7 +145,7 @@ def test_every_selected_recipient_gets_exactly_one_message_with_the_right_header
         assert len(links) == 1 and 'href="https://shop.example.test' not in html
         parts = urlsplit(links[0].replace("&amp;", "&"))
         assert parts.path == f"/t/c/{token}/"
-        assert dispatch.click_target(token, parse_qs(parts.query)["u"][0]) == TARGET
+        assert click_target(token, parse_qs(parts.query)["u"][0]) == TARGET
     sent = Delivery.objects.filter(campaign=campaign)
     assert {d.status for d in sent} == {DeliveryStatus.SENT}
     assert all(d.provider_id == f"<{d.token}@relais.localhost>" and d.sent_at and d.attempts == 1 for d in sent)
@@ -142,7 +155,7 @@ def test_every_selected_recipient_gets_exactly_one_message_with_the_right_header
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.SENT
     assert CampaignEvent.objects.get(campaign=campaign, action="sent").changes == {"sent": 6}
-    progress = dispatch.campaign_send_progress(campaign)
+    progress = control.campaign_send_progress(campaign)
     assert (progress["sent"], progress["total"], progress["failed"], progress["eta"]) == (6, 6, 0, None)
 
 
@@ -151,14 +164,14 @@ def test_dispatching_twice_or_a_redelivered_chunk_sends_nothing_more(world, sett
     settings.RELAIS_DISPATCH_CHUNK_SIZE = 4
     campaign = email_campaign(world, 5)
     with django_capture_on_commit_callbacks(execute=True):  # two dispatches queued before any task ran
-        dispatch.campaign_dispatch(campaign=campaign)
-        dispatch.campaign_dispatch(campaign=campaign)
+        sending.campaign_dispatch(campaign=campaign)
+        sending.campaign_dispatch(campaign=campaign)
     assert len(sink.handler.received) == 6 and len(set(sink.handler.addresses())) == 6
     for first, last in ranges(campaign, 4):  # the broker delivers the chunks again
         assert dispatch_chunk_task.apply(args=[campaign.pk, first, last]).get()["sent"] == 0
     assert len(sink.handler.received) == 6
     with pytest.raises(ValidationError, match="sending"):  # the campaign is sent: nothing to dispatch
-        dispatch.campaign_dispatch(campaign=campaign)
+        sending.campaign_dispatch(campaign=campaign)
     assert Contact.objects.count() == 6
 
 
@@ -166,8 +179,8 @@ def test_a_message_is_claimed_by_one_task_only(world, sink):
     campaign = email_campaign(world, 1)
     delivery = Delivery.objects.filter(campaign=campaign).first()
     now = timezone.now()
-    assert dispatch._claim(delivery.pk, campaign.pk, now) is True
-    assert dispatch._claim(delivery.pk, campaign.pk, now) is False
+    assert claims._claim(delivery.pk, campaign.pk, now) is True
+    assert claims._claim(delivery.pk, campaign.pk, now) is False
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts, delivery.claimed_at) == (DeliveryStatus.SENDING, 1, now)
 
@@ -191,7 +204,7 @@ def test_at_most_a_batch_is_in_flight_and_each_batch_is_marked_sent_at_once(worl
         claimed = Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.SENDING).count()
         seen.append((in_flight, claimed))
     hooks.append(look)
-    run(dispatch.campaign_dispatch, campaign=campaign)
+    run(sending.campaign_dispatch, campaign=campaign)
     assert [in_flight for in_flight, _claimed in seen] == [1, 2, 3, 1, 2, 3, 1, 2]
     assert max(claimed for _in_flight, claimed in seen) <= 3
     assert sent_count(campaign) == 8 and Contact.objects.count() == 8
@@ -205,7 +218,7 @@ def test_a_poison_recipient_fails_alone_in_its_batch_and_the_others_are_sent_onc
     add_customers(world, 1, prefix="poison", email="poison@example.test\r\nBcc: everyone@example.test")
     add_customers(world, 2, prefix="d")
     campaign = to_sending(world, campaign)
-    run(dispatch.campaign_dispatch, campaign=campaign)
+    run(sending.campaign_dispatch, campaign=campaign)
     poison = Delivery.objects.get(campaign=campaign, customer__last_name="Poison000")
     assert (poison.status, poison.reason, poison.attempts) == (DeliveryStatus.FAILED, DeliveryReason.ERROR, 1)
     assert "ValueError" in poison.last_error
@@ -213,7 +226,7 @@ def test_a_poison_recipient_fails_alone_in_its_batch_and_the_others_are_sent_onc
     assert sorted(sink.handler.addresses()) == expected  # each once, whichever batch the poison shared
     assert sent_count(campaign) == 5 and Contact.objects.count() == 5
     for first, last in ranges(campaign, 10):  # the chunk again (a redelivery): nothing more
-        again = dispatch.dispatch_chunk(campaign_id=campaign.pk, first_id=first, last_id=last)
+        again = sending.dispatch_chunk(campaign_id=campaign.pk, first_id=first, last_id=last)
         assert (again.sent, again.failed) == (0, 0)
     assert len(sink.handler.received) == 5 and Contact.objects.count() == 5
     campaign.refresh_from_db()
@@ -237,7 +250,7 @@ def test_consent_withdrawn_between_the_claim_and_the_send_is_honoured(world, set
                                                          content_type="application/x-www-form-urlencoded")
         assert response.status_code == 200
     hooks.append(after(1, unsubscribe))
-    run(dispatch.campaign_dispatch, campaign=campaign)
+    run(sending.campaign_dispatch, campaign=campaign)
     assert when == [DeliveryStatus.SENDING]  # claimed with its batch before the unsubscription
     last.refresh_from_db()
     assert (last.status, last.reason) == (DeliveryStatus.CANCELLED, DeliveryReason.OBJECTION)
@@ -253,8 +266,8 @@ def test_a_chunk_run_twice_side_by_side_sends_each_message_once(world, settings,
     (first, last), = ranges(campaign, 10)
     second = []
     hooks.append(after(1, lambda: second.append(
-        dispatch.dispatch_chunk(campaign_id=campaign.pk, first_id=first, last_id=last))))
-    result = dispatch.dispatch_chunk(campaign_id=campaign.pk, first_id=first, last_id=last)
+        sending.dispatch_chunk(campaign_id=campaign.pk, first_id=first, last_id=last))))
+    result = sending.dispatch_chunk(campaign_id=campaign.pk, first_id=first, last_id=last)
     (inner,) = second
     assert (inner.sent, inner.skipped) == (4, 0)  # the first task's batch (2 messages) was claimed
     assert (result.sent, result.skipped) == (2, 4)
@@ -271,12 +284,12 @@ def test_pausing_in_the_middle_of_a_batch_puts_its_claimed_messages_back_as_they
     settings.RELAIS_DISPATCH_BATCH_SIZE = 50
     campaign = email_campaign(world, 5)
     manager = world.users["branch_manager"]
-    hooks.append(after(2, lambda: dispatch.campaign_send_pause(campaign=campaign, paused_by=manager)))
-    run(dispatch.campaign_dispatch, campaign=campaign)
+    hooks.append(after(2, lambda: control.campaign_send_pause(campaign=campaign, paused_by=manager)))
+    run(sending.campaign_dispatch, campaign=campaign)
     rest = Delivery.objects.filter(campaign=campaign).exclude(status=DeliveryStatus.SENT)
     assert len(sink.handler.received) == 2 and sent_count(campaign) == 2
     assert {(d.status, d.attempts, d.claimed_at) for d in rest} == {(DeliveryStatus.QUEUED, 0, None)}
-    run(dispatch.campaign_send_resume, campaign=campaign, resumed_by=manager)
+    run(control.campaign_send_resume, campaign=campaign, resumed_by=manager)
     addresses = sink.handler.addresses()
     assert len(addresses) == 6 and len(set(addresses)) == 6
     assert set(Delivery.objects.filter(campaign=campaign).values_list("attempts", flat=True)) == {1}
@@ -289,14 +302,14 @@ def test_a_worker_lost_in_the_middle_of_a_batch_sends_again_only_what_the_provid
     campaign = email_campaign(world, 7)
     ids = list(Delivery.objects.filter(campaign=campaign).order_by("pk").values_list("pk", flat=True))
     lost = timezone.now() - timedelta(minutes=20)
-    assert dispatch._claim_batch(ids[:4], campaign.pk, lost) == ids[:4]
-    assert dispatch._claim_batch(ids[:4], campaign.pk, timezone.now()) == []  # taken: nobody else gets them
-    channel = dispatch.EmailChannel(campaign)
+    assert claims.claim_batch(ids[:4], campaign.pk, lost) == ids[:4]
+    assert claims.claim_batch(ids[:4], campaign.pk, timezone.now()) == []  # taken: nobody else gets them
+    channel = channels.EmailChannel(campaign)
     accepted = list(Delivery.objects.filter(pk__in=ids[:2]).select_related("customer"))
     for delivery in accepted:
         channel.send(delivery)
     channel.close()
-    outcome = run(dispatch.dispatch_recover)
+    outcome = run(sending.dispatch_recover)
     assert outcome["requeued"] == 4
     counts = {address: sink.handler.count(address) for address in statuses(campaign)}
     twice = {address for address, count in counts.items() if count == 2}
@@ -315,23 +328,23 @@ def test_an_error_in_the_middle_of_a_batch_keeps_what_was_sent_and_releases_the_
     settings.RELAIS_DISPATCH_BATCH_SIZE = 50
     campaign = email_campaign(world, 4)
     (first, last), = ranges(campaign, 10)
-    original, calls = dispatch._recheck_row, []
+    original, calls = claims._recheck_row, []
 
     def database_gone_at_the_third(channel, params):
         calls.append(params)
         if len(calls) == 3:
-            raise dispatch.DatabaseError("server closed the connection unexpectedly")
+            raise claims.DatabaseError("server closed the connection unexpectedly")
         return original(channel, params)
 
-    monkeypatch.setattr(dispatch, "_recheck_row", database_gone_at_the_third)
-    with pytest.raises(dispatch.DatabaseError):
-        dispatch.dispatch_chunk(campaign_id=campaign.pk, first_id=first, last_id=last)
+    monkeypatch.setattr(claims, "_recheck_row", database_gone_at_the_third)
+    with pytest.raises(claims.DatabaseError):
+        sending.dispatch_chunk(campaign_id=campaign.pk, first_id=first, last_id=last)
     rows = list(Delivery.objects.filter(campaign=campaign).order_by("pk").values_list("status", "attempts"))
     assert rows == [(DeliveryStatus.SENT, 1), (DeliveryStatus.SENT, 1), (DeliveryStatus.SENDING, 1),
                     (DeliveryStatus.QUEUED, 0), (DeliveryStatus.QUEUED, 0)]
     assert len(sink.handler.received) == 2 and Contact.objects.count() == 2
-    monkeypatch.setattr(dispatch, "_recheck_row", original)
-    run(dispatch.dispatch_recover, stale_after=timedelta(0))
+    monkeypatch.setattr(claims, "_recheck_row", original)
+    run(sending.dispatch_recover, stale_after=timedelta(0))
     addresses = sink.handler.addresses()
     assert len(addresses) == 5 and len(set(addresses)) == 5
     assert sorted(Delivery.objects.filter(campaign=campaign).values_list("attempts", flat=True)) == [1, 1, 1, 1, 2]
@@ -353,8 +366,8 @@ def test_the_recheck_falls_back_to_a_plain_query_where_statements_cannot_be_prep
     campaign = email_campaign(transactional_world, 1)
     delivery = Delivery.objects.filter(campaign=campaign).select_related("customer").first()
     now = timezone.now()
-    assert dispatch._claim(delivery.pk, campaign.pk, now)
-    assert dispatch._recheck(delivery, now) == ""  # prepared
+    assert claims._claim(delivery.pk, campaign.pk, now)
+    assert claims._recheck(delivery, now) == ""  # prepared
     original = psycopg.Cursor.execute
 
     def no_prepared_statements(self, query, params=None, *, prepare=None, binary=None):
@@ -364,10 +377,10 @@ def test_the_recheck_falls_back_to_a_plain_query_where_statements_cannot_be_prep
 
     monkeypatch.setattr(psycopg.Cursor, "execute", no_prepared_statements)
     Customer.objects.filter(pk=delivery.customer_id).update(objected_at=now)
-    assert dispatch._recheck(delivery, now) == DeliveryReason.OBJECTION  # the plain query
-    assert connection.connection in dispatch._unprepared
+    assert claims._recheck(delivery, now) == DeliveryReason.OBJECTION  # the plain query
+    assert connection.connection in claims._unprepared
     Customer.objects.filter(pk=delivery.customer_id).update(objected_at=None)
-    assert dispatch._recheck(delivery, now) == ""
+    assert claims._recheck(delivery, now) == ""
 
 
 # --- Failures: poison, hard bounce, temporary errors -----------------------------------------------
@@ -381,7 +394,7 @@ def test_a_poison_recipient_and_a_hard_bounce_fail_alone_and_the_bounce_is_suppr
     add_customers(world, 1, prefix="bounce", email="Bounce.Me@Example.test")
     add_customers(world, 1, prefix="poison", email="poison@example.test\nBcc: everyone@example.test")
     campaign = to_sending(world, campaign)
-    run(dispatch.campaign_dispatch, campaign=campaign)
+    run(sending.campaign_dispatch, campaign=campaign)
     by_name = {d.customer.last_name: d for d in Delivery.objects.filter(campaign=campaign).select_related("customer")}
     bounce, poison = by_name["Bounce000"], by_name["Poison000"]
     assert (bounce.status, bounce.reason) == (DeliveryStatus.FAILED, DeliveryReason.HARD_BOUNCE)
@@ -395,7 +408,7 @@ def test_a_poison_recipient_and_a_hard_bounce_fail_alone_and_the_bounce_is_suppr
     assert campaign.status == CampaignStatus.SENT and Contact.objects.count() == 3
     # the suppressed address is refused before the next message to it, whoever holds it
     bounce.customer.refresh_from_db()
-    assert dispatch.consent_problem(bounce.customer, "email") == DeliveryReason.SUPPRESSED
+    assert consent.consent_problem(bounce.customer, "email") == DeliveryReason.SUPPRESSED
 
 
 def test_a_451_is_retried_with_exponential_back_off_then_succeeds(world, settings, sink):
@@ -405,20 +418,20 @@ def test_a_451_is_retried_with_exponential_back_off_then_succeeds(world, setting
     (first, last), = ranges(campaign, 10)
     grey = Delivery.objects.get(campaign=campaign, customer__email="c1@example.test")
     t0 = timezone.now()
-    result = dispatch.dispatch_chunk(campaign_id=campaign.pk, first_id=first, last_id=last, now=t0)
+    result = sending.dispatch_chunk(campaign_id=campaign.pk, first_id=first, last_id=last, now=t0)
     grey.refresh_from_db()
     assert (result.sent, result.retrying) == (2, 1)
     assert (grey.status, grey.attempts, grey.retry_at) == (DeliveryStatus.QUEUED, 1, t0 + timedelta(seconds=60))
     assert grey.last_error.startswith("451") and result.resume_at == grey.retry_at
     # not due yet: nothing is tried
-    dispatch.dispatch_chunk(campaign_id=campaign.pk, first_id=first, last_id=last, now=t0 + timedelta(seconds=30))
+    sending.dispatch_chunk(campaign_id=campaign.pk, first_id=first, last_id=last, now=t0 + timedelta(seconds=30))
     grey.refresh_from_db()
     assert grey.attempts == 1
     t1 = t0 + timedelta(seconds=61)  # due: greylisted again, next wait twice as long
-    dispatch.dispatch_chunk(campaign_id=campaign.pk, first_id=first, last_id=last, now=t1)
+    sending.dispatch_chunk(campaign_id=campaign.pk, first_id=first, last_id=last, now=t1)
     grey.refresh_from_db()
     assert (grey.status, grey.attempts, grey.retry_at) == (DeliveryStatus.QUEUED, 2, t1 + timedelta(seconds=120))
-    result = dispatch.dispatch_chunk(campaign_id=campaign.pk, first_id=first, last_id=last,
+    result = sending.dispatch_chunk(campaign_id=campaign.pk, first_id=first, last_id=last,
                                      now=t1 + timedelta(seconds=121))
     grey.refresh_from_db()
     assert (result.sent, grey.status, grey.attempts, result.resume_at) == (1, DeliveryStatus.SENT, 3, None)
@@ -432,7 +445,7 @@ def test_the_chunk_task_waits_for_its_retries_and_gives_up_after_the_last_attemp
     settings.RELAIS_DISPATCH_MAX_ATTEMPTS = 3
     campaign = email_campaign(world, 3)
     sink.handler.greylist.update({"c0@example.test": 1, "c2@example.test": 99})
-    run(dispatch.campaign_dispatch, campaign=campaign)
+    run(sending.campaign_dispatch, campaign=campaign)
     once = Delivery.objects.get(campaign=campaign, customer__email="c0@example.test")
     never = Delivery.objects.get(campaign=campaign, customer__email="c2@example.test")
     assert (once.status, once.attempts) == (DeliveryStatus.SENT, 2)
@@ -447,7 +460,7 @@ def test_an_unreachable_smtp_server_is_a_temporary_error(world, settings, sink):
     campaign = email_campaign(world, 1)
     settings.EMAIL_PORT = free_port()  # nobody listens there
     (first, last), = ranges(campaign, 10)
-    result = dispatch.dispatch_chunk(campaign_id=campaign.pk, first_id=first, last_id=last)
+    result = sending.dispatch_chunk(campaign_id=campaign.pk, first_id=first, last_id=last)
     assert result.retrying == 2 and result.resume_at is not None
     assert set(Delivery.objects.filter(campaign=campaign).values_list("status", flat=True)) == {DeliveryStatus.QUEUED}
     assert "Connection" in Delivery.objects.filter(campaign=campaign).first().last_error
@@ -456,7 +469,7 @@ def test_an_unreachable_smtp_server_is_a_temporary_error(world, settings, sink):
 def test_a_connection_dropped_by_the_server_between_two_messages_is_opened_again_at_once(world, hooks, sink, run):
     campaign = email_campaign(world, 4)
     hooks.append(after(2, lambda backend: backend.connection.sock.shutdown(socket.SHUT_RDWR)))  # hung up
-    run(dispatch.campaign_dispatch, campaign=campaign)
+    run(sending.campaign_dispatch, campaign=campaign)
     assert len(sink.handler.received) == 5 and len(set(sink.handler.addresses())) == 5
     assert set(Delivery.objects.filter(campaign=campaign).values_list("attempts", flat=True)) == {1}
     assert sink.handler.connections == 2
@@ -469,18 +482,18 @@ def test_pause_stops_before_the_next_message_and_resume_sends_no_duplicate(world
     settings.RELAIS_DISPATCH_CHUNK_SIZE = 4
     campaign = email_campaign(world, 8)
     manager = world.users["branch_manager"]
-    hooks.append(after(3, lambda: dispatch.campaign_send_pause(campaign=campaign, paused_by=manager)))
-    assert run(dispatch.campaign_dispatch, campaign=campaign) == 3
+    hooks.append(after(3, lambda: control.campaign_send_pause(campaign=campaign, paused_by=manager)))
+    assert run(sending.campaign_dispatch, campaign=campaign) == 3
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.PAUSED
     assert len(sink.handler.received) == 3  # the first chunk stopped after its third message, the others at once
     assert list(statuses(campaign).values()).count(DeliveryStatus.QUEUED) == 6
-    progress = dispatch.campaign_send_progress(campaign)
+    progress = control.campaign_send_progress(campaign)
     assert (progress["sent"], progress["queued"], progress["total"], progress["rate_per_min"]) == (3, 6, 9, 0.6)
     assert progress["eta"] > timezone.now()
     with pytest.raises(ValidationError):
-        dispatch.campaign_send_pause(campaign=campaign, paused_by=manager)
-    run(dispatch.campaign_send_resume, campaign=campaign, resumed_by=manager)
+        control.campaign_send_pause(campaign=campaign, paused_by=manager)
+    run(control.campaign_send_resume, campaign=campaign, resumed_by=manager)
     addresses = sink.handler.addresses()
     assert len(addresses) == 9 and len(set(addresses)) == 9
     campaign.refresh_from_db()
@@ -495,24 +508,24 @@ def test_only_those_who_may_change_the_campaign_pause_it(world, sink):
 
     for actor in ("sibling_branch_manager", "other_network_head_office", "analyst"):
         with pytest.raises(PermissionDenied):
-            dispatch.campaign_send_pause(campaign=campaign, paused_by=world.users[actor])
-    dispatch.campaign_send_pause(campaign=campaign, paused_by=world.users["head_office"])
+            control.campaign_send_pause(campaign=campaign, paused_by=world.users[actor])
+    control.campaign_send_pause(campaign=campaign, paused_by=world.users["head_office"])
 
 
 def test_cancelling_the_send_cancels_what_is_still_queued(world, settings, hooks, sink, run):
     campaign = email_campaign(world, 5)
-    hooks.append(after(2, lambda: dispatch.campaign_send_cancel(campaign=campaign,
+    hooks.append(after(2, lambda: control.campaign_send_cancel(campaign=campaign,
                                                                 cancelled_by=world.users["branch_manager"])))
-    run(dispatch.campaign_dispatch, campaign=campaign)
+    run(sending.campaign_dispatch, campaign=campaign)
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.CANCELLED
     assert len(sink.handler.received) == 2
     cancelled = Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.CANCELLED)
     assert cancelled.count() == 4 and {d.reason for d in cancelled} == {DeliveryReason.CAMPAIGN_CANCELLED}
     with pytest.raises(ValidationError):
-        dispatch.campaign_dispatch(campaign=campaign)
+        sending.campaign_dispatch(campaign=campaign)
     (first, last), = ranges(campaign, 10)
-    assert dispatch.dispatch_chunk(campaign_id=campaign.pk, first_id=first, last_id=last).stopped == "cancelled"
+    assert sending.dispatch_chunk(campaign_id=campaign.pk, first_id=first, last_id=last).stopped == "cancelled"
     assert len(sink.handler.received) == 2
 
 
@@ -522,7 +535,7 @@ def test_cancelling_the_send_cancels_what_is_still_queued(world, settings, hooks
 def test_an_unsubscription_between_two_chunks_stops_that_customers_messages_on_every_channel(world, settings, sink):
     campaign = email_campaign(world, 3)
     chunks = ranges(campaign, 2)
-    first_chunk = dispatch.dispatch_chunk(campaign_id=campaign.pk, first_id=chunks[0][0], last_id=chunks[0][1])
+    first_chunk = sending.dispatch_chunk(campaign_id=campaign.pk, first_id=chunks[0][0], last_id=chunks[0][1])
     assert first_chunk.sent == 2
     later = Delivery.objects.filter(campaign=campaign, pk__gte=chunks[1][0]).select_related("customer").first()
     # the same customer has an SMS waiting in another campaign
@@ -537,7 +550,7 @@ def test_an_unsubscription_between_two_chunks_stops_that_customers_messages_on_e
                                                      content_type="application/x-www-form-urlencoded")
     assert response.status_code == 200
     for first, last in chunks[1:]:
-        dispatch.dispatch_chunk(campaign_id=campaign.pk, first_id=first, last_id=last)
+        sending.dispatch_chunk(campaign_id=campaign.pk, first_id=first, last_id=last)
     later.refresh_from_db()
     waiting_sms.refresh_from_db()
     assert (later.status, later.reason) == (DeliveryStatus.CANCELLED, DeliveryReason.OBJECTION)
@@ -563,7 +576,7 @@ def test_consent_is_read_again_just_before_each_message(world, settings, hooks, 
                         c3.email: DeliveryReason.SUPPRESSED})
 
     hooks.append(after(1, meanwhile))
-    run(dispatch.campaign_dispatch, campaign=campaign)
+    run(sending.campaign_dispatch, campaign=campaign)
     reasons = dict(Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.CANCELLED)
                    .values_list("customer__email", "reason"))
     assert len(changed) == 3 and reasons == changed
@@ -586,11 +599,11 @@ def test_quiet_hours_hold_the_messages_until_they_end(world, sink):
     rules.quiet_from, rules.quiet_until = clock(20, 30), clock(8, 0)
     rules.save()
     (first, last), = ranges(campaign, 10)
-    result = dispatch.dispatch_chunk(campaign_id=campaign.pk, first_id=first, last_id=last, now=local(0, 22))
+    result = sending.dispatch_chunk(campaign_id=campaign.pk, first_id=first, last_id=last, now=local(0, 22))
     assert (result.stopped, result.resume_at, result.sent) == ("quiet_hours", local(1, 8), 0)
     assert sink.handler.received == []
     assert set(Delivery.objects.filter(campaign=campaign).values_list("status", flat=True)) == {DeliveryStatus.QUEUED}
-    result = dispatch.dispatch_chunk(campaign_id=campaign.pk, first_id=first, last_id=last, now=local(1, 8))
+    result = sending.dispatch_chunk(campaign_id=campaign.pk, first_id=first, last_id=last, now=local(1, 8))
     assert result.sent == 3 and len(sink.handler.received) == 3
 
 
@@ -606,14 +619,14 @@ def test_quiet_hours_end(world, start, end, now, expected):
     rules = rules_for(world.networks["alpha"])
     rules.quiet_from, rules.quiet_until = clock(*start), clock(*end)
     day, hour, minute = now
-    answer = dispatch.quiet_hours_end(rules, local(day, hour, minute))
+    answer = quiet_hours.quiet_hours_end(rules, local(day, hour, minute))
     assert answer == (local(*expected) if expected else None)
 
 
 def test_the_rate_limit_spaces_the_messages_of_a_channel(settings):
     settings.RELAIS_RATE_LIMIT_REDIS_URL = ""
     settings.RELAIS_RATE_LIMITS = {"email": 20.0, "sms": 0}
-    limiter = dispatch.RateLimiter()
+    limiter = rate_limit.RateLimiter()
     started = time.monotonic()
     for _ in range(30):  # a burst of 20, then one every 50 ms
         limiter.acquire("email")
@@ -631,7 +644,7 @@ def test_the_redis_bucket_is_shared_by_every_worker(settings):
         redis.Redis.from_url(url, socket_timeout=1).ping()
     except redis.RedisError:
         pytest.skip("no Redis on loopback")
-    workers = [dispatch.RedisBucket(url), dispatch.RedisBucket(url)]
+    workers = [rate_limit.RedisBucket(url), rate_limit.RedisBucket(url)]
     key = f"test-{uuid.uuid4().hex}"
     started, taken = time.monotonic(), 0
     while taken < 30:
@@ -651,20 +664,20 @@ def test_claims_of_a_lost_worker_are_queued_again_and_what_was_sent_is_not_sent_
     message, then the worker died before committing *sent* — that message goes twice."""
     campaign = email_campaign(world, 5)
     chunks = ranges(campaign, 2)
-    dispatch.dispatch_chunk(campaign_id=campaign.pk, first_id=chunks[0][0], last_id=chunks[0][1])
+    sending.dispatch_chunk(campaign_id=campaign.pk, first_id=chunks[0][0], last_id=chunks[0][1])
     lost = timezone.now() - timedelta(minutes=20)
     claimed_only, accepted, fresh = Delivery.objects.filter(campaign=campaign, pk__gte=chunks[1][0]).order_by(
         "pk").select_related("customer")[:3]
     for delivery in (claimed_only, accepted):  # the worker claimed these two, then died
-        assert dispatch._claim(delivery.pk, campaign.pk, lost)
-    dispatch.EmailChannel(campaign).send(Delivery.objects.select_related("customer").get(pk=accepted.pk))
-    assert dispatch._claim(fresh.pk, campaign.pk, timezone.now())  # another worker, alive, is sending this one
-    outcome = run(dispatch.dispatch_recover)
+        assert claims._claim(delivery.pk, campaign.pk, lost)
+    channels.EmailChannel(campaign).send(Delivery.objects.select_related("customer").get(pk=accepted.pk))
+    assert claims._claim(fresh.pk, campaign.pk, timezone.now())  # another worker, alive, is sending this one
+    outcome = run(sending.dispatch_recover)
     assert outcome["requeued"] == 2
     fresh.refresh_from_db()
     assert fresh.status == DeliveryStatus.SENDING  # a live claim is left alone
     Delivery.objects.filter(pk=fresh.pk).update(status=DeliveryStatus.QUEUED, claimed_at=None)  # (its worker's job)
-    outcome = run(dispatch.dispatch_recover, stale_after=timedelta(0))
+    outcome = run(sending.dispatch_recover, stale_after=timedelta(0))
     assert outcome["chunks"] >= 1
     assert all(status == DeliveryStatus.SENT for status in statuses(campaign).values())
     counts = {address: sink.handler.count(address) for address in statuses(campaign)}
@@ -680,7 +693,7 @@ def test_a_message_that_kills_its_worker_again_and_again_is_given_up(world, sett
     killer = Delivery.objects.filter(campaign=campaign).first()
     Delivery.objects.filter(pk=killer.pk).update(attempts=2)  # claimed and lost twice already
     (first, last), = ranges(campaign, 10)
-    dispatch.dispatch_chunk(campaign_id=campaign.pk, first_id=first, last_id=last)
+    sending.dispatch_chunk(campaign_id=campaign.pk, first_id=first, last_id=last)
     killer.refresh_from_db()
     assert (killer.status, killer.reason) == (DeliveryStatus.FAILED, DeliveryReason.GAVE_UP)
     assert sink.handler.count(killer.customer.email) == 0
@@ -702,7 +715,7 @@ def test_sms_through_the_file_backend_with_the_stop_mention_and_the_cost_of_its_
     settings.RELAIS_SMS_COST_PER_SEGMENT = "0.0450"
     settings.RELAIS_RATE_LIMIT_REDIS_URL = ""
     campaign = sms_campaign(world)
-    run(dispatch.campaign_dispatch, campaign=campaign)
+    run(sending.campaign_dispatch, campaign=campaign)
     lines = [json.loads(line) for path in tmp_path.glob("*.jsonl") for line in path.read_text().splitlines()]
     assert sorted(line["to"] for line in lines) == ["+33600000000", "+33600000001"]
     assert {line["text"] for line in lines} == {SMS_TEXT}
@@ -790,7 +803,7 @@ def test_the_twilio_adapter_speaks_http_to_the_provider(provider):
 def test_sms_through_the_provider_stop_invalid_numbers_and_throttling(world, settings, provider, run):
     settings.RELAIS_DISPATCH_RETRY_SECONDS = 3600
     campaign = sms_campaign(world, reachable=4)
-    run(dispatch.campaign_dispatch, campaign=campaign)
+    run(sending.campaign_dispatch, campaign=campaign)
     by_mobile = {d.customer.mobile: d for d in Delivery.objects.filter(campaign=campaign).select_related("customer")}
     ok, stop, invalid, throttled = (by_mobile[f"06000000{i:02d}"] for i in range(4))
     assert (ok.status, ok.provider_id, ok.segments, ok.cost) == (DeliveryStatus.SENT, "SM0001", 2, Decimal("0.0900"))
@@ -817,7 +830,7 @@ def test_a_print_campaign_makes_its_mail_merge_and_the_store_flyer(world, settin
     campaign = to_sending(world, campaign)
     Customer.objects.filter(last_name="Gone000").update(objected_at=timezone.now())  # since the arbitration
     assert Delivery.objects.filter(campaign=campaign).count() == 4
-    run(dispatch.campaign_dispatch, campaign=campaign)
+    run(sending.campaign_dispatch, campaign=campaign)
     merge = PrintFile.objects.get(campaign=campaign, kind=PrintFile.Kind.MAIL_MERGE)
     assert merge.file.name.startswith("print/") and (tmp_path / merge.file.name).exists()
     pages = [page.extract_text() for page in PdfReader(BytesIO(merge.file.read())).pages]
@@ -837,27 +850,27 @@ def test_a_print_campaign_makes_its_mail_merge_and_the_store_flyer(world, settin
     assert Contact.objects.filter(channel="post").count() == 3
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.SENT
-    assert dispatch.campaign_print_produce(campaign_id=campaign.pk) == []  # a second run prints nothing
+    assert mail_merge.campaign_print_produce(campaign_id=campaign.pk) == []  # a second run prints nothing
     assert PrintFile.objects.filter(campaign=campaign).count() == 2
 
 
 def test_the_sms_stop_mention_survives_any_merge():
     compiled = type("C", (), {"merge": lambda self, values: "Bonjour"})()
     customer = Customer(first_name="A", last_name="B")
-    assert dispatch.sms_text(compiled, customer, "t_x", "STOP au 36173") == "Bonjour STOP au 36173"
+    assert content.sms_text(compiled, customer, "t_x", "STOP au 36173") == "Bonjour STOP au 36173"
 
 
 def test_unknown_email_errors_are_classified():
     import smtplib
 
-    assert isinstance(dispatch.email_failure(smtplib.SMTPServerDisconnected("gone")), dispatch.TemporaryFailure)
-    assert isinstance(dispatch.email_failure(ConnectionRefusedError()), dispatch.TemporaryFailure)
-    data = dispatch.email_failure(smtplib.SMTPDataError(554, b"5.7.1 Message rejected as spam"))
-    assert isinstance(data, dispatch.PermanentFailure) and not data.suppress
-    hard = dispatch.email_failure(smtplib.SMTPDataError(550, b"5.1.1 mailbox unavailable"))
+    assert isinstance(errors.email_failure(smtplib.SMTPServerDisconnected("gone")), errors.TemporaryFailure)
+    assert isinstance(errors.email_failure(ConnectionRefusedError()), errors.TemporaryFailure)
+    data = errors.email_failure(smtplib.SMTPDataError(554, b"5.7.1 Message rejected as spam"))
+    assert isinstance(data, errors.PermanentFailure) and not data.suppress
+    hard = errors.email_failure(smtplib.SMTPDataError(550, b"5.1.1 mailbox unavailable"))
     assert hard.suppress and hard.reason == DeliveryReason.HARD_BOUNCE
-    assert isinstance(dispatch.email_failure(smtplib.SMTPDataError(452, b"4.3.1 full")), dispatch.TemporaryFailure)
-    assert dispatch.email_failure(ValueError("bug")) is None
+    assert isinstance(errors.email_failure(smtplib.SMTPDataError(452, b"4.3.1 full")), errors.TemporaryFailure)
+    assert errors.email_failure(ValueError("bug")) is None
 
     class AnymailAPIError(Exception):
         status_code = 502
@@ -865,8 +878,8 @@ def test_unknown_email_errors_are_classified():
     class AnymailRecipientsRefused(Exception):
         pass
 
-    assert isinstance(dispatch.email_failure(AnymailAPIError()), dispatch.TemporaryFailure)
-    assert dispatch.email_failure(AnymailRecipientsRefused()).suppress
+    assert isinstance(errors.email_failure(AnymailAPIError()), errors.TemporaryFailure)
+    assert errors.email_failure(AnymailRecipientsRefused()).suppress
 
 
 def test_the_days_scheduled_campaigns_are_arbitrated_started_and_sent_once(world, settings, django_capture_on_commit_callbacks):
@@ -875,7 +888,7 @@ def test_the_days_scheduled_campaigns_are_arbitrated_started_and_sent_once(world
     from django.core import mail
 
     from approvals.services import proof_request
-    from central.dispatch import campaigns_send_due
+    from central.delivery.sending import campaigns_send_due
     from central.models import Campaign, CampaignStatus, Delivery
     from central.services import campaign_schedule, campaign_update
     from tests.dispatching import SLOT_VALUES, add_customers, approve_all, email_version

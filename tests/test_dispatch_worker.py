@@ -24,7 +24,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connection
 
-from central import dispatch
+from central.delivery import sending
 from central.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
 from tests.dispatching import email_campaign
 
@@ -131,7 +131,7 @@ def test_every_recipient_gets_exactly_one_message_through_the_broker_and_a_real_
     sink.handler.greylist["c3@example.test"] = 1  # its chunk's task queues itself again, with an eta
     if workers is not None:
         workers.start()
-    chunks = dispatch.campaign_dispatch(campaign=campaign)  # not in a transaction: queued at once
+    chunks = sending.campaign_dispatch(campaign=campaign)  # not in a transaction: queued at once
     assert chunks == 5
     wait_for(lambda: Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SENT, 120,
              "the end of the send", workers)
@@ -152,7 +152,7 @@ def test_a_killed_worker_loses_nothing_and_a_restarted_one_finishes_the_send(
     campaign = email_campaign(transactional_world, 59)  # 60 messages: a burst of 10, then 10 per second
     sink.handler.received.clear()
     first = workers.start()
-    dispatch.campaign_dispatch(campaign=campaign)
+    sending.campaign_dispatch(campaign=campaign)
     sent = Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.SENT)
     wait_for(lambda: sent.count() >= 15, 60, "the first messages", workers)
     workers.kill(first)  # mid-send: unacknowledged chunk tasks, perhaps a message being handed over
@@ -164,7 +164,7 @@ def test_a_killed_worker_loses_nothing_and_a_restarted_one_finishes_the_send(
     # the broker redelivers the killed worker's tasks (after the visibility timeout, on Redis); the
     # recovery task queues its interrupted claims again and dispatches the rest
     workers.start()
-    dispatch.dispatch_recover(stale_after=timedelta(0))
+    sending.dispatch_recover(stale_after=timedelta(0))
     # while waiting, the periodic recovery runs as beat runs it in production (every 5 minutes, here
     # every 10 s, for claims older than 30 s: a live batch of 50 at 10 messages/s takes 5 s): one CI
     # run in two once left deliveries waiting for it (see the closing note of 2026-11-29)
@@ -172,7 +172,7 @@ def test_a_killed_worker_loses_nothing_and_a_restarted_one_finishes_the_send(
 
     def sent_all() -> bool:
         if time.monotonic() - last_recovery[0] > 10:
-            dispatch.dispatch_recover(stale_after=timedelta(seconds=30))
+            sending.dispatch_recover(stale_after=timedelta(seconds=30))
             last_recovery[0] = time.monotonic()
         return Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SENT
 

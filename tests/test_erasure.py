@@ -8,9 +8,9 @@ from datetime import date
 
 import pytest
 
-from central import dispatch
 from central.arbitration import arbitrate
-from central.dispatch import address_hash
+from central.customers.consent import address_hash
+from central.delivery import tracking
 from central.models import (
     Candidate,
     ConsentEvent,
@@ -47,7 +47,7 @@ def erased_world(world, django_capture_on_commit_callbacks):
                             amount="10.00", recorded_at="2026-11-02T10:00:00Z")
     delivery = Delivery.objects.create(campaign=sent, customer=zoe, channel="email", status=DeliveryStatus.SENT,
                                        last_error=f"450 {email} busy", provider_id="<zoe@relais>")
-    dispatch.tracking_record(delivery=delivery, kind=TrackingEvent.Kind.CLICK, url=f"https://shop.example/?u={email}")
+    tracking.tracking_record(delivery=delivery, kind=TrackingEvent.Kind.CLICK, url=f"https://shop.example/?u={email}")
     ProviderEvent.objects.create(delivery=delivery, kind=ProviderEvent.Kind.DEFERRED, esp="Mailgun", event_id="e1",
                                  detail=f"mailbox {email} full", occurred_at="2026-11-02T10:00:00Z")
     in_flight = email_campaign(world, 0)

@@ -15,7 +15,7 @@ import pytest
 from django.core.files.storage import default_storage
 
 from approvals.models import Proof
-from central import dispatch
+from central.delivery import claims, control, links, send_state, sending
 from central.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
 from local_stores.models import Node
 from local_stores.services import node_update
@@ -41,9 +41,9 @@ RED = png_bytes((16, 12), "red")
 BLUE = png_bytes((30, 30), "blue")
 
 
-def dispatch_all(campaign: Campaign) -> dispatch.ChunkResult:
+def dispatch_all(campaign: Campaign) -> claims.ChunkResult:
     ids = Delivery.objects.filter(campaign=campaign).order_by("pk").values_list("pk", flat=True)
-    return dispatch.dispatch_chunk(campaign_id=campaign.pk, first_id=ids.first(), last_id=ids.last())
+    return sending.dispatch_chunk(campaign_id=campaign.pk, first_id=ids.first(), last_id=ids.last())
 
 
 def branch_campaign(world, media):
@@ -98,8 +98,8 @@ def test_the_messages_received_are_the_approved_proof_after_the_branch_and_the_i
         assert message["Reply-To"].addresses[0].addr_spec == "lille@alpha.example.test"
         # the text part is the proof's, but for the recipient's first name and their own links
         expected_text = (proof.text.replace("Bonjour Camille,", f"Bonjour {delivery.customer.first_name},")
-                         .replace(f"{BASE}/u/preview", dispatch.unsubscribe_url(delivery.token))
-                         .replace(f"{BASE}/v/preview", dispatch.view_online_url(delivery.token)))
+                         .replace(f"{BASE}/u/preview", links.unsubscribe_url(delivery.token))
+                         .replace(f"{BASE}/v/preview", links.view_online_url(delivery.token)))
         assert item.text.strip() == expected_text.strip()
         html = item.html
         assert image_sources(html)[0] == frozen_url  # (then the open pixel)
@@ -110,7 +110,7 @@ def test_the_messages_received_are_the_approved_proof_after_the_branch_and_the_i
     assert Path(asset.file.path).read_bytes() == BLUE
     # "view online" shows the message as it was sent, not the branch's details of today
     token = Delivery.objects.filter(campaign=campaign).first().token
-    online = world.client_for("anonymous").get(dispatch.view_online_url(token).removeprefix(BASE))
+    online = world.client_for("anonymous").get(links.view_online_url(token).removeprefix(BASE))
     assert online.status_code == 200
     assert "1 rue Nationale" in online.content.decode() and "99 avenue Nouvelle" not in online.content.decode()
 
@@ -163,7 +163,7 @@ def test_a_snapshot_altered_in_the_database_after_approval_stops_the_send(world,
     assert sink.handler.received == []
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.PAUSED
-    assert dispatch.send_blocked_reason(campaign) == (
+    assert send_state.send_blocked_reason(campaign) == (
         "The approved proof holds no frozen rendering, or it was altered: request approval again.")
     assert set(Delivery.objects.filter(campaign=campaign).values_list("status", flat=True)) == {DeliveryStatus.QUEUED}
 
@@ -180,7 +180,7 @@ def test_a_template_version_changed_behind_the_proof_stops_the_send_and_the_page
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.PAUSED
     reason = "The approved template version changed or is gone."
-    assert dispatch.send_blocked_reason(campaign) == reason
+    assert send_state.send_blocked_reason(campaign) == reason
     page = world.client_for("branch_manager").get(f"/network/campaigns/{campaign.public_id}/")
     assert page.status_code == 200
     assert reason in page.content.decode()
@@ -188,7 +188,7 @@ def test_a_template_version_changed_behind_the_proof_stops_the_send_and_the_page
     from django.core.exceptions import ValidationError
 
     with pytest.raises(ValidationError, match="The approved template version changed"):
-        dispatch.campaign_send_resume(campaign=campaign, resumed_by=world.users["branch_manager"])
+        control.campaign_send_resume(campaign=campaign, resumed_by=world.users["branch_manager"])
 
 
 def test_a_frozen_image_altered_in_the_storage_stops_the_send_before_its_first_message(world, media, sink):
@@ -200,13 +200,13 @@ def test_a_frozen_image_altered_in_the_storage_stops_the_send_before_its_first_m
     with default_storage.open(path, "wb") as stream:
         stream.write(BLUE)
 
-    done = dispatch.campaigns_send_due(today=campaign.send_date)
+    done = sending.campaigns_send_due(today=campaign.send_date)
 
     assert done["campaigns"] == 0  # none started
     assert sink.handler.received == []
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.PAUSED
-    assert dispatch.send_blocked_reason(campaign) == f"The approved image {_asset.public_id} was changed after approval."
+    assert send_state.send_blocked_reason(campaign) == f"The approved image {_asset.public_id} was changed after approval."
 
 
 def test_the_day_s_send_goes_when_the_snapshot_renders_as_approved(world, media, sink,
@@ -215,10 +215,10 @@ def test_the_day_s_send_goes_when_the_snapshot_renders_as_approved(world, media,
     change_everything_behind_the_proof(world, asset)
 
     with django_capture_on_commit_callbacks(execute=True):  # the chunks run in-process, after the commit
-        done = dispatch.campaigns_send_due(today=campaign.send_date)
+        done = sending.campaigns_send_due(today=campaign.send_date)
 
     assert done["campaigns"] == 1
-    assert dispatch.campaign_send_check(Campaign.objects.get(pk=campaign.pk)) is None
+    assert send_state.campaign_send_check(Campaign.objects.get(pk=campaign.pk)) is None
     assert sorted(sink.handler.addresses()) == ["anne.nord@example.test", "c0@example.test", "c1@example.test"]
     assert all("1 rue Nationale" in item.text for item in sink.handler.received)
 
@@ -329,7 +329,7 @@ def test_the_mail_merge_prints_the_approved_image_and_address_after_both_changed
     Path(asset.file.path).write_bytes(BLUE)
 
     with django_capture_on_commit_callbacks(execute=True):
-        dispatch.campaign_dispatch(campaign=campaign)
+        sending.campaign_dispatch(campaign=campaign)
 
     merge = PrintFile.objects.get(campaign=campaign, kind=PrintFile.Kind.MAIL_MERGE)
     reader = PdfReader(BytesIO(merge.file.read()))

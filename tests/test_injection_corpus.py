@@ -783,13 +783,13 @@ def test_email_campaign_slot_values(probe, env, scene):
 def _email_outputs(probe: Probe, campaign) -> None:
     """The e-mail of the last saved values as the dispatch builds it (MIME, parsed back) and as
     the proof freezes it (viewer, frozen content, API)."""
-    from central import dispatch
+    from central.delivery import content
     from central.models import Campaign, Delivery
     from templates_lib import rendering
 
     campaign = Campaign.objects.get(pk=campaign.pk)
     customer = probe.scene.world.customers["N1"]
-    compiled = rendering.compile_email(campaign.template_version, dispatch.variant_context(campaign))
+    compiled = rendering.compile_email(campaign.template_version, content.variant_context(campaign))
     delivery = Delivery(campaign=campaign, customer=customer, channel="email", token=secrets.token_urlsafe(16))
     _messages_built(probe, "e-mail campaign → MIME", str(campaign.slot_values)[:60], campaign, delivery, compiled)
 
@@ -797,10 +797,10 @@ def _email_outputs(probe: Probe, campaign) -> None:
 def _messages_built(probe: Probe, label: str, payload: str, campaign, delivery, compiled) -> None:
     """The delivery's e-mail both ways the dispatch builds it — the fast MIME builder (SMTP) and
     Django's message (django-anymail's backends) — parsed back and checked."""
-    from central import dispatch
+    from central.delivery import content
 
-    for way, build in (("SMTP", lambda: dispatch.PrebuiltEmail(dispatch.email_content(campaign, delivery, compiled)).raw),
-                       ("Django", lambda: dispatch.email_message(campaign, delivery, compiled).message().as_bytes())):
+    for way, build in (("SMTP", lambda: content.PrebuiltEmail(content.email_content(campaign, delivery, compiled)).raw),
+                       ("Django", lambda: content.email_message(campaign, delivery, compiled).message().as_bytes())):
         try:
             raw = build()
         except Exception as error:  # any error here is a message that cannot be sent
@@ -1203,7 +1203,7 @@ CONTACT = {"phone": "03 20 00 00 00", "email": "lille@example.test", "opening_ho
 def test_branch_settings(probe, env, scene):
     """N1's details, by its manager (contact) and by head office (identity too); they fill the
     e-mail (branch fields), and the branch's name is the From of its e-mails (MIME checked)."""
-    from central import dispatch
+    from central.delivery import content
     from central.models import Campaign, Delivery
     from local_stores.models import Node
     from templates_lib import rendering
@@ -1232,7 +1232,7 @@ def test_branch_settings(probe, env, scene):
                 probe.follow(actor, response, label + " → branch page", payload)
             if accepted and label == "branch identity (form)":
                 fresh = Campaign.objects.select_related("branch", "network").get(pk=campaign.pk)
-                compiled = rendering.compile_email(fresh.template_version, dispatch.variant_context(fresh))
+                compiled = rendering.compile_email(fresh.template_version, content.variant_context(fresh))
                 delivery = Delivery(campaign=fresh, customer=scene.world.customers["N1"], channel="email",
                                     token=secrets.token_urlsafe(16))
                 _messages_built(probe, "branch name → MIME", payload, fresh, delivery, compiled)
@@ -1261,7 +1261,7 @@ def test_customer_import_and_api(probe, env, scene, django_capture_on_commit_cal
     """A customer file whose every text column holds the payloads (form, then API with another
     file): the import report, the list, each customer's page, the CSV export, the API, and the
     e-mail each of them would receive (MIME)."""
-    from central import dispatch
+    from central.delivery import content
     from central.models import Customer, Delivery
     from templates_lib import rendering
 
@@ -1302,7 +1302,7 @@ def test_customer_import_and_api(probe, env, scene, django_capture_on_commit_cal
                                 payload)
             probe.response("customer (API)", payload, detail)
     campaign = scene.campaigns["email"]
-    compiled = rendering.compile_email(campaign.template_version, dispatch.variant_context(campaign))
+    compiled = rendering.compile_email(campaign.template_version, content.variant_context(campaign))
     for customer in list(imported.values())[::1 if FULL else 8]:
         delivery = Delivery(campaign=campaign, customer=customer, channel="email", token=secrets.token_urlsafe(16))
         _messages_built(probe, "customer → MIME", customer.first_name, campaign, delivery, compiled)

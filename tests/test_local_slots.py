@@ -12,7 +12,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from approvals.services import _content_hash, proof_frozen_fields, proof_request
-from central import dispatch
+from central.delivery import sending
 from central.local_slots import local_slot_values_save, local_slots_set
 from central.models import Campaign, CampaignEvent, CampaignStatus, Delivery, LocalSlotValues
 from central.services import campaign_update, national_campaign_create
@@ -99,7 +99,7 @@ def test_each_branch_s_customers_read_their_branch_s_offer_or_head_office_s(worl
     # sent through the real SMTP server
     campaign = start_sending(world, national)
     ids = Delivery.objects.filter(campaign=campaign).order_by("pk").values_list("pk", flat=True)
-    result = dispatch.dispatch_chunk(campaign_id=campaign.pk, first_id=ids.first(), last_id=ids.last())
+    result = sending.dispatch_chunk(campaign_id=campaign.pk, first_id=ids.first(), last_id=ids.last())
     by_address = {item.to: item for item in sink.handler.received}
     # Anne (N1) and Bruno (N2) of the world, and the three added; Chloe (S1) gave no e-mail consent
     assert result.sent == 5 and sorted(by_address) == [

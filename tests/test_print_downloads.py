@@ -14,7 +14,7 @@ from django.test import override_settings
 from django.urls import clear_url_caches
 
 import config.urls
-from central import dispatch
+from central.delivery import sending
 from central.models import PrintFile, PrintHandoff
 from tests.dispatching import add_customers, print_version, to_sending
 from tests.planning import joined_campaign
@@ -34,7 +34,7 @@ def print_run(world, settings, tmp_path, django_capture_on_commit_callbacks):
     add_customers(world, 2, prefix="p", channel="post")
     campaign = to_sending(world, campaign)
     with django_capture_on_commit_callbacks(execute=True):
-        dispatch.campaign_dispatch(campaign=campaign)
+        sending.campaign_dispatch(campaign=campaign)
     merge = PrintFile.objects.get(campaign=campaign, kind=PrintFile.Kind.MAIL_MERGE)
     flyer = PrintFile.objects.get(campaign=campaign, kind=PrintFile.Kind.FLYER)
     return campaign, merge, flyer, PrintHandoff.objects.get(print_file=merge)

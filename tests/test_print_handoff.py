@@ -21,7 +21,8 @@ import weasyprint
 from django.core import mail
 
 from approvals.models import Proof, ProofStatus
-from central import dispatch, printing
+from central import printing
+from central.delivery import sending
 from central.models import PrinterSettings, PrintFile, PrintHandoff, PrintHandoffStatus
 from central.printing import PrinterSecrets, printer_settings_save
 from tests.dispatching import add_customers, print_version, to_sending
@@ -113,7 +114,7 @@ def print_campaign(world, run, count: int = 3):
     campaign = joined_campaign(world, version=print_version(world), channels=["post"], reachable=0)
     add_customers(world, count, prefix="p", channel="post")
     campaign = to_sending(world, campaign)
-    run(dispatch.campaign_dispatch, campaign=campaign)
+    run(sending.campaign_dispatch, campaign=campaign)
     return campaign
 
 

@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from central import dispatch
+from central.delivery import sending
 from central.models import PrintHandoff
 from central.printing import print_handoff_retry
 from central.tasks import print_handoff_deliver_task
@@ -59,7 +59,7 @@ def test_automatic_retries_are_spaced_and_bounded_then_head_office_retries(trans
     # the print run, made in-process before the printer is set: its hand-off waits, prepared
     campaign = joined_campaign(world, version=print_version(world), channels=["post"], reachable=0)
     add_customers(world, 2, prefix="p", channel="post")
-    dispatch.campaign_dispatch(campaign=to_sending(world, campaign))
+    sending.campaign_dispatch(campaign=to_sending(world, campaign))
     handoff = PrintHandoff.objects.get(campaign=campaign)
     assert (handoff.status, handoff.attempts) == ("prepared", 0)
     with SftpServer(tmp_path / "sftp") as server:

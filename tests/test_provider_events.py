@@ -14,7 +14,8 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from central import dispatch
+from central.customers import consent
+from central.delivery import sending
 from central.models import ConsentStatus, Delivery, DeliveryReason, DeliveryStatus
 from reporting.models import ProviderEvent
 from tests.dispatching import email_campaign
@@ -48,7 +49,7 @@ def sent(world, django_capture_on_commit_callbacks):
     """Two e-mails sent (through Django's e-mail backend: their Message-IDs are their provider ids)."""
     campaign = email_campaign(world, 1)
     with django_capture_on_commit_callbacks(execute=True):
-        dispatch.campaign_dispatch(campaign=campaign)
+        sending.campaign_dispatch(campaign=campaign)
     deliveries = list(Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.SENT).select_related("customer")
                       .order_by("pk"))
     assert len(deliveries) == 2 and all(d.provider_id.startswith("<") for d in deliveries)
@@ -92,8 +93,8 @@ def test_a_hard_bounce_suppresses_the_address_a_soft_one_does_not(sent):
     kinds = dict(ProviderEvent.objects.values_list("delivery_id", "kind"))
     assert kinds == {soft.pk: ProviderEvent.Kind.DEFERRED, hard.pk: ProviderEvent.Kind.BOUNCED}
     assert "no such user" in ProviderEvent.objects.get(delivery=hard).detail
-    assert dispatch.consent_problem(hard.customer, "email") == DeliveryReason.SUPPRESSED
-    assert dispatch.consent_problem(soft.customer, "email") == ""
+    assert consent.consent_problem(hard.customer, "email") == DeliveryReason.SUPPRESSED
+    assert consent.consent_problem(soft.customer, "email") == ""
 
 
 def test_a_spam_report_withdraws_the_email_consent_an_unsubscription_is_an_objection(sent):

@@ -10,7 +10,7 @@ import pytest
 from django.core import signing
 from django.test import Client
 
-from central import dispatch
+from central.delivery import links, sending
 from central.models import (
     Campaign,
     CampaignStatus,
@@ -37,7 +37,7 @@ def sent(world, settings, django_capture_on_commit_callbacks):
         settings.RELAIS_RATE_LIMIT_REDIS_URL = ""
         campaign = email_campaign(world, 3)
         with django_capture_on_commit_callbacks(execute=True):
-            dispatch.campaign_dispatch(campaign=campaign)
+            sending.campaign_dispatch(campaign=campaign)
     deliveries = {d.customer.email: d for d in Delivery.objects.filter(campaign=campaign).select_related("customer")}
     return {item.to: (deliveries[item.to], item) for item in sink.handler.received}
 
@@ -104,7 +104,7 @@ def test_an_unknown_token_answers_404_and_reveals_nothing(sent, mail_client):
                      mail_client.get("/v/t_unknown/")):
         assert response.status_code == 404
         assert "Alpha" not in response.content.decode() and "Lille" not in response.content.decode()
-    assert mail_client.put(path_of(dispatch.unsubscribe_url("t_unknown"))).status_code == 405
+    assert mail_client.put(path_of(links.unsubscribe_url("t_unknown"))).status_code == 405
     assert not Customer.objects.filter(objected_at__isnull=False).exists()
 
 

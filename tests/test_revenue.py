@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from central import dispatch
 from central.arbitration import arbitrate, holdout_drawn
+from central.delivery import sending
 from central.models import ArbitrationRun, Candidate, Delivery, DeliveryStatus, Reason
 from central.selectors import customer_why_not
 from central.services import network_rules_update, purchase_import_load
@@ -28,7 +28,7 @@ def held_out_campaign(world, customers: int, share: int, django_capture_on_commi
     add_customers(world, customers, prefix="buyer")
     campaign = to_sending(world, campaign)
     with django_capture_on_commit_callbacks(execute=True):
-        dispatch.campaign_dispatch(campaign=campaign)
+        sending.campaign_dispatch(campaign=campaign)
     return campaign
 
 
@@ -141,7 +141,7 @@ def test_reports_tell_prospects_apart_among_the_recipients(world, django_capture
 
     campaign = email_campaign(world, 3, is_prospect=True)  # three prospects, and Anne, a customer
     with django_capture_on_commit_callbacks(execute=True):
-        dispatch.campaign_dispatch(campaign=campaign)
+        sending.campaign_dispatch(campaign=campaign)
     rollups_refresh(everything=True)
     totals = stats_totals(DailyStat.objects.filter(campaign=campaign))
     assert (totals.recipients, totals.prospects) == (4, 3)

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from central import dispatch
+from central.delivery import sending, tracking
 from central.models import (
     Campaign,
     CampaignStatus,
@@ -35,14 +35,14 @@ def scripted(world, django_capture_on_commit_callbacks):
     add_customers(world, 1, prefix="refusing", consent_email=ConsentStatus.DENIED)
     campaign = email_campaign(world, 9)
     with django_capture_on_commit_callbacks(execute=True):
-        dispatch.campaign_dispatch(campaign=campaign)
+        sending.campaign_dispatch(campaign=campaign)
     deliveries = list(Delivery.objects.filter(campaign=campaign).order_by("pk"))
     assert [d.status for d in deliveries] == [DeliveryStatus.SENT] * 10
     now = timezone.now()
     today, later = timezone.localdate(now), now + timedelta(days=1)
 
     def track(index, kind, at=now, url=""):
-        dispatch.tracking_record(delivery=deliveries[index], kind=kind, url=url, at=at)
+        tracking.tracking_record(delivery=deliveries[index], kind=kind, url=url, at=at)
 
     def provider(index, kind, at=now):
         ProviderEvent.objects.create(delivery=deliveries[index], kind=kind, esp="Mailgun",
@@ -102,7 +102,7 @@ def test_the_task_run_twice_gives_the_same_rows_and_a_later_event_is_taken_up(wo
     assert rows(campaign) == first
     # a click recorded after the last run: the next incremental run counts it
     delivery = Delivery.objects.filter(campaign=campaign).order_by("pk")[5]
-    dispatch.tracking_record(delivery=delivery, kind=TrackingEvent.Kind.CLICK, url="https://shop.example/c")
+    tracking.tracking_record(delivery=delivery, kind=TrackingEvent.Kind.CLICK, url="https://shop.example/c")
     assert rollups_refresh()["campaigns"] >= 1
     assert stats_totals(DailyStat.objects.filter(campaign=campaign)).clicked == 3
 

@@ -26,7 +26,7 @@ from django.db.models import Model
 from django.test import Client
 from django.utils import timezone
 
-from central import sms_inbound
+from central.delivery import sms_inbound
 from central.models import (
     Campaign,
     CampaignStatus,

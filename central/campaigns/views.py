@@ -320,7 +320,7 @@ def _editor_page(request: HttpRequest, campaign: Campaign, editor: _Editor, live
     sees_customers = campaign_customers_visible(request.user, campaign)
     progress = None
     if campaign.status in (CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.SENT):
-        from central.dispatch import campaign_send_progress
+        from central.delivery.control import campaign_send_progress
 
         progress = campaign_send_progress(campaign)
     return render(request, "central/campaigns/campaign_edit.html", {
@@ -487,7 +487,7 @@ def campaign_schedule_view(request: HttpRequest, public_id: str) -> HttpResponse
 @require_POST
 def campaign_send_control_view(request: HttpRequest, public_id: str, action: str) -> HttpResponse:
     """Pause, resume or cancel a campaign's send (nothing is ever sent twice)."""
-    from central.dispatch import campaign_send_cancel, campaign_send_pause, campaign_send_resume
+    from central.delivery.control import campaign_send_cancel, campaign_send_pause, campaign_send_resume
 
     campaign = campaign_get(fetched_by=request.user, public_id=public_id)
     controls = {

@@ -20,7 +20,7 @@ class DeliveryStatus(models.TextChoices):
 
 
 class DeliveryReason(models.TextChoices):
-    """Why a delivery was cancelled or failed (see central/dispatch.py)."""
+    """Why a delivery was cancelled or failed (see central/delivery/)."""
 
     # cancelled: checked again just before the message leaves
     OBJECTION = "objection", _("objected to all marketing")

@@ -178,7 +178,7 @@ RELAIS_IMPORT_MAX_BYTES = env.int("RELAIS_IMPORT_MAX_BYTES", default=200 * 1024 
 RELAIS_ARBITRATION_WORKERS = env.int("RELAIS_ARBITRATION_WORKERS", default=2)
 RELAIS_ARBITRATION_PARALLEL_FROM = env.int("RELAIS_ARBITRATION_PARALLEL_FROM", default=200_000)
 
-# Dispatch (central/dispatch.py, docs/dispatch.md): chunks of deliveries sent by Celery tasks.
+# Dispatch (central/delivery/, docs/dispatch.md): chunks of deliveries sent by Celery tasks.
 RELAIS_DISPATCH_CHUNK_SIZE = env.int("RELAIS_DISPATCH_CHUNK_SIZE", default=200)
 #: Messages claimed at once by a chunk (one UPDATE): also what a killed worker may send twice.
 RELAIS_DISPATCH_BATCH_SIZE = env.int("RELAIS_DISPATCH_BATCH_SIZE", default=50)

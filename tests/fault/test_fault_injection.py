@@ -339,7 +339,7 @@ def run_faults(campaign_id: int, total: int, plan: list[dict], rng: random.Rando
     """Each fault when the send reaches its point; after it, what it left in flight: the messages
     claimed at the fault that are still *sending* 3 s later (a live batch commits its sent marks
     within a second) and that the sink already has — those the recovery will send a second time."""
-    from central.dispatch import dispatch_batch_size
+    from central.delivery.claims import dispatch_batch_size
 
     batch = dispatch_batch_size()
     events = []
@@ -419,12 +419,9 @@ def test_send_survives_killed_workers_a_database_restart_and_a_broker_outage(set
 
     from bench.frozen_proof import approved_proof_for
     from bench.send_benchmark import build_workload
-    from central.dispatch import (
-        campaign_dispatch,
-        campaign_send_pause,
-        campaign_send_resume,
-        dispatch_batch_size,
-    )
+    from central.delivery.claims import dispatch_batch_size
+    from central.delivery.control import campaign_send_pause, campaign_send_resume
+    from central.delivery.sending import campaign_dispatch
     from central.models import Campaign, CampaignStatus, Channel, Contact, Customer, Delivery, DeliveryStatus
     from tests.fault.sink import RecordingSink
 

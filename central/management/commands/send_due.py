@@ -8,7 +8,7 @@ from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
-from central.dispatch import campaigns_send_due
+from central.delivery.sending import campaigns_send_due
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from central.customer_import import normalise_mobile
-from central.sms_inbound import sms_inbound_receive
+from central.delivery.sms_inbound import sms_inbound_receive
 
 
 class Command(BaseCommand):

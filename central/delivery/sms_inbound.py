@@ -29,8 +29,8 @@ from urllib.parse import urlsplit, urlunsplit
 from django.db import transaction
 from django.utils import timezone
 
-from central import dispatch
 from central.customer_import import normalise_mobile
+from central.customers import consent
 from central.models import Channel, ConsentEvent, Customer, DeliveryReason
 
 logger = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ class InboundResult:
 
 def sms_inbound_receive(*, sender: str, body: str, message_id: str) -> InboundResult:
     """Handle one reply from ``sender`` (E.164): an opt-out keyword withdraws the SMS consent of every
-    customer with that number, in every network (``dispatch.customer_consent_withdraw``: the
+    customer with that number, in every network (``consent.customer_consent_withdraw``: the
     ``ConsentEvent``, and their queued SMS cancelled). Anything else records nothing."""
     if not is_stop(body):
         logger.info("Inbound SMS %s: not an opt-out keyword, ignored", message_id or "-")
@@ -98,7 +98,7 @@ def sms_inbound_receive(*, sender: str, body: str, message_id: str) -> InboundRe
             logger.info("Inbound SMS %s: already recorded, nothing changed", message_id)
             return InboundResult(stop=True, customers=len(customers), duplicate=True)
         withdrawn = sum(
-            dispatch.customer_consent_withdraw(customer=customer, channel=Channel.SMS, source=source, at=at,
+            consent.customer_consent_withdraw(customer=customer, channel=Channel.SMS, source=source, at=at,
                                                reason=DeliveryReason.SMS_STOP)
             for customer in customers)
     logger.info("Inbound SMS %s: STOP, SMS consent withdrawn for %d of %d customers", message_id or "-",

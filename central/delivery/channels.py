@@ -1,0 +1,136 @@
+"""Channels: one per chunk, holding its connection — e-mail (SMTP or django-anymail) and SMS
+(``central.sms`` backends). ``send`` hands one delivery to the provider."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.smtp import EmailBackend as SmtpEmailBackend
+from django.utils.translation import gettext as _
+
+from central import sms
+from central.customer_import import normalise_mobile
+from central.delivery.content import FrozenSend, PrebuiltEmail, email_content, email_message, sms_text
+from central.delivery.errors import PermanentFailure, SendOutcome, TemporaryFailure, email_failure
+from central.models import (
+    Campaign,
+    Channel,
+    Delivery,
+    DeliveryReason,
+)
+from templates_lib import frozen, rendering
+
+logger = logging.getLogger(__name__)
+
+
+# --- Channels: one per chunk ----------------------------------------------------------------------
+
+
+class EmailChannel:
+    """Renders from the approved proof's snapshot (``FrozenSend``: each variant compiled once, and
+    checked against its proof before its first message), and sends over one connection of Django's
+    e-mail backend (SMTP or any django-anymail provider), opened once per chunk. With Django's SMTP
+    backend, the MIME bytes are built by ``PrebuiltEmail`` (``templates_lib.mime``)."""
+
+    def __init__(self, campaign: Campaign, frozen_send: FrozenSend | None = None) -> None:
+        self.campaign = campaign
+        self.frozen = frozen_send or FrozenSend(campaign)
+        self.connection = get_connection(fail_silently=False)
+        self.prebuilt = isinstance(self.connection, SmtpEmailBackend)
+        self.is_open = False
+        self.sent_on_connection = 0
+        self._compiled: dict[str, rendering.CompiledEmail] = {}
+
+    def compiled(self, key: str | None = None) -> rendering.CompiledEmail:
+        key = key or frozen.variant_key(self.frozen.snapshot, None)
+        if key not in self._compiled:
+            self._compiled[key] = rendering.compile_email(self.frozen.version, self.frozen.context(key))
+        return self._compiled[key]
+
+    def message(self, delivery: Delivery) -> EmailMultiAlternatives:
+        key = self.frozen.key_for(delivery.customer)
+        compiled, sender = self.compiled(key), self.frozen.sender(key)
+        mailto = self.frozen.unsubscribe_mailto
+        if not self.prebuilt:
+            return email_message(self.campaign, delivery, compiled, connection=self.connection, sender=sender,
+                                 unsubscribe_mailto=mailto)
+        return PrebuiltEmail(email_content(self.campaign, delivery, compiled, sender=sender, unsubscribe_mailto=mailto),
+                             connection=self.connection)
+
+    def send(self, delivery: Delivery) -> SendOutcome:
+        message = self.message(delivery)
+        for attempt in (1, 2):
+            try:
+                if not self.is_open:
+                    self.connection.open()
+                    self.is_open, self.sent_on_connection = True, 0
+                sent = self.connection.send_messages([message])
+                break
+            except Exception as error:
+                failure = email_failure(error)
+                if failure is None:
+                    raise
+                if isinstance(failure, TemporaryFailure) and failure.reset_connection:
+                    reused = self.sent_on_connection > 0
+                    self._reset()
+                    if reused and attempt == 1:  # the server dropped an idle connection: reconnect once, now
+                        continue
+                raise failure from error
+        self.sent_on_connection += 1
+        if not sent:
+            raise TemporaryFailure("the e-mail backend did not send the message")
+        status = getattr(message, "anymail_status", None)
+        return SendOutcome(provider_id=str(getattr(status, "message_id", None) or message.extra_headers["Message-ID"]))
+
+    def _reset(self) -> None:
+        try:
+            self.connection.close()
+        except Exception:  # the connection is gone anyway
+            logger.debug("closing a broken e-mail connection", exc_info=True)
+        self.is_open = False
+
+    def close(self) -> None:
+        if self.is_open:
+            self._reset()
+
+
+class SmsChannel:
+    """Compiles the SMS once; per recipient, the merge, the segment count and the backend's send."""
+
+    def __init__(self, campaign: Campaign, frozen_send: FrozenSend | None = None) -> None:
+        self.campaign = campaign
+        self.frozen = frozen_send or FrozenSend(campaign)
+        self.backend = sms.get_backend()
+        self.stop_mention = self.frozen.stop_mention  # the content rules' mention as approved
+        self.price = Decimal(settings.RELAIS_SMS_COST_PER_SEGMENT)
+        self._compiled: dict[str, object] = {}
+
+    def send(self, delivery: Delivery) -> SendOutcome:
+        key = self.frozen.key_for(delivery.customer)
+        if key not in self._compiled:
+            self._compiled[key] = rendering.compile_sms(self.frozen.version, self.frozen.context(key))
+        to = normalise_mobile(delivery.customer.mobile)
+        if not to:
+            raise PermanentFailure(_("not a valid mobile number"))
+        text = sms_text(self._compiled[key], delivery.customer, delivery.token, self.stop_mention)
+        count = rendering.sms_count(text)
+        try:
+            provider_id = self.backend.send(to, text)
+        except sms.SmsTemporaryError as error:
+            raise TemporaryFailure(str(error)) from error
+        except sms.SmsOptedOut as error:
+            raise PermanentFailure(str(error), reason=DeliveryReason.SMS_STOP, opted_out=True) from error
+        except sms.SmsPermanentError as error:
+            raise PermanentFailure(str(error), reason=DeliveryReason.HARD_BOUNCE if error.invalid_number
+                                   else DeliveryReason.REJECTED, suppress=error.invalid_number) from error
+        return SendOutcome(provider_id=provider_id, segments=count.segments, cost=count.segments * self.price)
+
+    def close(self) -> None:
+        pass
+
+
+def channel_for(campaign: Campaign):
+    return EmailChannel(campaign) if campaign.channel == Channel.EMAIL else SmsChannel(campaign)
