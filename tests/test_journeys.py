@@ -138,6 +138,12 @@ class Journey:
         self.screens += 1
         page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
 
+    def refused(self, page):
+        """The page a refused form came back on, ready: its error summary has taken the focus (the
+        page's scripts ran). Typing and clicking before that raced the focus's scroll: on a phone the
+        summary's scroll moved the button from under a click that then went nowhere (CI, fr-phone)."""
+        expect(page.locator("[data-form-errors]")).to_be_focused()
+
     def status(self, page):
         return page.get_by_role("status").or_(page.locator(".alert")).first
 
@@ -242,6 +248,7 @@ def test_the_three_journeys(journey):
     error = hq.get_by_text(t("A pilot runs on part of the network: choose its regions or branches."), exact=True)
     expect(error).to_be_visible()  # next to the field (and in the summary above), the rest of the form kept
     expect(j.label(hq, "Name")).to_have_value(name)
+    j.refused(hq)
     j.screen(hq, "1-2-operation-form-error")
     j.label(hq, "Eligible regions or branches").select_option(label=["— Comptoir Paris 11e",
                                                                      "— Comptoir Lyon Part-Dieu"])
@@ -338,6 +345,7 @@ def test_the_three_journeys(journey):
     region.get_by_label(t("Reject"), exact=True).check()
     j.button(region, "Send my decision").click()
     expect(region.get_by_test_id("comment-error")).to_be_visible()  # a rejection says why
+    j.refused(region)
     region.get_by_label(t("Reject"), exact=True).check()
     j.label(region, "Comment").fill("Le croissant n'est offert qu'en semaine : précisez-le.")
     j.button(region, "Send my decision").click()
