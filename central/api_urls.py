@@ -1,6 +1,10 @@
 from django.urls import path
 
-from central import api, arbitration_api, budget_api, conflict_api, planning_api
+from central import planning_api
+from central.budgets import api as budget_api
+from central.conflicts import api as conflict_api
+from central.customers import api
+from central.rules import api as arbitration_api
 
 urlpatterns = [
     path("customers/", api.CustomerListApi.as_view(), name="api-customer-list"),
