@@ -10,23 +10,30 @@ transaction: a file is imported entirely (its good rows) or not at all.
 from __future__ import annotations
 
 import csv
-import io
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
-from decimal import Decimal, InvalidOperation
+from datetime import datetime, time
+from decimal import InvalidOperation
 from typing import IO
 
 from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from central.customers import csv_files
 from central.customers.consent import (
     import_consent_assignments,
     import_consent_history_sql,
     import_consent_values_sql,
     import_stale_consents_sql,
+)
+from central.customers.csv_files import (  # noqa: F401 (ImportFileError: re-exported, central.services reads it here)
+    ImportFileError,
+    RowError,
+    nul_cells,
+    parse_amount,
+    parse_date,
 )
 from local_stores.identifiers import new_public_id
 
@@ -150,27 +157,12 @@ _LIMITS = {
 
 
 @dataclass
-class RowError:
-    line: int
-    field: str
-    reason: str
-    value: str = ""
-
-    def as_dict(self) -> dict[str, object]:
-        return {"line": self.line, "field": self.field, "reason": self.reason, "value": self.value[:80]}
-
-
-@dataclass
 class ImportResult:
     rows_total: int = 0
     rows_created: int = 0
     rows_updated: int = 0
     rows_rejected: int = 0
     errors: list[RowError] = field(default_factory=list)
-
-
-class ImportFileError(ValueError):
-    """The file as a whole cannot be read (encoding, missing or unknown columns)."""
 
 
 def normalise_mobile(raw: str) -> str | None:
@@ -185,30 +177,6 @@ def normalise_mobile(raw: str) -> str | None:
     return None
 
 
-def parse_date(raw: str) -> date:
-    if "/" in raw:  # 31/12/2025, as French spreadsheets write it
-        day, month, year = raw.split("/")
-        return date(int(year), int(month), int(day))
-    return date.fromisoformat(raw)
-
-
-def nul_cells(line: int, row: dict[str, str]) -> list[RowError]:
-    """The row's cells holding a NUL character, each as an error. PostgreSQL stores no NUL: one in a
-    cell would fail the whole file instead of its row."""
-    return [RowError(line, name, _("%(label)s: the text contains control characters.") % {"label": name},
-                     value.replace("\x00", "").strip())
-            for name, value in row.items() if name and isinstance(value, str) and "\x00" in value]
-
-
-def parse_amount(raw: str, *, negative: bool = False) -> Decimal:
-    """An amount written 1250.50, 1 250,50 or -12.90 (``negative``: a refund), to the cent;
-    InvalidOperation for anything else (and for 10 billion or more)."""
-    amount = Decimal(raw.replace(",", ".").replace(" ", "").replace("\u00a0", ""))
-    if not amount.is_finite() or abs(amount) >= Decimal("1e10") or (amount < 0 and not negative):
-        raise InvalidOperation
-    return amount.quantize(Decimal("0.01"))
-
-
 def _parse_datetime(raw: str, default_tz) -> datetime:
     if len(raw) == 10 or "/" in raw:
         return datetime.combine(parse_date(raw), time(0, 0), tzinfo=default_tz)
@@ -219,34 +187,9 @@ def _parse_datetime(raw: str, default_tz) -> datetime:
 def open_csv(
     stream: IO[bytes], columns: tuple[str, ...] = COLUMNS, required: tuple[str, ...] = REQUIRED_COLUMNS
 ) -> tuple[csv.DictReader, list[str]]:
-    """A DictReader over the file (UTF-8, with or without BOM; ',' or ';' separated) whose header
-    names ``required`` columns and no others than ``columns`` (a customer file's by default)."""
-    try:
-        text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-        header_line = text.readline()
-    except UnicodeDecodeError as error:
-        raise ImportFileError(_("The file is not UTF-8 text: save it as “CSV UTF-8”.")) from error
-    if not header_line.strip():
-        raise ImportFileError(_("The file is empty."))
-    delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
-    header = [name.strip().lower() for name in next(csv.reader([header_line], delimiter=delimiter))]
-    unknown = [name for name in header if name not in columns]
-    if unknown:
-        raise ImportFileError(
-            _("Unknown column(s): %(unknown)s. Allowed columns: %(allowed)s.")
-            % {"unknown": ", ".join(unknown), "allowed": ", ".join(columns)}
-        )
-    missing = [name for name in required if name not in header]
-    if missing:
-        raise ImportFileError(_("Missing required column(s): %(missing)s.") % {"missing": ", ".join(missing)})
-    if columns is COLUMNS and "email" not in header and "mobile" not in header:
-        raise ImportFileError(_("The file needs an “email” or a “mobile” column."))
-    duplicated = {name for name in header if header.count(name) > 1}
-    if duplicated:
-        raise ImportFileError(
-            _("Column(s) appear twice: %(names)s.") % {"names": ", ".join(sorted(duplicated))}
-        )
-    return csv.DictReader(text, fieldnames=header, delimiter=delimiter, restval=""), header
+    """A DictReader over the file (``csv_files.open_csv``) whose header names ``required`` columns and
+    no others than ``columns`` (a customer file's by default, which also needs an e-mail or a mobile)."""
+    return csv_files.open_csv(stream, columns, required, needs_email_or_mobile=columns is COLUMNS)
 
 
 class RowValidator:

@@ -18,14 +18,8 @@ from decimal import InvalidOperation
 from django.db import connection
 from django.utils.translation import gettext as _
 
-from central.customers.importing import (
-    ImportResult,
-    RowError,
-    nul_cells,
-    parse_amount,
-    parse_date,
-    stage_rows,
-)
+from central.customers.csv_files import RowError, nul_cells, parse_amount, parse_date
+from central.customers.importing import ImportResult, stage_rows
 
 COLUMNS = ("purchase_id", "customer_external_id", "branch_code", "purchased_on", "amount")
 REQUIRED_COLUMNS = ("customer_external_id", "purchased_on", "amount")
