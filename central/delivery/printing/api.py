@@ -17,14 +17,16 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from central.delivery.printing.services import (
-    PrinterSecrets,
+from central.delivery.printing.selectors import (
     networks_printing_managed_by,
     print_campaigns_visible_to,
     print_file_get,
     print_handoff_get,
-    print_handoff_retry,
     printer_settings_of,
+)
+from central.delivery.printing.services import (
+    PrinterSecrets,
+    print_handoff_retry,
     printer_settings_save,
 )
 from central.delivery.printing.views import file_response, print_file_name

@@ -19,7 +19,7 @@ last: a printer that picks up the manifest finds both PDFs whole.
 derived from SECRET_KEY; no page or API answer shows them back.
 
 **Downloads**: the files stay under MEDIA_ROOT/print/, which no URL serves; the download views read
-them after the scoped lookups below (a campaign the user sees, and whose customers they see: the
+them after the scoped lookups of ``selectors.py`` (a campaign the user sees, and whose customers they see: the
 files hold names and addresses): foreign and missing both answer 404.
 """
 
@@ -44,12 +44,16 @@ from django.core.files.base import ContentFile
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Q, QuerySet
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
+from central.delivery.printing.selectors import (
+    networks_printing_managed_by,
+    print_can_retry,
+    printer_settings_of,
+)
 from central.models import (
     Campaign,
     Delivery,
@@ -59,11 +63,9 @@ from central.models import (
     PrintHandoff,
     PrintHandoffStatus,
 )
-from central.selectors import campaigns_visible_to
 from central.spreadsheets import spreadsheet_safe
 from central.task_queue import task_send_on_commit
-from local_stores.models import Network, NodeKind
-from local_stores.selectors import nodes_in_scope
+from local_stores.models import Network
 
 logger = logging.getLogger(__name__)
 
@@ -115,57 +117,6 @@ def secret_decrypt(token: str) -> str:
         return _fernet().decrypt(token.encode()).decode()
     except InvalidToken:
         return ""
-
-
-# --- Reads (selectors) -------------------------------------------------------------------------------
-
-
-def print_campaigns_visible_to(user) -> QuerySet[Campaign]:
-    """Campaigns whose print runs ``user`` may download: those they see (``campaigns_visible_to``)
-    whose customers they also see — the files hold names and addresses. Approvers and analysts,
-    who see campaigns but no customers, get none."""
-    customer_nodes = nodes_in_scope(user, perm="view_customers")
-    return campaigns_visible_to(user).filter(
-        Q(branch__in=customer_nodes) | Q(branch__isnull=True, network__in=customer_nodes.values("network_id")))
-
-
-def print_file_get(*, fetched_by, public_id: str) -> PrintFile:
-    files = PrintFile.objects.filter(campaign__in=print_campaigns_visible_to(fetched_by))
-    return get_object_or_404(files.select_related("campaign"), public_id=public_id)
-
-
-def print_handoff_get(*, fetched_by, public_id: str) -> PrintHandoff:
-    handoffs = PrintHandoff.objects.filter(campaign__in=print_campaigns_visible_to(fetched_by))
-    return get_object_or_404(handoffs.select_related("campaign", "print_file"), public_id=public_id)
-
-
-def networks_printing_managed_by(user) -> QuerySet[Network]:
-    """Networks whose printer ``user`` sets and whose hand-offs they retry: manage_network on the
-    head office."""
-    head_offices = nodes_in_scope(user, perm="manage_network").filter(kind=NodeKind.HEAD_OFFICE)
-    return Network.objects.filter(nodes__in=head_offices).distinct()
-
-
-def print_can_retry(user, campaign: Campaign) -> bool:
-    return networks_printing_managed_by(user).filter(pk=campaign.network_id).exists()
-
-
-def campaign_print_panel(*, fetched_by, campaign: Campaign) -> dict | None:
-    """What the campaign page shows of its print runs to ``fetched_by`` (None: nothing, they do
-    not see the campaign's customers, or it is no print campaign with files)."""
-    if not print_campaigns_visible_to(fetched_by).filter(pk=campaign.pk).exists():
-        return None
-    files = list(PrintFile.objects.filter(campaign_id=campaign.pk).select_related("handoff")
-                 .order_by("kind", "created_at", "id"))
-    if not files:
-        return None
-    return {"files": files, "handoffs": [f.handoff for f in files if hasattr(f, "handoff")],
-            "can_retry": print_can_retry(fetched_by, campaign)}
-
-
-def printer_settings_of(network: Network) -> PrinterSettings:
-    """The network's printer settings (unsaved defaults when head office never set them)."""
-    return PrinterSettings.objects.filter(network=network).first() or PrinterSettings(network=network)
 
 
 # --- The manifest ------------------------------------------------------------------------------------

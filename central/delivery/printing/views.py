@@ -16,14 +16,16 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from central.delivery.printing.forms import PrinterSettingsForm
-from central.delivery.printing.services import (
+from central.delivery.printing.selectors import (
     networks_printing_managed_by,
-    print_file_field,
     print_file_get,
     print_handoff_get,
+    printer_settings_of,
+)
+from central.delivery.printing.services import (
+    print_file_field,
     print_handoff_retry,
     print_link_read,
-    printer_settings_of,
     printer_settings_save,
 )
 
