@@ -156,21 +156,6 @@ class CustomerImportDetailApi(ScopedRetrieveAPIView):
         return record
 
 
-class PurchaseImportCreateApi(CustomerImportCreateApi):
-    """Upload a CSV of purchases from the CRM (multipart, field ``file``; ``network`` is the
-    network slug): columns customer_external_id, purchased_on, amount, and optionally purchase_id
-    and branch_code. The import runs in the background; poll the returned resource for its report
-    (``rows_created``: purchases recorded, ``rows_updated``: purchases already known)."""
-
-    kind = CustomerImport.Kind.PURCHASES
-
-
-class PurchaseImportDetailApi(CustomerImportDetailApi):
-    """The state and the report of one purchase import."""
-
-    kind = CustomerImport.Kind.PURCHASES
-
-
 class CustomerEraseApi(ScopedAPIView):
     """Erase a customer (RGPD art. 17): every personal datum removed, the addresses kept only as
     hashes on the suppression list, the messages not yet sent cancelled. Head office only (403);
