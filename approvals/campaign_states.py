@@ -1,5 +1,5 @@
 """What central's campaign states need of approvals: each campaign's latest proof, as the acting user
-sees it (``settings.RELAIS_CAMPAIGN_PROOFS`` names ``latest_proofs``; see central/campaign_states.py)."""
+sees it (``settings.RELAIS_CAMPAIGN_PROOFS`` names ``latest_proofs``; see central/campaigns/states.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from django.db.models import OuterRef, Subquery
 
 from approvals.models import Proof
 from approvals.selectors import proofs_visible_to
-from central.campaign_states import ProofSummary
+from central.campaigns.states import ProofSummary
 from local_stores.selectors import UserLike
 
 

@@ -41,7 +41,7 @@ from approvals.models import (
     Verdict,
 )
 from approvals.snapshot import snapshot_build, snapshot_render
-from central.budgets import over_budget
+from central.budgets.costs import over_budget
 from central.models import Campaign, CampaignEvent, CampaignStatus, Channel, OperationMode
 from central.selectors import campaign_audience_count, campaign_can_edit, campaign_fingerprint
 from central.services import campaign_check_date, campaign_status_set

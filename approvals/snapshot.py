@@ -5,7 +5,7 @@ a *co-signed* send: one variant per branch the operation may reach
 (``central.selectors.operation_eligible_branches``; every active branch of the network when the
 campaign has no operation), each with that branch's details and its name as the sender, plus head
 office's own variant for customers without a branch (or of a branch opened after the proof). A
-branch that wrote its own texts in the campaign's local slots (``central.local_slots``) has its
+branch that wrote its own texts in the campaign's local slots (``central.campaigns.local_slots``) has its
 merged slot values in its variant (``slot_values``); the others render head office's.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils import translation
 
-from central.local_slots import local_values_by_branch
+from central.campaigns.local_slots import local_values_by_branch
 from central.models import Campaign
 from central.selectors import operation_eligible_branches
 from local_stores.models import Node, NodeKind

@@ -47,11 +47,11 @@ from approvals.selectors import (
 )
 from approvals.services import approval_revoke, decision_refusal, policy_save, proof_decide, revoke_refusal
 from approvals.slot_display import slot_displays
-from central.campaign_states import with_states
-from central.exports import csv_lines, spreadsheet_safe
-from central.labels import criterion_value
+from central.campaigns.states import with_states
+from central.customers.labels import criterion_value
 from central.models import TARGETING_CRITERIA, Channel
 from central.selectors import campaigns_visible_to
+from central.spreadsheets import csv_lines, spreadsheet_safe
 from local_stores.models import Role
 from local_stores.money import money
 from templates_lib import rendering
@@ -136,7 +136,7 @@ def inbox_view(request: HttpRequest) -> HttpResponse:
              "steps": len(proof.steps), "step_text": step_text(proof.steps[proof.current_step])}
             for proof in pending_proofs_for(fetched_by=request.user)]
     decided = decisions_by(fetched_by=request.user, limit=20)
-    # each decided campaign's state now (central/campaign_states.py): where it went after the decision
+    # each decided campaign's state now (central/campaigns/states.py): where it went after the decision
     with_states(fetched_by=request.user, campaigns=[decision.proof.campaign for decision in decided])
     return render(request, "approvals/inbox.html", {
         "proofs": rows, "decided": decided, "sets_policies": sets_policies,

@@ -38,7 +38,7 @@ One run:
 3. measures the **baseline of the same run**: a per-recipient loop as classic tools do it, on a
    seeded sample of the candidate customers (``--sample``, 20,000 by default), extrapolated to all
    of them (the figure printed says EXTRAPOLATED, with the sample size). It lists each campaign's
-   audience once (one INSERT … SELECT per campaign, with ``central.targeting.apply_criteria``, into
+   audience once (one INSERT … SELECT per campaign, with ``central.campaigns.targeting.apply_criteria``, into
    a temporary table), loads the rules, the suppression list and the addresses shared by several
    customers once, then for each customer sends one query (its row, all its past contacts and its
    candidate campaigns, plus those of the customers sharing one of its addresses with a smaller
@@ -945,15 +945,15 @@ def loop_campaign(campaign, rules) -> tuple[str, int, int | None, datetime]:
 def build_send_list(network) -> tuple[int, float]:
     """The loop's candidates, as a classic tool lists each campaign's audience before its
     per-recipient checks: one INSERT … SELECT per campaign into a temporary table (the campaign's
-    criteria, ``central.targeting.apply_criteria``, over its branch's customers, or the network's,
+    criteria, ``central.campaigns.targeting.apply_criteria``, over its branch's customers, or the network's,
     plus those added by hand, minus those removed), with the campaign's attributes of
     ``loop_campaign``. Returns (rows, seconds)."""
     from django.db import connection
     from django.utils import timezone
 
     from central.arbitration import SIMULATION_STATUSES, rules_for
+    from central.campaigns.targeting import apply_criteria
     from central.models import Campaign, Customer, TargetOverride
-    from central.targeting import apply_criteria
 
     started = time.perf_counter()
     rules = rules_for(network)

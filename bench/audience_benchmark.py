@@ -288,8 +288,8 @@ def set_up(network, picked: list[tuple[int, int, int]]) -> list[BranchCase]:
 
 def criteria_mix(rng: random.Random, branch) -> dict[str, object]:
     """One target as a branch manager might type it, cleaned as the page cleans it."""
+    from central.campaigns.targeting import criteria_clean
     from central.models import TARGETING_CRITERIA
-    from central.targeting import criteria_clean
     from fixtures.generate import INTERESTS, SEGMENTS
 
     def segment():

@@ -380,7 +380,7 @@ def baseline_batches(network, csv_path: Path, cost: PythonCost) -> Iterator[list
     caller); the CSV reading and the validation are timed into ``cost`` on the way."""
     from django.db import connection
 
-    from central import customer_import
+    from central.customers import importing as customer_import
     from local_stores.models import Node, NodeKind
 
     branch_ids = dict(

@@ -375,10 +375,10 @@ def run(repetitions: int, warmup: int, only: set[str] | None, profile: str | Non
     series("simulate (head office)", "action", MARKETER, lambda: marketer.post("/calendar/arbitration/", simulate),
            expect={302})
     # the same click where a worker runs the task (production): it only queues it; then the task
-    # itself, which the arbitration page shows running (central/simulation_queue.py)
+    # itself, which the arbitration page shows running (central/rules/simulation_queue.py)
     from unittest import mock
 
-    from central.simulation_queue import arbitration_simulate_queue, simulation_queued_run
+    from central.rules.simulation_queue import arbitration_simulate_queue, simulation_queued_run
     from central.tasks import arbitration_simulate_task
 
     with mock.patch.object(arbitration_simulate_task, "apply_async"):

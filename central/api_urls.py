@@ -1,6 +1,11 @@
 from django.urls import path
 
-from central import api, arbitration_api, budget_api, conflict_api, planning_api
+from central import planning_api
+from central.budgets import api as budget_api
+from central.conflicts import api as conflict_api
+from central.customers import api
+from central.purchases import api as purchase_api
+from central.rules import api as arbitration_api
 
 urlpatterns = [
     path("customers/", api.CustomerListApi.as_view(), name="api-customer-list"),
@@ -13,10 +18,10 @@ urlpatterns = [
         api.CustomerImportDetailApi.as_view(),
         name="api-customer-import-detail",
     ),
-    path("purchase-imports/", api.PurchaseImportCreateApi.as_view(), name="api-purchase-import-create"),
+    path("purchase-imports/", purchase_api.PurchaseImportCreateApi.as_view(), name="api-purchase-import-create"),
     path(
         "purchase-imports/<str:public_id>/",
-        api.PurchaseImportDetailApi.as_view(),
+        purchase_api.PurchaseImportDetailApi.as_view(),
         name="api-purchase-import-detail",
     ),
     path("budgets/", budget_api.BudgetListApi.as_view(), name="api-budget-list"),

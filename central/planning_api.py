@@ -21,6 +21,7 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from central.campaigns.targeting import criteria_clean
 from central.models import (
     TARGETING_CRITERIA,
     Campaign,
@@ -65,7 +66,6 @@ from central.services import (
     operation_save,
     participation_answer,
 )
-from central.targeting import criteria_clean
 from local_stores.api_base import ScopedAPIView, ScopedListAPIView, ScopedRetrieveAPIView
 from local_stores.models import Node
 from local_stores.selectors import branches_visible_to, node_in_scope, nodes_visible_to

@@ -18,7 +18,8 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from central.filters import CustomerFilterSet
+from central.campaigns.targeting import apply_criteria, reachable_on
+from central.customers.filters import CustomerFilterSet
 from central.models import (
     CAMPAIGN_OPEN_STATUSES,
     TARGETING_CRITERIA,
@@ -52,7 +53,6 @@ from central.models import (
     TargetOverride,
     TransferStatus,
 )
-from central.targeting import apply_criteria, reachable_on
 from local_stores.models import Network, Node, NodeKind
 from local_stores.selectors import (
     UserLike,

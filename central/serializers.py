@@ -68,7 +68,7 @@ class CampaignDetailOutputSerializer(CampaignOutputSerializer):
     def get_cost(self, campaign: Campaign) -> dict | None:
         """Sent (or sending): what it cost; before: its estimate for the audience the caller sees
         (null for who does not see the customers concerned)."""
-        from central import budgets
+        from central.budgets import costs as budgets
 
         if campaign.status in (CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.SENT):
             cost, kind = budgets.campaign_cost_actual(campaign), "actual"

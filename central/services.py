@@ -16,8 +16,9 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from central import customer_import, purchase_import
+from central.campaigns.targeting import criteria_clean
 from central.customers import consent
+from central.customers import importing as customer_import
 from central.models import (
     CAMPAIGN_OPEN_STATUSES,
     TARGETING_CRITERIA,
@@ -39,8 +40,8 @@ from central.models import (
     ParticipationStatus,
     TargetOverride,
 )
+from central.purchases import importing as purchase_import
 from central.signals import campaign_changed, customer_erased
-from central.targeting import criteria_clean
 from central.task_queue import task_send_on_commit
 from local_stores.models import Network, Node, NodeKind
 from local_stores.selectors import node_in_scope, nodes_in_scope
@@ -149,7 +150,7 @@ def customer_import_load(
 
 def purchase_import_load(*, network: Network, stream, import_id: int | None = None, now=None):
     """Validate and record the purchases of a CSV stream into ``network``, in the current
-    transaction (see ``central.purchase_import``). Returns an ``ImportResult``; raises
+    transaction (see ``central.purchases.importing``). Returns an ``ImportResult``; raises
     ``ImportFileError`` when the file as a whole cannot be read."""
     now = now or timezone.now()
     reader, _header = customer_import.open_csv(stream, purchase_import.COLUMNS, purchase_import.REQUIRED_COLUMNS)
@@ -715,7 +716,7 @@ def campaign_target_change(*, campaign: Campaign, customer_public_id: str, actio
     """Remove one of the branch's own customers from the proposed list, add one, or undo either
     (``action`` "exclude", "include" or "reset"). Only until the edit deadline; an added customer
     must be reachable on the campaign's channel."""
-    from central.targeting import reachable_on
+    from central.campaigns.targeting import reachable_on
 
     campaign = Campaign.objects.select_for_update(of=("self",)).select_related("operation", "branch", "network").get(pk=campaign.pk)
     _require_editable(campaign, changed_by)

@@ -86,10 +86,10 @@ def campaign_print_task(campaign_id: int) -> int:
 
 @shared_task(bind=True, name="central.print_handoff_deliver", max_retries=4)
 def print_handoff_deliver_task(self, handoff_id: int) -> str:
-    """One attempt at handing a print run to the printer (central/printing.py). A failure that
+    """One attempt at handing a print run to the printer (central/delivery/printing/services.py). A failure that
     trying again may mend is retried by Celery: 4 times, after 1, 2, 4 and 8 minutes (in-process
     runs retry at once, without waiting). Head office's Retry queues a new round."""
-    from central.printing import MAX_AUTOMATIC_RETRIES, print_handoff_deliver, retry_delay
+    from central.delivery.printing.services import MAX_AUTOMATIC_RETRIES, print_handoff_deliver, retry_delay
 
     retry = self.request.retries
     while True:
@@ -121,8 +121,8 @@ def campaigns_send_due_task() -> dict[str, int]:
 
 @shared_task(name="central.arbitration_simulate")
 def arbitration_simulate_task(queued_id: int) -> str | None:
-    """Head office's *Simulate*, queued by the click (central/simulation_queue.py)."""
-    from central.simulation_queue import simulation_queued_run
+    """Head office's *Simulate*, queued by the click (central/rules/simulation_queue.py)."""
+    from central.rules.simulation_queue import simulation_queued_run
 
     run = simulation_queued_run(queued_id=queued_id)
     return run.public_id if run is not None else None

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from central import views
+from central.customers import views
+from central.prospects import views as prospects_views
 
 app_name = "central"
 urlpatterns = [
@@ -11,7 +12,7 @@ urlpatterns = [
     path(
         "imports/<str:public_id>/errors.csv", views.customer_import_errors_view, name="customer-import-errors"
     ),
-    path("signup-poster/<str:public_id>.pdf", views.signup_poster_view, name="signup-poster"),
+    path("signup-poster/<str:public_id>.pdf", prospects_views.signup_poster_view, name="signup-poster"),
     path("<str:public_id>/", views.customer_detail_view, name="customer-detail"),
     path("<str:public_id>/erase/", views.customer_erase_view, name="customer-erase"),
 ]

@@ -1,7 +1,7 @@
 """The branch's to-do list on the home page (issue 19, defect 5): proofs sent back with their
 comment, deadlines of the coming days (answering an operation, customising a campaign, approvals
 awaited), drafts not yet submitted, and the week's sends — each campaign with its display state
-(central/campaign_states.py) and a link to it.
+(central/campaigns/states.py) and a link to it.
 
 A selector: everything is read on behalf of the acting user through the scoping selectors; the
 number of queries does not grow with the number of campaigns or operations."""
@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from approvals.models import Decision, Verdict
-from central.campaign_states import StateKey, with_states
+from central.campaigns.states import StateKey, with_states
 from central.models import Campaign, CampaignStatus, OperationMode, OperationStatus
 from central.selectors import campaign_edit_deadline, campaign_list, operations_visible_to
 from local_stores.models import Node

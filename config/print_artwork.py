@@ -1,6 +1,6 @@
 """The approved BAT of a print campaign, for the print hand-off (``settings.RELAIS_PRINT_ARTWORK``).
 
-The print hand-off lives in ``central`` (central/printing.py), which may not import ``approvals``
+The print hand-off lives in ``central`` (central/delivery/printing/services.py), which may not import ``approvals``
 (the layers of docs/architecture.md: approvals → central). As for the send gate
 (``settings.RELAIS_SEND_GATE``), central names the function it needs in a setting; this one sits in
 ``config``, the project's composition root, because the approvals app was not to be changed with

@@ -7,7 +7,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from central import calendar_views
+from central.calendar import views as calendar_views
 from config import views as config_views
 
 
@@ -31,12 +31,12 @@ urlpatterns = [
     path("network/", include("central.rules.urls")),
     path("customers/", include("central.urls")),
     path("templates/", include("templates_lib.urls")),
-    path("calendar/", include("central.calendar_urls")),
+    path("calendar/", include("central.calendar.urls")),
     path("calendar.ics/<str:token>", calendar_views.calendar_feed_view, name="calendar-feed"),
     path("approvals/", include("approvals.urls")),
     path("reports/", include("reporting.urls")),
-    path("budgets/", include("central.budget_urls")),
-    path("print/", include("central.print_urls")),  # print runs: scoped downloads, the printer's links
+    path("budgets/", include("central.budgets.urls")),
+    path("print/", include("central.delivery.printing.urls")),  # print runs: scoped downloads, the printer's links
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -46,7 +46,7 @@ urlpatterns = [
     # the provider Relais sends through (no inbound mail, no other provider's route)
     *([path("webhooks/email/", include((tracking_webhooks(settings.ANYMAIL_WEBHOOKS), "anymail")))]
       if settings.ANYMAIL_WEBHOOKS else []),
-    path("", include("central.public_urls")),  # /u/, /t/o/, /t/c/, /v/: links in messages
+    path("", include("central.delivery.public_urls")),  # /u/, /t/o/, /t/c/, /v/: links in messages
 ]
 
 #: The uploads anyone may fetch: the images messages show (assets) and the branches' logos. The

@@ -5,7 +5,7 @@ from collections.abc import Iterable, Iterator
 
 from django.utils.translation import gettext as _
 
-from central.exports import csv_lines, rows_xlsx, spreadsheet_safe
+from central.spreadsheets import csv_lines, rows_xlsx, spreadsheet_safe
 from reporting.selectors import Totals
 
 RATES = ("delivery_rate", "open_rate", "click_rate", "click_to_open_rate", "unsubscribe_rate", "complaint_rate",

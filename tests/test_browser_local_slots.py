@@ -7,7 +7,7 @@ the thumb, and a forbidden word refused beside the field. The answers are in tes
 import pytest
 from playwright.sync_api import expect
 
-from central.local_slots import local_slots_set
+from central.campaigns.local_slots import local_slots_set
 from central.models import LocalSlotValues
 from templates_lib.services import content_rules_update
 from tests.browser import log_in, no_sideways_scroll

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from approvals.models import ApprovalPolicy, OverBudget, ProofStatus
 from approvals.services import proof_decide, proof_request, send_gate
-from central import budgets
+from central.budgets import costs as budgets
 from central.delivery import sending
 from central.models import Budget, Campaign, CampaignStatus
 from central.services import budget_allocate, campaign_schedule, campaign_update, network_rules_update

@@ -1,5 +1,5 @@
 """Every list shows each campaign's state (issue 19, defects 4 and 5), built in one place
-(central/campaign_states.py): draft, waiting for approval step n of m, changes requested, approved,
+(central/campaigns/states.py): draft, waiting for approval step n of m, changes requested, approved,
 scheduled, sending x %, sent, cancelled — in English and in French, on the branch's operations page
 (table and operation card), the operation's page, the branch's page and the campaign's checklist;
 joining names the campaigns it created; the number of queries does not grow with the list; an
@@ -18,7 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from approvals.services import proof_decide, proof_request
-from central.campaign_states import campaign_states
+from central.campaigns.states import campaign_states
 from central.models import Campaign, CampaignStatus, ConsentStatus, Customer, Delivery, DeliveryStatus
 from central.selectors import campaign_list
 from central.services import campaign_cancel, campaign_schedule, campaign_update

@@ -20,6 +20,7 @@ import pytest
 from django.utils import translation
 
 from approvals.services import proof_decide, proof_request
+from central.campaigns.target_review import review_add, review_remove
 from central.delivery.sending import campaigns_send_due
 from central.models import (
     ArbitrationRun,
@@ -38,7 +39,6 @@ from central.services import (
     national_campaign_create,
     participation_answer,
 )
-from central.target_review import review_add, review_remove
 from tests.dispatching import SLOT_VALUES, add_customers, email_version
 from tests.planning import plan
 

@@ -258,7 +258,7 @@ def test_a_simulation_without_conflict_says_so(world):
 
 
 def test_the_tables_are_paginated_and_capped_with_totals(world, case, monkeypatch):
-    from central import conflict_views
+    from central.conflicts import views as conflict_views
 
     monkeypatch.setattr(conflict_views, "PAIRS_PER_PAGE", 2)
     monkeypatch.setattr(conflict_views, "GROUPS_SHOWN", 1)

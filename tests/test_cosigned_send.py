@@ -180,7 +180,7 @@ def test_a_co_signed_national_sms_is_signed_by_each_customer_s_branch(world, set
 
     from tests.planning import sms_version
 
-    settings.RELAIS_SMS_BACKEND = "central.sms.FileSmsBackend"
+    settings.RELAIS_SMS_BACKEND = "central.delivery.sms_backends.FileSmsBackend"
     settings.RELAIS_SMS_FILE_PATH = tmp_path / "sms"
     version = sms_version(world)
     operation = plan(world, name="SMS national", versions=[version])

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from central.customer_import import ImportFileError
+from central.customers.importing import ImportFileError
 from central.models import ConsentEvent, Customer
 from central.services import customer_import_load
 

@@ -53,15 +53,20 @@ def test_no_form_builds_its_own_date_widget():
 
 def test_every_declared_date_field_uses_the_shared_widget():
     import approvals.forms
+    import central.budgets.forms
+    import central.calendar.forms
     import central.campaigns.forms
-    import central.forms
-    import central.forms_printing
+    import central.customers.forms
+    import central.delivery.printing.forms
+    import central.prospects.forms
+    import central.rules.forms
     import local_stores.forms
     import reporting.forms
     import templates_lib.forms
 
     checked = 0
-    for module in (approvals.forms, central.campaigns.forms, central.forms, central.forms_printing,
+    for module in (approvals.forms, central.campaigns.forms, central.budgets.forms, central.calendar.forms,
+                   central.customers.forms, central.prospects.forms, central.rules.forms, central.delivery.printing.forms,
                    local_stores.forms, reporting.forms, templates_lib.forms):
         for _name, form in inspect.getmembers(module, inspect.isclass):
             if not issubclass(form, forms.BaseForm) or not hasattr(form, "base_fields"):

@@ -261,7 +261,7 @@ def test_the_demo_approvers_find_proofs_waiting_for_them(demo):
 
 @pytest.mark.django_db
 def test_claire_finds_head_offices_target_to_review(demo):
-    from central.target_review_selectors import head_office_sends, review_counts, review_is_open
+    from central.campaigns.target_review_selectors import head_office_sends, review_counts, review_is_open
 
     today = _today()
     users = _users()

@@ -27,7 +27,6 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from pypdf import PdfReader
 
-from central import sms
 from central.arbitration import rules_for
 from central.customers import consent
 from central.delivery import (
@@ -41,6 +40,7 @@ from central.delivery import (
     rate_limit,
     sending,
 )
+from central.delivery import sms_backends as sms
 from central.delivery.links import click_target
 from central.models import (
     Campaign,
@@ -764,7 +764,7 @@ def provider(settings):
     server = ThreadingHTTPServer(("127.0.0.1", 0), Provider)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    settings.RELAIS_SMS_BACKEND = "central.sms.TwilioSmsBackend"
+    settings.RELAIS_SMS_BACKEND = "central.delivery.sms_backends.TwilioSmsBackend"
     settings.RELAIS_SMS_TWILIO_ACCOUNT_SID, settings.RELAIS_SMS_TWILIO_AUTH_TOKEN = "ACtest", "secret"
     settings.RELAIS_SMS_TWILIO_FROM = "RELAIS"
     settings.RELAIS_SMS_TWILIO_API_URL = f"http://127.0.0.1:{server.server_address[1]}"

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from django.utils import translation
 
-from central.budgets import Cost, CostPart
+from central.budgets.costs import Cost, CostPart
 from central.models import Budget, Campaign
 from central.services import network_rules_update
 from local_stores.money import money

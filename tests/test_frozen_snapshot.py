@@ -236,7 +236,7 @@ def test_verify_names_the_variant_whose_rendering_differs_from_its_frozen_hash(w
 
 
 def test_the_sms_goes_out_with_the_approved_stop_mention_and_branch_name(world, settings, tmp_path):
-    settings.RELAIS_SMS_BACKEND = "central.sms.FileSmsBackend"
+    settings.RELAIS_SMS_BACKEND = "central.delivery.sms_backends.FileSmsBackend"
     settings.RELAIS_SMS_FILE_PATH = tmp_path / "sms"
     ContentRules.objects.update_or_create(network=world.networks["alpha"],
                                           defaults={"sms_stop_mention": "STOP au 36111"})

@@ -30,7 +30,7 @@ import pytest
 from django.apps import apps
 from django.test import Client
 
-from central.labels import SEGMENT_LABELS
+from central.customers.labels import SEGMENT_LABELS
 from fixtures.demo import load_demo
 from local_stores.identifiers import new_public_id
 from tests.conftest import built_once
@@ -374,7 +374,7 @@ def test_the_api_is_in_the_menu_of_head_office_only(demo, role):
 def test_codes_have_labels_in_the_reader_s_language():
     from django.utils import translation
 
-    from central.labels import channel_labels, segment_label
+    from central.customers.labels import channel_labels, segment_label
 
     with translation.override("fr"):
         assert channel_labels(["post", "sms"]) == "Courrier, SMS"

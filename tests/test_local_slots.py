@@ -12,8 +12,8 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from approvals.services import _content_hash, proof_frozen_fields, proof_request
+from central.campaigns.local_slots import local_slot_values_save, local_slots_set
 from central.delivery import sending
-from central.local_slots import local_slot_values_save, local_slots_set
 from central.models import Campaign, CampaignEvent, CampaignStatus, Delivery, LocalSlotValues
 from central.services import campaign_update, national_campaign_create
 from templates_lib import frozen

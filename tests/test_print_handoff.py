@@ -21,10 +21,10 @@ import weasyprint
 from django.core import mail
 
 from approvals.models import Proof, ProofStatus
-from central import printing
 from central.delivery import sending
+from central.delivery.printing import services as printing
+from central.delivery.printing.services import PrinterSecrets, printer_settings_save
 from central.models import PrinterSettings, PrintFile, PrintHandoff, PrintHandoffStatus
-from central.printing import PrinterSecrets, printer_settings_save
 from tests.dispatching import add_customers, print_version, to_sending
 from tests.planning import joined_campaign
 

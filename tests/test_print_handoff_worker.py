@@ -17,8 +17,8 @@ import uuid
 import pytest
 
 from central.delivery import sending
+from central.delivery.printing.services import print_handoff_retry
 from central.models import PrintHandoff
-from central.printing import print_handoff_retry
 from central.tasks import print_handoff_deliver_task
 from tests.dispatching import add_customers, print_version, to_sending
 from tests.planning import joined_campaign

@@ -12,9 +12,9 @@ from django.core import mail, signing
 from django.core.cache import cache
 from pypdf import PdfReader
 
+from central.campaigns.targeting import apply_criteria, criteria_clean
 from central.models import ConsentEvent, ConsentStatus, Customer, SignupRequest
 from central.services import customer_import_load, signup_token
-from central.targeting import apply_criteria, criteria_clean
 
 pytestmark = pytest.mark.django_db
 

@@ -11,6 +11,7 @@ from django.core import signing
 from django.test import Client
 
 from central.delivery import links, sending
+from central.delivery.public_views import PIXEL
 from central.models import (
     Campaign,
     CampaignStatus,
@@ -22,7 +23,6 @@ from central.models import (
     DeliveryStatus,
     TrackingEvent,
 )
-from central.public_views import PIXEL
 from tests.dispatching import SmtpSink, email_campaign, smtp_settings
 
 pytestmark = pytest.mark.django_db

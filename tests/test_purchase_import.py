@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from central.customer_import import ImportFileError
+from central.customers.importing import ImportFileError
 from central.models import CustomerImport, Purchase
 from central.services import customer_import_load, purchase_import_load
 

@@ -106,7 +106,7 @@ def test_simulate_is_queued_and_the_page_shows_it_running_until_it_is_done(world
 
 def test_a_queued_simulation_whose_author_lost_the_right_runs_nothing(world, django_capture_on_commit_callbacks):
     from central.models import ArbitrationRun
-    from central.simulation_queue import arbitration_simulate_queue
+    from central.rules.simulation_queue import arbitration_simulate_queue
     start = timezone.localdate() + timedelta(days=1)
     user = world.users["head_office"]
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -120,7 +120,7 @@ def test_a_queued_simulation_whose_author_lost_the_right_runs_nothing(world, dja
 
 def test_a_simulation_refused_at_the_click_is_not_queued(world):
     from central.models import ArbitrationRun
-    from central.simulation_queue import arbitration_simulate_queue
+    from central.rules.simulation_queue import arbitration_simulate_queue
 
     start = timezone.localdate() + timedelta(days=1)
     with pytest.raises(ValidationError):

@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone, translation
 
 from central.arbitration import arbitrate, rules_for
-from central.forms import OperationForm
+from central.calendar.forms import OperationForm
 from central.models import (
     ArbitrationRun,
     Campaign,

@@ -16,15 +16,15 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from central.models import Campaign, CampaignEvent, ConsentStatus, Customer, NationalTargetReview
-from central.services import national_campaign_create
-from central.target_review import review_add, review_remove, review_restore
-from central.target_review_selectors import (
+from central.campaigns.target_review import review_add, review_remove, review_restore
+from central.campaigns.target_review_selectors import (
     review_counts,
     review_deadline,
     review_is_open,
     review_list,
 )
+from central.models import Campaign, CampaignEvent, ConsentStatus, Customer, NationalTargetReview
+from central.services import national_campaign_create
 from tests.planning import plan, sms_version
 
 pytestmark = pytest.mark.django_db
@@ -365,9 +365,9 @@ def test_a_simulation_follows_the_review(setup):
 
 
 def test_the_page_says_when_head_offices_send_passes_the_branch_by(setup):
+    from central.campaigns.target_review_selectors import head_office_passes_by
     from central.models import CampaignStatus
     from central.services import participation_answer
-    from central.target_review_selectors import head_office_passes_by
 
     world, operation, _national, people = setup
     n1, n2 = world.nodes["N1"], world.nodes["N2"]

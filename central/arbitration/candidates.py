@@ -24,6 +24,7 @@ from central.arbitration.work_tables import (
     _Slice,
     _sql,
 )
+from central.campaigns.targeting import apply_criteria
 from central.models import (
     ArbitrationRun,
     Campaign,
@@ -38,7 +39,6 @@ from central.models import (
     Suppression,
     TargetOverride,
 )
-from central.targeting import apply_criteria
 from local_stores.models import Node
 
 

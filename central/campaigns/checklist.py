@@ -2,7 +2,7 @@
 one primary action at the end, the next thing to do (issue 19, defect 5).
 
 Built from what the editor already computed for the page (the live problems of what is typed, the
-audience count) and the campaign's display state (central/campaign_states.py); reads nothing more."""
+audience count) and the campaign's display state (central/campaigns/states.py); reads nothing more."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from central.campaign_states import CampaignState, StateKey
+from central.campaigns.states import CampaignState, StateKey
 
 DONE, TO_DO, WAITING, BLOCKED = "done", "todo", "waiting", "blocked"
 
@@ -110,7 +110,7 @@ def campaign_checklist(*, campaign, state: CampaignState, live: dict, can_edit: 
 
 def checklist_context(*, user, campaign, live: dict, editable: bool) -> dict[str, object]:
     """What the campaign page needs for its checklist: ``state`` and ``checklist``."""
-    from central.campaign_states import campaign_states
+    from central.campaigns.states import campaign_states
     from central.selectors import campaign_can_edit
 
     state = campaign_states(fetched_by=user, campaigns=[campaign])[campaign.pk]

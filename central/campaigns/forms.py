@@ -7,9 +7,9 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from central.labels import segment_label
+from central.campaigns.targeting import MAX_DAYS, RFM_RANGE
+from central.customers.labels import segment_label
 from central.models import AUDIENCE_KINDS, TARGETING_CRITERIA
-from central.targeting import MAX_DAYS, RFM_RANGE
 from local_stores.forms import style_fields
 from local_stores.widgets import DateInput
 

@@ -2,8 +2,8 @@
 office's send of an operation proposes, searchable and filterable, each with its state; remove one
 (with a reason), restore one, add one of the branch's own customers. Read-only after the deadline.
 
-Thin: reads through ``central.target_review_selectors`` (scoped by the acting user), writes through
-``central.target_review``'s services."""
+Thin: reads through ``central.campaigns.target_review_selectors`` (scoped by the acting user), writes through
+``central.campaigns.target_review``'s services."""
 
 from __future__ import annotations
 
@@ -16,16 +16,14 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from central.local_slots import (
+from central.campaigns.local_slots import (
     branch_local_values,
     local_slot_definitions,
     local_slot_values_save,
     local_texts_frozen_reason,
 )
-from central.models import NationalTargetReview
-from central.selectors import customers_visible_to, operation_get
-from central.target_review import review_add, review_remove, review_restore
-from central.target_review_selectors import (
+from central.campaigns.target_review import review_add, review_remove, review_restore
+from central.campaigns.target_review_selectors import (
     ADDED,
     KEPT,
     PAGE_SIZE,
@@ -40,6 +38,8 @@ from central.target_review_selectors import (
     review_list,
     review_segments,
 )
+from central.models import NationalTargetReview
+from central.selectors import customers_visible_to, operation_get
 from local_stores.selectors import node_in_scope
 from templates_lib import slots as slot_types
 from templates_lib.forms import slot_initial, slot_values_form, slot_values_from

@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from central.campaigns.targeting import reachable_on
 from central.operations.views import messages_of
 from central.selectors import (
     campaign_audience,
@@ -27,7 +28,6 @@ from central.selectors import (
 from central.services import (
     campaign_target_change,
 )
-from central.targeting import reachable_on
 
 # --- The proposed list ------------------------------------------------------------------------------
 

@@ -131,7 +131,7 @@ def consent_erasure_record(*, customer: Customer, at: datetime, source: str) -> 
                                 occurred_at=at, recorded_at=at, source=source)
 
 # --- Consent in a CRM import: the SQL of its load ------------------------------------------------
-# The import (central/customer_import.py) loads a file in a few statements over its staging table
+# The import (central/customers/importing.py) loads a file in a few statements over its staging table
 # (relais_customer_stage) and the customers' state before it (relais_customer_prev); what those
 # statements write of consent, objection and their history is written here.
 

@@ -1,5 +1,5 @@
 """Channels: one per chunk, holding its connection — e-mail (SMTP or django-anymail) and SMS
-(``central.sms`` backends). ``send`` hands one delivery to the provider."""
+(``central.delivery.sms_backends`` backends). ``send`` hands one delivery to the provider."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.smtp import EmailBackend as SmtpEmailBackend
 from django.utils.translation import gettext as _
 
-from central import sms
-from central.customer_import import normalise_mobile
+from central.customers.importing import normalise_mobile
+from central.delivery import sms_backends as sms
 from central.delivery.content import FrozenSend, PrebuiltEmail, email_content, email_message, sms_text
 from central.delivery.errors import PermanentFailure, SendOutcome, TemporaryFailure, email_failure
 from central.models import (

@@ -1,5 +1,5 @@
 """Post: a campaign's mail merge printed (one PDF, one page set per recipient) and handed to the
-network's printer (``central.printing``); its deliveries are marked sent."""
+network's printer (``central.delivery.printing.services``); its deliveries are marked sent."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from central.customers.consent import consent_problem
 from central.delivery.claims import contact_for, delivery_end, sending_campaign
 from central.delivery.content import FrozenSend, recipient_values, system_values
 from central.delivery.errors import CANCELLED, FAILED, SENT
+from central.delivery.printing.services import print_handoff_start  # manifest, BAT, to the network's printer
 from central.delivery.send_state import campaign_finish_if_done, campaign_for_send
 from central.models import (
     Campaign,
@@ -30,7 +31,6 @@ from central.models import (
     DeliveryStatus,
     PrintFile,
 )
-from central.printing import print_handoff_start  # manifest, BAT, to the network's printer
 from templates_lib import frozen, merge, rendering
 from templates_lib.slots import escape_html
 
@@ -84,7 +84,7 @@ def mail_merge_pdf(campaign: Campaign, deliveries: Iterable[Delivery]) -> tuple[
         page = body
         for marker, value in values.items():
             page = page.replace(marker, escape_html(value))
-        # the anchor marks each piece's first page: central/printing.py reads the page ranges from it
+        # the anchor marks each piece's first page: central/delivery/printing/services.py reads the page ranges from it
         pages.append(f'<section class="relais-merge-page" id="relais-piece-{len(pages) + 1}"><div class="relais-address">'
                      f"{_address_block(delivery.customer)}</div>{page}</section>")
     merged = head.replace("</style>", f"\n{MERGE_CSS}</style>", 1) + "<body>" + "".join(pages) + "</body></html>"

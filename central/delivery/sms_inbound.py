@@ -29,8 +29,8 @@ from urllib.parse import urlsplit, urlunsplit
 from django.db import transaction
 from django.utils import timezone
 
-from central.customer_import import normalise_mobile
 from central.customers import consent
+from central.customers.importing import normalise_mobile
 from central.models import Channel, ConsentEvent, Customer, DeliveryReason
 
 logger = logging.getLogger(__name__)

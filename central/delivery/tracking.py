@@ -1,4 +1,4 @@
-"""The services behind the public endpoints of a message (``central.public_views``): its token
+"""The services behind the public endpoints of a message (``central.delivery.public_views``): its token
 looked up, opens, clicks and unsubscriptions recorded, the message viewed online."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Print: the print-ready PDFs of a post campaign, the network's printer settings, and each print
-run handed to the printer (central/printing.py)."""
+run handed to the printer (central/delivery/printing/services.py)."""
 
 from functools import partial
 

@@ -15,8 +15,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from central.calendar_views import withdrawal_confirmation
-from central.campaign_states import campaigns_created_message, with_states
+from central.calendar.views import withdrawal_confirmation
+from central.campaigns.states import campaigns_created_message, with_states
+from central.campaigns.target_review_selectors import operations_with_head_office_sends
 from central.models import (
     OperationMode,
     OperationStatus,
@@ -33,7 +34,6 @@ from central.services import (
     kit_use,
     participation_answer,
 )
-from central.target_review_selectors import operations_with_head_office_sends
 from local_stores.models import Node
 from local_stores.selectors import branches_visible_to, node_in_scope
 

@@ -16,8 +16,8 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from central.forms import OwnershipRequestForm
 from central.models import TransferStatus
+from central.rules.forms import OwnershipRequestForm
 from central.selectors import (
     branches_acted_for,
     campaign_get,

@@ -3,7 +3,7 @@
 
 from django import template
 
-from central import labels
+from central.customers import labels
 
 register = template.Library()
 

@@ -3,7 +3,7 @@ download, each hand-off's status, head office's Retry), for the user of the requ
 
 from django import template
 
-from central.printing import campaign_print_panel
+from central.delivery.printing.selectors import campaign_print_panel
 
 register = template.Library()
 

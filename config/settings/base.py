@@ -190,7 +190,7 @@ RELAIS_DISPATCH_MAX_ATTEMPTS = env.int("RELAIS_DISPATCH_MAX_ATTEMPTS", default=5
 RELAIS_DISPATCH_RETRY_SECONDS = env.float("RELAIS_DISPATCH_RETRY_SECONDS", default=60.0)
 RELAIS_DISPATCH_RETRY_MAX_SECONDS = env.float("RELAIS_DISPATCH_RETRY_MAX_SECONDS", default=3600.0)
 #: A print run's hand-off to the printer that failed is retried 4 times by Celery, after
-#: PRINT_RETRY_SECONDS × 1, 2, 4, 8 (central/printing.py); head office's Retry starts again.
+#: PRINT_RETRY_SECONDS × 1, 2, 4, 8 (central/delivery/printing/services.py); head office's Retry starts again.
 RELAIS_PRINT_RETRY_SECONDS = env.float("RELAIS_PRINT_RETRY_SECONDS", default=60.0)
 #: A message still "sending" this long after a worker took it was interrupted (a killed worker): the
 #: recovery task puts it back in the queue. Longer than any single send can last.
@@ -206,10 +206,10 @@ RELAIS_RATE_LIMIT_REDIS_URL = env.str(
 )
 #: An optional mailbox for List-Unsubscribe's mailto: form (the one-click URL is always there).
 RELAIS_UNSUBSCRIBE_MAILTO = env.str("RELAIS_UNSUBSCRIBE_MAILTO", default="")
-#: SMS: "central.sms.FileSmsBackend" writes JSON lines under RELAIS_SMS_FILE_PATH (nothing leaves the
-#: machine); "central.sms.TwilioSmsBackend" sends through Twilio's REST API. In production there is no
+#: SMS: "central.delivery.sms_backends.FileSmsBackend" writes JSON lines under RELAIS_SMS_FILE_PATH (nothing leaves the
+#: machine); "central.delivery.sms_backends.TwilioSmsBackend" sends through Twilio's REST API. In production there is no
 #: default: without a backend, SMS deliveries fail with the reason "no SMS provider configured".
-RELAIS_SMS_BACKEND = env.str("RELAIS_SMS_BACKEND", default="" if IS_PRODUCTION else "central.sms.FileSmsBackend")
+RELAIS_SMS_BACKEND = env.str("RELAIS_SMS_BACKEND", default="" if IS_PRODUCTION else "central.delivery.sms_backends.FileSmsBackend")
 RELAIS_SMS_FILE_PATH = env.path("RELAIS_SMS_FILE_PATH", default=BASE_DIR / "var" / "sms")
 #: What the provider bills per SMS segment (160 GSM-7 / 70 UCS-2 characters, 153 / 67 per part of a long one).
 RELAIS_SMS_COST_PER_SEGMENT = env.str("RELAIS_SMS_COST_PER_SEGMENT", default="0.0450")

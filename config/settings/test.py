@@ -39,7 +39,7 @@ if env.bool("RELAIS_TEST_WORKER_PROCESS", default=False):
     EMAIL_PORT = env.int("RELAIS_TEST_SMTP_PORT")
     EMAIL_USE_TLS = EMAIL_USE_SSL = False
     EMAIL_TIMEOUT = 10
-RELAIS_SMS_BACKEND = "central.sms.FileSmsBackend"
+RELAIS_SMS_BACKEND = "central.delivery.sms_backends.FileSmsBackend"
 RELAIS_SMS_FILE_PATH = BASE_DIR / "var" / "test-sms"
 
 # The e-mail providers' tracking webhooks, with a shared secret and Mailgun's signing key of the

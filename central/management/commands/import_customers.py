@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from central.customer_import import ImportFileError
+from central.customers.importing import ImportFileError
 from central.services import customer_import_load, purchase_import_load
 from local_stores.models import Network
 

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from central.customer_import import normalise_mobile
+from central.customers.importing import normalise_mobile
 from central.delivery.sms_inbound import sms_inbound_receive
 
 

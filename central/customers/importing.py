@@ -1,0 +1,547 @@
+"""Customer CSV import: validation of each row, then a set-based load.
+
+Reading and checking a row is Python (one pass over the file, no query per row). Loading is SQL:
+the good rows go into a temporary staging table (COPY on PostgreSQL, batched inserts on SQLite),
+then one ``INSERT … SELECT … ON CONFLICT`` upserts them by (network, external id), and one more
+statement writes the consent history of the rows whose consent changed. The whole load is one
+transaction: a file is imported entirely (its good rows) or not at all.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from decimal import InvalidOperation
+from typing import IO
+
+from django.db import connection
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from central.customers import csv_files
+from central.customers.consent import (
+    import_consent_assignments,
+    import_consent_history_sql,
+    import_consent_values_sql,
+    import_stale_consents_sql,
+)
+from central.customers.csv_files import (  # noqa: F401 (ImportFileError: re-exported, central.services reads it here)
+    ImportFileError,
+    RowError,
+    nul_cells,
+    parse_amount,
+    parse_date,
+)
+from local_stores.identifiers import new_public_id
+
+COLUMNS = (
+    "external_id",
+    "branch_code",
+    "civility",
+    "first_name",
+    "last_name",
+    "email",
+    "mobile",
+    "address_line1",
+    "postal_code",
+    "city",
+    "country",
+    "segment",
+    "rfm_recency",
+    "rfm_frequency",
+    "rfm_monetary",
+    "interests",
+    "last_purchase_date",
+    "lifetime_value",
+    "preferred_channel",
+    "consent_email",
+    "consent_email_date",
+    "consent_sms",
+    "consent_sms_date",
+    "consent_post",
+    "consent_post_date",
+    "consent_source",
+    "objection",
+    "objection_date",
+)
+REQUIRED_COLUMNS = ("external_id", "branch_code")
+
+STAGE_COLUMNS = (
+    ("line", "integer"),
+    ("external_id", "varchar(64)"),
+    ("public_id", "varchar(24)"),
+    ("branch_id", "bigint"),
+    ("civility", "varchar(3)"),
+    ("first_name", "varchar(100)"),
+    ("last_name", "varchar(100)"),
+    ("email", "varchar(254)"),
+    ("mobile", "varchar(20)"),
+    ("address_line1", "varchar(200)"),
+    ("postal_code", "varchar(16)"),
+    ("city", "varchar(100)"),
+    ("country", "varchar(2)"),
+    ("segment", "varchar(32)"),
+    ("rfm_recency", "smallint"),
+    ("rfm_frequency", "smallint"),
+    ("rfm_monetary", "smallint"),
+    ("interests", "varchar(500)"),
+    ("last_purchase_on", "date"),
+    ("lifetime_value", "numeric(12,2)"),
+    ("preferred_channel", "varchar(8)"),
+    ("consent_email", "varchar(8)"),
+    ("consent_email_at", "timestamp with time zone"),
+    ("consent_sms", "varchar(8)"),
+    ("consent_sms_at", "timestamp with time zone"),
+    ("consent_post", "varchar(8)"),
+    ("consent_post_at", "timestamp with time zone"),
+    ("consent_source", "varchar(120)"),
+    ("objection", "varchar(3)"),
+    ("objection_at", "timestamp with time zone"),
+)
+
+# Deliberately simple and fast: one "@", no spaces, a dot in the domain, no leading/trailing dot.
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
+_PHONE_NOISE = re.compile(r"[\s.\-()/]")
+_TAG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+_CONSENT_VALUES = {
+    "granted": "granted",
+    "yes": "granted",
+    "oui": "granted",
+    "opt-in": "granted",
+    "1": "granted",
+    "denied": "denied",
+    "no": "denied",
+    "non": "denied",
+    "opt-out": "denied",
+    "0": "denied",
+    "unknown": "unknown",
+    "": "",
+}
+_YES_NO = {
+    "yes": "yes",
+    "oui": "yes",
+    "1": "yes",
+    "true": "yes",
+    "no": "no",
+    "non": "no",
+    "0": "no",
+    "false": "no",
+    "": "",
+}
+_CIVILITIES = {
+    "mme": "mme",
+    "madame": "mme",
+    "mrs": "mme",
+    "ms": "mme",
+    "m": "m",
+    "m.": "m",
+    "mr": "m",
+    "monsieur": "m",
+    "": "",
+}
+_CHANNELS = {"email", "sms", "post", ""}
+_LIMITS = {
+    "first_name": 100,
+    "last_name": 100,
+    "address_line1": 200,
+    "postal_code": 16,
+    "city": 100,
+    "segment": 32,
+    "consent_source": 120,
+}
+
+
+@dataclass
+class ImportResult:
+    rows_total: int = 0
+    rows_created: int = 0
+    rows_updated: int = 0
+    rows_rejected: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+
+def normalise_mobile(raw: str) -> str | None:
+    """E.164 for French numbers written nationally (06…, 07…), any +CC number kept as is."""
+    number = _PHONE_NOISE.sub("", raw)
+    if number.startswith("00"):
+        number = "+" + number[2:]
+    if len(number) == 10 and number[0] == "0" and number.isdigit():
+        number = "+33" + number[1:]
+    if number.startswith("+") and number[1:].isdigit() and 8 <= len(number) - 1 <= 15:
+        return number
+    return None
+
+
+def _parse_datetime(raw: str, default_tz) -> datetime:
+    if len(raw) == 10 or "/" in raw:
+        return datetime.combine(parse_date(raw), time(0, 0), tzinfo=default_tz)
+    value = datetime.fromisoformat(raw)
+    return value if value.tzinfo else value.replace(tzinfo=default_tz)
+
+
+def open_csv(
+    stream: IO[bytes], columns: tuple[str, ...] = COLUMNS, required: tuple[str, ...] = REQUIRED_COLUMNS
+) -> tuple[csv.DictReader, list[str]]:
+    """A DictReader over the file (``csv_files.open_csv``) whose header names ``required`` columns and
+    no others than ``columns`` (a customer file's by default, which also needs an e-mail or a mobile)."""
+    return csv_files.open_csv(stream, columns, required, needs_email_or_mobile=columns is COLUMNS)
+
+
+class RowValidator:
+    """Turns one CSV row into a staging tuple, or into the list of its errors."""
+
+    def __init__(self, *, branch_ids: dict[str, int], default_source: str, now: datetime) -> None:
+        self.branch_ids = branch_ids
+        self.default_source = default_source
+        self.now = now
+        self.tz = timezone.get_current_timezone()
+        ops = connection.ops
+        self._dt = ops.adapt_datetimefield_value
+        self._date = ops.adapt_datefield_value
+        self._decimal = ops.adapt_decimalfield_value
+
+    def validate(self, line: int, row: dict[str, str]) -> tuple[tuple | None, list[RowError]]:
+        errors: list[RowError] = []
+        get = row.get
+
+        def fail(name: str, reason: str) -> None:
+            errors.append(RowError(line, name, reason, (get(name) or "").strip()))
+
+        if None in row:  # more cells than columns
+            errors.append(RowError(line, "", _("The row has more cells than the header has columns.")))
+        if nul := nul_cells(line, row):
+            return None, [*errors, *nul]
+        external_id = (get("external_id") or "").strip()
+        if not external_id:
+            fail("external_id", _("The CRM id is required."))
+        elif len(external_id) > 64:
+            fail("external_id", _("The CRM id is longer than 64 characters."))
+        branch_code = (get("branch_code") or "").strip()
+        branch_id = self.branch_ids.get(branch_code)
+        if not branch_code:
+            fail("branch_code", _("The branch code is required."))
+        elif branch_id is None:
+            fail("branch_code", _("Unknown branch: no active branch of this network has this code."))
+        email = (get("email") or "").strip().lower()
+        mobile_raw = (get("mobile") or "").strip()
+        if not email and not mobile_raw:
+            fail("email", _("An e-mail address or a mobile number is required."))
+        if email and (len(email) > 254 or not _EMAIL.match(email)):
+            fail("email", _("This is not a valid e-mail address."))
+        mobile = ""
+        if mobile_raw:
+            mobile = normalise_mobile(mobile_raw) or ""
+            if not mobile:
+                fail("mobile", _("This is not a valid mobile number (e.g. 06 12 34 56 78 or +33612345678)."))
+        texts = {}
+        for name, limit in _LIMITS.items():
+            value = (get(name) or "").strip()
+            if len(value) > limit:
+                fail(name, _("Longer than %(limit)d characters.") % {"limit": limit})
+            texts[name] = value
+        civility = _CIVILITIES.get((get("civility") or "").strip().lower())
+        if civility is None:
+            fail("civility", _("Civility must be Mme, M or empty."))
+        country = (get("country") or "FR").strip().upper() or "FR"
+        if len(country) != 2 or not country.isalpha():
+            fail("country", _("The country is a two-letter code such as FR."))
+        scores = []
+        for name in ("rfm_recency", "rfm_frequency", "rfm_monetary"):
+            raw = (get(name) or "").strip()
+            if not raw:
+                scores.append(None)
+            elif raw.isdigit() and 1 <= int(raw) <= 5:
+                scores.append(int(raw))
+            else:
+                fail(name, _("A score is a whole number from 1 to 5."))
+                scores.append(None)
+        interests = ""
+        raw_interests = (get("interests") or "").strip().lower()
+        if raw_interests:
+            tags = [tag.strip() for tag in re.split(r"[|,]", raw_interests) if tag.strip()]
+            bad = [tag for tag in tags if not _TAG.match(tag)]
+            if bad:
+                fail(
+                    "interests",
+                    _("Invalid interest tag(s): %(tags)s (letters, digits, - and _).")
+                    % {"tags": ", ".join(bad)},
+                )
+            interests = "," + ",".join(dict.fromkeys(tags)) + "," if tags else ""
+            if len(interests) > 500:
+                fail("interests", _("Too many interests (500 characters at most)."))
+        last_purchase = None
+        raw = (get("last_purchase_date") or "").strip()
+        if raw:
+            try:
+                last_purchase = self._date(parse_date(raw))
+            except ValueError:
+                fail("last_purchase_date", _("A date is written 2025-12-31 or 31/12/2025."))
+        lifetime_value = None
+        raw = (get("lifetime_value") or "").strip()
+        if raw:
+            try:
+                lifetime_value = self._decimal(parse_amount(raw), 12, 2)
+            except InvalidOperation:
+                fail("lifetime_value", _("An amount is a positive number such as 1250.50."))
+        preferred = (get("preferred_channel") or "").strip().lower()
+        if preferred not in _CHANNELS:
+            fail("preferred_channel", _("The preferred channel is email, sms, post or empty."))
+        consents = []
+        for channel in ("email", "sms", "post"):
+            name = f"consent_{channel}"
+            status = _CONSENT_VALUES.get((get(name) or "").strip().lower())
+            if status is None:
+                fail(name, _("Consent is granted, denied, unknown or empty."))
+                status = ""
+            at = None
+            raw = (get(f"{name}_date") or "").strip()
+            if raw:
+                try:
+                    at = _parse_datetime(raw, self.tz)
+                    if at > self.now:
+                        fail(f"{name}_date", _("A consent date cannot be in the future."))
+                except ValueError:
+                    fail(f"{name}_date", _("A date is written 2025-12-31 or 31/12/2025."))
+            consents.append(status)
+            # undated: NULL here (the load dates it from the import; an undated consent never
+            # undoes a withdrawal made through Relais: see consent.import_stale_consents_sql)
+            consents.append(self._dt(at) if status and at else None)
+        objection = _YES_NO.get((get("objection") or "").strip().lower())
+        if objection is None:
+            fail("objection", _("Objection is yes, no or empty."))
+            objection = ""
+        objection_at = None
+        raw = (get("objection_date") or "").strip()
+        if raw:
+            try:
+                objection_at = _parse_datetime(raw, self.tz)
+            except ValueError:
+                fail("objection_date", _("A date is written 2025-12-31 or 31/12/2025."))
+        if errors:
+            return None, errors
+        return (
+            line,
+            external_id,
+            new_public_id("cus"),
+            branch_id,
+            civility,
+            texts["first_name"],
+            texts["last_name"],
+            email,
+            mobile,
+            texts["address_line1"],
+            texts["postal_code"],
+            texts["city"],
+            country,
+            texts["segment"],
+            *scores,
+            interests,
+            last_purchase,
+            lifetime_value,
+            preferred,
+            *consents,
+            texts["consent_source"] or self.default_source,
+            objection,
+            self._dt(objection_at or self.now) if objection == "yes" else None,
+        ), []
+
+
+def stage_rows(
+    cursor, rows: Iterable[tuple], table: str = "relais_customer_stage", columns=STAGE_COLUMNS
+) -> None:
+    """Write ``rows`` into the temporary ``table`` (of ``columns``): COPY on PostgreSQL, batched
+    inserts elsewhere."""
+    names = ", ".join(name for name, _type in columns)
+    if connection.vendor == "postgresql":
+        with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    placeholders = ", ".join(["%s"] * len(columns))
+    sql = f"INSERT INTO {table} ({names}) VALUES ({placeholders})"  # noqa: S608 (fixed names)
+    batch: list[tuple] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == 5000:
+            cursor.executemany(sql, batch)
+            batch.clear()
+    if batch:
+        cursor.executemany(sql, batch)
+
+
+_PROFILE = (
+    "branch_id",
+    "civility",
+    "first_name",
+    "last_name",
+    "email",
+    "mobile",
+    "address_line1",
+    "postal_code",
+    "city",
+    "country",
+    "segment",
+    "rfm_recency",
+    "rfm_frequency",
+    "rfm_monetary",
+    "interests",
+    "last_purchase_on",
+    "lifetime_value",
+    "preferred_channel",
+)
+
+
+def _update_assignments() -> dict[str, str]:
+    """Column → new value of an existing customer, in the upsert's DO UPDATE."""
+    return {name: f"excluded.{name}" for name in _PROFILE} | import_consent_assignments()
+
+
+def _upsert_sql() -> str:
+    """One INSERT … SELECT … ON CONFLICT: new customers are inserted, existing ones updated —
+    only when something differs, so that re-importing an unchanged file rewrites no row."""
+    profile = ", ".join(_PROFILE)
+    assignments = _update_assignments()
+    distinct = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+    changed = " OR ".join(f"c.{name} {distinct} ({value})" for name, value in assignments.items())
+    return f"""
+        INSERT INTO central_customer AS c (
+            public_id, network_id, external_id, {profile},
+            consent_email, consent_email_at, consent_email_source,
+            consent_sms, consent_sms_at, consent_sms_source,
+            consent_post, consent_post_at, consent_post_source,
+            objected_at, objection_source, created_at, updated_at)
+        SELECT s.public_id, %(network)s, s.external_id, {", ".join("s." + name for name in _PROFILE)},
+            {import_consent_values_sql()},
+            %(now)s, %(now)s
+        FROM relais_customer_stage s WHERE true
+        ON CONFLICT (network_id, external_id) DO UPDATE SET
+            {", ".join(f"{name} = {value}" for name, value in assignments.items())},
+            updated_at = excluded.updated_at
+        WHERE {changed}
+    """  # noqa: S608 (only fixed column names are interpolated)
+
+
+def _typed(name: str, sql_type: str) -> str:
+    """A parameter with its type spelled out for PostgreSQL, where a NULL in a UNION has none;
+    SQLite keeps the plain parameter (its CAST would turn a datetime text into a number)."""
+    if connection.vendor == "postgresql":
+        return f"CAST(%({name})s AS {sql_type})"
+    return f"%({name})s"
+
+
+def _convert_prospects(cursor, network_id: int) -> int:
+    """Prospects (signed up in a branch) whom the file brings with the same e-mail address or
+    mobile number become those customers: they take the CRM id, so that the upsert updates them
+    instead of creating someone twice. Each prospect takes one row of the file, each row one
+    prospect (the first line first). Returns how many were converted."""
+    pairs: list[tuple[int, str]] = []
+    for column in ("email", "mobile"):
+        match = "LOWER(c.email)" if column == "email" else "c.mobile"
+        cursor.execute(
+            f"SELECT c.id, s.external_id FROM central_customer c JOIN relais_customer_stage s ON s.{column} = {match} "  # noqa: S608
+            f"WHERE c.network_id = %s AND c.is_prospect AND s.{column} <> '' AND NOT EXISTS (SELECT 1 FROM "
+            f"central_customer o WHERE o.network_id = %s AND o.external_id = s.external_id) ORDER BY s.line, c.id",
+            [network_id, network_id])
+        pairs += cursor.fetchall()
+    taken_ids: set[str] = set()
+    converted: dict[int, str] = {}
+    for customer_id, external_id in pairs:
+        if customer_id not in converted and external_id not in taken_ids:
+            converted[customer_id] = external_id
+            taken_ids.add(external_id)
+    if converted:
+        cursor.executemany("UPDATE central_customer SET external_id = %s, is_prospect = %s WHERE id = %s",
+                           [(external_id, False, customer_id) for customer_id, external_id in converted.items()])
+    return len(converted)
+
+
+def load(
+    *,
+    network_id: int,
+    rows: Iterator[tuple[int, dict[str, str]]],
+    validator: RowValidator,
+    import_id: int | None,
+    now: datetime,
+    error_limit: int,
+) -> ImportResult:
+    """Validate and load ``rows`` (line number, row) in the current transaction."""
+    result = ImportResult()
+    first_line_of: dict[str, int] = {}
+    duplicate_lines: dict[str, list[int]] = {}
+
+    def good_rows() -> Iterator[tuple]:
+        for line, row in rows:
+            result.rows_total += 1
+            staged, errors = validator.validate(line, row)
+            if errors:
+                result.rows_rejected += 1
+                if len(result.errors) < error_limit:
+                    result.errors.extend(errors)
+                continue
+            external_id = staged[1]
+            first = first_line_of.setdefault(external_id, line)
+            if first != line:
+                duplicate_lines.setdefault(external_id, [first]).append(line)
+            yield staged
+
+    column_defs = ", ".join(f"{name} {sql_type}" for name, sql_type in STAGE_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS relais_customer_stage")
+        cursor.execute("DROP TABLE IF EXISTS relais_customer_prev")
+        cursor.execute(f"CREATE TEMPORARY TABLE relais_customer_stage ({column_defs})")
+        stage_rows(cursor, good_rows())
+        if duplicate_lines:
+            # A CRM id present on several lines: none of them is imported, each is reported.
+            cursor.executemany(
+                "DELETE FROM relais_customer_stage WHERE external_id = %s",
+                [(key,) for key in duplicate_lines],
+            )
+            for external_id, lines in duplicate_lines.items():
+                for line in lines:
+                    result.rows_rejected += 1
+                    if len(result.errors) < error_limit:
+                        others = ", ".join(str(other) for other in lines if other != line)
+                        result.errors.append(
+                            RowError(
+                                line,
+                                "external_id",
+                                _(
+                                    "This CRM id also appears on line(s) %(lines)s of the file: none of them was imported."
+                                )
+                                % {"lines": others},
+                                external_id,
+                            )
+                        )
+        _convert_prospects(cursor, network_id)
+        cursor.execute("SELECT COUNT(*) FROM relais_customer_stage")
+        staged_count = cursor.fetchone()[0]
+        params = {
+            "network": network_id,
+            "now": connection.ops.adapt_datetimefield_value(now),
+            "import": import_id,
+        }
+        cursor.execute(
+            """CREATE TEMPORARY TABLE relais_customer_prev AS
+                SELECT c.id, c.external_id, c.consent_email, c.consent_email_at, c.consent_email_source,
+                       c.consent_sms, c.consent_sms_at, c.consent_sms_source, c.consent_post, c.consent_post_at,
+                       c.consent_post_source, c.objected_at, c.objection_source
+                FROM central_customer c JOIN relais_customer_stage s
+                  ON c.network_id = %(network)s AND c.external_id = s.external_id""",
+            params,
+        )
+        cursor.execute(import_stale_consents_sql())
+        cursor.execute("SELECT COUNT(*) FROM relais_customer_prev")
+        result.rows_updated = cursor.fetchone()[0]
+        result.rows_created = staged_count - result.rows_updated
+        cursor.execute(_upsert_sql(), params)
+        cursor.execute(import_consent_history_sql(now=_typed("now", "timestamp with time zone"),
+                                                  import_id=_typed("import", "bigint")), params)
+        cursor.execute("DROP TABLE relais_customer_stage")
+        cursor.execute("DROP TABLE relais_customer_prev")
+    result.errors.sort(key=lambda error: error.line)
+    return result

@@ -1,0 +1,95 @@
+"""Pages and endpoints reached from a message, by anyone holding its token. They reveal nothing
+but what the message itself showed: an unknown token, or a link that was not in the message,
+answers 404. And the SMS provider's webhook for replies, authenticated by its signature."""
+
+import logging
+
+from django.conf import settings
+from django.core import signing
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseRedirect
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from central.delivery import sms_inbound, tracking
+from central.models import Channel
+
+#: A transparent 1×1 GIF.
+PIXEL = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
+         b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+
+logger = logging.getLogger(__name__)
+
+
+def _private(response: HttpResponse) -> HttpResponse:
+    response["Cache-Control"] = "no-store, private"
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+@csrf_exempt  # RFC 8058: mail clients POST without a session; the token is the credential
+@require_http_methods(["GET", "POST"])
+def unsubscribe_view(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows a confirmation page and changes nothing (link scanners follow links); POST — the
+    page's button, or a mail client's one-click ``List-Unsubscribe=One-Click`` — unsubscribes."""
+    delivery = tracking.delivery_for_token(token)
+    if delivery is None:
+        raise Http404
+    sender = delivery.campaign.network.name
+    if request.method == "POST":
+        tracking.unsubscribe(delivery=delivery)
+        return _private(render(request, "central/public/unsubscribed.html", {"sender": sender}))
+    return _private(render(request, "central/public/unsubscribe.html", {
+        "sender": sender, "objected": delivery.customer.objected_at is not None}))
+
+
+@never_cache
+@require_GET
+def open_pixel_view(request: HttpRequest, token: str) -> HttpResponse:
+    """The open pixel: always the same image, whatever the token; an open is recorded for a known one."""
+    tracking.tracking_open(token=token)
+    return _private(HttpResponse(PIXEL, content_type="image/gif"))
+
+
+@require_GET
+def click_view(request: HttpRequest, token: str) -> HttpResponse:
+    """A tracked link: to its target if it was signed for this message, else 404."""
+    try:
+        target = tracking.tracking_click(token=token, signed=request.GET.get("u", ""))
+    except signing.BadSignature:
+        raise Http404 from None
+    return _private(HttpResponseRedirect(target))
+
+
+@require_GET
+def view_online_view(request: HttpRequest, token: str) -> HttpResponse:
+    """The e-mail in the browser, as its recipient got it."""
+    delivery = tracking.delivery_for_token(token)
+    if delivery is None or delivery.channel != Channel.EMAIL:
+        raise Http404
+    response = HttpResponse(tracking.message_view_online(delivery=delivery))
+    response["Content-Security-Policy"] = (
+        "default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; font-src https: data:; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+    return _private(response)
+
+
+@csrf_exempt  # a server-to-server webhook: Twilio's signature is the credential
+@require_POST
+def sms_inbound_twilio_view(request: HttpRequest) -> HttpResponse:
+    """A reply to one of our SMS, posted by Twilio (``From``, ``Body``, ``MessageSid``…) and signed
+    with our auth token: a bad or missing signature answers 403 and changes nothing. The URL Twilio
+    signed is the public one — ``RELAIS_BASE_URL`` + this path, or the request's own absolute URL
+    (behind a proxy, right only with ``SECURE_PROXY_SSL_HEADER`` and ``USE_X_FORWARDED_HOST``)."""
+    auth_token = settings.RELAIS_SMS_TWILIO_AUTH_TOKEN
+    urls = (settings.RELAIS_BASE_URL.rstrip("/") + request.get_full_path(), request.build_absolute_uri())
+    if not sms_inbound.twilio_signature_valid(auth_token=auth_token, urls=urls, params=dict(request.POST.lists()),
+                                              signature=request.headers.get("X-Twilio-Signature", "")):
+        logger.warning("Inbound SMS refused (403): %s", "RELAIS_SMS_TWILIO_AUTH_TOKEN is not set" if not auth_token
+                       else f"missing or bad X-Twilio-Signature for {urls[0]}")
+        return _private(HttpResponseForbidden())
+    sms_inbound.sms_inbound_receive(sender=request.POST.get("From", ""), body=request.POST.get("Body", ""),
+                                    message_id=request.POST.get("MessageSid", ""))
+    return _private(HttpResponse(sms_inbound.EMPTY_TWIML, content_type="text/xml"))
