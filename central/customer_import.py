@@ -22,6 +22,7 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from central.channels.sms import normalise_mobile  # the SMS channel's address normaliser (re-exported)
 from central.customers.consent import (
     import_consent_assignments,
     import_consent_history_sql,
@@ -99,7 +100,6 @@ STAGE_COLUMNS = (
 _EMAIL = re.compile(
     r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
 )
-_PHONE_NOISE = re.compile(r"[\s.\-()/]")
 _TAG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 _CONSENT_VALUES = {
     "granted": "granted",
@@ -171,18 +171,6 @@ class ImportResult:
 
 class ImportFileError(ValueError):
     """The file as a whole cannot be read (encoding, missing or unknown columns)."""
-
-
-def normalise_mobile(raw: str) -> str | None:
-    """E.164 for French numbers written nationally (06…, 07…), any +CC number kept as is."""
-    number = _PHONE_NOISE.sub("", raw)
-    if number.startswith("00"):
-        number = "+" + number[2:]
-    if len(number) == 10 and number[0] == "0" and number.isdigit():
-        number = "+33" + number[1:]
-    if number.startswith("+") and number[1:].isdigit() and 8 <= len(number) - 1 <= 15:
-        return number
-    return None
 
 
 def parse_date(raw: str) -> date:
