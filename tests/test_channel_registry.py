@@ -29,6 +29,7 @@ def test_registry_matches_channel_choices_exactly():
     assert registry.cost_fields() == ("cost_email", "cost_sms_segment", "cost_print_page", "cost_print_copy",
                                       "cost_postage")
     for spec in registry.all():  # every declared field exists on the models
+        assert spec.consent_field == f"consent_{spec.code}"  # the import's CSV columns and SQL build on it
         assert all(Customer._meta.get_field(name) for name in (*spec.address_fields, spec.consent_field,
                                                                  spec.consent_at_field, spec.consent_source_field))
         assert all(NetworkRules._meta.get_field(rate.price_field) for rate in spec.cost_rates)

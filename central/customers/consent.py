@@ -148,8 +148,8 @@ def _import_consent_values(channel: str) -> str:
 
 def import_consent_values_sql() -> str:
     """The consent and objection columns of a customer the import inserts, from its staged row (in
-    the order of the INSERT: email, sms, post, each with its date and source; objected_at, objection_source)."""
-    return (f"{_import_consent_values('email')}, {_import_consent_values('sms')}, {_import_consent_values('post')},\n"
+    the order of the INSERT: each channel of the registry with its date and source; objected_at, objection_source)."""
+    return (f"{', '.join(_import_consent_values(channel) for channel in registry.codes())},\n"
             "            CASE WHEN s.objection = 'yes' THEN s.objection_at END,\n"
             "            CASE WHEN s.objection = '' THEN '' ELSE s.consent_source END")
 
@@ -172,7 +172,7 @@ def import_stale_consents_sql() -> str:
         return "(" + " OR ".join(f"{source} LIKE '{pattern}'" for pattern in RELAIS_WITHDRAWALS) + ")"
 
     sets, conditions = [], []
-    for channel in ("email", "sms", "post"):
+    for channel in registry.codes():
         given, at = f"{t}.consent_{channel}", f"{t}.consent_{channel}_at"
         stale = (f"({given} <> '' AND {given} <> 'denied' AND p.consent_{channel} = 'denied' "
                  f"AND {relais(f'p.consent_{channel}_source')} AND ({at} IS NULL OR {at} <= p.consent_{channel}_at))")
@@ -200,7 +200,7 @@ def _import_consent_assignment(channel: str) -> dict[str, str]:
 def import_consent_assignments() -> dict[str, str]:
     """Column → new value of an existing customer's consents and objection, in the upsert's DO UPDATE."""
     assignments: dict[str, str] = {}
-    for channel in ("email", "sms", "post"):
+    for channel in registry.codes():
         assignments |= _import_consent_assignment(channel)
     assignments["objected_at"] = """CASE
         WHEN excluded.objection_source = '' THEN c.objected_at
@@ -224,7 +224,7 @@ def import_consent_history_sql(*, now: str, import_id: str) -> str:
             JOIN central_customer c ON c.network_id = %(network)s AND c.external_id = s.external_id
             LEFT JOIN relais_customer_prev p ON p.id = c.id
             WHERE s.consent_{channel} <> '' AND (p.id IS NULL OR p.consent_{channel} <> c.consent_{channel})"""  # noqa: S608
-        for channel in ("email", "sms", "post")
+        for channel in registry.codes()
     ]
     parts.append(
         f"""SELECT c.id, 'all', CASE WHEN c.objected_at IS NULL THEN 'withdrawn' ELSE 'objected' END,
