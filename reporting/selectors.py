@@ -9,7 +9,8 @@ from decimal import Decimal
 from django.db.models import QuerySet, Sum
 from django.utils.translation import gettext as _
 
-from central.models import Channel, NetworkRules, Reason
+from central.channels import registry as channels
+from central.models import NetworkRules, Reason
 from central.selectors import campaigns_visible_to, network_rules_of
 from local_stores.models import Network, NodeKind
 from local_stores.selectors import nodes_in_scope
@@ -234,7 +235,7 @@ def breakdown_for(user, stats: QuerySet[DailyStat], by: str) -> list[tuple[objec
         names = {campaign.pk: str(campaign) for campaign in campaigns_visible_to(user).filter(pk__in=[r[0] for r in rows])}
         return [(key, names.get(key, label), totals) for key, label, totals in rows]
     if by == "channel":
-        return [(key, str(Channel(key).label) if key in Channel.values else label, totals) for key, label, totals in rows]
+        return [(key, str(channels.get(key).label), totals) for key, label, totals in rows]
     empty = {"operation": _("Without an operation"), "region": _("Head office"), "branch": _("Head office")}.get(by, "")
     return [(key, label or empty, totals) for key, label, totals in rows]
 

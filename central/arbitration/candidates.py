@@ -25,11 +25,11 @@ from central.arbitration.work_tables import (
     _sql,
 )
 from central.campaigns.targeting import apply_criteria
+from central.channels import registry as channels
 from central.models import (
     ArbitrationRun,
     Campaign,
     CampaignEvent,
-    Channel,
     ConsentStatus,
     Contact,
     Customer,
@@ -102,9 +102,6 @@ def _write_campaigns(planned: list[_Planned], network_id: int, reach: list[tuple
     _analyze(JOINS)
 
 
-_ADDRESS_FIELD = {Channel.EMAIL: "email", Channel.SMS: "mobile"}
-
-
 def _criteria_sql(groups: dict[str, int]) -> tuple[str, list]:
     """``CASE k.criteria WHEN 1 THEN (…) …``: for the campaign ``k`` of each joined row, whether
     the customer matches its criteria — each distinct criteria compiled once by Django (columns of
@@ -132,15 +129,17 @@ def _first_reason_sql(network_id: int, suppressed_channels: set[str], *, had: bo
     u = connection.ops.quote_name(Customer._meta.db_table)
     suppressions = connection.ops.quote_name(Suppression._meta.db_table)
     reviews = connection.ops.quote_name(NationalTargetReview._meta.db_table)
-    no_address = {Channel.EMAIL: f"{u}.email = ''", Channel.SMS: f"{u}.mobile = ''",
-                  Channel.POST: f"({u}.address_line1 = '' OR {u}.postal_code = '')"}
     by_channel, params = [], []
-    for channel in Channel.values:
-        whens = [f"WHEN {u}.objected_at IS NOT NULL THEN %s", f"WHEN {u}.consent_{channel} <> %s THEN %s",
-                 f"WHEN {no_address[channel]} THEN %s"]
+    for spec in channels.all():
+        channel = spec.code
+        no_address = " OR ".join(f"{u}.{name} = ''" for name in spec.address_fields)
+        if len(spec.address_fields) > 1:
+            no_address = f"({no_address})"
+        whens = [f"WHEN {u}.objected_at IS NOT NULL THEN %s", f"WHEN {u}.{spec.consent_field} <> %s THEN %s",
+                 f"WHEN {no_address} THEN %s"]
         params += [channel, Reason.OBJECTION, ConsentStatus.GRANTED, Reason.NO_CONSENT, Reason.NO_ADDRESS]
-        if channel in suppressed_channels and channel in _ADDRESS_FIELD:
-            address = f"LOWER({u}.{_ADDRESS_FIELD[channel]})"
+        if channel in suppressed_channels and spec.matched_address:
+            address = f"LOWER({u}.{spec.matched_address})"
             digest = (f"encode(sha256(convert_to({address}, 'UTF8')), 'hex')" if connection.vendor == "postgresql"
                       else f"relais_sha256({address})")
             whens.append(f"WHEN EXISTS (SELECT 1 FROM {suppressions} s WHERE s.network_id = %s "  # noqa: S608
@@ -189,11 +188,13 @@ def _insert_candidates(run: ArbitrationRun, groups: dict[str, int], rules: Netwo
     reason_o, reason_o_params = _first_reason_sql(run.network_id, suppressed_channels, had=had, removed=removed,
                                                   reach="r.jreason")
     criteria, criteria_params = _criteria_sql(groups)
-    address = (f"CASE k.channel WHEN %s THEN LOWER({u}.email) WHEN %s THEN LOWER({u}.mobile) ELSE '' END")
+    matched = channels.with_matched_address()
+    address = f"CASE k.channel {' '.join(f'WHEN %s THEN LOWER({u}.{spec.matched_address})' for spec in matched)} ELSE '' END"
+    address_params = [spec.code for spec in matched]
     insert = (f"INSERT INTO {WORK} (campaign_id, customer_id, branch_id, corder, channel, origin, operation_id, "  # noqa: S608
               f"address, segment, reason) SELECT k.campaign_id, {u}.id, {u}.branch_id, k.corder, k.channel, k.origin, "
               f"k.operation_id, {address}, {u}.segment, {reason} FROM {u} ")
-    head = [Channel.EMAIL, Channel.SMS, *reason_params]
+    head = [*address_params, *reason_params]
     sliced, sliced_params = customers.where(f"{u}.id")
     # The names are the models' and this module's; every value is bound.
     _sql(insert + f"JOIN {JOINS} k ON k.jb = COALESCE({u}.branch_id, 0) "
@@ -203,7 +204,7 @@ def _insert_candidates(run: ArbitrationRun, groups: dict[str, int], rules: Netwo
          f"LEFT JOIN {REACH} r ON r.campaign_id = k.campaign_id AND r.node_id = COALESCE({u}.branch_id, 0) "
          f"WHERE {u}.network_id = %s{sliced} AND o.action = %s AND NOT EXISTS (SELECT 1 FROM {WORK} w "
          f"WHERE w.campaign_id = o.campaign_id AND w.customer_id = o.customer_id)",
-         [Channel.EMAIL, Channel.SMS, *reason_o_params, run.network_id, *sliced_params, TargetOverride.Action.INCLUDE])
+         [*address_params, *reason_o_params, run.network_id, *sliced_params, TargetOverride.Action.INCLUDE])
     if NationalTargetReview.Action.ADD in reviewed:
         # the customers a branch added to head office's national target of the operation (still its own)
         reviews = connection.ops.quote_name(NationalTargetReview._meta.db_table)

@@ -26,7 +26,8 @@ from central.arbitration.work_tables import (
     _tune,
     partition_name,
 )
-from central.models import ArbitrationRun, Candidate, Channel, Customer, NetworkRules, Reason
+from central.channels import registry as channels
+from central.models import ArbitrationRun, Candidate, Customer, NetworkRules, Reason
 from local_stores.models import Network
 
 logger = logging.getLogger("central.arbitration")
@@ -54,10 +55,19 @@ def _candidates(job: _Job, customers: _Slice) -> None:
                         where="c.operation_id IS NOT NULL")
 
 
+def _matched_codes() -> list[str]:
+    """The channels whose candidates carry an address to compare (the registry's)."""
+    return [spec.code for spec in channels.with_matched_address()]
+
+
+def _matched_in() -> str:
+    return ", ".join(["%s"] * len(_matched_codes()))
+
+
 def _exclude_shared_addresses() -> None:
     """One message per address per campaign: the customer of lowest id keeps it."""
     _exclude_ranked(Reason.DUPLICATE_ADDRESS, partition="c.campaign_id, c.address", order="c.customer_id",
-                    where="c.channel IN (%s, %s) AND c.address <> ''", params=[Channel.EMAIL, Channel.SMS], rare=True)
+                    where=f"c.channel IN ({_matched_in()}) AND c.address <> ''", params=_matched_codes(), rare=True)
 
 
 def _decide(job: _Job, customers: _Slice = EVERYONE, table: str | None = None,
@@ -166,17 +176,17 @@ class _Exchange:
 
 def _exclude_shared_addresses_with(exchange: _Exchange) -> None:
     """This slice's part of "one message per address", decided with the other slices."""
-    still_in = f"FROM {WORK} WHERE reason IS NULL AND channel IN (%s, %s) AND address <> ''"
+    still_in = f"FROM {WORK} WHERE reason IS NULL AND channel IN ({_matched_in()}) AND address <> ''"
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT array_agg(h), array_agg(h) FILTER (WHERE twice) FROM (SELECT hashtext(address) AS h, "  # noqa: S608
                        f"MIN(customer_id) <> MAX(customer_id) AS twice {still_in} GROUP BY hashtext(address)) a",
-                       [Channel.EMAIL, Channel.SMS])
+                       _matched_codes())
         hashes, held_twice = cursor.fetchone()
         shared = exchange.shared_hashes(hashes or [], held_twice or [])
         rows: list[tuple[int, int, str]] = []
         if shared:
             cursor.execute(f"SELECT campaign_id, customer_id, address {still_in} "
-                           f"AND hashtext(address) = ANY(%s)", [Channel.EMAIL, Channel.SMS, shared])
+                           f"AND hashtext(address) = ANY(%s)", [*_matched_codes(), shared])
             rows = [tuple(row) for row in cursor.fetchall()]
     mine = {(campaign_id, customer_id) for campaign_id, customer_id, _address in rows}
     losers = [pair for pair in exchange.losers(rows) if pair in mine]

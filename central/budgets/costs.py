@@ -22,13 +22,13 @@ from django.db.models import Sum
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, ngettext_lazy
 
+from central.channels import registry as channels
 from central.delivery.content import variant_context
 from central.delivery.mail_merge import pdf_page_count
 from central.models import (
     Budget,
     Campaign,
     CampaignStatus,
-    Channel,
     Delivery,
     DeliveryStatus,
     NetworkRules,
@@ -136,25 +136,36 @@ def unit_cost(campaign: Campaign, rules: NetworkRules, proof=None, *,
     its ``proof`` froze (the SMS text, the print PDF), else rendered now."""
     from templates_lib import rendering
 
-    if campaign.channel == Channel.EMAIL:
-        return rules.cost_email, (CostPart("email", 1, rules.cost_email),)
-    if campaign.channel == Channel.SMS:
+    def segments() -> int:
         if measured is not None:
-            segments = max(1, measured)
-        elif proof is not None and proof.text:
-            segments = max(1, rendering.sms_count(proof.text).segments)
-        else:
-            segments = sms_segments(campaign)
-        return segments * rules.cost_sms_segment, (CostPart("segment", segments, rules.cost_sms_segment),)
-    if measured is not None:
-        pages = max(1, measured)
-    elif proof is not None and proof.pdf:
-        pages = max(1, pdf_page_count(bytes(proof.pdf)))
-    else:
-        pages = print_pages(campaign)
-    unit = pages * rules.cost_print_page + rules.cost_print_copy + rules.cost_postage
-    return unit, (CostPart("page", pages, rules.cost_print_page), CostPart("copy", 1, rules.cost_print_copy),
-                  CostPart("postage", 1, rules.cost_postage))
+            return max(1, measured)
+        if proof is not None and proof.text:
+            return max(1, rendering.sms_count(proof.text).segments)
+        return sms_segments(campaign)
+
+    def pages() -> int:
+        if measured is not None:
+            return max(1, measured)
+        if proof is not None and proof.pdf:
+            return max(1, pdf_page_count(bytes(proof.pdf)))
+        return print_pages(campaign)
+
+    per_message = {"message": lambda: 1, "copy": lambda: 1, "segment": segments, "page": pages}
+    parts = _priced(campaign, rules, per_message)
+    return sum((part.quantity * part.price for part in parts), Decimal(0)), parts
+
+
+def _priced(campaign: Campaign, rules: NetworkRules, quantities: dict) -> tuple[CostPart, ...]:
+    """The cost parts the registry declares for the campaign's channel, each counted by
+    ``quantities[rate.per]()`` (each measure taken once) at its ``NetworkRules`` price.
+    ``UnknownChannel`` for a channel not declared; ``KeyError`` for a measure not counted here."""
+    measured: dict[str, int] = {}
+    parts = []
+    for rate in channels.get(campaign.channel).cost_rates:
+        if rate.per not in measured:
+            measured[rate.per] = quantities[rate.per]()
+        parts.append(CostPart(rate.name, measured[rate.per], getattr(rules, rate.price_field)))
+    return tuple(parts)
 
 
 def campaign_cost_estimate(campaign: Campaign, *, audience: int, proof=None, measured: int | None = None) -> Cost:
@@ -195,21 +206,19 @@ def campaign_cost_actual(campaign: Campaign, *, rules: NetworkRules | None = Non
     rules = rules or _rules(campaign)
     sent = sent if sent is not None else _sent_figures([campaign.pk])[campaign.pk]
     count = sent["count"]
-    if campaign.channel == Channel.EMAIL:
-        parts: tuple[CostPart, ...] = (CostPart("email", count, rules.cost_email),)
-    elif campaign.channel == Channel.SMS:
-        segments = sent["segments"]
+
+    def segments() -> int:
         if sent["unknown"]:  # sent before segments were recorded
-            segments += sent["unknown"] * sms_segments(campaign)
-        parts = (CostPart("segment", segments, rules.cost_sms_segment),)
-    else:
-        pages, letters = sent["pages"], sent["letters"]
-        parts = (CostPart("page", pages, rules.cost_print_page), CostPart("copy", letters, rules.cost_print_copy),
-                 CostPart("postage", letters, rules.cost_postage))
+            return sent["segments"] + sent["unknown"] * sms_segments(campaign)
+        return sent["segments"]
+
+    parts = _priced(campaign, rules, {"message": lambda: count, "segment": segments, "page": lambda: sent["pages"],
+                                      "copy": lambda: sent["letters"]})
     total = sum((part.quantity * part.price for part in parts), Decimal(0))
     head_office, branch = _split(campaign, total)
-    return Cost(count, _cents(total), head_office, branch, rules.cost_email if campaign.channel == Channel.EMAIL
-                else Decimal(0), parts, actual=True)
+    unit = sum((getattr(rules, rate.price_field) for rate in channels.get(campaign.channel).cost_rates
+                if rate.per == "message"), Decimal(0))
+    return Cost(count, _cents(total), head_office, branch, unit, parts, actual=True)
 
 
 @dataclass(frozen=True)

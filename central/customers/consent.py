@@ -13,9 +13,9 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from central.channels import registry
 from central.delivery.send_state import campaign_finish_if_done
 from central.models import (
-    Channel,
     ConsentEvent,
     ConsentStatus,
     Customer,
@@ -36,13 +36,14 @@ def consent_problem(customer: Customer, channel: str) -> str:
     """Why ``customer`` may not be sent a message on ``channel`` now (a DeliveryReason), or ""."""
     if customer.objected_at is not None:
         return DeliveryReason.OBJECTION
-    if getattr(customer, f"consent_{channel}") != ConsentStatus.GRANTED:
+    spec = registry.get(channel)
+    if getattr(customer, spec.consent_field) != ConsentStatus.GRANTED:
         return DeliveryReason.NO_CONSENT
-    if channel == Channel.POST:
-        return "" if customer.address_line1 and customer.postal_code else DeliveryReason.NO_ADDRESS
-    address = customer.email if channel == Channel.EMAIL else customer.mobile
-    if not address:
+    if not spec.has_address(customer):
         return DeliveryReason.NO_ADDRESS
+    if not spec.matched_address:
+        return ""
+    address = getattr(customer, spec.matched_address)
     if Suppression.objects.filter(network_id=customer.network_id, channel=channel,
                                   value_hash=address_hash(address)).exists():
         return DeliveryReason.SUPPRESSED
@@ -52,7 +53,7 @@ def consent_problem(customer: Customer, channel: str) -> str:
 def suppress_address(*, customer: Customer, channel: str, reason: str) -> None:
     """Put the customer's address for ``channel`` on the network's suppression list (hashed): no
     message goes to it any more, whoever holds it (a hard bounce, an erasure…)."""
-    address = customer.email if channel == Channel.EMAIL else customer.mobile
+    address = registry.get(channel).matched_value(customer)
     if address:
         Suppression.objects.get_or_create(network_id=customer.network_id, channel=channel,
                                           value_hash=address_hash(address), defaults={"reason": reason[:40]})
@@ -79,9 +80,10 @@ def customer_consent_withdraw(*, customer: Customer, channel: str, source: str, 
     ``ConsentEvent``; their queued deliveries on that channel are cancelled, for ``reason``."""
     at = at or timezone.now()
     with transaction.atomic():
-        changed = Customer.objects.filter(pk=customer.pk).exclude(**{f"consent_{channel}": ConsentStatus.DENIED}).update(
-            **{f"consent_{channel}": ConsentStatus.DENIED, f"consent_{channel}_at": at,
-               f"consent_{channel}_source": source[:120]}, updated_at=at)
+        spec = registry.get(channel)
+        changed = Customer.objects.filter(pk=customer.pk).exclude(**{spec.consent_field: ConsentStatus.DENIED}).update(
+            **{spec.consent_field: ConsentStatus.DENIED, spec.consent_at_field: at,
+               spec.consent_source_field: source[:120]}, updated_at=at)
         if changed:
             ConsentEvent.objects.create(customer_id=customer.pk, channel=channel, status=ConsentStatus.DENIED,
                                         occurred_at=at, source=source[:120], recorded_at=at)
@@ -103,10 +105,10 @@ def consent_grant(*, customer: Customer, channels: Iterable[str], source: str, a
     granted with its date and source, the customer saved, and one ``ConsentEvent`` per channel."""
     channels = list(channels)
     source = source[:120]
-    for channel in channels:
-        setattr(customer, f"consent_{channel}", ConsentStatus.GRANTED)
-        setattr(customer, f"consent_{channel}_at", at)
-        setattr(customer, f"consent_{channel}_source", source)
+    for spec in map(registry.get, channels):
+        setattr(customer, spec.consent_field, ConsentStatus.GRANTED)
+        setattr(customer, spec.consent_at_field, at)
+        setattr(customer, spec.consent_source_field, source)
     customer.save()
     ConsentEvent.objects.bulk_create([ConsentEvent(customer=customer, channel=channel, status=ConsentStatus.GRANTED,
                                                    occurred_at=at, source=source, recorded_at=at)
@@ -119,10 +121,10 @@ def consent_erase(*, customer: Customer) -> None:
     saved by the caller with the rest of the erasure, which then calls ``consent_erasure_record``."""
     ConsentEvent.objects.filter(customer=customer).delete()
     customer.objection_source = ""
-    for channel in Channel.values:
-        setattr(customer, f"consent_{channel}", ConsentStatus.DENIED)
-        setattr(customer, f"consent_{channel}_at", None)
-        setattr(customer, f"consent_{channel}_source", "")
+    for spec in registry.all():
+        setattr(customer, spec.consent_field, ConsentStatus.DENIED)
+        setattr(customer, spec.consent_at_field, None)
+        setattr(customer, spec.consent_source_field, "")
 
 
 def consent_erasure_record(*, customer: Customer, at: datetime, source: str) -> None:
@@ -146,8 +148,8 @@ def _import_consent_values(channel: str) -> str:
 
 def import_consent_values_sql() -> str:
     """The consent and objection columns of a customer the import inserts, from its staged row (in
-    the order of the INSERT: email, sms, post, each with its date and source; objected_at, objection_source)."""
-    return (f"{_import_consent_values('email')}, {_import_consent_values('sms')}, {_import_consent_values('post')},\n"
+    the order of the INSERT: each channel of the registry with its date and source; objected_at, objection_source)."""
+    return (f"{', '.join(_import_consent_values(channel) for channel in registry.codes())},\n"
             "            CASE WHEN s.objection = 'yes' THEN s.objection_at END,\n"
             "            CASE WHEN s.objection = '' THEN '' ELSE s.consent_source END")
 
@@ -170,7 +172,7 @@ def import_stale_consents_sql() -> str:
         return "(" + " OR ".join(f"{source} LIKE '{pattern}'" for pattern in RELAIS_WITHDRAWALS) + ")"
 
     sets, conditions = [], []
-    for channel in ("email", "sms", "post"):
+    for channel in registry.codes():
         given, at = f"{t}.consent_{channel}", f"{t}.consent_{channel}_at"
         stale = (f"({given} <> '' AND {given} <> 'denied' AND p.consent_{channel} = 'denied' "
                  f"AND {relais(f'p.consent_{channel}_source')} AND ({at} IS NULL OR {at} <= p.consent_{channel}_at))")
@@ -198,7 +200,7 @@ def _import_consent_assignment(channel: str) -> dict[str, str]:
 def import_consent_assignments() -> dict[str, str]:
     """Column → new value of an existing customer's consents and objection, in the upsert's DO UPDATE."""
     assignments: dict[str, str] = {}
-    for channel in ("email", "sms", "post"):
+    for channel in registry.codes():
         assignments |= _import_consent_assignment(channel)
     assignments["objected_at"] = """CASE
         WHEN excluded.objection_source = '' THEN c.objected_at
@@ -222,7 +224,7 @@ def import_consent_history_sql(*, now: str, import_id: str) -> str:
             JOIN central_customer c ON c.network_id = %(network)s AND c.external_id = s.external_id
             LEFT JOIN relais_customer_prev p ON p.id = c.id
             WHERE s.consent_{channel} <> '' AND (p.id IS NULL OR p.consent_{channel} <> c.consent_{channel})"""  # noqa: S608
-        for channel in ("email", "sms", "post")
+        for channel in registry.codes()
     ]
     parts.append(
         f"""SELECT c.id, 'all', CASE WHEN c.objected_at IS NULL THEN 'withdrawn' ELSE 'objected' END,

@@ -5,6 +5,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from central.channels import registry as channels
 from central.customers.importing import normalise_mobile
 from central.models import Channel, ConsentStatus, Customer
 
@@ -48,7 +49,7 @@ class CustomerFilterSet(django_filters.FilterSet):
     def filter_reachable_by(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
         """Granted on the channel and no global objection: who a campaign could reach."""
         return queryset.filter(
-            **{f"consent_{Channel(value).value}": ConsentStatus.GRANTED}, objected_at__isnull=True
+            **{channels.get(value).consent_field: ConsentStatus.GRANTED}, objected_at__isnull=True
         )
 
     def filter_interest(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:

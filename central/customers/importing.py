@@ -21,6 +21,8 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from central.channels import registry as channels
+from central.channels.sms import normalise_mobile  # the SMS channel's address normaliser (re-exported)
 from central.customers import csv_files
 from central.customers.consent import (
     import_consent_assignments,
@@ -57,12 +59,7 @@ COLUMNS = (
     "last_purchase_date",
     "lifetime_value",
     "preferred_channel",
-    "consent_email",
-    "consent_email_date",
-    "consent_sms",
-    "consent_sms_date",
-    "consent_post",
-    "consent_post_date",
+    *(name for channel in channels.codes() for name in (f"consent_{channel}", f"consent_{channel}_date")),
     "consent_source",
     "objection",
     "objection_date",
@@ -91,12 +88,8 @@ STAGE_COLUMNS = (
     ("last_purchase_on", "date"),
     ("lifetime_value", "numeric(12,2)"),
     ("preferred_channel", "varchar(8)"),
-    ("consent_email", "varchar(8)"),
-    ("consent_email_at", "timestamp with time zone"),
-    ("consent_sms", "varchar(8)"),
-    ("consent_sms_at", "timestamp with time zone"),
-    ("consent_post", "varchar(8)"),
-    ("consent_post_at", "timestamp with time zone"),
+    *(column for channel in channels.codes()
+      for column in ((f"consent_{channel}", "varchar(8)"), (f"consent_{channel}_at", "timestamp with time zone"))),
     ("consent_source", "varchar(120)"),
     ("objection", "varchar(3)"),
     ("objection_at", "timestamp with time zone"),
@@ -106,7 +99,6 @@ STAGE_COLUMNS = (
 _EMAIL = re.compile(
     r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
 )
-_PHONE_NOISE = re.compile(r"[\s.\-()/]")
 _TAG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 _CONSENT_VALUES = {
     "granted": "granted",
@@ -144,7 +136,7 @@ _CIVILITIES = {
     "monsieur": "m",
     "": "",
 }
-_CHANNELS = {"email", "sms", "post", ""}
+_CHANNELS = {*channels.codes(), ""}
 _LIMITS = {
     "first_name": 100,
     "last_name": 100,
@@ -165,16 +157,6 @@ class ImportResult:
     errors: list[RowError] = field(default_factory=list)
 
 
-def normalise_mobile(raw: str) -> str | None:
-    """E.164 for French numbers written nationally (06…, 07…), any +CC number kept as is."""
-    number = _PHONE_NOISE.sub("", raw)
-    if number.startswith("00"):
-        number = "+" + number[2:]
-    if len(number) == 10 and number[0] == "0" and number.isdigit():
-        number = "+33" + number[1:]
-    if number.startswith("+") and number[1:].isdigit() and 8 <= len(number) - 1 <= 15:
-        return number
-    return None
 
 
 def _parse_datetime(raw: str, default_tz) -> datetime:
@@ -292,7 +274,7 @@ class RowValidator:
         if preferred not in _CHANNELS:
             fail("preferred_channel", _("The preferred channel is email, sms, post or empty."))
         consents = []
-        for channel in ("email", "sms", "post"):
+        for channel in channels.codes():
             name = f"consent_{channel}"
             status = _CONSENT_VALUES.get((get(name) or "").strip().lower())
             if status is None:
@@ -396,6 +378,11 @@ _PROFILE = (
 )
 
 
+#: The customer's consent columns, in the registry's order: each channel's, its date and its source.
+_CONSENT_COLUMNS = ", ".join(f"consent_{channel}, consent_{channel}_at, consent_{channel}_source"
+                             for channel in channels.codes())
+
+
 def _update_assignments() -> dict[str, str]:
     """Column → new value of an existing customer, in the upsert's DO UPDATE."""
     return {name: f"excluded.{name}" for name in _PROFILE} | import_consent_assignments()
@@ -411,9 +398,7 @@ def _upsert_sql() -> str:
     return f"""
         INSERT INTO central_customer AS c (
             public_id, network_id, external_id, {profile},
-            consent_email, consent_email_at, consent_email_source,
-            consent_sms, consent_sms_at, consent_sms_source,
-            consent_post, consent_post_at, consent_post_source,
+            {_CONSENT_COLUMNS},
             objected_at, objection_source, created_at, updated_at)
         SELECT s.public_id, %(network)s, s.external_id, {", ".join("s." + name for name in _PROFILE)},
             {import_consent_values_sql()},
@@ -526,12 +511,11 @@ def load(
             "import": import_id,
         }
         cursor.execute(
-            """CREATE TEMPORARY TABLE relais_customer_prev AS
-                SELECT c.id, c.external_id, c.consent_email, c.consent_email_at, c.consent_email_source,
-                       c.consent_sms, c.consent_sms_at, c.consent_sms_source, c.consent_post, c.consent_post_at,
-                       c.consent_post_source, c.objected_at, c.objection_source
+            f"""CREATE TEMPORARY TABLE relais_customer_prev AS
+                SELECT c.id, c.external_id, {_CONSENT_COLUMNS.replace("consent_", "c.consent_")},
+                       c.objected_at, c.objection_source
                 FROM central_customer c JOIN relais_customer_stage s
-                  ON c.network_id = %(network)s AND c.external_id = s.external_id""",
+                  ON c.network_id = %(network)s AND c.external_id = s.external_id""",  # noqa: S608 (the registry's names)
             params,
         )
         cursor.execute(import_stale_consents_sql())

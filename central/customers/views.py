@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from central.channels import registry as channels
 from central.customers import exports
 from central.customers.filters import CustomerFilterSet
 from central.customers.forms import CustomerImportForm
@@ -80,16 +81,8 @@ def customer_detail_view(request: HttpRequest, public_id: str) -> HttpResponse:
             "customer": customer,
             "history": customer_consent_history(customer=customer)[:200],
             "can_erase": node_in_scope(request.user, customer.branch, perm="change_customers"),
-            "channels": [
-                (
-                    _("E-mail"),
-                    customer.consent_email,
-                    customer.consent_email_at,
-                    customer.consent_email_source,
-                ),
-                (_("SMS"), customer.consent_sms, customer.consent_sms_at, customer.consent_sms_source),
-                (_("Post"), customer.consent_post, customer.consent_post_at, customer.consent_post_source),
-            ],
+            "channels": [(spec.label, getattr(customer, spec.consent_field), getattr(customer, spec.consent_at_field),
+                          getattr(customer, spec.consent_source_field)) for spec in channels.all()],
         },
     )
 

@@ -11,13 +11,13 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.smtp import EmailBackend as SmtpEmailBackend
 from django.utils.translation import gettext as _
 
-from central.customers.importing import normalise_mobile
+from central.channels import registry as channels
+from central.channels.sms import normalise_mobile
 from central.delivery import sms_backends as sms
 from central.delivery.content import FrozenSend, PrebuiltEmail, email_content, email_message, sms_text
 from central.delivery.errors import PermanentFailure, SendOutcome, TemporaryFailure, email_failure
 from central.models import (
     Campaign,
-    Channel,
     Delivery,
     DeliveryReason,
 )
@@ -133,4 +133,6 @@ class SmsChannel:
 
 
 def channel_for(campaign: Campaign):
-    return EmailChannel(campaign) if campaign.channel == Channel.EMAIL else SmsChannel(campaign)
+    """The delivery class the registry names for the campaign's channel, for one chunk
+    (``UnknownChannel`` for a channel not declared, or not dispatched message by message)."""
+    return channels.get(campaign.channel).delivery(campaign)

@@ -18,6 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from central.arbitration import campaign_origin, counted_operation
+from central.channels import registry as channels
 from central.customers.consent import (
     address_hash,
     consent_problem,
@@ -41,7 +42,6 @@ from central.delivery.send_state import campaign_send_block
 from central.models import (
     Campaign,
     CampaignStatus,
-    Channel,
     ConsentStatus,
     Contact,
     Customer,
@@ -125,11 +125,12 @@ def _recheck_sql(vendor: str, channel: str) -> str:
     three-table join cost more than running it). Parameters: status, claimed_at, campaign id,
     network id, channel, address hash, delivery id, customer id."""
     d, c, k, s = Delivery, Customer, Campaign, Suppression
-    address = "email" if channel == Channel.EMAIL else "mobile"
+    spec = channels.get(channel)
+    address = spec.send_address
     kpk = _quoted(k._meta.pk.column)
     return (f"SELECT (d.{_column(d, 'status')} = %s AND d.{_column(d, 'claimed_at')} = %s), "  # noqa: S608
             f"(SELECT k.{_column(k, 'status')} FROM {_table(k)} k WHERE k.{kpk} = %s), "
-            f"c.{_column(c, 'objected_at')} IS NOT NULL, c.{_column(c, f'consent_{channel}')}, c.{_column(c, address)}, "
+            f"c.{_column(c, 'objected_at')} IS NOT NULL, c.{_column(c, spec.consent_field)}, c.{_column(c, address)}, "
             f"EXISTS (SELECT 1 FROM {_table(s)} s WHERE s.{_column(s, 'network')} = %s "
             f"AND s.{_column(s, 'channel')} = %s AND s.{_column(s, 'value_hash')} = %s) "
             f"FROM {_table(d)} d, {_table(c)} c "
@@ -176,7 +177,7 @@ def _recheck(delivery: Delivery, claimed_at: datetime) -> str:
     read again — a global objection, a consent no longer granted for the channel, a missing or a
     suppressed address cancel it (that DeliveryReason); "" to send."""
     customer, channel = delivery.customer, delivery.channel
-    address = (customer.email if channel == Channel.EMAIL else customer.mobile) or ""
+    address = getattr(customer, channels.get(channel).send_address) or ""
     row = _recheck_row(channel, [
         DeliveryStatus.SENDING, connection.ops.adapt_datetimefield_value(claimed_at), delivery.campaign_id,
         customer.network_id, channel, address_hash(address), delivery.pk, customer.pk])

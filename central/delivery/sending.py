@@ -14,6 +14,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from central.arbitration import arbitrate, rules_for
+from central.channels import registry as channels
 from central.delivery.channels import channel_for
 from central.delivery.claims import ChunkResult, claim_batch, dispatch_batch_size, release_claims, send_batch
 from central.delivery.quiet_hours import quiet_hours_end
@@ -28,7 +29,6 @@ from central.models import (
     Campaign,
     CampaignStatus,
     Candidate,
-    Channel,
     Delivery,
     DeliveryStatus,
 )
@@ -114,7 +114,7 @@ def campaign_dispatch(*, campaign: Campaign) -> int:
     campaign = Campaign.objects.get(pk=campaign.pk)
     if campaign.status != CampaignStatus.SENDING:
         raise ValidationError(_("Only a campaign that is sending can be dispatched."))
-    if campaign.channel == Channel.POST:
+    if not channels.get(campaign.channel).dispatched:  # printed: the mail merge
         limit = max(settings.RELAIS_DISPATCH_STALE_SECONDS - PRINT_TIME_MARGIN_SECONDS, 60)
         task_send_on_commit("central.campaign_print", args=[campaign.pk],
                             **_task_options(time_limit=limit, soft_time_limit=limit - 30))
@@ -156,7 +156,7 @@ def dispatch_recover(*, now: datetime | None = None, stale_after: timedelta | No
     chunks = 0
     for campaign in (Campaign.objects.filter(status=CampaignStatus.SENDING).filter(Exists(due))
                      .exclude(Exists(moving)).select_related("network")):
-        if campaign.channel != Channel.POST and quiet_hours_end(rules_for(campaign.network), now) is not None:
+        if channels.get(campaign.channel).dispatched and quiet_hours_end(rules_for(campaign.network), now) is not None:
             continue
         chunks += campaign_dispatch(campaign=campaign)
     remaining = Delivery.objects.filter(campaign_id=OuterRef("pk"),

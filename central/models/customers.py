@@ -15,11 +15,16 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from central.channels import registry as channels
 from local_stores.identifiers import new_public_id
 from local_stores.models import Network, Node
 
 
 class Channel(models.TextChoices):
+    """The channels' codes as the model fields' choices: the same values, in the same order, as
+    the registry ``central.channels`` declares (a test checks it; a new channel adds its line here,
+    with its migration)."""
+
     EMAIL = "email", _("E-mail")
     SMS = "sms", _("SMS")
     POST = "post", _("Post")
@@ -35,12 +40,11 @@ def reachable_condition(channel: str) -> models.Q:
     """Customers that ``channel`` may reach: consent granted, no global objection, and an address
     for it. The audience indexes of ``Customer`` are partial on exactly this condition, so that
     counting an audience reads the index only."""
-    consent = models.Q(**{f"consent_{channel}": ConsentStatus.GRANTED}, objected_at__isnull=True)
-    if channel == Channel.EMAIL:
-        return consent & ~models.Q(email="")
-    if channel == Channel.SMS:
-        return consent & ~models.Q(mobile="")
-    return consent & ~models.Q(address_line1="") & ~models.Q(postal_code="")
+    spec = channels.get(channel)
+    condition = models.Q(**{spec.consent_field: ConsentStatus.GRANTED}, objected_at__isnull=True)
+    for name in spec.address_fields:
+        condition &= ~models.Q(**{name: ""})
+    return condition
 
 
 #: What the targeting criteria and the audience's network filter read, carried in the audience

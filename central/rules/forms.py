@@ -2,6 +2,7 @@ from django import forms
 from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext_lazy as _
 
+from central.channels import registry as channels
 from central.models import Channel, Origin
 from local_stores.forms import style_fields
 from local_stores.line_breaks import LineBreaksFormMixin
@@ -11,7 +12,7 @@ from local_stores.widgets import DateInput
 # --- The network's rules, the suppression list, simulations, ownership transfers ----------------------
 
 
-COST_FIELDS = ("cost_email", "cost_sms_segment", "cost_print_page", "cost_print_copy", "cost_postage")
+COST_FIELDS = channels.cost_fields()
 
 
 class NetworkRulesForm(LineBreaksFormMixin, forms.Form):
@@ -139,8 +140,8 @@ class NetworkRulesForm(LineBreaksFormMixin, forms.Form):
 
 
 class SuppressionForm(forms.Form):
-    channel = forms.ChoiceField(choices=[(Channel.EMAIL.value, Channel.EMAIL.label), (Channel.SMS.value, Channel.SMS.label)],
-                                widget=forms.RadioSelect, label=_("Channel"), initial=Channel.EMAIL.value)
+    channel = forms.ChoiceField(choices=[(spec.code, spec.label) for spec in channels.with_matched_address()],
+                                widget=forms.RadioSelect, label=_("Channel"), initial=channels.with_matched_address()[0].code)
     address = forms.CharField(max_length=254, label=_("E-mail address or mobile number"),
                               help_text=_("Only its SHA-256 is kept: the address itself is not stored."))
     reason = forms.CharField(max_length=40, label=_("Why"), help_text=_("A hard bounce, a complaint, an erasure…"))
