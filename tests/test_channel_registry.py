@@ -12,7 +12,7 @@ import pytest
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from central import budgets
+from central.budgets import costs as budgets
 from central.channels import registry
 from central.channels.registry import ChannelSpec, CostRate, UnknownChannel
 from central.channels.sms import normalise_mobile
