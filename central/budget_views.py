@@ -20,11 +20,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
-from central import budgets
+from central.budgets import costs as budgets
+from central.budgets.selectors import budgets_overlapping
+from central.budgets.services import budget_allocate
+from central.calendar.selectors import networks_planned_by
 from central.exports import csv_lines, rows_xlsx, spreadsheet_safe
 from central.forms import BudgetAllocateForm, BudgetPeriodForm
-from central.selectors import budgets_overlapping, networks_planned_by
-from central.services import budget_allocate
 from local_stores.money import money
 from local_stores.selectors import branches_visible_to
 

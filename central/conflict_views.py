@@ -22,6 +22,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from central.calendar.selectors import networks_planned_by
 from central.conflicts import (
     conflict_csv_rows,
     conflict_groups,
@@ -33,8 +34,7 @@ from central.conflicts import (
 )
 from central.exports import csv_lines
 from central.forms import SimulationWindowForm
-from central.selectors import networks_planned_by
-from central.services import arbitration_simulate
+from central.rules.services import arbitration_simulate
 
 #: Pairs of campaigns (loser → winner) per page.
 PAIRS_PER_PAGE = 25

@@ -50,6 +50,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
+from central.campaigns.selectors import campaigns_visible_to
 from central.exports import spreadsheet_safe
 from central.models import (
     Campaign,
@@ -60,7 +61,6 @@ from central.models import (
     PrintHandoff,
     PrintHandoffStatus,
 )
-from central.selectors import campaigns_visible_to
 from central.task_queue import task_send_on_commit
 from local_stores.models import Network, NodeKind
 from local_stores.selectors import nodes_in_scope

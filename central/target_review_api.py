@@ -22,8 +22,9 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from central.calendar.selectors import operation_get
+from central.customers.selectors import customers_visible_to
 from central.models import Customer, NationalTargetReview
-from central.selectors import customers_visible_to, operation_get
 from central.target_review import review_add, review_remove, review_restore
 from central.target_review_selectors import (
     STATES,

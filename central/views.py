@@ -15,10 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from central import exports
-from central.filters import CustomerFilterSet
-from central.forms import CustomerImportForm
-from central.models import CustomerImport
-from central.selectors import (
+from central.customers.selectors import (
     customer_consent_history,
     customer_get,
     customer_import_get,
@@ -27,7 +24,10 @@ from central.selectors import (
     customers_visible_to,
     networks_importable_by,
 )
-from central.services import customer_erase, customer_import_create
+from central.customers.services import customer_erase, customer_import_create
+from central.filters import CustomerFilterSet
+from central.forms import CustomerImportForm
+from central.models import CustomerImport
 from local_stores.models import NodeKind
 from local_stores.selectors import branch_get, branches_visible_to, node_in_scope, nodes_in_scope
 

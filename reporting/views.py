@@ -13,8 +13,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from central.campaigns.selectors import campaign_get
 from central.exports import csv_lines, rows_xlsx
-from central.selectors import campaign_get
 from reporting import charts, exports
 from reporting.forms import BREAKDOWN_CHOICES, DashboardFilterForm
 from reporting.selectors import (

@@ -20,6 +20,9 @@ import pytest
 from django.utils import translation
 
 from approvals.services import proof_decide, proof_request
+from central.calendar.services import participation_answer
+from central.campaigns.selectors import campaign_audience, campaign_audience_count
+from central.campaigns.services import campaign_schedule, campaign_update, national_campaign_create
 from central.delivery.sending import campaigns_send_due
 from central.models import (
     ArbitrationRun,
@@ -30,14 +33,8 @@ from central.models import (
     OperationMode,
     Reason,
 )
-from central.selectors import campaign_audience, campaign_audience_count, customer_why_not
-from central.services import (
-    arbitration_simulate,
-    campaign_schedule,
-    campaign_update,
-    national_campaign_create,
-    participation_answer,
-)
+from central.rules.selectors import customer_why_not
+from central.rules.services import arbitration_simulate
 from central.target_review import review_add, review_remove
 from tests.dispatching import SLOT_VALUES, add_customers, email_version
 from tests.planning import plan

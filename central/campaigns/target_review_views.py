@@ -16,6 +16,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from central.calendar.selectors import operation_get
+from central.customers.selectors import customers_visible_to
 from central.local_slots import (
     branch_local_values,
     local_slot_definitions,
@@ -23,7 +25,6 @@ from central.local_slots import (
     local_texts_frozen_reason,
 )
 from central.models import NationalTargetReview
-from central.selectors import customers_visible_to, operation_get
 from central.target_review import review_add, review_remove, review_restore
 from central.target_review_selectors import (
     ADDED,

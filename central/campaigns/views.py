@@ -25,13 +25,7 @@ from approvals.selectors import latest_proof, proof_decisions
 from approvals.services import proof_request, proof_request_again
 from central.campaigns.checklist import checklist_context
 from central.campaigns.forms import SendDateForm, target_criteria_from, target_form, target_initial
-from central.local_slots import local_slot_candidates, local_slots_set
-from central.models import (
-    Campaign,
-    CampaignStatus,
-)
-from central.operations.views import messages_of, operations_url
-from central.selectors import (
+from central.campaigns.selectors import (
     campaign_allowed_criteria,
     campaign_audience_count,
     campaign_can_edit,
@@ -41,14 +35,20 @@ from central.selectors import (
     campaign_get,
     campaign_history,
     campaign_is_editable,
-    customers_visible_to,
 )
-from central.services import (
+from central.campaigns.services import (
     campaign_cancel,
     campaign_check_date,
     campaign_schedule,
     campaign_update,
 )
+from central.customers.selectors import customers_visible_to
+from central.local_slots import local_slot_candidates, local_slots_set
+from central.models import (
+    Campaign,
+    CampaignStatus,
+)
+from central.operations.views import messages_of, operations_url
 from central.targeting import criteria_clean
 from local_stores.models import Role
 from templates_lib import rendering
@@ -177,7 +177,7 @@ def _as_typed(campaign: Campaign, values: dict | None, send_date: date | None) -
 def _measured(request: HttpRequest, live: dict[str, object]) -> int | None:
     """The SMS segments, or the letter's pages, of the preview ``live`` just rendered (what the
     cost of one message depends on), so that the cost card prices what the preview shows."""
-    from central.budgets import pdf_pages
+    from central.budgets.costs import pdf_pages
 
     if live.get("sms_count") is not None:
         return live["sms_count"].segments
@@ -237,7 +237,7 @@ def _cost_panel(campaign, audience: int | None, *, measured: int | None = None) 
     """The campaign's estimated cost (from ``audience``: the live count the user sees, the branch's
     own list, for what the forms hold), its actual cost once it is sent, and its branch's budget
     covering the send date."""
-    from central import budgets
+    from central.budgets import costs as budgets
 
     if campaign.status in (CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.SENT):
         actual = budgets.campaign_cost_actual(campaign)

@@ -15,23 +15,16 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from central.calendar.selectors import operation_eligible_branches, operation_get, operations_visible_to
+from central.calendar.services import participation_answer
 from central.calendar_views import withdrawal_confirmation
 from central.campaign_states import campaigns_created_message, with_states
+from central.campaigns.selectors import campaign_audience_count, campaign_list
+from central.campaigns.services import kit_use
 from central.models import (
     OperationMode,
     OperationStatus,
     ParticipationStatus,
-)
-from central.selectors import (
-    campaign_audience_count,
-    campaign_list,
-    operation_eligible_branches,
-    operation_get,
-    operations_visible_to,
-)
-from central.services import (
-    kit_use,
-    participation_answer,
 )
 from central.target_review_selectors import operations_with_head_office_sends
 from local_stores.models import Node
