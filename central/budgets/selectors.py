@@ -1,4 +1,4 @@
-"""Reads of budgets, always on behalf of a user (what a campaign costs: ``central/budgets.py``)."""
+"""Reads of budgets, always on behalf of a user (what a campaign costs: ``central/budgets/costs.py``)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,8 @@ from datetime import date
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
-from central.models import (
-    Budget,
-)
-from local_stores.selectors import (
-    UserLike,
-    branches_visible_to,
-)
+from central.models import Budget
+from local_stores.selectors import UserLike, branches_visible_to
 
 
 def budgets_visible_to(user: UserLike) -> QuerySet[Budget]:

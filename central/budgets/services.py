@@ -10,9 +10,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from central.calendar.selectors import require_planner
-from central.models import (
-    Budget,
-)
+from central.models import Budget
 from local_stores.models import Network, Node, NodeKind
 
 #: An allocation at or above this is a typo.

@@ -14,16 +14,9 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from central.calendar.selectors import operation_eligible_branches
-from central.models import (
-    DeadlineReminder,
-    Operation,
-    OperationMode,
-    OperationStatus,
-)
+from central.models import DeadlineReminder, Operation, OperationMode, OperationStatus
 from local_stores.models import Node, Role
-from local_stores.selectors import (
-    people_holding,
-)
+from local_stores.selectors import people_holding
 
 
 def deadline_reminders_send(*, today=None) -> int:

@@ -24,11 +24,7 @@ from central.models import (
     Reason,
 )
 from local_stores.models import Network, Node, NodeKind
-from local_stores.selectors import (
-    UserLike,
-    networks_visible_to,
-    nodes_in_scope,
-)
+from local_stores.selectors import UserLike, networks_visible_to, nodes_in_scope
 
 
 def networks_planned_by(user: UserLike) -> QuerySet[Network]:

@@ -26,9 +26,7 @@ from central.models import (
 )
 from central.rules.services import is_count
 from local_stores.models import Network, Node, NodeKind
-from local_stores.selectors import (
-    node_in_scope,
-)
+from local_stores.selectors import node_in_scope
 
 OPERATION_FIELDS = {
     "name", "theme", "description", "channels", "mode", "opt_out_allowed", "send_from", "send_until",

@@ -36,11 +36,7 @@ from central.models import (
 )
 from central.targeting import apply_criteria, reachable_on
 from local_stores.models import Node
-from local_stores.selectors import (
-    UserLike,
-    node_in_scope,
-    nodes_in_scope,
-)
+from local_stores.selectors import UserLike, node_in_scope, nodes_in_scope
 
 #: Two campaigns "clash" when they send on the same channel within this many days of each other.
 CLASH_WINDOW_DAYS = 2

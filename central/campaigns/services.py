@@ -33,9 +33,7 @@ from central.models import (
 from central.signals import campaign_changed
 from central.targeting import criteria_clean, reachable_on
 from local_stores.models import Node
-from local_stores.selectors import (
-    node_in_scope,
-)
+from local_stores.selectors import node_in_scope
 from templates_lib.rendering import version_slots
 from templates_lib.services import slot_values_clean
 

@@ -12,17 +12,9 @@ from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from central.filters import CustomerFilterSet
-from central.models import (
-    ConsentEvent,
-    ConsentStatus,
-    Customer,
-    CustomerImport,
-)
+from central.models import ConsentEvent, ConsentStatus, Customer, CustomerImport
 from local_stores.models import Network, Node, NodeKind
-from local_stores.selectors import (
-    UserLike,
-    nodes_in_scope,
-)
+from local_stores.selectors import UserLike, nodes_in_scope
 
 
 def customers_visible_to(user: UserLike) -> QuerySet[Customer]:

@@ -29,10 +29,7 @@ from central.purchases.services import purchase_import_load
 from central.signals import customer_erased
 from central.task_queue import task_send_on_commit
 from local_stores.models import Network, Node, NodeKind
-from local_stores.selectors import (
-    head_office_of,
-    node_in_scope,
-)
+from local_stores.selectors import head_office_of, node_in_scope
 
 logger = logging.getLogger(__name__)
 

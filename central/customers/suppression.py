@@ -13,15 +13,9 @@ from django.utils.translation import gettext as _
 
 from central import customer_import
 from central.calendar.selectors import networks_planned_by, require_planner
-from central.models import (
-    Channel,
-    NetworkRulesEvent,
-    Suppression,
-)
+from central.models import Channel, NetworkRulesEvent, Suppression
 from local_stores.models import Network
-from local_stores.selectors import (
-    UserLike,
-)
+from local_stores.selectors import UserLike
 
 
 def suppression_hash(channel: str, address: str) -> str:

@@ -11,18 +11,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from central import customer_import
-from central.models import (
-    Customer,
-    OwnershipTransfer,
-    TransferStatus,
-)
+from central.models import Customer, OwnershipTransfer, TransferStatus
 from local_stores.models import Node, NodeKind
-from local_stores.selectors import (
-    UserLike,
-    node_in_scope,
-    nodes_in_scope,
-    scope_paths,
-)
+from local_stores.selectors import UserLike, node_in_scope, nodes_in_scope, scope_paths
 
 
 def ownership_transfers_visible_to(user: UserLike) -> QuerySet[OwnershipTransfer]:

@@ -16,11 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from central.customers import consent
-from central.models import (
-    Channel,
-    Customer,
-    SignupRequest,
-)
+from central.models import Channel, Customer, SignupRequest
 from local_stores.models import Node
 
 #: A confirmation link works this long.

@@ -5,9 +5,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from central import customer_import, purchase_import
-from central.models import (
-    CustomerImport,
-)
+from central.models import CustomerImport
 from local_stores.models import Network, Node, NodeKind
 
 

@@ -29,12 +29,7 @@ from central.models import (
     Reason,
 )
 from local_stores.models import Network
-from local_stores.selectors import (
-    UserLike,
-    node_in_scope,
-    nodes_in_scope,
-    scope_paths,
-)
+from local_stores.selectors import UserLike, node_in_scope, nodes_in_scope, scope_paths
 
 #: The reasons the pressure rules give (what the clash detection counts as "excluded by pressure").
 PRESSURE_REASONS = (Reason.CHANNEL_CAP, Reason.QUOTA, Reason.PRESSURE_CAP)

@@ -13,19 +13,10 @@ from django.utils.translation import gettext as _
 from central.arbitration import arbitrate, rules_for
 from central.calendar.selectors import networks_planned_by, require_planner
 from central.campaigns.selectors import campaign_customers_visible
-from central.models import (
-    ArbitrationRun,
-    Campaign,
-    Channel,
-    NetworkRules,
-    NetworkRulesEvent,
-    Origin,
-)
+from central.models import ArbitrationRun, Campaign, Channel, NetworkRules, NetworkRulesEvent, Origin
 from central.rules.selectors import rules_snapshot
 from local_stores.models import Network
-from local_stores.selectors import (
-    nodes_in_scope,
-)
+from local_stores.selectors import nodes_in_scope
 
 #: What ``network_rules_update`` may change.
 RULES_FIELDS = (
