@@ -2,7 +2,7 @@
 
 Thin, like the pages: every read goes through the approvals selectors (``proofs_visible_to``,
 ``proof_get``, ``policies_visible_to``, ``audit_visible_to``) and the campaigns through
-``central.selectors.campaign_get``, so a foreign object and a missing one both answer 404, files
+``central.campaigns.selectors.campaign_get``, so a foreign object and a missing one both answer 404, files
 included. Every write goes through a service: its ``ValidationError`` becomes a 400 by field
 (nothing changed: the services are atomic), its ``PermissionDenied`` a 403 with its message, which
 only happens on an object the caller sees but may not act on. A proof or campaign no longer in the
@@ -60,10 +60,10 @@ from approvals.services import (
     revoke_permitted,
     revoke_refusal,
 )
+from central.campaigns.selectors import campaign_can_edit, campaign_get
+from central.campaigns.services import campaign_schedule
 from central.models import Channel
-from central.selectors import campaign_can_edit, campaign_get
 from central.serializers import CampaignDetailOutputSerializer, CampaignUpdateInputSerializer
-from central.services import campaign_schedule
 from local_stores.api_base import ScopedAPIView, ScopedListAPIView, ScopedRetrieveAPIView
 from local_stores.models import Role
 

@@ -2,7 +2,7 @@
 
 A proof freezes a campaign at the moment approval is requested: what will be sent (the rendered
 e-mail, SMS text or print PDF), to whom (target definition, list changes, audience count) and
-when (send date), with the campaign's fingerprint (``central.selectors.campaign_fingerprint``).
+when (send date), with the campaign's fingerprint (``central.campaigns.selectors.campaign_fingerprint``).
 The send gate lets a campaign go only if an approved proof carries its current fingerprint.
 """
 

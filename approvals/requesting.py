@@ -15,9 +15,9 @@ from django.utils.translation import gettext as _
 
 from approvals.models import Proof
 from approvals.services import proof_request
+from central.campaigns.selectors import campaign_can_edit
+from central.campaigns.services import campaign_update
 from central.models import Campaign, CampaignStatus
-from central.selectors import campaign_can_edit
-from central.services import campaign_update
 
 
 @transaction.atomic

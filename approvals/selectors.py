@@ -12,8 +12,8 @@ from django.shortcuts import get_object_or_404
 
 from approvals.models import ApprovalPolicy, AuditEntry, Proof, ProofStatus
 from approvals.services import may_decide_step
+from central.campaigns.selectors import campaign_can_edit, campaigns_visible_to
 from central.models import CampaignStatus
-from central.selectors import campaign_can_edit, campaigns_visible_to
 from local_stores.models import Network, Node, NodeKind
 from local_stores.selectors import UserLike, nodes_in_scope
 

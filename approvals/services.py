@@ -42,9 +42,9 @@ from approvals.models import (
 )
 from approvals.snapshot import snapshot_build, snapshot_render
 from central.budgets.costs import over_budget
+from central.campaigns.selectors import campaign_audience_count, campaign_can_edit, campaign_fingerprint
+from central.campaigns.services import campaign_check_date, campaign_status_set
 from central.models import Campaign, CampaignEvent, CampaignStatus, Channel, OperationMode
-from central.selectors import campaign_audience_count, campaign_can_edit, campaign_fingerprint
-from central.services import campaign_check_date, campaign_status_set
 from local_stores.models import Network, Node, NodeKind, Role
 from local_stores.money import money
 from local_stores.selectors import node_in_scope, people_holding

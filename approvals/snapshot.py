@@ -2,7 +2,7 @@
 
 For a branch's campaign, one variant: its branch. For a national send (a campaign without a branch),
 a *co-signed* send: one variant per branch the operation may reach
-(``central.selectors.operation_eligible_branches``; every active branch of the network when the
+(``central.calendar.selectors.operation_eligible_branches``; every active branch of the network when the
 campaign has no operation), each with that branch's details and its name as the sender, plus head
 office's own variant for customers without a branch (or of a branch opened after the proof). A
 branch that wrote its own texts in the campaign's local slots (``central.campaigns.local_slots``) has its
@@ -14,9 +14,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils import translation
 
+from central.calendar.selectors import operation_eligible_branches
 from central.campaigns.local_slots import local_values_by_branch
 from central.models import Campaign
-from central.selectors import operation_eligible_branches
 from local_stores.models import Node, NodeKind
 from templates_lib import frozen, rendering
 from templates_lib.models import Asset, ContentRules, TemplateKind

@@ -47,10 +47,10 @@ from approvals.selectors import (
 )
 from approvals.services import approval_revoke, decision_refusal, policy_save, proof_decide, revoke_refusal
 from approvals.slot_display import slot_displays
+from central.campaigns.selectors import campaigns_visible_to
 from central.campaigns.states import with_states
 from central.customers.labels import criterion_value
 from central.models import TARGETING_CRITERIA, Channel
-from central.selectors import campaigns_visible_to
 from central.spreadsheets import csv_lines, spreadsheet_safe
 from local_stores.models import Role
 from local_stores.money import money

@@ -184,8 +184,8 @@ def _published_version(*, network, kind: str, name: str, author):
 def _operation(*, network, author, versions):
     from django.utils import timezone
 
+    from central.calendar.services import operation_publish, operation_save
     from central.models import TARGETING_CRITERIA, Operation, OperationMode, OperationStatus
-    from central.services import operation_publish, operation_save
 
     today = timezone.localdate()
     published = Operation.objects.filter(
@@ -247,8 +247,8 @@ def pick_branches(sizes: list[tuple[int, int]], rng: random.Random) -> list[tupl
 
 
 def set_up(network, picked: list[tuple[int, int, int]]) -> list[BranchCase]:
+    from central.calendar.services import participation_answer
     from central.models import Campaign, CampaignStatus, Participation, ParticipationStatus
-    from central.services import participation_answer
     from local_stores.models import Node, NodeKind, Role
     from local_stores.services import role_grant
 
@@ -374,14 +374,14 @@ def fresh_user(user_id: int):
 
 
 def campaign_for(user, branch: BranchCase, channel: str):
-    from central.selectors import campaign_get
+    from central.campaigns.selectors import campaign_get
 
     return campaign_get(fetched_by=user, public_id=branch.campaigns[channel])
 
 
 def measure_selector(cases: list[Case], branches: list[BranchCase], *, warm: bool) -> tuple[list[float], list[int]]:
     """Milliseconds of each ``campaign_audience_count`` call, and its result."""
-    from central.selectors import campaign_audience_count
+    from central.campaigns.selectors import campaign_audience_count
 
     users = {index: fresh_user(branch.manager_id) for index, branch in enumerate(branches)}
     campaigns = {
@@ -412,7 +412,7 @@ def capture_count_sql(case: Case, branches: list[BranchCase]) -> tuple[str, obje
     the whole call sends."""
     from django.db import connection
 
-    from central.selectors import campaign_audience_count
+    from central.campaigns.selectors import campaign_audience_count
 
     user = fresh_user(branches[case.index].manager_id)
     campaign = campaign_for(user, branches[case.index], case.channel)
@@ -499,7 +499,7 @@ def run_round(label: str, cases: list[Case], warmup: list[Case], branches: list[
               statements: dict[Case, tuple[str, object]]) -> Round:
     from django.db import connection
 
-    from central.selectors import campaign_audience_count
+    from central.campaigns.selectors import campaign_audience_count
 
     measure_selector(warmup, branches, warm=False)  # untimed: caches (PostgreSQL, OS, Python)
     measure_raw(warmup, statements)

@@ -10,7 +10,7 @@ def approved_proof_for(campaign, *, by):
     from approvals.models import ChangeLevel, Origin, Proof, ProofStatus
     from approvals.services import _content_hash, proof_frozen_fields
     from approvals.snapshot import snapshot_build, snapshot_render
-    from central.selectors import campaign_fingerprint
+    from central.campaigns.selectors import campaign_fingerprint
 
     snapshot = snapshot_build(campaign)
     rendered = snapshot_render(campaign, snapshot, number=1, proof_mark="")

@@ -306,8 +306,8 @@ def ensure_customers(*, customers: int, seed: int):
     from django.core.management import call_command
     from django.db import connection, transaction
 
+    from central.customers.services import customer_import_load
     from central.models import Customer
-    from central.services import customer_import_load
     from local_stores.models import Network
 
     call_command("migrate", verbosity=0, interactive=False)

@@ -9,7 +9,7 @@ One run:
 1. drops and re-creates the benchmark database (its name must contain "bench": this script
    destroys it), migrates it and creates the reference network (bench/generate_network.py);
 2. writes the seeded customers CSV, or reuses it from bench/out/ (generation is never timed);
-3. times ``central.services.customer_import_load`` on that file, in one transaction including
+3. times ``central.customers.services.customer_import_load`` on that file, in one transaction including
    its commit: first into an empty table (every row is an insert), then the same file again
    (every row exists: the upsert path);
 4. times the baseline: the customer table is truncated, then the same rows are inserted with a
@@ -297,7 +297,7 @@ def run_relais_import(name: str, network, csv_path: Path) -> RunResult:
     """One ``customer_import_load`` of the file in one transaction, its commit included."""
     from django.db import connection, transaction
 
-    from central.services import customer_import_load
+    from central.customers.services import customer_import_load
 
     events_before = consent_event_count()
     timer = StatementTimer()
@@ -459,7 +459,7 @@ def profile_import(network, csv_path: Path, out: Path) -> str:
     """An untimed insert run under cProfile: the top functions by own time."""
     from django.db import transaction
 
-    from central.services import customer_import_load
+    from central.customers.services import customer_import_load
 
     truncate_customers()
     checkpoint()
@@ -478,7 +478,7 @@ def traced_import(network, csv_path: Path) -> float:
     """An untimed insert run with tracemalloc on: the peak of the Python heap, in MB."""
     from django.db import transaction
 
-    from central.services import customer_import_load
+    from central.customers.services import customer_import_load
 
     truncate_customers()
     tracemalloc.start()

@@ -201,8 +201,8 @@ def find_demo() -> Demo:
     from django.db.models import Q
     from django.utils import timezone
 
+    from central.calendar.selectors import operation_eligible_branches
     from central.models import Campaign, CampaignStatus, Operation, OperationMode, OperationStatus
-    from central.selectors import operation_eligible_branches
     from local_stores.models import Node
     from templates_lib import rendering, slots
 
@@ -244,8 +244,8 @@ def run(repetitions: int, warmup: int, only: set[str] | None, profile: str | Non
     from django.test import Client
 
     from approvals.models import Proof, ProofStatus
+    from central.calendar.services import participation_answer
     from central.models import Campaign, CampaignStatus, ParticipationStatus
-    from central.services import participation_answer
 
     demo = find_demo()
     campaign_url = f"/network/campaigns/{demo.campaign.public_id}/"

@@ -1,12 +1,8 @@
 from django.contrib import admin
 
+from central.calendar.selectors import calendar_periods_visible_to, operations_visible_to
+from central.customers.selectors import customer_imports_visible_to, customers_visible_to
 from central.models import CalendarPeriod, ConsentEvent, Customer, CustomerImport, Operation, Participation
-from central.selectors import (
-    calendar_periods_visible_to,
-    customer_imports_visible_to,
-    customers_visible_to,
-    operations_visible_to,
-)
 from local_stores.admin import ScopedModelAdmin
 from local_stores.models import NodeKind
 from local_stores.selectors import nodes_in_scope

@@ -21,6 +21,32 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from central.calendar.selectors import (
+    networks_planned_by,
+    operation_eligible_branches,
+    operation_get,
+    operations_visible_to,
+    participations_of,
+)
+from central.calendar.services import operation_publish, operation_save, participation_answer
+from central.campaigns.selectors import (
+    campaign_allowed_criteria,
+    campaign_audience,
+    campaign_audience_count,
+    campaign_can_edit,
+    campaign_clashes,
+    campaign_customers_visible,
+    campaign_get,
+    campaign_history,
+    campaign_list,
+)
+from central.campaigns.services import (
+    campaign_cancel,
+    campaign_target_change,
+    campaign_update,
+    kit_use,
+    national_campaign_create,
+)
 from central.campaigns.targeting import criteria_clean
 from central.models import (
     TARGETING_CRITERIA,
@@ -35,36 +61,10 @@ from central.models import (
     ParticipationStatus,
     TargetOverride,
 )
-from central.selectors import (
-    campaign_allowed_criteria,
-    campaign_audience,
-    campaign_audience_count,
-    campaign_can_edit,
-    campaign_clashes,
-    campaign_customers_visible,
-    campaign_get,
-    campaign_history,
-    campaign_list,
-    networks_planned_by,
-    operation_eligible_branches,
-    operation_get,
-    operations_visible_to,
-    participations_of,
-)
 from central.serializers import (
     CampaignDetailOutputSerializer,
     CampaignOutputSerializer,
     CampaignUpdateInputSerializer,
-)
-from central.services import (
-    campaign_cancel,
-    campaign_target_change,
-    campaign_update,
-    kit_use,
-    national_campaign_create,
-    operation_publish,
-    operation_save,
-    participation_answer,
 )
 from local_stores.api_base import ScopedAPIView, ScopedListAPIView, ScopedRetrieveAPIView
 from local_stores.models import Node

@@ -1,4 +1,4 @@
-"""Serializers of campaigns shared by the API of the calendar (central.planning_api) and that of
+"""Serializers of campaigns shared by the API of the calendar (central/calendar/api.py, central/campaigns/api.py) and that of
 approvals (approvals.api): not a web module, so that another app's API may build on it without
 importing central's views (pyproject.toml, "No app imports the web layer of another")."""
 
@@ -9,14 +9,14 @@ from datetime import date
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from central.models import Campaign, CampaignStatus
-from central.selectors import (
+from central.campaigns.selectors import (
     campaign_allowed_criteria,
     campaign_audience_count,
     campaign_customers_visible,
     campaign_edit_deadline,
     campaign_is_editable,
 )
+from central.models import Campaign, CampaignStatus
 
 
 class CampaignOutputSerializer(serializers.ModelSerializer):

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from central.services import customer_import_run
+from central.customers.services import customer_import_run
 
 
 @shared_task(name="central.customer_import_run")
@@ -20,8 +20,8 @@ def operations_enrol_mandatory_task() -> int:
     running. Idempotent: scheduled by Celery beat every hour."""
     from django.utils import timezone
 
+    from central.calendar.services import operation_enrol_mandatory
     from central.models import Operation, OperationMode, OperationStatus
-    from central.services import operation_enrol_mandatory
 
     operations = Operation.objects.filter(
         mode=OperationMode.MANDATORY, status=OperationStatus.PUBLISHED, send_until__gt=timezone.localdate()
@@ -32,7 +32,7 @@ def operations_enrol_mandatory_task() -> int:
 @shared_task(name="central.deadline_reminders_send")
 def deadline_reminders_send_task() -> int:
     """Remind branches that have not answered before subscription deadlines (daily, idempotent)."""
-    from central.services import deadline_reminders_send
+    from central.calendar.deadlines import deadline_reminders_send
 
     return deadline_reminders_send()
 

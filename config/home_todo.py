@@ -15,9 +15,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from approvals.models import Decision, Verdict
+from central.calendar.selectors import operations_visible_to
+from central.campaigns.selectors import campaign_edit_deadline, campaign_list
 from central.campaigns.states import StateKey, with_states
 from central.models import Campaign, CampaignStatus, OperationMode, OperationStatus
-from central.selectors import campaign_edit_deadline, campaign_list, operations_visible_to
 from local_stores.models import Node
 from local_stores.selectors import UserLike
 

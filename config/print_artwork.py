@@ -10,8 +10,8 @@ the hand-off. Its natural home is ``approvals.selectors``: move it there and cha
 from __future__ import annotations
 
 from approvals.models import Proof, ProofStatus
+from central.campaigns.selectors import campaign_fingerprint
 from central.models import Campaign
-from central.selectors import campaign_fingerprint
 
 
 def approved_print_artwork(campaign: Campaign) -> tuple[int, bytes] | None:

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from approvals.selectors import approval_scope_exists, pending_proofs_for
-from central.selectors import consent_summary, customer_counts_by_branch, customer_list
+from central.customers.selectors import consent_summary, customer_counts_by_branch, customer_list
 from config.home_todo import branch_todo
 from local_stores.models import NodeKind, Role
 from local_stores.selectors import branches_visible_to, networks_visible_to, regions_visible_to, roles_of

@@ -146,3 +146,8 @@ __all__ = [
     "regions_visible_to",
     "roles_of",
 ]
+
+
+def head_office_of(network: Network) -> Node:
+    """The network's head office (one per network: a database constraint)."""
+    return Node.objects.get(network=network, kind=NodeKind.HEAD_OFFICE)

@@ -9,9 +9,10 @@ from decimal import Decimal
 from django.db.models import QuerySet, Sum
 from django.utils.translation import gettext as _
 
+from central.campaigns.selectors import campaigns_visible_to
 from central.channels import registry as channels
 from central.models import NetworkRules, Reason
-from central.selectors import campaigns_visible_to, network_rules_of
+from central.rules.selectors import network_rules_of
 from local_stores.models import Network, NodeKind
 from local_stores.selectors import nodes_in_scope
 from reporting.models import DailyStat, PressureStat

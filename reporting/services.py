@@ -33,8 +33,8 @@ from central.models import (
     Reason,
     TrackingEvent,
 )
-from central.selectors import network_rules_of
-from central.services import RULES_MAX_ATTRIBUTION_DAYS
+from central.rules.selectors import network_rules_of
+from central.rules.services import RULES_MAX_ATTRIBUTION_DAYS
 from local_stores.models import Network, Node, NodeKind
 from reporting.models import DailyStat, PressureStat, ProviderEvent, RollupState
 from templates_lib.models import TemplateVersion

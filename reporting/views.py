@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from central.selectors import campaign_get
+from central.campaigns.selectors import campaign_get
 from central.spreadsheets import csv_lines, rows_xlsx
 from reporting import charts, exports
 from reporting.forms import BREAKDOWN_CHOICES, DashboardFilterForm

@@ -15,8 +15,8 @@ import pytest
 from django.db import transaction
 from django.test import Client
 
+from central.customers.services import customer_import_load
 from central.models import Customer
-from central.services import customer_import_load
 from local_stores.models import Network, Node, NodeKind, Role
 from local_stores.services import network_create, node_create, role_grant
 from tests.browser import js_problems, page, phone  # noqa: F401 - the browser tests' fixtures

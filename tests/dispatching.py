@@ -15,8 +15,8 @@ from django.core.mail.backends.smtp import EmailBackend
 
 from approvals.services import proof_decide, proof_request, send_gate
 from central.arbitration import arbitrate
+from central.campaigns.services import campaign_schedule, campaign_send_start, campaign_update
 from central.models import ArbitrationRun, Campaign, ConsentStatus, Customer
-from central.services import campaign_schedule, campaign_send_start, campaign_update
 from templates_lib import services as template_services
 from tests.planning import joined_campaign
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from central.calendar.services import operation_publish, operation_save
 from central.models import OperationMode
-from central.services import operation_publish, operation_save
 from templates_lib import services as template_services
 
 SMS_BODY = "{{ branch.name }} : {{ slot.message }}. {{ system.stop_mention }}"
@@ -44,8 +44,8 @@ def plan(world, *, mode=OperationMode.OPT_IN, eligible=(), publish=True, version
 def joined_campaign(world, *, branch="N1", manager="branch_manager", version=None, reachable=2, **operation_fields):
     """N1 joins a published opt-in SMS operation; ``reachable`` of its customers accept SMS.
     Returns the branch's draft campaign."""
+    from central.calendar.services import participation_answer
     from central.models import Campaign, ConsentStatus, Customer
-    from central.services import participation_answer
 
     version = version or sms_version(world)
     operation = plan(world, versions=[version], **operation_fields)

@@ -14,8 +14,8 @@ from PIL import Image
 from approvals.models import Proof, ProofStatus
 from approvals.services import proof_decide, proof_request, send_gate
 from central.arbitration import arbitrate
+from central.campaigns.services import campaign_schedule, campaign_send_start, campaign_update
 from central.models import ArbitrationRun, Campaign, CampaignStatus
-from central.services import campaign_schedule, campaign_send_start, campaign_update
 from local_stores.models import Node
 from templates_lib import services as template_services
 

@@ -139,14 +139,10 @@ def _network_objects(matrix: Matrix, network: str, branches: list[str]) -> None:
     """A published SMS template, a draft, an operation every branch joins, a campaign customised by
     each branch with its marker and its proof, an image, a policy and two imports."""
     from approvals.services import policy_save, proof_request
+    from central.calendar.services import operation_publish, operation_save, participation_answer
+    from central.campaigns.services import campaign_update
+    from central.customers.services import customer_import_create
     from central.models import Campaign, CustomerImport
-    from central.services import (
-        campaign_update,
-        customer_import_create,
-        operation_publish,
-        operation_save,
-        participation_answer,
-    )
     from templates_lib import services as templates
 
     world = matrix.world
@@ -221,8 +217,9 @@ def _network_objects(matrix: Matrix, network: str, branches: list[str]) -> None:
 
 
 def build_matrix() -> Matrix:
+    from central.calendar.services import feed_token_create
+    from central.customers.transfers import ownership_transfer_request
     from central.models import Customer
-    from central.services import feed_token_create, ownership_transfer_request
     from local_stores.models import NodeKind
     from local_stores.services import node_create
 
@@ -263,7 +260,7 @@ def build_matrix() -> Matrix:
         matrix.mark("branch", code, node.name, node.city, node.public_id,
                     node.name.encode("ascii", "xmlcharrefreplace").decode(), node.name.replace("î", "&icirc;"))
     # a budget for every branch, allocated by its head office
-    from central.services import budget_allocate
+    from central.budgets.services import budget_allocate
 
     today = timezone.localdate()
     for code in BRANCHES:

@@ -240,8 +240,9 @@ def _png() -> SimpleUploadedFile:
 
 def build_fuzz_world() -> FuzzWorld:
     from approvals.services import policy_save, proof_request
+    from central.customers.services import customer_import_create
+    from central.customers.transfers import ownership_transfer_request
     from central.models import CustomerImport
-    from central.services import customer_import_create, ownership_transfer_request
     from templates_lib import services as template_services
 
     world = build_world()

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from approvals.models import ApprovalPolicy, AuditAction, AuditEntry, Decision, Proof, ProofStatus
 from approvals.services import policy_save, proof_decide, proof_request
+from central.campaigns.services import campaign_update
 from central.models import Campaign, CampaignStatus, ConsentStatus
-from central.services import campaign_update
 from local_stores.models import Role
 from local_stores.services import role_grant
 from templates_lib import services as template_services

@@ -19,8 +19,8 @@ from approvals.services import (
     proof_request,
     send_gate,
 )
+from central.campaigns.services import campaign_schedule, campaign_send_start, campaign_update
 from central.models import Campaign, CampaignStatus
-from central.services import campaign_schedule, campaign_send_start, campaign_update
 from local_stores.models import Role
 from local_stores.services import role_grant
 from templates_lib import services as template_services
@@ -142,7 +142,7 @@ def test_an_edit_after_approval_voids_the_proof_and_closes_the_gate(world, campa
 
 
 def test_a_change_of_the_target_list_voids_too(world, campaign):
-    from central.services import campaign_target_change
+    from central.campaigns.services import campaign_target_change
 
     proof = proof_request(campaign=campaign, requested_by=world.users["branch_manager"])
     customer = campaign.branch.customers.filter(consent_sms="granted").first()
@@ -274,7 +274,8 @@ def test_a_proof_whose_campaign_changed_behind_its_back_is_voided_not_decided(wo
 
 
 def test_declining_the_operation_waits_for_the_campaign_to_be_cancelled_and_nothing_brings_it_back(world, campaign):
-    from central.services import campaign_cancel, participation_answer
+    from central.calendar.services import participation_answer
+    from central.campaigns.services import campaign_cancel
 
     proof = proof_request(campaign=campaign, requested_by=world.users["branch_manager"])
     # a campaign awaiting approval is never cancelled by a side effect (issue 19): refused, the proof stands

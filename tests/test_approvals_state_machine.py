@@ -60,6 +60,16 @@ from hypothesis.stateful import (
 
 from approvals.models import ApprovalPolicy, AuditAction, AuditEntry, Decision, Proof, ProofStatus, Verdict
 from approvals.services import approval_revoke, policy_save, proof_deadlines_run, proof_decide, proof_request
+from central.calendar.services import participation_answer
+from central.campaigns.selectors import campaign_fingerprint
+from central.campaigns.services import (
+    campaign_cancel,
+    campaign_schedule,
+    campaign_send_start,
+    campaign_target_change,
+    campaign_update,
+    kit_use,
+)
 from central.models import (
     Campaign,
     CampaignEvent,
@@ -69,16 +79,6 @@ from central.models import (
     OperationMode,
     Participation,
     TargetOverride,
-)
-from central.selectors import campaign_fingerprint
-from central.services import (
-    campaign_cancel,
-    campaign_schedule,
-    campaign_send_start,
-    campaign_target_change,
-    campaign_update,
-    kit_use,
-    participation_answer,
 )
 from local_stores.models import NodeKind, Role
 from local_stores.selectors import node_in_scope

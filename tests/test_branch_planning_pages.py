@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from central.calendar.services import participation_answer
 from central.models import Campaign, CampaignEvent, ConsentStatus, Customer, OperationMode, TargetOverride
-from central.services import participation_answer
 from tests.planning import plan, sms_version
 
 pytestmark = pytest.mark.django_db

@@ -15,8 +15,8 @@ import re
 import pytest
 
 from approvals.models import Proof, ProofStatus
+from central.campaigns.services import campaign_update
 from central.models import CampaignStatus, ConsentStatus, Customer
-from central.services import campaign_update
 from templates_lib import services as template_services
 from tests.browser import log_in
 from tests.planning import joined_campaign

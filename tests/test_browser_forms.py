@@ -23,8 +23,8 @@ from playwright.sync_api import expect
 
 from approvals.models import Decision, ProofStatus
 from approvals.services import proof_request
+from central.campaigns.services import campaign_update
 from central.models import Operation
-from central.services import campaign_update
 from templates_lib import services as template_services
 from tests.browser import log_in, no_sideways_scroll
 from tests.planning import joined_campaign, sms_version

@@ -23,8 +23,9 @@ from django.utils import translation
 from playwright.sync_api import expect
 
 from approvals.services import proof_decide, proof_request
+from central.calendar.services import participation_answer
+from central.campaigns.services import national_campaign_create
 from central.models import Campaign, ConsentStatus, Customer
-from central.services import national_campaign_create, participation_answer
 from tests.browser import PHONE, log_in, no_sideways_scroll
 from tests.planning import plan, sms_version
 from tests.test_decline_confirmation import sms_template

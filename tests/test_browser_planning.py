@@ -14,8 +14,9 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import expect
 
+from central.calendar.services import participation_answer
+from central.campaigns.services import campaign_update
 from central.models import Campaign, CampaignEvent
-from central.services import campaign_update, participation_answer
 from tests.browser import log_in
 from tests.planning import plan, sms_version
 from tests.test_branch_planning_pages import customers

@@ -19,8 +19,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from approvals.models import Proof
+from central.calendar.services import participation_answer
 from central.models import Campaign, ConsentStatus, Customer
-from central.services import participation_answer
 from fixtures.demo_templates import load_demo_templates
 from templates_lib import services
 from templates_lib.models import TemplateVersion

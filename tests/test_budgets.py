@@ -13,9 +13,11 @@ from django.utils import timezone
 from approvals.models import ApprovalPolicy, OverBudget, ProofStatus
 from approvals.services import proof_decide, proof_request, send_gate
 from central.budgets import costs as budgets
+from central.budgets.services import budget_allocate
+from central.campaigns.services import campaign_schedule, campaign_update
 from central.delivery import sending
 from central.models import Budget, Campaign, CampaignStatus
-from central.services import budget_allocate, campaign_schedule, campaign_update, network_rules_update
+from central.rules.services import network_rules_update
 from local_stores.models import Role
 from local_stores.services import role_grant
 from tests.dispatching import SLOT_VALUES, add_customers, approve_all, email_version
@@ -57,8 +59,8 @@ def test_estimated_and_actual_costs_match_a_hand_computation(world, priced, djan
     assert (status.committed, status.spent, status.remaining) == (Decimal("0.35"), Decimal("0.00"), Decimal("99.65"))
     campaign_schedule(campaign=Campaign.objects.get(pk=priced.pk), scheduled_by=world.users["branch_manager"])
     from central.arbitration import arbitrate
+    from central.campaigns.services import campaign_send_start
     from central.models import ArbitrationRun
-    from central.services import campaign_send_start
 
     campaign = Campaign.objects.get(pk=priced.pk)
     arbitrate(network=world.networks["alpha"], starts_on=campaign.send_date, ends_on=campaign.send_date,

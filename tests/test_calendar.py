@@ -8,15 +8,15 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from central.models import CalendarPeriod, OperationMode, Participation, ParticipationEvent
-from central.selectors import operation_eligible_branches, operations_visible_to
-from central.services import (
+from central.calendar.selectors import operation_eligible_branches, operations_visible_to
+from central.calendar.services import (
     feed_token_create,
     feed_token_revoke,
     operation_enrol_mandatory,
     operation_save,
     participation_answer,
 )
+from central.models import CalendarPeriod, OperationMode, Participation, ParticipationEvent
 from tests.planning import plan
 
 pytestmark = pytest.mark.django_db

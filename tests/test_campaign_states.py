@@ -18,10 +18,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from approvals.services import proof_decide, proof_request
+from central.campaigns.selectors import campaign_list
+from central.campaigns.services import campaign_cancel, campaign_schedule, campaign_update
 from central.campaigns.states import campaign_states
 from central.models import Campaign, CampaignStatus, ConsentStatus, Customer, Delivery, DeliveryStatus
-from central.selectors import campaign_list
-from central.services import campaign_cancel, campaign_schedule, campaign_update
 from templates_lib import services as template_services
 from tests.planning import joined_campaign, plan, sms_version
 

@@ -9,6 +9,21 @@ from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
+from central.calendar.deadlines import deadline_reminders_send
+from central.calendar.services import participation_answer
+from central.campaigns.selectors import (
+    campaign_audience,
+    campaign_audience_count,
+    campaign_clashes,
+    campaign_get,
+    campaigns_visible_to,
+)
+from central.campaigns.services import (
+    campaign_target_change,
+    campaign_update,
+    kit_use,
+    national_campaign_create,
+)
 from central.models import (
     CalendarPeriod,
     Campaign,
@@ -18,21 +33,6 @@ from central.models import (
     Customer,
     DeadlineReminder,
     OperationMode,
-)
-from central.selectors import (
-    campaign_audience,
-    campaign_audience_count,
-    campaign_clashes,
-    campaign_get,
-    campaigns_visible_to,
-)
-from central.services import (
-    campaign_target_change,
-    campaign_update,
-    deadline_reminders_send,
-    kit_use,
-    national_campaign_create,
-    participation_answer,
 )
 from tests.planning import plan, sms_version
 
@@ -76,7 +76,7 @@ def test_joining_creates_the_campaign_with_defaults_and_declining_cancels_it(wor
 
 
 def test_a_mandatory_operation_gives_each_eligible_branch_one_campaign_even_if_enrolled_twice(world):
-    from central.services import operation_enrol_mandatory
+    from central.calendar.services import operation_enrol_mandatory
 
     operation = plan(world, mode=OperationMode.MANDATORY, versions=[sms_version(world)])
     operation_enrol_mandatory(operation=operation)

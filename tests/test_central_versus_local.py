@@ -20,6 +20,9 @@ import pytest
 from django.utils import translation
 
 from approvals.services import proof_decide, proof_request
+from central.calendar.services import participation_answer
+from central.campaigns.selectors import campaign_audience, campaign_audience_count
+from central.campaigns.services import campaign_schedule, campaign_update, national_campaign_create
 from central.campaigns.target_review import review_add, review_remove
 from central.delivery.sending import campaigns_send_due
 from central.models import (
@@ -31,14 +34,8 @@ from central.models import (
     OperationMode,
     Reason,
 )
-from central.selectors import campaign_audience, campaign_audience_count, customer_why_not
-from central.services import (
-    arbitration_simulate,
-    campaign_schedule,
-    campaign_update,
-    national_campaign_create,
-    participation_answer,
-)
+from central.rules.selectors import customer_why_not
+from central.rules.services import arbitration_simulate
 from tests.dispatching import SLOT_VALUES, add_customers, email_version
 from tests.planning import plan
 

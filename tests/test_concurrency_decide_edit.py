@@ -34,8 +34,8 @@ from django.test import Client
 
 from approvals.models import Decision, Proof, ProofStatus
 from approvals.services import approval_revoke, policy_save, proof_decide, proof_request, send_gate
+from central.campaigns.selectors import campaign_fingerprint
 from central.models import Campaign, CampaignEvent, CampaignStatus
-from central.selectors import campaign_fingerprint
 from tests.planning import joined_campaign
 
 pytestmark = pytest.mark.django_db(transaction=True)

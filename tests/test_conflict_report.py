@@ -28,7 +28,7 @@ import pytest
 from django.utils import timezone
 
 from central.models import ArbitrationRun, Campaign, CampaignStatus, ConsentStatus, Customer, OperationMode
-from central.services import arbitration_simulate
+from central.rules.services import arbitration_simulate
 from tests.planning import plan, sms_version
 
 pytestmark = pytest.mark.django_db
@@ -338,7 +338,7 @@ def test_the_report_is_linked_from_the_simulation_and_the_calendar_and_speaks_fr
 def test_head_offices_send_losing_to_a_branchs_own_version_is_a_conflict(world):
     """Lille joined "Foire aux vins": its own version beats head office's send of the operation for
     Lille's customers (branch_version, lost to Lille's version); Arras's customer gets head office's."""
-    from central.services import participation_answer
+    from central.calendar.services import participation_answer
 
     version = sms_version(world)
     operation = plan(world, name="Foire aux vins", versions=[version])

@@ -22,8 +22,8 @@ from django.http import QueryDict
 
 from approvals.models import Decision, ProofStatus
 from approvals.services import proof_request
+from central.calendar.services import participation_answer
 from central.models import Campaign
-from central.services import participation_answer
 from fixtures.demo_templates import NEWSLETTER, load_demo_templates
 from local_stores.line_breaks import normalise_line_breaks
 from templates_lib import rendering

@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 
 from central.customers.importing import ImportFileError
+from central.customers.services import customer_import_load
 from central.models import ConsentEvent, Customer
-from central.services import customer_import_load
 
 pytestmark = pytest.mark.django_db
 

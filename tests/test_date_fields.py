@@ -14,7 +14,7 @@ import pytest
 from django import forms
 from django.utils import timezone, translation
 
-from central.services import campaign_update
+from central.campaigns.services import campaign_update
 from local_stores.widgets import DateInput
 from reporting.forms import DashboardFilterForm
 from tests.planning import joined_campaign, plan

@@ -18,6 +18,7 @@ from django.test import Client
 from django.utils import timezone
 
 from approvals.services import proof_request
+from central.calendar.services import participation_answer
 from central.models import (
     Campaign,
     CampaignEvent,
@@ -28,7 +29,6 @@ from central.models import (
     Participation,
     ParticipationEvent,
 )
-from central.services import participation_answer
 from templates_lib import services as template_services
 from tests.planning import SMS_BODY, plan
 

@@ -6,8 +6,8 @@ from decimal import Decimal
 import pytest
 from django.core.management import CommandError, call_command
 
+from central.customers.selectors import customers_visible_to
 from central.models import Customer
-from central.selectors import customers_visible_to
 from local_stores.models import Network, Node, NodeKind
 from local_stores.selectors import branches_visible_to
 

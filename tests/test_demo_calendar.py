@@ -14,6 +14,8 @@ from django.test import Client
 from django.utils import timezone
 from django.utils.html import escape
 
+from central.calendar.selectors import operation_eligible_branches, operations_visible_to
+from central.campaigns.selectors import campaign_edit_deadline, campaign_list
 from central.models import (
     TARGETING_CRITERIA,
     CalendarPeriod,
@@ -26,12 +28,6 @@ from central.models import (
     Participation,
     ParticipationStatus,
     TargetOverride,
-)
-from central.selectors import (
-    campaign_edit_deadline,
-    campaign_list,
-    operation_eligible_branches,
-    operations_visible_to,
 )
 from fixtures.demo_calendar import (
     CLOSED,

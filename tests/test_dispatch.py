@@ -888,9 +888,9 @@ def test_the_days_scheduled_campaigns_are_arbitrated_started_and_sent_once(world
     from django.core import mail
 
     from approvals.services import proof_request
+    from central.campaigns.services import campaign_schedule, campaign_update
     from central.delivery.sending import campaigns_send_due
     from central.models import Campaign, CampaignStatus, Delivery
-    from central.services import campaign_schedule, campaign_update
     from tests.dispatching import SLOT_VALUES, add_customers, approve_all, email_version
     from tests.planning import joined_campaign
 

@@ -10,6 +10,7 @@ import pytest
 
 from central.arbitration import arbitrate
 from central.customers.consent import address_hash
+from central.customers.services import customer_erase, customer_import_load
 from central.delivery import tracking
 from central.models import (
     Candidate,
@@ -22,7 +23,6 @@ from central.models import (
     Suppression,
     TrackingEvent,
 )
-from central.services import customer_erase, customer_import_load
 from reporting.models import ProviderEvent
 from tests.dispatching import email_campaign, email_version
 from tests.planning import joined_campaign

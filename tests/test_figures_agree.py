@@ -12,7 +12,7 @@ from django.utils import translation
 
 from central.budgets.costs import Cost, CostPart
 from central.models import Budget, Campaign
-from central.services import network_rules_update
+from central.rules.services import network_rules_update
 from local_stores.money import money
 from tests.dispatching import add_customers, email_version
 from tests.planning import joined_campaign

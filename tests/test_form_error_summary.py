@@ -19,8 +19,8 @@ import lxml.html
 import pytest
 
 from approvals.services import proof_request
+from central.campaigns.services import campaign_update
 from central.models import Customer
-from central.services import campaign_update
 from templates_lib import services as template_services
 from tests.planning import joined_campaign, plan
 

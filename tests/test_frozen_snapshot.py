@@ -345,7 +345,7 @@ def test_a_proof_whose_image_file_is_missing_is_refused_with_a_clear_message(wor
     from django.core.exceptions import ValidationError
 
     from approvals.services import proof_request
-    from central.services import campaign_update
+    from central.campaigns.services import campaign_update
 
     set_details(world, "N1")
     asset = upload(world, RED)

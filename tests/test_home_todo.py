@@ -14,8 +14,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from approvals.services import proof_decide, proof_request
+from central.calendar.services import participation_answer
+from central.campaigns.services import campaign_update
 from central.models import Campaign, Operation
-from central.services import campaign_update, participation_answer
 from tests.planning import joined_campaign, plan, sms_version
 from tests.test_campaign_states import client, text_of
 

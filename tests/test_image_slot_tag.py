@@ -13,8 +13,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import translation
 
 from approvals.services import proof_request
+from central.campaigns.services import campaign_update
 from central.models import Campaign
-from central.services import campaign_update
 from fixtures.demo_templates import load_demo_templates
 from templates_lib import rendering, services, slots
 from templates_lib.models import Asset, Template, TemplateVersion

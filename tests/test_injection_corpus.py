@@ -214,8 +214,8 @@ class Scene:
 
 @pytest.fixture(scope="module")
 def scene(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Scene]:
+    from central.calendar.services import participation_answer
     from central.models import Campaign
-    from central.services import participation_answer
     from templates_lib import services as template_services
     from tests.planning import plan
 
@@ -887,7 +887,7 @@ def test_print_campaign_slot_values_fetch_nothing(probe, env, scene):
             probe.outcome(api.status_code == 200)
             probe.response("print template preview (API)", shown, api)
     # the frozen proof of the last accepted batch
-    from central.services import campaign_update
+    from central.campaigns.services import campaign_update
 
     campaign_update(campaign=campaign, updated_by=scene.world.users["branch_manager"],
                     slot_values={"headline": "Titre", "body": "\n".join(rest[:12]), "rich": "\n".join(rest[:12])})
@@ -929,8 +929,8 @@ def test_approval_comments(probe, env, scene):
     (form, then API), and revokes with it as reason; the proof page and the branch's editor
     show them."""
     from approvals.services import proof_request
+    from central.campaigns.services import campaign_update
     from central.models import Campaign
-    from central.services import campaign_update
 
     campaign = scene.campaigns["sms"]
     manager = scene.world.users["branch_manager"]
@@ -1013,8 +1013,8 @@ def test_email_proof_is_served_sandboxed(probe, env, scene):
     content; and a template whose head-office source holds active content: only ever served under
     the sandboxing policy."""
     from approvals.services import proof_request
+    from central.campaigns.services import campaign_update
     from central.models import Campaign
-    from central.services import campaign_update
     from templates_lib import services as template_services
     from tests.planning import plan
 
@@ -1049,7 +1049,7 @@ def test_email_proof_is_served_sandboxed(probe, env, scene):
                                                        published_by=head_office, published_at=timezone.now())
     version = TemplateVersion.objects.get(pk=draft.pk)
     operation = plan(scene.world, versions=[version], channels=["email"], name="Source active")
-    from central.services import participation_answer
+    from central.calendar.services import participation_answer
 
     participation_answer(operation=operation, branch=scene.world.nodes["N2"], status="joined",
                          answered_by=scene.world.users["sibling_branch_manager"])

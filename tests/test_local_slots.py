@@ -13,9 +13,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from approvals.services import _content_hash, proof_frozen_fields, proof_request
 from central.campaigns.local_slots import local_slot_values_save, local_slots_set
+from central.campaigns.services import campaign_update, national_campaign_create
 from central.delivery import sending
 from central.models import Campaign, CampaignEvent, CampaignStatus, Delivery, LocalSlotValues
-from central.services import campaign_update, national_campaign_create
 from templates_lib import frozen
 from templates_lib.services import content_rules_update
 from tests.dispatching import SLOT_VALUES, add_customers, email_version
@@ -207,7 +207,7 @@ def test_after_head_office_s_proof_request_the_local_texts_are_frozen(world, nat
 
 
 def test_a_branch_head_office_s_send_does_not_reach_writes_nothing(world, national):
-    from central.services import participation_answer
+    from central.calendar.services import participation_answer
 
     local_slots_set(campaign=national, slots=["offer"], by=world.users["head_office"])
     participation_answer(operation=national.operation, branch=world.nodes["N2"], status="declined",

@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from central.selectors import customers_visible_to
+from central.customers.selectors import customers_visible_to
 from local_stores.models import NodeKind, Role, RoleAssignmentEvent
 from local_stores.selectors import branches_visible_to, nodes_visible_to, roles_of
 from local_stores.services import node_create, role_grant, role_revoke

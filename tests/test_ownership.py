@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from central.customers.selectors import customers_visible_to
+from central.customers.transfers import ownership_transfer_decide, ownership_transfer_request
 from central.models import Customer, OwnershipTransfer, TransferStatus
-from central.selectors import customers_visible_to
-from central.services import ownership_transfer_decide, ownership_transfer_request
 
 pytestmark = pytest.mark.django_db
 

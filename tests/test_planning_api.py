@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from central.calendar.services import participation_answer
 from central.models import (
     CalendarPeriod,
     Campaign,
@@ -21,7 +22,6 @@ from central.models import (
     OperationMode,
     Participation,
 )
-from central.services import participation_answer
 from tests.planning import plan, sms_version
 
 pytestmark = pytest.mark.django_db

@@ -13,8 +13,9 @@ from django.core.cache import cache
 from pypdf import PdfReader
 
 from central.campaigns.targeting import apply_criteria, criteria_clean
+from central.customers.services import customer_import_load
 from central.models import ConsentEvent, ConsentStatus, Customer, SignupRequest
-from central.services import customer_import_load, signup_token
+from central.prospects.services import signup_token
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,9 @@ import pytest
 from django.utils import timezone
 
 from central.customers.importing import ImportFileError
+from central.customers.services import customer_import_load
 from central.models import CustomerImport, Purchase
-from central.services import customer_import_load, purchase_import_load
+from central.purchases.services import purchase_import_load
 
 pytestmark = pytest.mark.django_db
 

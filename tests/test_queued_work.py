@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from approvals import tasks
 from approvals.services import proof_decide, proof_request
-from central.services import campaign_update
+from central.campaigns.services import campaign_update
 from tests.planning import joined_campaign
 
 pytestmark = pytest.mark.django_db

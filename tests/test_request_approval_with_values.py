@@ -20,8 +20,8 @@ from datetime import timedelta
 import pytest
 
 from approvals.models import Proof
+from central.campaigns.services import national_campaign_create
 from central.models import Campaign, CampaignEvent, ConsentStatus, Customer
-from central.services import national_campaign_create
 from tests.planning import joined_campaign, plan, sms_version
 from tests.test_crlf_forms import (  # noqa: F401 - fixtures: the demo's templates, Lille's invitation
     URLENCODED,

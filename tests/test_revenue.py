@@ -12,8 +12,9 @@ from django.utils import timezone
 from central.arbitration import arbitrate, holdout_drawn
 from central.delivery import sending
 from central.models import ArbitrationRun, Candidate, Delivery, DeliveryStatus, Reason
-from central.selectors import customer_why_not
-from central.services import network_rules_update, purchase_import_load
+from central.purchases.services import purchase_import_load
+from central.rules.selectors import customer_why_not
+from central.rules.services import network_rules_update
 from reporting.models import DailyStat
 from reporting.selectors import stats_totals
 from reporting.services import rollups_refresh

@@ -14,6 +14,9 @@ from django.utils import timezone, translation
 
 from central.arbitration import arbitrate, rules_for
 from central.calendar.forms import OperationForm
+from central.calendar.services import operation_save
+from central.campaigns.selectors import campaign_clashes
+from central.customers.suppression import suppression_add
 from central.models import (
     ArbitrationRun,
     Campaign,
@@ -30,14 +33,12 @@ from central.models import (
     Suppression,
     TargetOverride,
 )
-from central.selectors import campaign_clashes, customer_why_not
-from central.services import (
+from central.rules.selectors import customer_why_not
+from central.rules.services import (
     SIMULATIONS_KEPT,
     arbitration_simulate,
     campaign_simulation,
     network_rules_update,
-    operation_save,
-    suppression_add,
 )
 from tests.planning import plan, sms_version
 

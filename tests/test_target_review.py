@@ -16,6 +16,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
+from central.campaigns.services import national_campaign_create
 from central.campaigns.target_review import review_add, review_remove, review_restore
 from central.campaigns.target_review_selectors import (
     review_counts,
@@ -24,7 +25,6 @@ from central.campaigns.target_review_selectors import (
     review_list,
 )
 from central.models import Campaign, CampaignEvent, ConsentStatus, Customer, NationalTargetReview
-from central.services import national_campaign_create
 from tests.planning import plan, sms_version
 
 pytestmark = pytest.mark.django_db
@@ -342,7 +342,7 @@ def test_a_simulation_follows_the_review(setup):
     """Head office's send, simulated on its day after Lille's review: the removed customer is excluded
     with reason removed_by_branch, the added one is selected, the rest as the target gives."""
     from central.models import Candidate
-    from central.services import arbitration_simulate
+    from central.rules.services import arbitration_simulate
 
     world, operation, national, people = setup
     manager = world.users["branch_manager"]
@@ -365,9 +365,9 @@ def test_a_simulation_follows_the_review(setup):
 
 
 def test_the_page_says_when_head_offices_send_passes_the_branch_by(setup):
+    from central.calendar.services import participation_answer
     from central.campaigns.target_review_selectors import head_office_passes_by
     from central.models import CampaignStatus
-    from central.services import participation_answer
 
     world, operation, _national, people = setup
     n1, n2 = world.nodes["N1"], world.nodes["N2"]

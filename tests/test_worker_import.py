@@ -47,7 +47,7 @@ def test_import_through_the_api_is_run_by_the_worker(transactional_world):
 
 
 def test_running_the_same_import_twice_changes_nothing_more(transactional_world):
-    from central.services import customer_import_run
+    from central.customers.services import customer_import_run
 
     client = transactional_world.client_for("head_office")
     upload = io.BytesIO(b"external_id,branch_code,email\nT1,N1,t1@example.test\n")

@@ -3,6 +3,7 @@ counted operation and priority, where head office's national sends do not go (do
 
 from __future__ import annotations
 
+from central.calendar.selectors import national_send_exceptions
 from central.models import (
     ArbitrationRun,
     Campaign,
@@ -12,7 +13,6 @@ from central.models import (
     OperationMode,
     Origin,
 )
-from central.selectors import national_send_exceptions
 from local_stores.models import Network
 
 #: Statuses arbitrated: for real, only what the send gate let through; a simulation also looks at

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from approvals.selectors import campaigns_with_old_details
 from central.campaigns.states import branch_campaigns, with_states
-from central.selectors import consent_summary, customer_counts_by_branch
+from central.customers.selectors import consent_summary, customer_counts_by_branch
 from local_stores.forms import NodeProfileForm
 from local_stores.models import Node
 from local_stores.selectors import branch_get, branch_list, node_in_scope, regions_visible_to

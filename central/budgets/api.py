@@ -12,8 +12,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from central.budgets import costs as budgets
-from central.selectors import budgets_overlapping, networks_planned_by
-from central.services import budget_allocate
+from central.budgets.selectors import budgets_overlapping
+from central.budgets.services import budget_allocate
+from central.calendar.selectors import networks_planned_by
 from local_stores.api_base import ScopedAPIView
 from local_stores.models import Node, NodeKind
 

@@ -41,7 +41,7 @@ SPENT_STATUSES = (CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.
 
 
 def _rules(campaign: Campaign) -> NetworkRules:
-    from central.selectors import network_rules_of
+    from central.rules.selectors import network_rules_of
 
     return network_rules_of(campaign.network)
 
@@ -254,7 +254,7 @@ def budget_statuses(budget_rows, *, estimates: dict[int, Decimal] | None = None)
     """``budget_status`` of each of ``budget_rows``, in a fixed number of queries however many
     budgets and campaigns (the budgets page lists a whole network's): the campaigns, what they sent,
     their latest proofs and the networks' rules are each read once."""
-    from central.selectors import network_rules_of
+    from central.rules.selectors import network_rules_of
 
     budget_rows = list(budget_rows)
     if not budget_rows:

@@ -22,8 +22,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from central.budgets import costs as budgets
 from central.budgets.forms import BudgetAllocateForm, BudgetPeriodForm
-from central.selectors import budgets_overlapping, networks_planned_by
-from central.services import budget_allocate
+from central.budgets.selectors import budgets_overlapping
+from central.budgets.services import budget_allocate
+from central.calendar.selectors import networks_planned_by
 from central.spreadsheets import csv_lines, rows_xlsx, spreadsheet_safe
 from local_stores.money import money
 from local_stores.selectors import branches_visible_to

@@ -18,6 +18,26 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from central.calendar.forms import CalendarPeriodForm, OperationForm
+from central.calendar.selectors import (
+    calendar_periods_visible_to,
+    feed_token_user,
+    networks_planned_by,
+    operation_eligible_branches,
+    operation_get,
+    participations_of,
+)
+from central.calendar.services import (
+    WITHDRAWN_ANSWERS,
+    calendar_period_delete,
+    calendar_period_save,
+    feed_token_create,
+    feed_token_revoke,
+    operation_publish,
+    operation_save,
+    participation_answer,
+)
+from central.campaigns.selectors import calendar_entries, campaign_list, participation_withdrawal_preview
+from central.campaigns.services import national_campaign_create
 from central.campaigns.states import campaigns_created_message, with_states
 from central.campaigns.target_review_selectors import (
     head_office_sends,
@@ -26,28 +46,6 @@ from central.campaigns.target_review_selectors import (
     review_is_open,
 )
 from central.models import CalendarFeedToken, OperationMode, OperationStatus, ParticipationStatus
-from central.selectors import (
-    calendar_entries,
-    calendar_periods_visible_to,
-    campaign_list,
-    feed_token_user,
-    networks_planned_by,
-    operation_eligible_branches,
-    operation_get,
-    participation_withdrawal_preview,
-    participations_of,
-)
-from central.services import (
-    WITHDRAWN_ANSWERS,
-    calendar_period_delete,
-    calendar_period_save,
-    feed_token_create,
-    feed_token_revoke,
-    national_campaign_create,
-    operation_publish,
-    operation_save,
-    participation_answer,
-)
 from local_stores.selectors import branches_visible_to, node_in_scope
 
 

@@ -110,8 +110,8 @@ def campaign_checklist(*, campaign, state: CampaignState, live: dict, can_edit: 
 
 def checklist_context(*, user, campaign, live: dict, editable: bool) -> dict[str, object]:
     """What the campaign page needs for its checklist: ``state`` and ``checklist``."""
+    from central.campaigns.selectors import campaign_can_edit
     from central.campaigns.states import campaign_states
-    from central.selectors import campaign_can_edit
 
     state = campaign_states(fetched_by=user, campaigns=[campaign])[campaign.pk]
     return {"state": state, "checklist": campaign_checklist(

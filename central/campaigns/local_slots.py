@@ -93,7 +93,7 @@ def local_slots_set(*, campaign: Campaign, slots: list[str], by) -> Campaign:
     """Head office marks the slots of its national send each branch may fill. Only who may edit the
     national campaign, only while it is a draft; names among the version's slots of an allowed
     type. Recorded in the campaign's history when it changes."""
-    from central.selectors import campaign_can_edit
+    from central.campaigns.selectors import campaign_can_edit
 
     with transaction.atomic():
         campaign = (Campaign.objects.select_for_update(of=("self",))
@@ -120,7 +120,7 @@ def local_slots_set(*, campaign: Campaign, slots: list[str], by) -> Campaign:
 
 
 def _check_branch(campaign: Campaign, branch: Node, by) -> None:
-    from central.selectors import national_send_exceptions, operation_eligible_branches
+    from central.calendar.selectors import national_send_exceptions, operation_eligible_branches
 
     if not node_in_scope(by, branch, perm="change_node"):
         raise PermissionDenied(_("You do not act for this branch."))

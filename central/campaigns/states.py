@@ -172,7 +172,7 @@ def with_states(*, fetched_by: UserLike, campaigns: Iterable[Campaign]) -> list[
 
 def operation_campaigns(*, fetched_by: UserLike, operation, branch) -> list[Campaign]:
     """``branch``'s campaigns of ``operation`` (cancelled ones left out), each with its display state."""
-    from central.selectors import campaign_list
+    from central.campaigns.selectors import campaign_list
 
     return with_states(fetched_by=fetched_by,
                        campaigns=campaign_list(fetched_by=fetched_by, branch=branch, operation=operation))
@@ -203,7 +203,7 @@ def branch_campaigns(*, fetched_by: UserLike, branch) -> list[Campaign]:
 
     from django.utils import timezone
 
-    from central.selectors import campaign_list
+    from central.campaigns.selectors import campaign_list
 
     since = timezone.localdate() - timedelta(days=BRANCH_PAGE_DAYS_BACK)
     return with_states(fetched_by=fetched_by, campaigns=campaign_list(fetched_by=fetched_by, branch=branch)

@@ -37,7 +37,7 @@ def _check(*, operation: Operation, customer: Customer, by) -> None:
     """What every review needs: someone acting for the customer's branch (change_node), a customer
     of the operation's network still on file, an eligible branch, a published operation with a
     live head-office send, before the deadline."""
-    from central.selectors import operation_eligible_branches
+    from central.calendar.selectors import operation_eligible_branches
 
     branch = customer.branch
     if not node_in_scope(by, branch, perm="change_node"):

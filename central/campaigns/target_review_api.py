@@ -22,6 +22,7 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from central.calendar.selectors import operation_get
 from central.campaigns.target_review import review_add, review_remove, review_restore
 from central.campaigns.target_review_selectors import (
     STATES,
@@ -31,8 +32,8 @@ from central.campaigns.target_review_selectors import (
     review_is_open,
     review_list,
 )
+from central.customers.selectors import customers_visible_to
 from central.models import Customer, NationalTargetReview
-from central.selectors import customers_visible_to, operation_get
 from config.pagination import DefaultPagination
 from local_stores.api_base import ScopedAPIView
 from local_stores.selectors import node_in_scope

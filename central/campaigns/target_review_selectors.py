@@ -22,6 +22,9 @@ from datetime import date, timedelta
 from django.db.models import Case, CharField, Count, Exists, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
+from central.calendar.selectors import national_send_exceptions, operation_eligible_branches
+from central.campaigns.selectors import campaign_audience
+from central.customers.selectors import customers_visible_to
 from central.models import (
     Campaign,
     CampaignStatus,
@@ -30,12 +33,6 @@ from central.models import (
     Operation,
     OperationStatus,
     Reason,
-)
-from central.selectors import (
-    campaign_audience,
-    customers_visible_to,
-    national_send_exceptions,
-    operation_eligible_branches,
 )
 from local_stores.models import Node
 from local_stores.selectors import UserLike, branches_visible_to, nodes_in_scope

@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from central.calendar.selectors import operation_get
 from central.campaigns.local_slots import (
     branch_local_values,
     local_slot_definitions,
@@ -38,8 +39,8 @@ from central.campaigns.target_review_selectors import (
     review_list,
     review_segments,
 )
+from central.customers.selectors import customers_visible_to
 from central.models import NationalTargetReview
-from central.selectors import customers_visible_to, operation_get
 from local_stores.selectors import node_in_scope
 from templates_lib import slots as slot_types
 from templates_lib.forms import slot_initial, slot_values_form, slot_values_from

@@ -14,20 +14,18 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from central.campaigns.targeting import reachable_on
-from central.operations.views import messages_of
-from central.selectors import (
+from central.campaigns.selectors import (
     campaign_audience,
     campaign_customers_visible,
     campaign_edit_deadline,
     campaign_get,
     campaign_is_editable,
     campaign_removed_customers,
-    customers_visible_to,
 )
-from central.services import (
-    campaign_target_change,
-)
+from central.campaigns.services import campaign_target_change
+from central.campaigns.targeting import reachable_on
+from central.customers.selectors import customers_visible_to
+from central.operations.views import messages_of
 
 # --- The proposed list ------------------------------------------------------------------------------
 

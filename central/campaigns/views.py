@@ -26,13 +26,7 @@ from approvals.services import proof_request, proof_request_again
 from central.campaigns.checklist import checklist_context
 from central.campaigns.forms import SendDateForm, target_criteria_from, target_form, target_initial
 from central.campaigns.local_slots import local_slot_candidates, local_slots_set
-from central.campaigns.targeting import criteria_clean
-from central.models import (
-    Campaign,
-    CampaignStatus,
-)
-from central.operations.views import messages_of, operations_url
-from central.selectors import (
+from central.campaigns.selectors import (
     campaign_allowed_criteria,
     campaign_audience_count,
     campaign_can_edit,
@@ -42,14 +36,20 @@ from central.selectors import (
     campaign_get,
     campaign_history,
     campaign_is_editable,
-    customers_visible_to,
 )
-from central.services import (
+from central.campaigns.services import (
     campaign_cancel,
     campaign_check_date,
     campaign_schedule,
     campaign_update,
 )
+from central.campaigns.targeting import criteria_clean
+from central.customers.selectors import customers_visible_to
+from central.models import (
+    Campaign,
+    CampaignStatus,
+)
+from central.operations.views import messages_of, operations_url
 from local_stores.models import Role
 from templates_lib import rendering
 from templates_lib.forms import slot_initial, slot_values_form, slot_values_from

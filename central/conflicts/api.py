@@ -18,6 +18,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from central.calendar.selectors import networks_planned_by
 from central.conflicts.selectors import (
     CampaignLabel,
     ConflictGroup,
@@ -27,8 +28,7 @@ from central.conflicts.selectors import (
     conflict_totals,
 )
 from central.rules.api import ReasonCountSerializer, RunSerializer
-from central.selectors import networks_planned_by
-from central.services import SIMULATION_MAX_DAYS
+from central.rules.services import SIMULATION_MAX_DAYS
 from local_stores.api_base import ScopedAPIView
 
 #: The most lines (losing × winning × reason) an answer lists; the CSV of the page has them all.

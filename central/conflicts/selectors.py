@@ -1,7 +1,7 @@
 """The conflict report (head office): for a send window, which campaigns lost customers to which,
 how many, for which reason, per branch and per operation.
 
-Selectors (reads on behalf of a user), kept apart from ``central.selectors`` because they only read
+Selectors (reads on behalf of a user), kept apart from ``central.rules.selectors`` because they only read
 one thing: the decisions of a simulation (``Candidate``), through ``simulation_candidates`` — the
 same engine and the same scoping as the simulation page. A loss is a candidate that was not
 selected and whose ``lost_to`` names *another* campaign (the one that took the slot: the first
@@ -24,14 +24,10 @@ from django.db.models import Count, F, Q, QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
 
+from central.calendar.selectors import networks_planned_by, operations_visible_to
+from central.campaigns.selectors import campaigns_visible_to
 from central.models import ArbitrationRun, Candidate, Reason
-from central.selectors import (
-    campaign_name,
-    campaigns_visible_to,
-    networks_planned_by,
-    operations_visible_to,
-    simulation_candidates,
-)
+from central.rules.selectors import campaign_name, simulation_candidates
 from local_stores.models import Network
 from local_stores.selectors import UserLike, nodes_visible_to
 

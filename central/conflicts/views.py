@@ -22,6 +22,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from central.calendar.selectors import networks_planned_by
 from central.conflicts.selectors import (
     conflict_csv_rows,
     conflict_groups,
@@ -32,8 +33,7 @@ from central.conflicts.selectors import (
     conflict_totals,
 )
 from central.rules.forms import SimulationWindowForm
-from central.selectors import networks_planned_by
-from central.services import arbitration_simulate
+from central.rules.services import arbitration_simulate
 from central.spreadsheets import csv_lines
 
 #: Pairs of campaigns (loser → winner) per page.

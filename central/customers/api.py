@@ -10,14 +10,14 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from central.customers.filters import CustomerFilterSet
-from central.models import Customer, CustomerImport
-from central.selectors import (
+from central.customers.selectors import (
     customer_get,
     customer_import_get,
     customer_list,
     networks_importable_by,
 )
-from central.services import customer_erase, customer_import_create
+from central.customers.services import customer_erase, customer_import_create
+from central.models import Customer, CustomerImport
 from config.parsers import MultiPartParser
 from local_stores.api_base import ScopedAPIView, ScopedListAPIView, ScopedRetrieveAPIView
 from local_stores.selectors import nodes_in_scope

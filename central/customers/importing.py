@@ -30,7 +30,7 @@ from central.customers.consent import (
     import_consent_values_sql,
     import_stale_consents_sql,
 )
-from central.customers.csv_files import (  # noqa: F401 (ImportFileError: re-exported, central.services reads it here)
+from central.customers.csv_files import (  # noqa: F401 (ImportFileError: re-exported, central.customers.services reads it here)
     ImportFileError,
     RowError,
     nul_cells,

@@ -14,8 +14,7 @@ from central.channels import registry as channels
 from central.customers import exports
 from central.customers.filters import CustomerFilterSet
 from central.customers.forms import CustomerImportForm
-from central.models import CustomerImport
-from central.selectors import (
+from central.customers.selectors import (
     customer_consent_history,
     customer_get,
     customer_import_get,
@@ -24,7 +23,8 @@ from central.selectors import (
     customers_visible_to,
     networks_importable_by,
 )
-from central.services import customer_erase, customer_import_create
+from central.customers.services import customer_erase, customer_import_create
+from central.models import CustomerImport
 from central.spreadsheets import spreadsheet_safe
 from local_stores.selectors import branches_visible_to, node_in_scope, nodes_in_scope
 

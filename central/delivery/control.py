@@ -11,6 +11,7 @@ from django.db.models import Count
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from central.campaigns.selectors import campaign_can_edit
 from central.delivery.errors import CANCELLED, FAILED, SENT
 from central.delivery.send_state import campaign_send_check, send_blocked_reason
 from central.delivery.sending import campaign_dispatch
@@ -22,7 +23,6 @@ from central.models import (
     DeliveryReason,
     DeliveryStatus,
 )
-from central.selectors import campaign_can_edit
 
 
 def _require_sender(user, campaign: Campaign) -> None:

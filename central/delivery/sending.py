@@ -14,6 +14,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from central.arbitration import arbitrate, rules_for
+from central.campaigns.services import campaign_send_start, send_gate_check
 from central.channels import registry as channels
 from central.delivery.channels import channel_for
 from central.delivery.claims import ChunkResult, claim_batch, dispatch_batch_size, release_claims, send_batch
@@ -32,7 +33,6 @@ from central.models import (
     Delivery,
     DeliveryStatus,
 )
-from central.services import campaign_send_start, send_gate_check
 from central.task_queue import task_send, task_send_on_commit
 from local_stores.models import Network
 from templates_lib import frozen

@@ -15,24 +15,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from central.calendar.selectors import operation_eligible_branches, operation_get, operations_visible_to
+from central.calendar.services import participation_answer
 from central.calendar.views import withdrawal_confirmation
+from central.campaigns.selectors import campaign_audience_count, campaign_list
+from central.campaigns.services import kit_use
 from central.campaigns.states import campaigns_created_message, with_states
 from central.campaigns.target_review_selectors import operations_with_head_office_sends
 from central.models import (
     OperationMode,
     OperationStatus,
     ParticipationStatus,
-)
-from central.selectors import (
-    campaign_audience_count,
-    campaign_list,
-    operation_eligible_branches,
-    operation_get,
-    operations_visible_to,
-)
-from central.services import (
-    kit_use,
-    participation_answer,
 )
 from local_stores.models import Node
 from local_stores.selectors import branches_visible_to, node_in_scope

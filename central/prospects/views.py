@@ -42,7 +42,7 @@ def signup_view(request: HttpRequest, public_id: str) -> HttpResponse:
     field filled in) is told it worked and nothing is stored; too many sign-ups from one address are
     refused."""
     from central.prospects.forms import SignupForm
-    from central.services import SignupRefused, signup_submit
+    from central.prospects.services import SignupRefused, signup_submit
 
     branch = _signup_branch(public_id)
     form = SignupForm(request.POST or None)
@@ -77,7 +77,7 @@ def signup_confirm_view(request: HttpRequest, token: str) -> HttpResponse:
     altered, says so (HTTP 400)."""
     from django.core.exceptions import ValidationError
 
-    from central.services import signup_confirm
+    from central.prospects.services import signup_confirm
 
     try:
         signup, first_time = signup_confirm(token=token)

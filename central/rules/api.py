@@ -18,30 +18,27 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from central.campaigns.selectors import campaign_customers_visible, campaign_get
+from central.customers.selectors import customer_get
+from central.customers.transfers import (
+    ownership_transfer_decide,
+    ownership_transfer_get,
+    ownership_transfer_request,
+    ownership_transfer_view,
+    ownership_transfers_visible_to,
+)
 from central.models import ArbitrationRun, NetworkRules, OwnershipTransfer, Reason, TransferStatus
-from central.selectors import (
+from central.rules.selectors import (
     SimulationCounts,
-    campaign_customers_visible,
-    campaign_get,
     campaign_name,
     campaign_simulation_summary,
-    customer_get,
     customer_why_not,
     network_rules_get,
     networks_simulated_by,
-    ownership_transfer_get,
-    ownership_transfer_view,
-    ownership_transfers_visible_to,
     simulation_campaigns,
     simulation_counts,
 )
-from central.services import (
-    arbitration_simulate,
-    campaign_simulation,
-    network_rules_update,
-    ownership_transfer_decide,
-    ownership_transfer_request,
-)
+from central.rules.services import arbitration_simulate, campaign_simulation, network_rules_update
 from local_stores.api_base import ScopedAPIView, ScopedListAPIView
 from local_stores.selectors import branches_visible_to
 

@@ -21,20 +21,20 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRefresh
 
+from central.calendar.selectors import networks_planned_by
+from central.customers.suppression import suppression_add, suppression_remove, suppressions_of
 from central.models import Channel, NetworkRulesEvent, Origin, Reason
 from central.rules.forms import NetworkRulesForm, SimulationWindowForm, SuppressionForm
-from central.rules.simulation_queue import arbitration_simulate_queue, simulation_queued
-from central.selectors import (
+from central.rules.selectors import (
     network_rules_history,
     network_rules_of,
-    networks_planned_by,
     networks_simulated_by,
     simulation_campaigns,
     simulation_counts,
     simulation_latest,
-    suppressions_of,
 )
-from central.services import network_rules_update, suppression_add, suppression_remove
+from central.rules.services import network_rules_update
+from central.rules.simulation_queue import arbitration_simulate_queue, simulation_queued
 from local_stores.selectors import nodes_visible_to
 
 #: What a simulation page lists per page.

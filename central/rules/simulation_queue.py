@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from central.models import ArbitrationRun
-from central.services import arbitration_simulate, simulation_check
+from central.rules.services import arbitration_simulate, simulation_check
 from central.task_queue import task_send_on_commit
 from local_stores.models import Network
 

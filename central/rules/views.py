@@ -16,20 +16,20 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from central.models import TransferStatus
-from central.rules.forms import OwnershipRequestForm
-from central.selectors import (
+from central.campaigns.selectors import campaign_get
+from central.customers.selectors import customer_get, customer_list, customers_visible_to
+from central.customers.transfers import (
     branches_acted_for,
-    campaign_get,
-    customer_get,
-    customer_list,
-    customer_why_not,
-    customers_visible_to,
+    ownership_transfer_decide,
     ownership_transfer_get,
+    ownership_transfer_request,
     ownership_transfer_view,
     ownership_transfers_visible_to,
 )
-from central.services import campaign_simulation, ownership_transfer_decide, ownership_transfer_request
+from central.models import TransferStatus
+from central.rules.forms import OwnershipRequestForm
+from central.rules.selectors import customer_why_not
+from central.rules.services import campaign_simulation
 from local_stores.selectors import nodes_in_scope
 
 

@@ -3,7 +3,7 @@ change: ``{% campaign_simulation_for campaign as simulation %}``."""
 
 from django import template
 
-from central.selectors import CampaignSimulation, campaign_simulation_summary
+from central.rules.selectors import CampaignSimulation, campaign_simulation_summary
 
 register = template.Library()
 

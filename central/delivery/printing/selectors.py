@@ -7,8 +7,8 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 
+from central.campaigns.selectors import campaigns_visible_to
 from central.models import Campaign, PrinterSettings, PrintFile, PrintHandoff
-from central.selectors import campaigns_visible_to
 from local_stores.models import Network, NodeKind
 from local_stores.selectors import nodes_in_scope
 

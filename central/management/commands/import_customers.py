@@ -4,7 +4,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from central.customers.importing import ImportFileError
-from central.services import customer_import_load, purchase_import_load
+from central.customers.services import customer_import_load
+from central.purchases.services import purchase_import_load
 from local_stores.models import Network
 
 
