@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from approvals.deciders import decision_refusal, revoke_refusal
 from approvals.forms import DecisionForm, PolicyForm, RevokeForm, errors_to_form
 from approvals.models import (
     DEFAULT_STEPS,
@@ -34,6 +35,7 @@ from approvals.models import (
     StepLevel,
     Verdict,
 )
+from approvals.policies import policy_save
 from approvals.selectors import (
     approval_scope_exists,
     audit_visible_to,
@@ -45,7 +47,7 @@ from approvals.selectors import (
     proof_get,
     proof_history,
 )
-from approvals.services import approval_revoke, decision_refusal, policy_save, proof_decide, revoke_refusal
+from approvals.services import approval_revoke, proof_decide
 from approvals.slot_display import slot_displays
 from central.campaign_states import with_states
 from central.exports import csv_lines, spreadsheet_safe

@@ -1,4 +1,4 @@
-"""Serializers of campaigns shared by the API of the calendar (central.planning_api) and that of
+"""Serializers of campaigns shared by the API of campaigns (central.campaigns.api) and that of
 approvals (approvals.api): not a web module, so that another app's API may build on it without
 importing central's views (pyproject.toml, "No app imports the web layer of another")."""
 
