@@ -474,7 +474,7 @@ def test_print_renders_without_fetching_anything_but_its_asset(world, media, lis
             self.served.append(url)
             return response
 
-    monkeypatch.setattr(rendering, "AssetOnlyFetcher", RecordingFetcher)
+    monkeypatch.setattr(rendering_print, "AssetOnlyFetcher", RecordingFetcher)
     # when it is rendered (in this process, to see the fetcher)
     document, assets = rendering_print.print_html(version, rendering.VariantContext(), VICTIM, SYSTEM)
     pdf, pages = rendering_print._render_pdf_in_this_process(document, assets)
