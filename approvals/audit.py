@@ -7,10 +7,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from approvals.models import (
-    AuditEntry,
-    Proof,
-)
+from approvals.models import AuditEntry, Proof
 from central.models import Campaign
 from central.task_queue import task_send_on_commit
 
@@ -18,7 +15,7 @@ from central.task_queue import task_send_on_commit
 
 
 def audit_record(proof: Proof | None, action: str, by=None, *, campaign: Campaign | None = None, network_id=None,
-           **details) -> AuditEntry:
+                 **details) -> AuditEntry:
     campaign = campaign or (proof.campaign if proof else None)
     return AuditEntry.objects.create(
         network_id=network_id or campaign.network_id, branch_id=campaign.branch_id if campaign else None,

@@ -6,11 +6,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
-from approvals.models import (
-    Decision,
-    Proof,
-    ProofStatus,
-)
+from approvals.models import Decision, Proof, ProofStatus
 from approvals.policies import head_office_node
 from central.models import CampaignStatus
 from local_stores.models import Node, Role

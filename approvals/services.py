@@ -290,7 +290,6 @@ def proofs_void_for_change(*, campaign: Campaign, by, what: list[str]) -> int:
     return len(live)
 
 
-
 @transaction.atomic
 def approval_revoke(*, proof: Proof, revoked_by, reason: str) -> Proof:
     """Withdraw an approval until the first message leaves: the campaign goes back to draft. A

@@ -36,11 +36,7 @@ from central.selectors import (
     operations_visible_to,
     participations_of,
 )
-from central.services import (
-    operation_publish,
-    operation_save,
-    participation_answer,
-)
+from central.services import operation_publish, operation_save, participation_answer
 from local_stores.api_base import ScopedAPIView, ScopedListAPIView, ScopedRetrieveAPIView
 from local_stores.models import Node
 from local_stores.selectors import branches_visible_to, node_in_scope, nodes_visible_to

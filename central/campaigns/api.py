@@ -67,7 +67,6 @@ def _require_campaign_editor(user, campaign: Campaign) -> None:
         raise PermissionDenied(_("You may not change this campaign."))
 
 
-
 # --- Campaigns -------------------------------------------------------------------------------------
 
 
