@@ -2,7 +2,8 @@
 revocation, its history; the network's policies; the audit export.
 
 Thin: proofs are read through ``proof_get`` (a proof the user does not see answers 404, like a
-missing one), every decision and policy goes through ``approvals.services``."""
+missing one), every decision goes through ``approvals.services``, every policy through
+``approvals.policies``."""
 
 from __future__ import annotations
 
