@@ -25,6 +25,13 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from approvals.deciders import (
+    decision_conflict,
+    decision_refusal,
+    revoke_conflict,
+    revoke_permitted,
+    revoke_refusal,
+)
 from approvals.models import (
     ApprovalPolicy,
     AuditAction,
@@ -37,6 +44,7 @@ from approvals.models import (
     StepLevel,
     Verdict,
 )
+from approvals.policies import policy_save
 from approvals.requesting import proof_request_with_values
 from approvals.selectors import (
     audit_visible_to,
@@ -48,24 +56,14 @@ from approvals.selectors import (
     proofs_of_campaign,
     proofs_visible_to,
 )
-from approvals.services import (
-    StateConflict,
-    approval_revoke,
-    decision_conflict,
-    decision_refusal,
-    policy_save,
-    proof_decide,
-    proof_request,
-    revoke_conflict,
-    revoke_permitted,
-    revoke_refusal,
-)
+from approvals.services import approval_revoke, proof_decide, proof_request
 from central.campaigns.selectors import campaign_can_edit, campaign_get
 from central.campaigns.services import campaign_schedule
 from central.models import Channel
 from central.serializers import CampaignDetailOutputSerializer, CampaignUpdateInputSerializer
 from local_stores.api_base import ScopedAPIView, ScopedListAPIView, ScopedRetrieveAPIView
 from local_stores.models import Role
+from local_stores.services import StateConflict
 
 #: The frozen e-mail is someone else's HTML: shown sandboxed, no script, no fetch but images.
 CONTENT_SECURITY_POLICY = "default-src 'none'; img-src data: https: http:; style-src 'unsafe-inline'; sandbox"

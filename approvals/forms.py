@@ -1,6 +1,6 @@
 """Forms of the approval pages. They only shape what was typed: the rules (who may decide, what a
-decision needs, what a policy may say) are checked by ``approvals.services``, whose field errors
-are put back next to the fields (``errors_to_form``)."""
+decision needs, what a policy may say) are checked by ``approvals.services`` and
+``approvals.policies``, whose field errors are put back next to the fields (``errors_to_form``)."""
 
 from __future__ import annotations
 

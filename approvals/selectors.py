@@ -10,8 +10,8 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 
+from approvals.deciders import may_decide_step
 from approvals.models import ApprovalPolicy, AuditEntry, Proof, ProofStatus
-from approvals.services import may_decide_step
 from central.campaigns.selectors import campaign_can_edit, campaigns_visible_to
 from central.models import CampaignStatus
 from local_stores.models import Network, Node, NodeKind

@@ -13,7 +13,7 @@ def proof_deadlines_run_task() -> dict[str, int]:
 
 @shared_task(name="approvals.notification_send", autoretry_for=(OSError,), retry_backoff=60, max_retries=4)
 def notification_send_task(subject: str, body: str, recipients: list[str]) -> int:
-    """One notification of the approvals (``approvals.services._notify``), written in the request and
+    """One notification of the approvals (``approvals.audit.notify``), written in the request and
     sent here: the click that decided does not wait for the mail server. A connection refused or
     reset (OSError, smtplib's errors included) is retried 4 times, a minute apart and more."""
     from django.core.mail import send_mail

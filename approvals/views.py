@@ -2,7 +2,8 @@
 revocation, its history; the network's policies; the audit export.
 
 Thin: proofs are read through ``proof_get`` (a proof the user does not see answers 404, like a
-missing one), every decision and policy goes through ``approvals.services``."""
+missing one), every decision goes through ``approvals.services``, every policy through
+``approvals.policies``."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from approvals.deciders import decision_refusal, revoke_refusal
 from approvals.forms import DecisionForm, PolicyForm, RevokeForm, errors_to_form
 from approvals.models import (
     DEFAULT_STEPS,
@@ -34,6 +36,7 @@ from approvals.models import (
     StepLevel,
     Verdict,
 )
+from approvals.policies import policy_save
 from approvals.selectors import (
     approval_scope_exists,
     audit_visible_to,
@@ -45,7 +48,7 @@ from approvals.selectors import (
     proof_get,
     proof_history,
 )
-from approvals.services import approval_revoke, decision_refusal, policy_save, proof_decide, revoke_refusal
+from approvals.services import approval_revoke, proof_decide
 from approvals.slot_display import slot_displays
 from central.campaigns.selectors import campaigns_visible_to
 from central.campaigns.states import with_states

@@ -59,7 +59,7 @@ def main() -> None:
     from fixtures.generate import NamePool
     from local_stores.models import Node, NodeKind, Role
     from local_stores.services import network_create, node_create, role_grant
-    from templates_lib import rendering
+    from templates_lib import previews, rendering, rendering_print
     from templates_lib.mime import build_message
 
     network = network_create(name="Bench", slug="bench", head_office_name="Bench HQ")
@@ -74,7 +74,7 @@ def main() -> None:
     newsletter, flyer = versions["newsletter"], versions["flyer"]
     defaults = {d.name: d.default for d in rendering.version_slots(newsletter)}
     context = rendering.VariantContext(slot_values=defaults, branch=branch, campaign={"offer_code": "BENCH"})
-    system = rendering.preview_system_values(newsletter)
+    system = previews.preview_system_values(newsletter)
 
     rng = random.Random(arguments.seed)
     names = NamePool(arguments.seed, size=400)
@@ -123,15 +123,15 @@ def main() -> None:
     # and the same rendering in this process, to show what the sandbox costs.
     flyer_defaults = {d.name: d.default for d in rendering.version_slots(flyer)}
     flyer_context = rendering.VariantContext(slot_values=flyer_defaults, branch=branch)
-    document, assets = rendering.print_html(flyer, flyer_context, rendering.SAMPLE_RECIPIENT, system)
-    rendering.render_pdf(document, assets)  # warm fonts
+    document, assets = rendering_print.print_html(flyer, flyer_context, rendering.SAMPLE_RECIPIENT, system)
+    rendering_print.render_pdf(document, assets)  # warm fonts
     pdf_times, pdf_inline = [], []
     for _ in range(max(5, arguments.runs // 2)):
         started = time.perf_counter()
-        rendering.render_print(flyer, flyer_context, rendering.SAMPLE_RECIPIENT, system)
+        rendering_print.render_print(flyer, flyer_context, rendering.SAMPLE_RECIPIENT, system)
         pdf_times.append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
-        rendering._render_pdf_in_this_process(document, assets)
+        rendering_print._render_pdf_in_this_process(document, assets)
         pdf_inline.append((time.perf_counter() - started) * 1000)
 
     median = statistics.median

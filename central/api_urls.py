@@ -1,7 +1,8 @@
 from django.urls import path
 
-from central import planning_api
 from central.budgets import api as budget_api
+from central.calendar import api as calendar_api
+from central.campaigns import api as campaigns_api
 from central.conflicts import api as conflict_api
 from central.customers import api
 from central.purchases import api as purchase_api
@@ -26,42 +27,42 @@ urlpatterns = [
     ),
     path("budgets/", budget_api.BudgetListApi.as_view(), name="api-budget-list"),
     # The national calendar
-    path("operations/", planning_api.OperationListApi.as_view(), name="api-operation-list"),
-    path("operations/<str:public_id>/", planning_api.OperationDetailApi.as_view(), name="api-operation-detail"),
+    path("operations/", calendar_api.OperationListApi.as_view(), name="api-operation-list"),
+    path("operations/<str:public_id>/", calendar_api.OperationDetailApi.as_view(), name="api-operation-detail"),
     path(
         "operations/<str:public_id>/publish/",
-        planning_api.OperationPublishApi.as_view(),
+        calendar_api.OperationPublishApi.as_view(),
         name="api-operation-publish",
     ),
     path(
         "operations/<str:public_id>/participations/",
-        planning_api.ParticipationListApi.as_view(),
+        calendar_api.ParticipationListApi.as_view(),
         name="api-operation-participations",
     ),
-    path("campaigns/", planning_api.CampaignListApi.as_view(), name="api-campaign-list"),
-    path("campaigns/<str:public_id>/", planning_api.CampaignDetailApi.as_view(), name="api-campaign-detail"),
+    path("campaigns/", campaigns_api.CampaignListApi.as_view(), name="api-campaign-list"),
+    path("campaigns/<str:public_id>/", campaigns_api.CampaignDetailApi.as_view(), name="api-campaign-detail"),
     path(
         "campaigns/<str:public_id>/audience/",
-        planning_api.CampaignAudienceApi.as_view(),
+        campaigns_api.CampaignAudienceApi.as_view(),
         name="api-campaign-audience",
     ),
     path(
         "campaigns/<str:public_id>/audience-count/",
-        planning_api.CampaignAudienceCountApi.as_view(),
+        campaigns_api.CampaignAudienceCountApi.as_view(),
         name="api-campaign-audience-count",
     ),
     path(
         "campaigns/<str:public_id>/clashes/",
-        planning_api.CampaignClashesApi.as_view(),
+        campaigns_api.CampaignClashesApi.as_view(),
         name="api-campaign-clashes",
     ),
-    path("campaigns/<str:public_id>/target/", planning_api.CampaignTargetApi.as_view(), name="api-campaign-target"),
+    path("campaigns/<str:public_id>/target/", campaigns_api.CampaignTargetApi.as_view(), name="api-campaign-target"),
     path(
         "campaigns/<str:public_id>/history/",
-        planning_api.CampaignHistoryApi.as_view(),
+        campaigns_api.CampaignHistoryApi.as_view(),
         name="api-campaign-history",
     ),
-    path("campaigns/<str:public_id>/cancel/", planning_api.CampaignCancelApi.as_view(), name="api-campaign-cancel"),
+    path("campaigns/<str:public_id>/cancel/", campaigns_api.CampaignCancelApi.as_view(), name="api-campaign-cancel"),
     # The network's rules, simulations, ownership transfers
     path(
         "campaigns/<str:public_id>/simulation/",

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from config.parsers import MultiPartParser
 from local_stores.api_base import ScopedAPIView, ScopedListAPIView, ScopedRetrieveAPIView
-from templates_lib import rendering, services
+from templates_lib import previews, rendering, services
 from templates_lib.models import Asset, PrintFormat, Template, TemplateKind, TemplateVersion
 from templates_lib.selectors import (
     asset_list,
@@ -164,7 +164,7 @@ class VersionPreviewApi(ScopedAPIView):
         values = services.slot_values_clean(version=version, values=data.validated_data["slot_values"])
         branch = branches_visible_to(request.user).filter(network=version.template.network).order_by("name").first()
         try:
-            output = rendering.render_for_kind(version, rendering.VariantContext(slot_values=values, branch=branch))
+            output = previews.render_for_kind(version, rendering.VariantContext(slot_values=values, branch=branch))
         except rendering.RenderError as error:
             raise ValidationError({"non_field_errors": [str(error)]}) from error
         kind = version.template.kind

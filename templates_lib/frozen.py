@@ -34,7 +34,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils.translation import gettext as _
 
-from templates_lib import rendering
+from templates_lib import rendering, rendering_print
 from templates_lib.models import TemplateKind, TemplateVersion
 
 SNAPSHOT_FORMAT = 1
@@ -190,12 +190,12 @@ def render_sample(version: TemplateVersion, snapshot: Mapping[str, object], key:
         return {"subject": email.subject, "html": email.html, "text": email.text}
     if kind == TemplateKind.SMS:
         return {"text": rendering.render_sms(rendering.compile_sms(version, context), recipient, system)}
-    document, assets = rendering.print_html(version, context, recipient, system)
+    document, assets = rendering_print.print_html(version, context, recipient, system)
     rendered: dict[str, object] = {"document": document,
                                    "assets": sorted((name, hashlib.sha256(data).hexdigest()) for name, (data, _t)
                                                     in assets.items())}
     if pdf:
-        rendered["pdf"] = rendering.render_print(version, context, recipient, system, proof_mark=proof_mark)
+        rendered["pdf"] = rendering_print.render_print(version, context, recipient, system, proof_mark=proof_mark)
     return rendered
 
 

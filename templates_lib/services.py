@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 
 from local_stores.models import Network
-from templates_lib import merge, rendering, slots
+from templates_lib import merge, previews, rendering, slots
 from templates_lib.brand_kit import network_font_stylesheets
 from templates_lib.models import (
     Asset,
@@ -219,7 +219,7 @@ def version_publish(*, version: TemplateVersion, published_by) -> TemplateVersio
             {"slots": [_("The default values must pass the network's rules:"), *error.messages]}
         ) from error
     try:
-        rendering.render_for_kind(version, rendering.VariantContext(slot_values=defaults))
+        previews.render_for_kind(version, rendering.VariantContext(slot_values=defaults))
     except rendering.RenderError as error:
         raise ValidationError({"body": [str(error)]}) from error
     version.content_hash = version.compute_hash()

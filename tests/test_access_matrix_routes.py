@@ -138,7 +138,8 @@ def _customer(world: World, branch: str, tag: str, **fields):
 def _network_objects(matrix: Matrix, network: str, branches: list[str]) -> None:
     """A published SMS template, a draft, an operation every branch joins, a campaign customised by
     each branch with its marker and its proof, an image, a policy and two imports."""
-    from approvals.services import policy_save, proof_request
+    from approvals.policies import policy_save
+    from approvals.services import proof_request
     from central.calendar.services import operation_publish, operation_save, participation_answer
     from central.campaigns.services import campaign_update
     from central.customers.services import customer_import_create

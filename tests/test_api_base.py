@@ -10,7 +10,8 @@ from rest_framework import serializers
 from rest_framework.test import APIRequestFactory, force_authenticate
 
 from approvals.models import ApprovalPolicy
-from approvals.services import StateConflict, policy_save
+from approvals.policies import policy_save
+from approvals.services import StateConflict
 from local_stores.api_base import ScopedAPIView, ScopedListAPIView, ScopedRetrieveAPIView
 from local_stores.selectors import branches_visible_to
 

@@ -239,7 +239,8 @@ def _png() -> SimpleUploadedFile:
 
 
 def build_fuzz_world() -> FuzzWorld:
-    from approvals.services import policy_save, proof_request
+    from approvals.policies import policy_save
+    from approvals.services import proof_request
     from central.customers.services import customer_import_create
     from central.customers.transfers import ownership_transfer_request
     from central.models import CustomerImport

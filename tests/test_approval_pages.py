@@ -10,7 +10,8 @@ import pytest
 from django.utils import timezone
 
 from approvals.models import ApprovalPolicy, AuditAction, AuditEntry, Decision, Proof, ProofStatus
-from approvals.services import policy_save, proof_decide, proof_request
+from approvals.policies import policy_save
+from approvals.services import proof_decide, proof_request
 from central.campaigns.services import campaign_update
 from central.models import Campaign, CampaignStatus, ConsentStatus
 from local_stores.models import Role

@@ -11,14 +11,8 @@ from django.utils import timezone
 from pypdf import PdfReader
 
 from approvals.models import ApprovalPolicy, AuditAction, AuditEntry, Proof, ProofStatus
-from approvals.services import (
-    approval_revoke,
-    policy_save,
-    proof_deadlines_run,
-    proof_decide,
-    proof_request,
-    send_gate,
-)
+from approvals.policies import policy_save
+from approvals.services import approval_revoke, proof_deadlines_run, proof_decide, proof_request, send_gate
 from central.campaigns.services import campaign_schedule, campaign_send_start, campaign_update
 from central.models import Campaign, CampaignStatus
 from local_stores.models import Role

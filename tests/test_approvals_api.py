@@ -13,7 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from approvals.models import ApprovalPolicy, AuditAction, AuditEntry, Decision, Proof, ProofStatus
-from approvals.services import policy_save
+from approvals.policies import policy_save
 from central.models import Campaign, CampaignStatus, ConsentStatus
 from local_stores.models import Role
 from local_stores.services import role_grant

@@ -59,7 +59,8 @@ from hypothesis.stateful import (
 )
 
 from approvals.models import ApprovalPolicy, AuditAction, AuditEntry, Decision, Proof, ProofStatus, Verdict
-from approvals.services import approval_revoke, policy_save, proof_deadlines_run, proof_decide, proof_request
+from approvals.policies import policy_save
+from approvals.services import approval_revoke, proof_deadlines_run, proof_decide, proof_request
 from central.calendar.services import participation_answer
 from central.campaigns.selectors import campaign_fingerprint
 from central.campaigns.services import (

@@ -19,7 +19,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from fixtures.demo_brand_kit import FOOTER
 from fixtures.demo_templates import load_demo_templates
-from templates_lib import rendering, services
+from templates_lib import previews, rendering, services
 from templates_lib.blocks import saving
 from templates_lib.blocks.checks import check
 from templates_lib.blocks.document import empty_document, normalise
@@ -211,7 +211,7 @@ def test_a_kit_with_an_uploaded_font_makes_e_mails_that_never_fetch_it(world, me
     assert preview.errors == {} and font.stylesheet_url in preview.html and "Brand Sans" in preview.html
     saved = saving.save_document(version=draft, document=parsed.document, edited_by=author, **fields)
     assert saved.body == to_mjml(normalise(parsed.document)).source
-    sent = rendering.render_for_kind(TemplateVersion.objects.get(pk=draft.pk), rendering.VariantContext(
+    sent = previews.render_for_kind(TemplateVersion.objects.get(pk=draft.pk), rendering.VariantContext(
         slot_values={"headline": "Titre", "intro": "Texte", "link": "https://www.comptoir-saveurs.fr/"}))
     assert font.stylesheet_url in sent.html and "Brand Sans" in sent.html
     time.sleep(0.5)  # anything asked of the server would be printed by now

@@ -33,7 +33,8 @@ from django.db import connection
 from django.test import Client
 
 from approvals.models import Decision, Proof, ProofStatus
-from approvals.services import approval_revoke, policy_save, proof_decide, proof_request, send_gate
+from approvals.policies import policy_save
+from approvals.services import approval_revoke, proof_decide, proof_request, send_gate
 from central.campaigns.selectors import campaign_fingerprint
 from central.models import Campaign, CampaignEvent, CampaignStatus
 from tests.planning import joined_campaign

@@ -16,7 +16,7 @@ from approvals.services import proof_request
 from central.campaigns.services import campaign_update
 from central.models import Campaign
 from fixtures.demo_templates import load_demo_templates
-from templates_lib import rendering, services, slots
+from templates_lib import previews, rendering, services, slots
 from templates_lib.models import Asset, Template, TemplateVersion
 from tests.planning import joined_campaign
 from tests.snapshots import png_bytes
@@ -270,5 +270,5 @@ def test_a_draft_holding_an_image_that_left_the_tag_keeps_it_but_must_change_it(
     assert error.value.message_dict["visual"] == [says]
     assert Campaign.objects.get(pk=campaign.pk).slot_values == held
     # what was already rendered with it still renders (a frozen proof keeps its own copy of the image)
-    output = rendering.render_for_kind(campaign.template_version, rendering.VariantContext(slot_values=held))
+    output = previews.render_for_kind(campaign.template_version, rendering.VariantContext(slot_values=held))
     assert rendering.asset_public_url(Asset.objects.get(pk=images["bottles"].pk)) in output.html

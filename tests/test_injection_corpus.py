@@ -971,7 +971,8 @@ def test_approval_comments(probe, env, scene):
 
 def test_revocation_reason(probe, env, scene):
     from approvals.models import ApprovalPolicy
-    from approvals.services import policy_save, proof_decide, proof_request
+    from approvals.policies import policy_save
+    from approvals.services import proof_decide, proof_request
     from central.models import Campaign
 
     campaign = scene.campaigns["sms"]

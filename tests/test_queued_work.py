@@ -29,14 +29,14 @@ def campaign(world):
 
 def test_requesting_a_proof_queues_the_approvers_email_after_the_commit(world, campaign,
                                                                        django_capture_on_commit_callbacks):
-    with mock.patch.object(tasks.notification_send_task, "delay") as delay:
+    with mock.patch.object(tasks.notification_send_task, "apply_async") as delay:  # queued by name (task_queue)
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             proof_request(campaign=campaign, requested_by=world.users["branch_manager"])
         delay.assert_not_called()  # nothing queued before the commit
         for callback in callbacks:
             callback()
 
-    (subject, body, recipients), _kwargs = delay.call_args
+    subject, body, recipients = delay.call_args.kwargs["args"]
     assert tasks.notification_send_task.name == "approvals.notification_send"
     assert subject.startswith("[Relais] ") and recipients == [world.users["regional_manager"].email]
     assert "/approvals/proofs/" in body

@@ -20,7 +20,7 @@ from pypdf import PdfReader
 
 from local_stores.models import Node, NodeKind, Role
 from local_stores.services import network_create, role_grant
-from templates_lib import rendering, services
+from templates_lib import rendering, rendering_print, services
 from tests.factories import UserFactory
 
 VICTIM = {
@@ -323,8 +323,8 @@ def test_print_slot_values_stay_inert_text_in_the_pdf(author):
     )
     context = rendering.VariantContext(slot_values=values)
     # when the document is built and printed
-    document, assets = rendering.print_html(version, context, VICTIM, SYSTEM)
-    pdf = rendering.render_pdf(document, assets)
+    document, assets = rendering_print.print_html(version, context, VICTIM, SYSTEM)
+    pdf = rendering_print.render_pdf(document, assets)
     # then the document carries no code and the PDF shows the characters literally
     body = document.split("<body>", 1)[1]
     assert_no_active_content(body)
@@ -435,7 +435,7 @@ p {{ list-style-image: url(file:///etc/passwd); }}
 
 def test_asset_only_fetcher_refuses_everything_but_the_library():
     # given a fetcher holding one asset
-    fetcher = rendering.AssetOnlyFetcher({"ast_good": (b"PNGDATA", "image/png")})
+    fetcher = rendering_print.AssetOnlyFetcher({"ast_good": (b"PNGDATA", "image/png")})
     # when asked for the asset, it serves it
     response = fetcher.fetch("relais-asset:ast_good")
     assert response.read() == b"PNGDATA"
@@ -463,7 +463,7 @@ def test_print_renders_without_fetching_anything_but_its_asset(world, media, lis
     version = hostile_print_version(world, listener.port, asset, foreign)
     fetchers = []
 
-    class RecordingFetcher(rendering.AssetOnlyFetcher):
+    class RecordingFetcher(rendering_print.AssetOnlyFetcher):
         def __init__(self, assets):
             super().__init__(assets)
             self.served = []
@@ -474,10 +474,10 @@ def test_print_renders_without_fetching_anything_but_its_asset(world, media, lis
             self.served.append(url)
             return response
 
-    monkeypatch.setattr(rendering, "AssetOnlyFetcher", RecordingFetcher)
+    monkeypatch.setattr(rendering_print, "AssetOnlyFetcher", RecordingFetcher)
     # when it is rendered (in this process, to see the fetcher)
-    document, assets = rendering.print_html(version, rendering.VariantContext(), VICTIM, SYSTEM)
-    pdf, pages = rendering._render_pdf_in_this_process(document, assets)
+    document, assets = rendering_print.print_html(version, rendering.VariantContext(), VICTIM, SYSTEM)
+    pdf, pages = rendering_print._render_pdf_in_this_process(document, assets)
     # then only the library image was served…
     (fetcher,) = fetchers
     assert fetcher.served == [f"relais-asset:{asset.public_id}"]
@@ -508,7 +508,7 @@ def test_print_in_the_forked_child_fetches_nothing_and_embeds_the_asset(world, m
     foreign = upload_asset(world, "beta", "other_network_head_office", (7, 7), "green")
     version = hostile_print_version(world, listener.port, asset, foreign)
     # when it is printed the way the application does (forked child)
-    pdf = rendering.render_print(version, rendering.VariantContext(), VICTIM, SYSTEM)
+    pdf = rendering_print.render_print(version, rendering.VariantContext(), VICTIM, SYSTEM)
     # then the PDF is made, without any connection, /etc/passwd or foreign image, with the asset
     assert pdf.startswith(b"%PDF")
     assert listener.connections == 0
@@ -534,7 +534,7 @@ def test_image_slot_of_the_library_is_embedded_in_the_pdf(world, media):
         version=version, values={"title": "Vitrine", "photo": asset.public_id}
     )
     # when printed
-    pdf = rendering.render_print(version, rendering.VariantContext(slot_values=values), VICTIM, SYSTEM)
+    pdf = rendering_print.render_print(version, rendering.VariantContext(slot_values=values), VICTIM, SYSTEM)
     # then the image is in the PDF
     assert pdf_image_sizes(pdf) == [ASSET_SIZE]
     assert "Vitrine" in pdf_text(pdf)
@@ -575,7 +575,7 @@ def test_css_cannot_close_the_style_element(author):
         slots_=[],
     )
     # when the document is built
-    document, _assets = rendering.print_html(version, rendering.VariantContext(), VICTIM, SYSTEM)
+    document, _assets = rendering_print.print_html(version, rendering.VariantContext(), VICTIM, SYSTEM)
     # then the CSS stayed inside one style element
     assert document.lower().count("</style") == 1
     assert "<script>" not in document.split("</style>", 1)[1]
@@ -690,7 +690,7 @@ def test_pdf_contains_the_slot_values_formatted(world, language, price, date_tex
     context = rendering.VariantContext(slot_values=values, branch=world.nodes["N1"])
     # when printed in the given language
     with translation.override(language):
-        pdf = rendering.render_print(version, context, VICTIM, SYSTEM)
+        pdf = rendering_print.render_print(version, context, VICTIM, SYSTEM)
     # then the PDF reads back with every value, formatted for the language
     text = pdf_text(pdf)
     flat = squash(text)
@@ -707,7 +707,7 @@ def test_print_format_sets_the_page_size(author, print_format, size):
     version = services.draft_update(
         version=version, edited_by=author.users["head_office"], print_format=print_format
     )
-    document, _assets = rendering.print_html(version, rendering.VariantContext(), VICTIM, SYSTEM)
+    document, _assets = rendering_print.print_html(version, rendering.VariantContext(), VICTIM, SYSTEM)
     assert f"size: {size};" in document
 
 

@@ -116,17 +116,17 @@ def _split(campaign: Campaign, total: Decimal) -> tuple[Decimal, Decimal]:
 
 def sms_segments(campaign: Campaign) -> int:
     """The segments of the campaign's SMS rendered for the sample recipient (at least 1)."""
-    from templates_lib import rendering
+    from templates_lib import previews, rendering
 
-    text = rendering.render_for_kind(campaign.template_version, variant_context(campaign))
+    text = previews.render_for_kind(campaign.template_version, variant_context(campaign))
     return max(1, rendering.sms_count(text).segments)
 
 
 def print_pages(campaign: Campaign) -> int:
     """The pages of one copy of the campaign's print version (rendered once, for the sample recipient)."""
-    from templates_lib import rendering
+    from templates_lib import previews
 
-    return max(1, pdf_page_count(rendering.render_for_kind(campaign.template_version, variant_context(campaign))))
+    return max(1, pdf_page_count(previews.render_for_kind(campaign.template_version, variant_context(campaign))))
 
 
 def unit_cost(campaign: Campaign, rules: NetworkRules, proof=None, *,

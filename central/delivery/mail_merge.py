@@ -31,7 +31,7 @@ from central.models import (
     DeliveryStatus,
     PrintFile,
 )
-from templates_lib import frozen, merge, rendering
+from templates_lib import frozen, merge, rendering, rendering_print
 from templates_lib.slots import escape_html
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def mail_merge_pdf(campaign: Campaign, deliveries: Iterable[Delivery]) -> tuple[
     for delivery in deliveries:
         key = send.key_for(delivery.customer)
         if key not in variants:
-            document, loaded = rendering.print_html(send.version, send.context(key), recipient_markers, system_markers)
+            document, loaded = rendering_print.print_html(send.version, send.context(key), recipient_markers, system_markers)
             head = head or document.partition("<body>")[0]
             assets |= loaded
             variants[key] = document.partition("<body>")[2].rpartition("</body>")[0]
@@ -88,7 +88,7 @@ def mail_merge_pdf(campaign: Campaign, deliveries: Iterable[Delivery]) -> tuple[
         pages.append(f'<section class="relais-merge-page" id="relais-piece-{len(pages) + 1}"><div class="relais-address">'
                      f"{_address_block(delivery.customer)}</div>{page}</section>")
     merged = head.replace("</style>", f"\n{MERGE_CSS}</style>", 1) + "<body>" + "".join(pages) + "</body></html>"
-    rendered = weasyprint.HTML(string=merged, url_fetcher=rendering.AssetOnlyFetcher(assets),
+    rendered = weasyprint.HTML(string=merged, url_fetcher=rendering_print.AssetOnlyFetcher(assets),
                                base_url=rendering.ASSET_SCHEME).render()
     return rendered.write_pdf(), len(rendered.pages)
 
@@ -111,7 +111,7 @@ def campaign_flyer_produce(*, campaign: Campaign) -> PrintFile:
         return existing
     send = FrozenSend(campaign)
     with translation.override(settings.LANGUAGE_CODE):
-        pdf = rendering.render_print(send.version, send.context(frozen.variant_key(send.snapshot, None)), {},
+        pdf = rendering_print.render_print(send.version, send.context(frozen.variant_key(send.snapshot, None)), {},
                                      {"unsubscribe_url": "", "view_online_url": "", "stop_mention": ""})
     record = PrintFile(campaign=campaign, kind=PrintFile.Kind.FLYER, pages=pdf_page_count(pdf))
     record.file.save(f"{campaign.public_id}-flyer.pdf", ContentFile(pdf), save=False)

@@ -109,9 +109,9 @@ def signup_url(branch) -> str:
 def signup_poster_pdf(branch) -> bytes:
     import segno
 
-    from templates_lib import rendering
+    from templates_lib import rendering_print
 
     url = signup_url(branch)
     qr = segno.make(url, error="m").svg_inline(scale=8, dark="#000", light="#fff")
     document = render_to_string("central/signup_poster.html", {"branch": branch, "url": url, "qr": mark_safe(qr)})  # noqa: S308 (segno's own SVG)
-    return rendering.render_pdf(document, {})
+    return rendering_print.render_pdf(document, {})

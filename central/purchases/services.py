@@ -1,11 +1,12 @@
-"""Writes of the CRM's purchases: loading a CSV of them (``central/purchase_import.py`` checks and stages it)."""
+"""Writes of the CRM's purchases: loading a CSV of them (``central/purchases/importing.py`` checks and stages it)."""
 
 from __future__ import annotations
 
 from django.utils import timezone
 
-from central import customer_import, purchase_import
+from central.customers import importing as customer_import
 from central.models import CustomerImport
+from central.purchases import importing as purchase_import
 from local_stores.models import Network, Node, NodeKind
 
 

@@ -1,7 +1,7 @@
 """REST API of the network's rules: the rules (head office), simulations, a campaign's expected
 outcome, "why not?" for a customer, and ownership transfers.
 
-Thin, like planning_api: reads through central's scoping selectors (a foreign object and a missing
+Thin, like central.campaigns.api: reads through central's scoping selectors (a foreign object and a missing
 one both answer 404), writes through its services (ValidationError → 400 by field, PermissionDenied
 → 403 on an object the caller sees but may not change). Counts are always scoped: a branch never
 reads another branch's campaigns, customers or counts, whatever the run covered.

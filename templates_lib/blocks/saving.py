@@ -143,7 +143,7 @@ def preview_document(
         values = {}
     context = rendering.VariantContext(slot_values=values, campaign=previews.SAMPLE_CAMPAIGN)
     try:
-        rendered = rendering.render_for_kind(candidate, context)
+        rendered = previews.render_for_kind(candidate, context)
     except rendering.RenderError as error:
         return PreviewResult(html=None, errors={"document": [str(error)]}, by_block={"document": [str(error)]})
     return PreviewResult(html=rendered.html)
