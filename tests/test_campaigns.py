@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from central.calendar.deadlines import deadline_reminders_send
 from central.calendar.services import participation_answer
+from central.campaigns.clashes import campaign_clashes
 from central.campaigns.selectors import (
     campaign_audience,
     campaign_audience_count,
-    campaign_clashes,
     campaign_get,
     campaigns_visible_to,
 )

@@ -15,7 +15,7 @@ from django.utils import timezone, translation
 from central.arbitration import arbitrate, rules_for
 from central.calendar.forms import OperationForm
 from central.calendar.services import operation_save
-from central.campaigns.selectors import campaign_clashes
+from central.campaigns.clashes import campaign_clashes
 from central.customers.suppression import suppression_add
 from central.models import (
     ArbitrationRun,

@@ -22,12 +22,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from central.calendar.selectors import operation_get
+from central.campaigns.clashes import campaign_clashes
 from central.campaigns.selectors import (
     campaign_allowed_criteria,
     campaign_audience,
     campaign_audience_count,
     campaign_can_edit,
-    campaign_clashes,
     campaign_customers_visible,
     campaign_get,
     campaign_history,

@@ -1,20 +1,17 @@
-"""Reads of campaigns, always on behalf of a user: the scoping selector, the audience, clashes,
-and what a calendar shows."""
+"""Reads of campaigns, always on behalf of a user: the scoping selector, the audience, and what a
+calendar shows (the clashes a campaign meets: ``central/campaigns/clashes.py``)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.db.models import F, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from central.calendar.selectors import (
-    blackout_periods_on,
     calendar_periods_visible_to,
     national_send_exceptions,
     networks_planned_by,
@@ -26,7 +23,6 @@ from central.models import (
     CAMPAIGN_OPEN_STATUSES,
     TARGETING_CRITERIA,
     WITHDRAWAL_BLOCKING_STATUSES,
-    CalendarPeriod,
     Campaign,
     CampaignEvent,
     CampaignStatus,
@@ -37,12 +33,6 @@ from central.models import (
 )
 from local_stores.models import Node
 from local_stores.selectors import UserLike, node_in_scope, nodes_in_scope
-
-#: Two campaigns "clash" when they send on the same channel within this many days of each other.
-CLASH_WINDOW_DAYS = 2
-
-
-CLASH_LIST_LIMIT = 20
 
 
 def campaigns_visible_to(user: UserLike) -> QuerySet[Campaign]:
@@ -190,75 +180,6 @@ def campaign_removed_customers(*, fetched_by: UserLike, campaign: Campaign) -> Q
     """Own customers the branch took off the proposed list."""
     excluded = campaign.overrides.filter(action=TargetOverride.Action.EXCLUDE).values("customer_id")
     return customers_visible_to(fetched_by).filter(pk__in=excluded).order_by("last_name", "first_name", "id")
-
-
-@dataclass(frozen=True)
-class Clash:
-    """A warning shown while planning: another campaign on the same channel within a few days with
-    customers in common, or a period of the calendar."""
-
-    #: "campaign" | "blackout" | "local_reserved" | "pressure" (``overlap``: how many of the
-    #: customers the network's pressure rules are expected to exclude, per the latest simulation)
-    kind: str
-    label: str
-    send_date: date | None = None
-    overlap: int | None = None
-    blocking: bool = False
-
-
-def campaign_clashes(
-    *, fetched_by: UserLike, campaign: Campaign, send_date: date | None = None,
-    criteria: dict[str, object] | None = None,
-) -> list[Clash]:
-    """What collides with ``campaign`` if sent on ``send_date`` (default: its own) to ``criteria``
-    (default: its own): blackout periods (blocking), a national campaign in a period reserved for
-    local ones, and campaigns on the same channel within CLASH_WINDOW_DAYS whose audience overlaps
-    (counted on the customers ``fetched_by`` sees), and how many of its customers the pressure
-    rules are expected to exclude on that day (from the latest simulation that arbitrated it on
-    that day). Other campaigns' names are shown only as far as the user may see them."""
-    # a real cycle: the simulations' reads (central.rules.selectors) count campaigns through this module
-    from central.rules.selectors import campaign_pressure_exclusions
-
-    day = send_date or campaign.send_date
-    clashes = [
-        Clash("blackout", period.name, blocking=True)
-        for period in blackout_periods_on(network_id=campaign.network_id, day=day, channel=campaign.channel)
-    ]
-    if campaign.branch_id is None:
-        clashes += [
-            Clash("local_reserved", period.name)
-            for period in CalendarPeriod.objects.filter(
-                network_id=campaign.network_id, kind=CalendarPeriod.Kind.LOCAL_RESERVED,
-                starts_on__lte=day, ends_on__gte=day,
-            )
-            if not period.channels or campaign.channel in period.channels
-        ]
-    window = (day - timedelta(days=CLASH_WINDOW_DAYS), day + timedelta(days=CLASH_WINDOW_DAYS))
-    others = (
-        Campaign.objects.filter(network_id=campaign.network_id, channel=campaign.channel, send_date__range=window)
-        .exclude(status=CampaignStatus.CANCELLED)
-        .exclude(pk=campaign.pk)
-        .select_related("operation", "branch", "template_version__template")
-        .order_by("send_date", "id")
-    )
-    if campaign.branch_id is not None:  # a branch's customers meet only its own and national campaigns
-        others = others.filter(Q(branch_id=campaign.branch_id) | Q(branch__isnull=True))
-    audience = campaign_audience(fetched_by=fetched_by, campaign=campaign, criteria=criteria)
-    for other in others[:CLASH_LIST_LIMIT]:
-        other_audience = campaign_audience(fetched_by=fetched_by, campaign=other)
-        overlap = audience.filter(pk__in=other_audience.values("pk")).count()
-        if overlap:
-            clashes.append(Clash("campaign", _campaign_label(other), send_date=other.send_date, overlap=overlap))
-    excluded = campaign_pressure_exclusions(fetched_by=fetched_by, campaign=campaign, day=day)
-    if excluded:
-        clashes.append(Clash("pressure", _("the network's pressure rules"), send_date=day, overlap=excluded))
-    return clashes
-
-
-def _campaign_label(campaign: Campaign) -> str:
-    name = campaign.operation.name if campaign.operation_id else campaign.template_version.template.name
-    where = campaign.branch.name if campaign.branch_id else _("national")
-    return f"{name} ({where})"
 
 
 def campaign_history(*, campaign: Campaign) -> QuerySet[CampaignEvent]:

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from central.calendar.selectors import blackout_periods_on, operation_eligible_branches, require_planner
 from central.campaigns.selectors import campaign_allowed_criteria, campaign_can_edit, campaign_edit_deadline
 from central.campaigns.targeting import criteria_clean, reachable_on
+from central.channels import registry as channels
 from central.customers.selectors import customers_visible_to
 from central.models import (
     CAMPAIGN_OPEN_STATUSES,
@@ -23,7 +24,6 @@ from central.models import (
     Campaign,
     CampaignEvent,
     CampaignStatus,
-    Channel,
     Customer,
     Operation,
     OperationMode,
@@ -36,8 +36,6 @@ from local_stores.models import Node
 from local_stores.selectors import node_in_scope
 from templates_lib.rendering import version_slots
 from templates_lib.services import slot_values_clean
-
-_CHANNEL_OF_KIND = {"email": Channel.EMAIL, "sms": Channel.SMS, "print": Channel.POST}
 
 
 def _default_slot_values(version) -> dict[str, object]:
@@ -59,7 +57,7 @@ def _campaigns_for(*, operation: Operation, branch: Node | None, created_by, ver
     campaigns = Campaign.objects.bulk_create([
         Campaign(
             network_id=operation.network_id, branch=branch, operation=operation, template_version=version,
-            channel=_CHANNEL_OF_KIND[version.template.kind], slot_values=_default_slot_values(version),
+            channel=channels.for_template_kind(version.template.kind).code, slot_values=_default_slot_values(version),
             send_date=first_day, created_by=created_by,
         )
         for version in versions

@@ -24,13 +24,13 @@ from approvals.requesting import proof_request_with_values
 from approvals.selectors import latest_proof, proof_decisions
 from approvals.services import proof_request, proof_request_again
 from central.campaigns.checklist import checklist_context
+from central.campaigns.clashes import campaign_clashes
 from central.campaigns.forms import SendDateForm, target_criteria_from, target_form, target_initial
 from central.campaigns.local_slots import local_slot_candidates, local_slots_set
 from central.campaigns.selectors import (
     campaign_allowed_criteria,
     campaign_audience_count,
     campaign_can_edit,
-    campaign_clashes,
     campaign_customers_visible,
     campaign_edit_deadline,
     campaign_get,

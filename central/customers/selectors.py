@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
+from central.channels import registry as channels
 from central.customers.filters import CustomerFilterSet
 from central.models import ConsentEvent, ConsentStatus, Customer, CustomerImport
 from local_stores.models import Network, Node, NodeKind
@@ -62,9 +63,8 @@ def consent_summary(*, fetched_by: UserLike, branch: Node | None = None) -> dict
     reachable = Q(objected_at__isnull=True)
     return customers.aggregate(
         total=Count("id"),
-        email=Count("id", filter=reachable & Q(consent_email=ConsentStatus.GRANTED)),
-        sms=Count("id", filter=reachable & Q(consent_sms=ConsentStatus.GRANTED)),
-        post=Count("id", filter=reachable & Q(consent_post=ConsentStatus.GRANTED)),
+        **{spec.code: Count("id", filter=reachable & Q(**{spec.consent_field: ConsentStatus.GRANTED}))
+           for spec in channels.all()},
         objected=Count("id", filter=Q(objected_at__isnull=False)),
         prospects=Count("id", filter=Q(is_prospect=True)),
     )

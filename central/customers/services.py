@@ -13,10 +13,10 @@ from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from central.channels import registry as channels
 from central.customers import consent
 from central.customers import importing as customer_import
 from central.models import (
-    Channel,
     Customer,
     CustomerImport,
     Delivery,
@@ -141,8 +141,8 @@ def customer_erase(*, customer: Customer, erased_by, reason: str = "") -> Custom
         raise ValidationError(_("This customer was already erased."))
     now = timezone.now()
     with transaction.atomic():
-        for channel in (Channel.EMAIL, Channel.SMS):
-            consent.suppress_address(customer=customer, channel=channel, reason="erasure")
+        for spec in channels.with_matched_address():  # every channel whose address the list compares
+            consent.suppress_address(customer=customer, channel=spec.code, reason="erasure")
         consent.customer_objection_record(customer=customer, source="erasure", at=now)
         customer = Customer.objects.select_for_update().get(pk=customer.pk)
         SignupRequest.objects.filter(Q(customer=customer) | (Q(branch__network_id=customer.network_id) & (

@@ -15,12 +15,12 @@ from django.utils.translation import ngettext
 
 from central.calendar.selectors import networks_planned_by
 from central.campaigns.selectors import campaign_customers_visible, campaigns_visible_to
+from central.channels import registry as channels
 from central.models import (
     ArbitrationRun,
     Campaign,
     CampaignEvent,
     Candidate,
-    Channel,
     Contact,
     Customer,
     NetworkRules,
@@ -293,7 +293,7 @@ def customer_latest_run(customer: Customer) -> ArbitrationRun | None:
 
 
 def _channel_label(channel: str) -> str:
-    return str(Channel(channel).label) if channel in Channel.values else channel
+    return str(channels.get(channel).label) if channel in channels.codes() else channel
 
 
 class _WhyNotExplainer:
@@ -345,8 +345,7 @@ class _WhyNotExplainer:
         if reason == Reason.NO_CONSENT:
             return _("no consent for %(channel)s messages") % {"channel": _channel_label(channel)}
         if reason == Reason.NO_ADDRESS:
-            return {Channel.EMAIL: _("no e-mail address"), Channel.SMS: _("no mobile number")}.get(
-                channel, _("no postal address"))
+            return str(channels.get(channel).why_not)
         if reason == Reason.SUPPRESSED:
             return _("the address is on the network's suppression list")
         if reason == Reason.NOT_OWNER:

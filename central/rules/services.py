@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from central.arbitration import arbitrate, rules_for
 from central.calendar.selectors import networks_planned_by, require_planner
 from central.campaigns.selectors import campaign_customers_visible
+from central.channels import registry as channels
 from central.models import ArbitrationRun, Campaign, Channel, NetworkRules, NetworkRulesEvent, Origin
 from central.rules.selectors import rules_snapshot
 from local_stores.models import Network
@@ -26,7 +27,7 @@ RULES_FIELDS = (
 )
 
 
-COST_FIELDS = ("cost_email", "cost_sms_segment", "cost_print_page", "cost_print_copy", "cost_postage")
+COST_FIELDS = channels.cost_fields()  # every price a channel of the registry declares
 
 
 #: A unit cost at or above this is a typo (a letter costs a few euros at most).
