@@ -11,11 +11,12 @@ from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from approvals.deciders import may_decide_step
-from approvals.models import ApprovalPolicy, AuditEntry, Proof, ProofStatus
+from approvals.models import ApprovalPolicy, AuditEntry, Decision, Proof, ProofStatus
 from central.campaigns.selectors import campaign_can_edit, campaigns_visible_to
 from central.models import CampaignStatus
 from local_stores.models import Network, Node, NodeKind
 from local_stores.selectors import UserLike, nodes_in_scope
+from templates_lib.frozen import branch_changes
 
 
 def approval_scope_exists(*, fetched_by: UserLike) -> bool:
@@ -94,7 +95,6 @@ def proof_decisions(*, proof: Proof) -> QuerySet:
 
 def decisions_by(*, fetched_by: UserLike, limit: int = 20) -> list:
     """The latest decisions ``fetched_by`` took, on proofs they still see, newest first."""
-    from approvals.models import Decision
 
     if not getattr(fetched_by, "is_authenticated", False):
         return []
@@ -111,7 +111,6 @@ def campaigns_with_old_details(*, fetched_by: UserLike, branch: Node) -> list[di
     ``branch`` than it has now (its own campaigns, and co-signed national sends reaching it): they will
     go out with the old details, as approved, unless a new approval is asked for. Each with what
     changed (field names) and whether ``fetched_by`` may ask for it."""
-    from templates_lib.frozen import branch_changes
 
     waiting = (campaigns_visible_to(fetched_by)
                .filter(status__in=(CampaignStatus.APPROVED, CampaignStatus.SCHEDULED), network_id=branch.network_id)

@@ -9,6 +9,7 @@ from datetime import date
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from central.budgets import costs as budgets
 from central.campaigns.selectors import (
     campaign_allowed_criteria,
     campaign_audience_count,
@@ -68,7 +69,6 @@ class CampaignDetailOutputSerializer(CampaignOutputSerializer):
     def get_cost(self, campaign: Campaign) -> dict | None:
         """Sent (or sending): what it cost; before: its estimate for the audience the caller sees
         (null for who does not see the customers concerned)."""
-        from central.budgets import costs as budgets
 
         if campaign.status in (CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.SENT):
             cost, kind = budgets.campaign_cost_actual(campaign), "actual"

@@ -1,13 +1,28 @@
 """Celery entry points of central: load by id, call a service."""
 
-from celery import shared_task
+import time
 
+from celery import shared_task
+from django.utils import timezone
+
+from central.calendar.deadlines import deadline_reminders_send
+from central.calendar.services import operation_enrol_mandatory
 from central.customers.services import customer_import_run
+from central.delivery.mail_merge import campaign_print_produce
+from central.delivery.printing.services import MAX_AUTOMATIC_RETRIES, print_handoff_deliver, retry_delay
+from central.delivery.sending import (
+    campaign_dispatch,
+    campaigns_send_due,
+    dispatch_chunk,
+    dispatch_chunk_enqueue,
+    dispatch_recover,
+)
+from central.models import Campaign, CampaignStatus, CustomerImport, Operation, OperationMode, OperationStatus
+from central.rules.simulation_queue import simulation_queued_run
 
 
 @shared_task(name="central.customer_import_run")
 def customer_import_run_task(customer_import_id: int) -> None:
-    from central.models import CustomerImport
 
     if not CustomerImport.objects.filter(pk=customer_import_id).exists():
         return  # deleted since it was queued, or a forged message: nothing to run
@@ -18,10 +33,7 @@ def customer_import_run_task(customer_import_id: int) -> None:
 def operations_enrol_mandatory_task() -> int:
     """Enrol eligible branches (new ones included) in every published mandatory operation still
     running. Idempotent: scheduled by Celery beat every hour."""
-    from django.utils import timezone
 
-    from central.calendar.services import operation_enrol_mandatory
-    from central.models import Operation, OperationMode, OperationStatus
 
     operations = Operation.objects.filter(
         mode=OperationMode.MANDATORY, status=OperationStatus.PUBLISHED, send_until__gt=timezone.localdate()
@@ -32,7 +44,6 @@ def operations_enrol_mandatory_task() -> int:
 @shared_task(name="central.deadline_reminders_send")
 def deadline_reminders_send_task() -> int:
     """Remind branches that have not answered before subscription deadlines (daily, idempotent)."""
-    from central.calendar.deadlines import deadline_reminders_send
 
     return deadline_reminders_send()
 
@@ -46,8 +57,6 @@ EAGER_MAX_WAIT_SECONDS = 5.0
 
 @shared_task(name="central.campaign_dispatch")
 def campaign_dispatch_task(campaign_id: int) -> int:
-    from central.delivery.sending import campaign_dispatch
-    from central.models import Campaign, CampaignStatus
 
     campaign = Campaign.objects.filter(pk=campaign_id).first()
     if campaign is None or campaign.status != CampaignStatus.SENDING:
@@ -58,11 +67,8 @@ def campaign_dispatch_task(campaign_id: int) -> int:
 @shared_task(bind=True, name="central.dispatch_chunk")
 def dispatch_chunk_task(self, campaign_id: int, first_id: int, last_id: int) -> dict:
     """Send one chunk; when it must wait (retries, quiet hours), queue itself again for then."""
-    import time
 
-    from django.utils import timezone
 
-    from central.delivery.sending import dispatch_chunk, dispatch_chunk_enqueue
 
     while True:
         result = dispatch_chunk(campaign_id=campaign_id, first_id=first_id, last_id=last_id)
@@ -79,7 +85,6 @@ def dispatch_chunk_task(self, campaign_id: int, first_id: int, last_id: int) -> 
 
 @shared_task(name="central.campaign_print")
 def campaign_print_task(campaign_id: int) -> int:
-    from central.delivery.mail_merge import campaign_print_produce
 
     return len(campaign_print_produce(campaign_id=campaign_id))
 
@@ -89,7 +94,6 @@ def print_handoff_deliver_task(self, handoff_id: int) -> str:
     """One attempt at handing a print run to the printer (central/delivery/printing/services.py). A failure that
     trying again may mend is retried by Celery: 4 times, after 1, 2, 4 and 8 minutes (in-process
     runs retry at once, without waiting). Head office's Retry queues a new round."""
-    from central.delivery.printing.services import MAX_AUTOMATIC_RETRIES, print_handoff_deliver, retry_delay
 
     retry = self.request.retries
     while True:
@@ -106,7 +110,6 @@ def print_handoff_deliver_task(self, handoff_id: int) -> str:
 @shared_task(name="central.dispatch_recover")
 def dispatch_recover_task() -> dict:
     """Every 5 minutes (Celery beat): interrupted sends queued again, stalled campaigns dispatched."""
-    from central.delivery.sending import dispatch_recover
 
     return dispatch_recover()
 
@@ -114,7 +117,6 @@ def dispatch_recover_task() -> dict:
 @shared_task(name="central.campaigns_send_due")
 def campaigns_send_due_task() -> dict[str, int]:
     """The day's scheduled campaigns: arbitrate, start, dispatch (Celery beat, idempotent)."""
-    from central.delivery.sending import campaigns_send_due
 
     return campaigns_send_due()
 
@@ -122,7 +124,6 @@ def campaigns_send_due_task() -> dict[str, int]:
 @shared_task(name="central.arbitration_simulate")
 def arbitration_simulate_task(queued_id: int) -> str | None:
     """Head office's *Simulate*, queued by the click (central/rules/simulation_queue.py)."""
-    from central.rules.simulation_queue import simulation_queued_run
 
     run = simulation_queued_run(queued_id=queued_id)
     return run.public_id if run is not None else None

@@ -3,6 +3,10 @@
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
+from approvals.selectors import approval_scope_exists, networks_setting_policies
+from local_stores.models import Role
+from local_stores.selectors import nodes_in_scope, role_set_of
+
 
 def menu(request: HttpRequest) -> dict[str, object]:
     user = getattr(request, "user", None)
@@ -10,9 +14,6 @@ def menu(request: HttpRequest) -> dict[str, object]:
         return {}
 
     def sections() -> dict[str, bool]:
-        from approvals.selectors import approval_scope_exists, networks_setting_policies
-        from local_stores.models import Role
-        from local_stores.selectors import nodes_in_scope, role_set_of
 
         return {
             "customers": nodes_in_scope(user, perm="view_customers").exists(),

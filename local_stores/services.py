@@ -18,7 +18,7 @@ from local_stores.models import (
     RoleAssignmentEvent,
     RoleGroup,
 )
-from local_stores.selectors import clear_scope_cache
+from local_stores.selectors import clear_scope_cache, node_in_scope
 
 User = get_user_model()
 
@@ -128,7 +128,6 @@ NODE_IDENTITY_FIELDS = (
 
 def node_editable_fields(*, node: Node, user: User) -> tuple[str, ...]:
     """The fields of ``node`` that ``user`` may change (empty when none)."""
-    from local_stores.selectors import node_in_scope
 
     if node_in_scope(user, node, perm="manage_network"):
         return NODE_IDENTITY_FIELDS + BRANCH_CONTACT_FIELDS
@@ -141,7 +140,6 @@ def node_editable_fields(*, node: Node, user: User) -> tuple[str, ...]:
 def node_update(*, node: Node, edited_by: User, data: dict[str, object]) -> Node:
     """Change the given fields of ``node``. Every field must be one ``edited_by`` may edit;
     a field outside their rights raises PermissionDenied (it is never silently dropped)."""
-    from django.core.exceptions import PermissionDenied
 
     allowed = set(node_editable_fields(node=node, user=edited_by))
     refused = set(data) - allowed

@@ -12,9 +12,11 @@ from rest_framework.response import Response
 
 from config.parsers import MultiPartParser
 from local_stores.api_base import ScopedAPIView, ScopedListAPIView, ScopedRetrieveAPIView
+from local_stores.selectors import branches_visible_to
 from templates_lib import previews, rendering, services
 from templates_lib.models import Asset, PrintFormat, Template, TemplateKind, TemplateVersion
 from templates_lib.selectors import (
+    asset_get,
     asset_list,
     networks_managed_by,
     template_get,
@@ -156,7 +158,6 @@ class VersionPreviewApi(ScopedAPIView):
 
     @extend_schema(request=VersionPreviewInputSerializer, responses={200: OpenApiResponse(description="the rendered preview")})
     def post(self, request, public_id: str):
-        from local_stores.selectors import branches_visible_to
 
         version = version_get(fetched_by=request.user, public_id=public_id)
         data = self.VersionPreviewInputSerializer(data=request.data)
@@ -263,7 +264,6 @@ class AssetArchiveApi(ScopedAPIView):
 
     @extend_schema(request=None, responses={200: AssetOutputSerializer})
     def post(self, request, public_id: str):
-        from templates_lib.selectors import asset_get
 
         asset = asset_get(fetched_by=request.user, public_id=public_id)
         services.asset_set_archived(asset=asset, archived=True, changed_by=request.user)

@@ -23,11 +23,14 @@ import css_inline
 import mjml
 from django.conf import settings
 from django.core.cache import cache
+from django.core.files.storage import default_storage
 from django.utils import translation
 from django.utils.translation import gettext as _
 from inscriptis import get_text
 from inscriptis.model.config import ParserConfig
 
+from local_stores.models import Role
+from local_stores.selectors import people_holding
 from templates_lib import merge, slots
 from templates_lib.models import Asset, TemplateVersion
 
@@ -122,12 +125,10 @@ class FrozenAsset:
     content_type: str = "image/png"
 
     def url(self) -> str:
-        from django.core.files.storage import default_storage
 
         return settings.RELAIS_BASE_URL.rstrip("/") + default_storage.url(self.path)
 
     def read(self) -> bytes:
-        from django.core.files.storage import default_storage
 
         with default_storage.open(self.path, "rb") as stream:
             data = stream.read()
@@ -160,8 +161,6 @@ class FrozenBranch:
 def branch_manager_name(branch) -> str:
     """The name of a branch's manager: the first person (by account) holding the branch-manager role
     on the branch itself, or ""."""
-    from local_stores.models import Role
-    from local_stores.selectors import people_holding
 
     person = people_holding(role=Role.BRANCH_MANAGER, nodes=[branch.pk]).order_by("pk").first()
     return person.get_full_name().strip() if person else ""

@@ -20,7 +20,7 @@ from django_htmx.http import reswap
 
 from local_stores.models import Node
 from local_stores.selectors import branches_visible_to
-from templates_lib import previews, rendering, services, slots
+from templates_lib import merge, previews, rendering, services, slots
 from templates_lib.forms import (
     AssetUploadForm,
     ContentRulesForm,
@@ -185,7 +185,6 @@ def draft_edit_view(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 def _merge_field_help() -> list[tuple[str, list[str]]]:
-    from templates_lib import merge
 
     return [
         ("recipient", list(merge.RECIPIENT_FIELDS)), ("branch", list(merge.BRANCH_FIELDS)),

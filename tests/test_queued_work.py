@@ -64,7 +64,7 @@ def test_a_mail_server_that_refuses_once_is_tried_again():
         sent.append(recipients)
         return 1
 
-    with mock.patch("django.core.mail.send_mail", side_effect=flaky):  # as a worker runs it (errors not raised)
+    with mock.patch("approvals.tasks.send_mail", side_effect=flaky):  # as a worker runs it (errors not raised)
         result = tasks.notification_send_task.apply(args=["[Relais] sujet", "corps", ["valideur@example.org"]],
                                                     throw=False)
 

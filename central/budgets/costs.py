@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Sum
+from django.db.models import Count, Q, Sum
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, ngettext_lazy
 
@@ -34,6 +34,9 @@ from central.models import (
     NetworkRules,
     PrintFile,
 )
+from central.rules.selectors import network_rules_of
+from local_stores.money import money
+from templates_lib import previews, rendering
 
 CENT = Decimal("0.01")
 COMMITTED_STATUSES = (CampaignStatus.APPROVED, CampaignStatus.SCHEDULED)
@@ -41,7 +44,6 @@ SPENT_STATUSES = (CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.
 
 
 def _rules(campaign: Campaign) -> NetworkRules:
-    from central.rules.selectors import network_rules_of
 
     return network_rules_of(campaign.network)
 
@@ -77,7 +79,6 @@ class Cost:
         """The cost in words and figures, in the reader's language and currency: for an estimate
         "105 messages × 1,13 € = 118,65 €" and what one message is made of ("per message: 2 pages ×
         0,08 € + …"); for an actual cost its terms and their total."""
-        from local_stores.money import money
 
         terms = " + ".join(_part_words(part) for part in self.parts)
         if self.actual:
@@ -91,7 +92,6 @@ class Cost:
 
 
 def _part_words(part: CostPart) -> str:
-    from local_stores.money import money
 
     words = {
         "email": ngettext_lazy("%(count)s e-mail × %(price)s", "%(count)s e-mails × %(price)s", "count"),
@@ -116,7 +116,6 @@ def _split(campaign: Campaign, total: Decimal) -> tuple[Decimal, Decimal]:
 
 def sms_segments(campaign: Campaign) -> int:
     """The segments of the campaign's SMS rendered for the sample recipient (at least 1)."""
-    from templates_lib import previews, rendering
 
     text = previews.render_for_kind(campaign.template_version, variant_context(campaign))
     return max(1, rendering.sms_count(text).segments)
@@ -124,7 +123,6 @@ def sms_segments(campaign: Campaign) -> int:
 
 def print_pages(campaign: Campaign) -> int:
     """The pages of one copy of the campaign's print version (rendered once, for the sample recipient)."""
-    from templates_lib import previews
 
     return max(1, pdf_page_count(previews.render_for_kind(campaign.template_version, variant_context(campaign))))
 
@@ -134,7 +132,6 @@ def unit_cost(campaign: Campaign, rules: NetworkRules, proof=None, *,
     """What one message of ``campaign`` costs, and what it is made of: an SMS's segments, a
     letter's pages — ``measured`` on the rendering the user is looking at when given, else on what
     its ``proof`` froze (the SMS text, the print PDF), else rendered now."""
-    from templates_lib import rendering
 
     def segments() -> int:
         if measured is not None:
@@ -185,7 +182,6 @@ def pdf_pages(pdf: bytes) -> int:
 def _sent_figures(campaign_ids: list[int]) -> dict[int, dict[str, int]]:
     """What was sent, per campaign id, in two queries: messages sent, their SMS segments (and how
     many were sent before segments were recorded), the pages and letters of the mail merges."""
-    from django.db.models import Count, Q
 
     figures = {pk: {"count": 0, "segments": 0, "unknown": 0, "pages": 0, "letters": 0} for pk in campaign_ids}
     for row in (Delivery.objects.filter(campaign_id__in=campaign_ids, status=DeliveryStatus.SENT).values("campaign_id")
@@ -254,7 +250,6 @@ def budget_statuses(budget_rows, *, estimates: dict[int, Decimal] | None = None)
     """``budget_status`` of each of ``budget_rows``, in a fixed number of queries however many
     budgets and campaigns (the budgets page lists a whole network's): the campaigns, what they sent,
     their latest proofs and the networks' rules are each read once."""
-    from central.rules.selectors import network_rules_of
 
     budget_rows = list(budget_rows)
     if not budget_rows:

@@ -6,6 +6,7 @@ from local_stores.forms import style_fields
 from local_stores.line_breaks import LineBreaksFormMixin
 from local_stores.models import Network, Node, NodeKind
 from local_stores.widgets import DateInput
+from templates_lib.models import TemplateVersion, VersionStatus
 
 
 class OperationForm(LineBreaksFormMixin, forms.ModelForm):
@@ -57,7 +58,6 @@ class OperationForm(LineBreaksFormMixin, forms.ModelForm):
 
     def __init__(self, *args, network: Network, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        from templates_lib.models import TemplateVersion, VersionStatus
 
         self.fields["template_versions"].queryset = (
             TemplateVersion.objects.filter(template__network=network, template__is_archived=False,

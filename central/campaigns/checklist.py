@@ -12,7 +12,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from central.campaigns.states import CampaignState, StateKey
+from central.campaigns.selectors import campaign_can_edit
+from central.campaigns.states import CampaignState, StateKey, campaign_states
 
 DONE, TO_DO, WAITING, BLOCKED = "done", "todo", "waiting", "blocked"
 
@@ -110,8 +111,6 @@ def campaign_checklist(*, campaign, state: CampaignState, live: dict, can_edit: 
 
 def checklist_context(*, user, campaign, live: dict, editable: bool) -> dict[str, object]:
     """What the campaign page needs for its checklist: ``state`` and ``checklist``."""
-    from central.campaigns.selectors import campaign_can_edit
-    from central.campaigns.states import campaign_states
 
     state = campaign_states(fetched_by=user, campaigns=[campaign])[campaign.pk]
     return {"state": state, "checklist": campaign_checklist(

@@ -20,11 +20,14 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from central.calendar.selectors import national_send_exceptions, operation_eligible_branches
+from central.campaigns.selectors import campaign_can_edit
 from central.models import Campaign, CampaignEvent, CampaignStatus, LocalSlotValues
 from local_stores.models import Node, NodeKind
 from local_stores.selectors import node_in_scope
 from templates_lib import rendering
 from templates_lib import slots as slot_types
+from templates_lib.services import slot_values_clean
 from templates_lib.slots import SlotDefinition
 
 #: The slot types a branch may fill in head office's message: texts, dates, prices and offers,
@@ -93,7 +96,6 @@ def local_slots_set(*, campaign: Campaign, slots: list[str], by) -> Campaign:
     """Head office marks the slots of its national send each branch may fill. Only who may edit the
     national campaign, only while it is a draft; names among the version's slots of an allowed
     type. Recorded in the campaign's history when it changes."""
-    from central.campaigns.selectors import campaign_can_edit
 
     with transaction.atomic():
         campaign = (Campaign.objects.select_for_update(of=("self",))
@@ -120,7 +122,6 @@ def local_slots_set(*, campaign: Campaign, slots: list[str], by) -> Campaign:
 
 
 def _check_branch(campaign: Campaign, branch: Node, by) -> None:
-    from central.calendar.selectors import national_send_exceptions, operation_eligible_branches
 
     if not node_in_scope(by, branch, perm="change_node"):
         raise PermissionDenied(_("You do not act for this branch."))
@@ -142,7 +143,6 @@ def local_slot_values_save(*, campaign: Campaign, branch: Node, values: dict[str
     frozen in it). The values are checked like head office's — the slot types and the network's
     content rules — on head office's values updated by the branch's; errors by slot name. An empty
     value gives the slot back to head office's default. Returns the branch's values as stored."""
-    from templates_lib.services import slot_values_clean
 
     with transaction.atomic():
         campaign = (Campaign.objects.select_for_update(of=("self",))

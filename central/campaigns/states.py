@@ -15,12 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Count, Q
+from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
+from central.campaigns.selectors import campaign_list
 from central.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
 from local_stores.selectors import UserLike
 
@@ -172,7 +176,6 @@ def with_states(*, fetched_by: UserLike, campaigns: Iterable[Campaign]) -> list[
 
 def operation_campaigns(*, fetched_by: UserLike, operation, branch) -> list[Campaign]:
     """``branch``'s campaigns of ``operation`` (cancelled ones left out), each with its display state."""
-    from central.campaigns.selectors import campaign_list
 
     return with_states(fetched_by=fetched_by,
                        campaigns=campaign_list(fetched_by=fetched_by, branch=branch, operation=operation))
@@ -181,7 +184,6 @@ def operation_campaigns(*, fetched_by: UserLike, operation, branch) -> list[Camp
 def campaigns_created_message(*, fetched_by: UserLike, operation, branch) -> tuple[str, list[Campaign]]:
     """After joining (or being enrolled in) ``operation``: the message naming the campaigns ``branch``
     now has to prepare — each template with its channel and state — and those campaigns."""
-    from django.utils.translation import ngettext
 
     campaigns = operation_campaigns(fetched_by=fetched_by, operation=operation, branch=branch)
     if not campaigns:
@@ -199,11 +201,8 @@ BRANCH_PAGE_LIMIT = 30
 
 def branch_campaigns(*, fetched_by: UserLike, branch) -> list[Campaign]:
     """``branch``'s recent and coming campaigns (cancelled ones left out), each with its display state."""
-    from datetime import timedelta
 
-    from django.utils import timezone
 
-    from central.campaigns.selectors import campaign_list
 
     since = timezone.localdate() - timedelta(days=BRANCH_PAGE_DAYS_BACK)
     return with_states(fetched_by=fetched_by, campaigns=campaign_list(fetched_by=fetched_by, branch=branch)

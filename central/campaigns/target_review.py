@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from central.calendar.selectors import operation_eligible_branches
 from central.campaigns.target_review_selectors import (
     head_office_passes_by,
     head_office_sends,
@@ -37,7 +38,6 @@ def _check(*, operation: Operation, customer: Customer, by) -> None:
     """What every review needs: someone acting for the customer's branch (change_node), a customer
     of the operation's network still on file, an eligible branch, a published operation with a
     live head-office send, before the deadline."""
-    from central.calendar.selectors import operation_eligible_branches
 
     branch = customer.branch
     if not node_in_scope(by, branch, perm="change_node"):

@@ -8,6 +8,7 @@ Thin: every read goes through central's scoping selectors, every write through i
 
 from __future__ import annotations
 
+from copy import copy
 from datetime import date
 
 from django.contrib import messages
@@ -23,6 +24,8 @@ from approvals.models import ProofStatus, Verdict
 from approvals.requesting import proof_request_with_values
 from approvals.selectors import latest_proof, proof_decisions
 from approvals.services import proof_request, proof_request_again
+from central.budgets import costs as budgets
+from central.budgets.costs import pdf_pages
 from central.campaigns.checklist import checklist_context
 from central.campaigns.clashes import campaign_clashes
 from central.campaigns.forms import SendDateForm, target_criteria_from, target_form, target_initial
@@ -45,6 +48,12 @@ from central.campaigns.services import (
 )
 from central.campaigns.targeting import criteria_clean
 from central.customers.selectors import customers_visible_to
+from central.delivery.control import (
+    campaign_send_cancel,
+    campaign_send_pause,
+    campaign_send_progress,
+    campaign_send_resume,
+)
 from central.models import (
     Campaign,
     CampaignStatus,
@@ -164,7 +173,6 @@ def _live(request: HttpRequest, editor: _Editor) -> dict[str, object]:
 def _as_typed(campaign: Campaign, values: dict | None, send_date: date | None) -> Campaign:
     """The campaign as the editor's forms hold it, for reading only (never saved): its typed slot
     values and send date, where they could be read."""
-    from copy import copy
 
     typed = copy(campaign)
     if values is not None:
@@ -177,7 +185,6 @@ def _as_typed(campaign: Campaign, values: dict | None, send_date: date | None) -
 def _measured(request: HttpRequest, live: dict[str, object]) -> int | None:
     """The SMS segments, or the letter's pages, of the preview ``live`` just rendered (what the
     cost of one message depends on), so that the cost card prices what the preview shows."""
-    from central.budgets.costs import pdf_pages
 
     if live.get("sms_count") is not None:
         return live["sms_count"].segments
@@ -237,7 +244,6 @@ def _cost_panel(campaign, audience: int | None, *, measured: int | None = None) 
     """The campaign's estimated cost (from ``audience``: the live count the user sees, the branch's
     own list, for what the forms hold), its actual cost once it is sent, and its branch's budget
     covering the send date."""
-    from central.budgets import costs as budgets
 
     if campaign.status in (CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.SENT):
         actual = budgets.campaign_cost_actual(campaign)
@@ -320,7 +326,6 @@ def _editor_page(request: HttpRequest, campaign: Campaign, editor: _Editor, live
     sees_customers = campaign_customers_visible(request.user, campaign)
     progress = None
     if campaign.status in (CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.SENT):
-        from central.delivery.control import campaign_send_progress
 
         progress = campaign_send_progress(campaign)
     return render(request, "central/campaigns/campaign_edit.html", {
@@ -338,7 +343,6 @@ def _editor_page(request: HttpRequest, campaign: Campaign, editor: _Editor, live
 
 def _as_get(request: HttpRequest) -> HttpRequest:
     """The request as a plain page load (the editor's forms show the campaign as saved)."""
-    from copy import copy
 
     plain = copy(request)
     plain.method = "GET"
@@ -487,7 +491,6 @@ def campaign_schedule_view(request: HttpRequest, public_id: str) -> HttpResponse
 @require_POST
 def campaign_send_control_view(request: HttpRequest, public_id: str, action: str) -> HttpResponse:
     """Pause, resume or cancel a campaign's send (nothing is ever sent twice)."""
-    from central.delivery.control import campaign_send_cancel, campaign_send_pause, campaign_send_resume
 
     campaign = campaign_get(fetched_by=request.user, public_id=public_id)
     controls = {

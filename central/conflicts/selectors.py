@@ -28,6 +28,7 @@ from central.calendar.selectors import networks_planned_by, operations_visible_t
 from central.campaigns.selectors import campaigns_visible_to
 from central.models import ArbitrationRun, Candidate, Reason
 from central.rules.selectors import campaign_name, simulation_candidates
+from central.spreadsheets import spreadsheet_safe
 from local_stores.models import Network
 from local_stores.selectors import UserLike, nodes_visible_to
 
@@ -268,7 +269,6 @@ def conflict_lines(*, fetched_by: UserLike, run: ArbitrationRun) -> list[Conflic
 def conflict_csv_rows(lines: list[ConflictLine]) -> Iterator[list]:
     """The CSV's rows: a header, then one row per line (the cells a spreadsheet could read as a
     formula neutralised)."""
-    from central.spreadsheets import spreadsheet_safe
 
     yield [_("losing campaign"), _("losing branch"), _("losing operation"), _("losing channel"),
            _("losing send date"), _("winning campaign"), _("winning branch"), _("winning operation"),

@@ -1,6 +1,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from central.customers.importing import normalise_mobile
+
 
 class SignupForm(forms.Form):
     """A visitor signs up for a branch's offers. ``website`` is a trap for robots: a person never
@@ -20,7 +22,6 @@ class SignupForm(forms.Form):
         return (self.cleaned_data.get("email") or "").strip().lower()
 
     def clean_mobile(self) -> str:
-        from central.customers.importing import normalise_mobile
 
         raw = (self.cleaned_data.get("mobile") or "").strip()
         if not raw:

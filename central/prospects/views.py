@@ -2,8 +2,10 @@
 login: mounted in the ``public`` namespace by ``central/delivery/public_urls.py``), and the branch's
 poster of its sign-up page (for who sees the branch)."""
 
+import segno
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -14,12 +16,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from central.delivery.public_views import _private
-from local_stores.models import NodeKind
+from central.prospects.forms import SignupForm
+from central.prospects.services import SignupRefused, signup_confirm, signup_submit
+from local_stores.models import Node, NodeKind
 from local_stores.selectors import branch_get
+from templates_lib import rendering_print
 
 
 def _signup_branch(public_id: str):
-    from local_stores.models import Node, NodeKind
 
     branch = Node.objects.filter(public_id=public_id, kind=NodeKind.BRANCH, is_active=True).select_related(
         "network").first()
@@ -41,8 +45,6 @@ def signup_view(request: HttpRequest, public_id: str) -> HttpResponse:
     """The sign-up page of a branch: nothing is stored until the form is valid; a robot (the trap
     field filled in) is told it worked and nothing is stored; too many sign-ups from one address are
     refused."""
-    from central.prospects.forms import SignupForm
-    from central.prospects.services import SignupRefused, signup_submit
 
     branch = _signup_branch(public_id)
     form = SignupForm(request.POST or None)
@@ -75,9 +77,7 @@ def signup_view(request: HttpRequest, public_id: str) -> HttpResponse:
 def signup_confirm_view(request: HttpRequest, token: str) -> HttpResponse:
     """The link of the confirmation e-mail: confirms once; again, says it is done; expired or
     altered, says so (HTTP 400)."""
-    from django.core.exceptions import ValidationError
 
-    from central.prospects.services import signup_confirm
 
     try:
         signup, first_time = signup_confirm(token=token)
@@ -107,9 +107,7 @@ def signup_url(branch) -> str:
 
 
 def signup_poster_pdf(branch) -> bytes:
-    import segno
 
-    from templates_lib import rendering_print
 
     url = signup_url(branch)
     qr = segno.make(url, error="m").svg_inline(scale=8, dark="#000", light="#fff")
