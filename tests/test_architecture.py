@@ -38,9 +38,6 @@ ALLOWED_LONG_MODULES: dict[str, str] = {
 ALLOWED_LONG_FUNCTIONS: dict[str, str] = {
     "templates_lib.editor_labels:labels": "one literal table of the visual editor's translated labels, no logic",
     "templates_lib.slots:clean_value": "one branch per slot type: to cut into one cleaner per type (issue 21 follow-up)",
-    "central.customers.importing:RowValidator.validate": "one row's checks, column by column, in the file's order: "
-    "to cut into one checker per column group (issue 21 follow-up)",
-    "central.customers.importing:load": "the set-based load's statements in their transaction's order (issue 21 follow-up)",
 }
 
 #: Import cycles (strongly connected components of the module graph, as sorted module lists), and why.
