@@ -37,7 +37,6 @@ ALLOWED_LONG_MODULES: dict[str, str] = {
 #: "dotted.module:Qualified.name", and why.
 ALLOWED_LONG_FUNCTIONS: dict[str, str] = {
     "templates_lib.editor_labels:labels": "one literal table of the visual editor's translated labels, no logic",
-    "templates_lib.slots:clean_value": "one branch per slot type: to cut into one cleaner per type (issue 21 follow-up)",
 }
 
 #: Import cycles (strongly connected components of the module graph, as sorted module lists), and why.
