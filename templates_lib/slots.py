@@ -265,91 +265,131 @@ def clean_value(
         if definition.required:
             raise ValidationError(_("%(label)s: this slot is required.") % {"label": label})
         return None
+    cleaner = _CLEANERS.get(definition.type)
+    if cleaner is None:
+        raise ValidationError(_("%(label)s: unknown slot type.") % {"label": label})
+    return cleaner(definition, raw, guardrails, asset_ids, asset_tags)
+
+
+# One cleaner per slot type, all called as (definition, raw, guardrails, asset_ids, asset_tags) with
+# a value that is not empty: the stored form of the value, or ValidationError naming the slot.
+
+
+def _clean_plain(definition: SlotDefinition, raw: object, guardrails: Guardrails, asset_ids, asset_tags) -> str:
     slot_type = definition.type
-    if slot_type in (SHORT_TEXT, LONG_TEXT):
-        return _plain(
-            raw,
-            label,
-            definition.max_length or MAX_LENGTH_CEILING[slot_type],
-            guardrails,
-            multiline=slot_type == LONG_TEXT,
+    return _plain(
+        raw,
+        definition.label,
+        definition.max_length or MAX_LENGTH_CEILING[slot_type],
+        guardrails,
+        multiline=slot_type == LONG_TEXT,
+    )
+
+
+def _clean_rich_text(definition: SlotDefinition, raw: object, guardrails: Guardrails, asset_ids, asset_tags) -> str:
+    label = definition.label
+    links: list[str] = []
+
+    def keep_link(element: str, attribute: str, value: str) -> str | None:
+        if element == "a" and attribute == "href":
+            links.append(value)
+        return value
+
+    cleaned = nh3.clean(
+        str(raw),
+        tags=RICH_TAGS,
+        attributes={"a": {"href"}},
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer",
+        attribute_filter=keep_link,
+    ).strip()
+    text = nh3.clean(cleaned, tags=set())
+    if len(cleaned) > (definition.max_length or MAX_LENGTH_CEILING[RICH_TEXT]):
+        raise ValidationError(_("%(label)s: the text is too long.") % {"label": label})
+    guardrails.check_text(html.unescape(text), label)
+    for link in links:
+        if not link.startswith("mailto:"):
+            guardrails.check_url(link, label)
+    if (
+        re.search(r"href\s*=\s*[\"']?\s*javascript:", str(raw), re.IGNORECASE)
+        and "javascript:" in cleaned
+    ):
+        raise ValidationError(_("%(label)s: javascript links are not allowed.") % {"label": label})
+    return cleaned
+
+
+def _clean_image(definition: SlotDefinition, raw: object, guardrails: Guardrails, asset_ids, asset_tags) -> str:
+    label = definition.label
+    value = str(raw).strip()
+    if value not in set(asset_ids):
+        raise ValidationError(_("%(label)s: choose an image of the asset library.") % {"label": label})
+    if definition.tag and not asset_has_tag((asset_tags or {}).get(value, ""), definition.tag):
+        raise ValidationError(
+            _("%(label)s: choose an image tagged “%(tag)s”.") % {"label": label, "tag": definition.tag}
         )
-    if slot_type == RICH_TEXT:
-        links: list[str] = []
+    return value
 
-        def keep_link(element: str, attribute: str, value: str) -> str | None:
-            if element == "a" and attribute == "href":
-                links.append(value)
-            return value
 
-        cleaned = nh3.clean(
-            str(raw),
-            tags=RICH_TAGS,
-            attributes={"a": {"href"}},
-            url_schemes={"http", "https", "mailto"},
-            link_rel="noopener noreferrer",
-            attribute_filter=keep_link,
-        ).strip()
-        text = nh3.clean(cleaned, tags=set())
-        if len(cleaned) > (definition.max_length or MAX_LENGTH_CEILING[RICH_TEXT]):
-            raise ValidationError(_("%(label)s: the text is too long.") % {"label": label})
-        guardrails.check_text(html.unescape(text), label)
-        for link in links:
-            if not link.startswith("mailto:"):
-                guardrails.check_url(link, label)
-        if (
-            re.search(r"href\s*=\s*[\"']?\s*javascript:", str(raw), re.IGNORECASE)
-            and "javascript:" in cleaned
-        ):
-            raise ValidationError(_("%(label)s: javascript links are not allowed.") % {"label": label})
-        return cleaned
-    if slot_type == IMAGE:
-        value = str(raw).strip()
-        if value not in set(asset_ids):
-            raise ValidationError(_("%(label)s: choose an image of the asset library.") % {"label": label})
-        if definition.tag and not asset_has_tag((asset_tags or {}).get(value, ""), definition.tag):
-            raise ValidationError(
-                _("%(label)s: choose an image tagged “%(tag)s”.") % {"label": label, "tag": definition.tag}
-            )
-        return value
-    if slot_type == DATE:
-        try:
-            return (raw if isinstance(raw, date) else date.fromisoformat(str(raw).strip())).isoformat()
-        except ValueError as error:
-            raise ValidationError(_("%(label)s: a date is written YYYY-MM-DD.") % {"label": label}) from error
-    if slot_type == PRICE:
-        data = raw if isinstance(raw, Mapping) else {"amount": raw}
-        try:
-            amount = Decimal(str(data.get("amount", "")).replace(",", ".").replace(" ", ""))
-            if not amount.is_finite() or amount < 0 or amount >= Decimal("1e8"):
-                raise InvalidOperation
-        except InvalidOperation as error:
-            raise ValidationError(
-                _("%(label)s: the amount is a positive number such as 12.90.") % {"label": label}
-            ) from error
-        currency = str(data.get("currency") or "EUR").upper()
-        if currency not in CURRENCIES:
-            raise ValidationError(
-                _("%(label)s: the currency must be one of %(currencies)s.")
-                % {"label": label, "currencies": ", ".join(CURRENCIES)}
-            )
-        conditions = _plain(data.get("conditions", ""), label, 300, guardrails, multiline=True)
-        return {
-            "amount": str(amount.quantize(Decimal("0.01"))),
-            "currency": currency,
-            "conditions": conditions,
-        }
-    if slot_type == URL:
-        return guardrails.check_url(str(raw), label)
-    if slot_type == CHOICE:
-        value = str(raw).strip()
-        if value not in definition.choices:
-            raise ValidationError(
-                _("%(label)s: choose one of %(choices)s.")
-                % {"label": label, "choices": ", ".join(definition.choices)}
-            )
-        return value
-    raise ValidationError(_("%(label)s: unknown slot type.") % {"label": label})
+def _clean_date(definition: SlotDefinition, raw: object, guardrails: Guardrails, asset_ids, asset_tags) -> str:
+    try:
+        return (raw if isinstance(raw, date) else date.fromisoformat(str(raw).strip())).isoformat()
+    except ValueError as error:
+        raise ValidationError(
+            _("%(label)s: a date is written YYYY-MM-DD.") % {"label": definition.label}
+        ) from error
+
+
+def _clean_price(
+    definition: SlotDefinition, raw: object, guardrails: Guardrails, asset_ids, asset_tags
+) -> dict[str, str]:
+    label = definition.label
+    data = raw if isinstance(raw, Mapping) else {"amount": raw}
+    try:
+        amount = Decimal(str(data.get("amount", "")).replace(",", ".").replace(" ", ""))
+        if not amount.is_finite() or amount < 0 or amount >= Decimal("1e8"):
+            raise InvalidOperation
+    except InvalidOperation as error:
+        raise ValidationError(
+            _("%(label)s: the amount is a positive number such as 12.90.") % {"label": label}
+        ) from error
+    currency = str(data.get("currency") or "EUR").upper()
+    if currency not in CURRENCIES:
+        raise ValidationError(
+            _("%(label)s: the currency must be one of %(currencies)s.")
+            % {"label": label, "currencies": ", ".join(CURRENCIES)}
+        )
+    conditions = _plain(data.get("conditions", ""), label, 300, guardrails, multiline=True)
+    return {
+        "amount": str(amount.quantize(Decimal("0.01"))),
+        "currency": currency,
+        "conditions": conditions,
+    }
+
+
+def _clean_url(definition: SlotDefinition, raw: object, guardrails: Guardrails, asset_ids, asset_tags) -> str:
+    return guardrails.check_url(str(raw), definition.label)
+
+
+def _clean_choice(definition: SlotDefinition, raw: object, guardrails: Guardrails, asset_ids, asset_tags) -> str:
+    value = str(raw).strip()
+    if value not in definition.choices:
+        raise ValidationError(
+            _("%(label)s: choose one of %(choices)s.")
+            % {"label": definition.label, "choices": ", ".join(definition.choices)}
+        )
+    return value
+
+
+_CLEANERS = {
+    SHORT_TEXT: _clean_plain,
+    LONG_TEXT: _clean_plain,
+    RICH_TEXT: _clean_rich_text,
+    IMAGE: _clean_image,
+    DATE: _clean_date,
+    PRICE: _clean_price,
+    URL: _clean_url,
+    CHOICE: _clean_choice,
+}
 
 
 def clean_values(

@@ -31,17 +31,12 @@ ALLOWED_LONG_MODULES: dict[str, str] = {
     "bench/audience_benchmark.py": _BENCH,
     "bench/send_benchmark.py": _BENCH,
     "bench/import_benchmark.py": _BENCH,
-    "fixtures/demo_calendar.py": "the demo's calendar as data (operations, campaigns, answers): not yet cut (issue 21 follow-up)",
 }
 
 #: Functions and methods longer than MAX_FUNCTION_LINES (decorators excluded), as
 #: "dotted.module:Qualified.name", and why.
 ALLOWED_LONG_FUNCTIONS: dict[str, str] = {
     "templates_lib.editor_labels:labels": "one literal table of the visual editor's translated labels, no logic",
-    "templates_lib.slots:clean_value": "one branch per slot type: to cut into one cleaner per type (issue 21 follow-up)",
-    "central.customers.importing:RowValidator.validate": "one row's checks, column by column, in the file's order: "
-    "to cut into one checker per column group (issue 21 follow-up)",
-    "central.customers.importing:load": "the set-based load's statements in their transaction's order (issue 21 follow-up)",
 }
 
 #: Import cycles (strongly connected components of the module graph, as sorted module lists), and why.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from decimal import InvalidOperation
@@ -157,8 +157,6 @@ class ImportResult:
     errors: list[RowError] = field(default_factory=list)
 
 
-
-
 def _parse_datetime(raw: str, default_tz) -> datetime:
     if len(raw) == 10 or "/" in raw:
         return datetime.combine(parse_date(raw), time(0, 0), tzinfo=default_tz)
@@ -172,6 +170,11 @@ def open_csv(
     """A DictReader over the file (``csv_files.open_csv``) whose header names ``required`` columns and
     no others than ``columns`` (a customer file's by default, which also needs an e-mail or a mobile)."""
     return csv_files.open_csv(stream, columns, required, needs_email_or_mobile=columns is COLUMNS)
+
+
+#: A row's cell by column name (``row.get``), and how a check reports a column's error.
+_Get = Callable[[str], "str | None"]
+_Fail = Callable[[str, str], None]
 
 
 class RowValidator:
@@ -188,6 +191,7 @@ class RowValidator:
         self._decimal = ops.adapt_decimalfield_value
 
     def validate(self, line: int, row: dict[str, str]) -> tuple[tuple | None, list[RowError]]:
+        """The row's checks by column group, in the file's order; the staging tuple when all pass."""
         errors: list[RowError] = []
         get = row.get
 
@@ -198,6 +202,28 @@ class RowValidator:
             errors.append(RowError(line, "", _("The row has more cells than the header has columns.")))
         if nul := nul_cells(line, row):
             return None, [*errors, *nul]
+        external_id, branch_id = self._identity(get, fail)
+        email, mobile = self._contact(get, fail)
+        texts = self._texts(get, fail)
+        civility, country = self._civility_and_country(get, fail)
+        scores = self._scores(get, fail)
+        interests = self._interests(get, fail)
+        last_purchase, lifetime_value, preferred = self._purchases(get, fail)
+        consents = self._consents(get, fail)
+        objection, objection_at = self._objection(get, fail)
+        if errors:
+            return None, errors
+        return (  # in STAGE_COLUMNS' order
+            line, external_id, new_public_id("cus"), branch_id, civility,
+            texts["first_name"], texts["last_name"], email, mobile,
+            texts["address_line1"], texts["postal_code"], texts["city"], country, texts["segment"],
+            *scores, interests, last_purchase, lifetime_value, preferred,
+            *consents, texts["consent_source"] or self.default_source,
+            objection, self._dt(objection_at or self.now) if objection == "yes" else None,
+        ), []
+
+    def _identity(self, get: _Get, fail: _Fail) -> tuple[str, int | None]:
+        """The CRM id and the branch's id."""
         external_id = (get("external_id") or "").strip()
         if not external_id:
             fail("external_id", _("The CRM id is required."))
@@ -209,6 +235,10 @@ class RowValidator:
             fail("branch_code", _("The branch code is required."))
         elif branch_id is None:
             fail("branch_code", _("Unknown branch: no active branch of this network has this code."))
+        return external_id, branch_id
+
+    def _contact(self, get: _Get, fail: _Fail) -> tuple[str, str]:
+        """The e-mail address and the mobile number (normalised), one of them at least."""
         email = (get("email") or "").strip().lower()
         mobile_raw = (get("mobile") or "").strip()
         if not email and not mobile_raw:
@@ -220,19 +250,30 @@ class RowValidator:
             mobile = normalise_mobile(mobile_raw) or ""
             if not mobile:
                 fail("mobile", _("This is not a valid mobile number (e.g. 06 12 34 56 78 or +33612345678)."))
+        return email, mobile
+
+    def _texts(self, get: _Get, fail: _Fail) -> dict[str, str]:
+        """The free texts (names, address, segment, consent source), within their lengths."""
         texts = {}
         for name, limit in _LIMITS.items():
             value = (get(name) or "").strip()
             if len(value) > limit:
                 fail(name, _("Longer than %(limit)d characters.") % {"limit": limit})
             texts[name] = value
+        return texts
+
+    def _civility_and_country(self, get: _Get, fail: _Fail) -> tuple[str | None, str]:
         civility = _CIVILITIES.get((get("civility") or "").strip().lower())
         if civility is None:
             fail("civility", _("Civility must be Mme, M or empty."))
         country = (get("country") or "FR").strip().upper() or "FR"
         if len(country) != 2 or not country.isalpha():
             fail("country", _("The country is a two-letter code such as FR."))
-        scores = []
+        return civility, country
+
+    def _scores(self, get: _Get, fail: _Fail) -> list[int | None]:
+        """The three RFM scores, each 1 to 5 or none."""
+        scores: list[int | None] = []
         for name in ("rfm_recency", "rfm_frequency", "rfm_monetary"):
             raw = (get(name) or "").strip()
             if not raw:
@@ -242,6 +283,10 @@ class RowValidator:
             else:
                 fail(name, _("A score is a whole number from 1 to 5."))
                 scores.append(None)
+        return scores
+
+    def _interests(self, get: _Get, fail: _Fail) -> str:
+        """The interest tags as ",tag,tag," (deduplicated, in the file's order), or empty."""
         interests = ""
         raw_interests = (get("interests") or "").strip().lower()
         if raw_interests:
@@ -256,6 +301,11 @@ class RowValidator:
             interests = "," + ",".join(dict.fromkeys(tags)) + "," if tags else ""
             if len(interests) > 500:
                 fail("interests", _("Too many interests (500 characters at most)."))
+        return interests
+
+    def _purchases(self, get: _Get, fail: _Fail) -> tuple[object, object, str]:
+        """The last purchase's date and the lifetime value (adapted for the database), the
+        preferred channel."""
         last_purchase = None
         raw = (get("last_purchase_date") or "").strip()
         if raw:
@@ -273,7 +323,11 @@ class RowValidator:
         preferred = (get("preferred_channel") or "").strip().lower()
         if preferred not in _CHANNELS:
             fail("preferred_channel", _("The preferred channel is email, sms, post or empty."))
-        consents = []
+        return last_purchase, lifetime_value, preferred
+
+    def _consents(self, get: _Get, fail: _Fail) -> list[object]:
+        """Each channel's consent and its date (adapted for the database), in the registry's order."""
+        consents: list[object] = []
         for channel in channels.codes():
             name = f"consent_{channel}"
             status = _CONSENT_VALUES.get((get(name) or "").strip().lower())
@@ -293,6 +347,10 @@ class RowValidator:
             # undated: NULL here (the load dates it from the import; an undated consent never
             # undoes a withdrawal made through Relais: see consent.import_stale_consents_sql)
             consents.append(self._dt(at) if status and at else None)
+        return consents
+
+    def _objection(self, get: _Get, fail: _Fail) -> tuple[str, datetime | None]:
+        """The objection (yes, no or empty) and its date."""
         objection = _YES_NO.get((get("objection") or "").strip().lower())
         if objection is None:
             fail("objection", _("Objection is yes, no or empty."))
@@ -304,33 +362,7 @@ class RowValidator:
                 objection_at = _parse_datetime(raw, self.tz)
             except ValueError:
                 fail("objection_date", _("A date is written 2025-12-31 or 31/12/2025."))
-        if errors:
-            return None, errors
-        return (
-            line,
-            external_id,
-            new_public_id("cus"),
-            branch_id,
-            civility,
-            texts["first_name"],
-            texts["last_name"],
-            email,
-            mobile,
-            texts["address_line1"],
-            texts["postal_code"],
-            texts["city"],
-            country,
-            texts["segment"],
-            *scores,
-            interests,
-            last_purchase,
-            lifetime_value,
-            preferred,
-            *consents,
-            texts["consent_source"] or self.default_source,
-            objection,
-            self._dt(objection_at or self.now) if objection == "yes" else None,
-        ), []
+        return objection, objection_at
 
 
 def stage_rows(
@@ -456,52 +488,12 @@ def load(
 ) -> ImportResult:
     """Validate and load ``rows`` (line number, row) in the current transaction."""
     result = ImportResult()
-    first_line_of: dict[str, int] = {}
     duplicate_lines: dict[str, list[int]] = {}
-
-    def good_rows() -> Iterator[tuple]:
-        for line, row in rows:
-            result.rows_total += 1
-            staged, errors = validator.validate(line, row)
-            if errors:
-                result.rows_rejected += 1
-                if len(result.errors) < error_limit:
-                    result.errors.extend(errors)
-                continue
-            external_id = staged[1]
-            first = first_line_of.setdefault(external_id, line)
-            if first != line:
-                duplicate_lines.setdefault(external_id, [first]).append(line)
-            yield staged
-
-    column_defs = ", ".join(f"{name} {sql_type}" for name, sql_type in STAGE_COLUMNS)
     with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS relais_customer_stage")
-        cursor.execute("DROP TABLE IF EXISTS relais_customer_prev")
-        cursor.execute(f"CREATE TEMPORARY TABLE relais_customer_stage ({column_defs})")
-        stage_rows(cursor, good_rows())
+        _create_stage(cursor)
+        stage_rows(cursor, _good_rows(rows, validator, result, error_limit, duplicate_lines))
         if duplicate_lines:
-            # A CRM id present on several lines: none of them is imported, each is reported.
-            cursor.executemany(
-                "DELETE FROM relais_customer_stage WHERE external_id = %s",
-                [(key,) for key in duplicate_lines],
-            )
-            for external_id, lines in duplicate_lines.items():
-                for line in lines:
-                    result.rows_rejected += 1
-                    if len(result.errors) < error_limit:
-                        others = ", ".join(str(other) for other in lines if other != line)
-                        result.errors.append(
-                            RowError(
-                                line,
-                                "external_id",
-                                _(
-                                    "This CRM id also appears on line(s) %(lines)s of the file: none of them was imported."
-                                )
-                                % {"lines": others},
-                                external_id,
-                            )
-                        )
+            _reject_duplicates(cursor, duplicate_lines, result, error_limit)
         _convert_prospects(cursor, network_id)
         cursor.execute("SELECT COUNT(*) FROM relais_customer_stage")
         staged_count = cursor.fetchone()[0]
@@ -510,14 +502,7 @@ def load(
             "now": connection.ops.adapt_datetimefield_value(now),
             "import": import_id,
         }
-        cursor.execute(
-            f"""CREATE TEMPORARY TABLE relais_customer_prev AS
-                SELECT c.id, c.external_id, {_CONSENT_COLUMNS.replace("consent_", "c.consent_")},
-                       c.objected_at, c.objection_source
-                FROM central_customer c JOIN relais_customer_stage s
-                  ON c.network_id = %(network)s AND c.external_id = s.external_id""",  # noqa: S608 (the registry's names)
-            params,
-        )
+        _keep_previous(cursor, params)
         cursor.execute(import_stale_consents_sql())
         cursor.execute("SELECT COUNT(*) FROM relais_customer_prev")
         result.rows_updated = cursor.fetchone()[0]
@@ -529,3 +514,67 @@ def load(
         cursor.execute("DROP TABLE relais_customer_prev")
     result.errors.sort(key=lambda error: error.line)
     return result
+
+
+def _good_rows(
+    rows: Iterator[tuple[int, dict[str, str]]],
+    validator: RowValidator,
+    result: ImportResult,
+    error_limit: int,
+    duplicate_lines: dict[str, list[int]],
+) -> Iterator[tuple]:
+    """The staging tuples of the valid rows, as the staging reads them; the others are counted and
+    reported in ``result`` (up to ``error_limit`` errors). A CRM id met on several lines is noted in
+    ``duplicate_lines`` (its first line, then the others)."""
+    first_line_of: dict[str, int] = {}
+    for line, row in rows:
+        result.rows_total += 1
+        staged, errors = validator.validate(line, row)
+        if errors:
+            result.rows_rejected += 1
+            if len(result.errors) < error_limit:
+                result.errors.extend(errors)
+            continue
+        external_id = staged[1]
+        first = first_line_of.setdefault(external_id, line)
+        if first != line:
+            duplicate_lines.setdefault(external_id, [first]).append(line)
+        yield staged
+
+
+def _create_stage(cursor) -> None:
+    """The temporary staging table (the previous import's tables dropped if left over)."""
+    column_defs = ", ".join(f"{name} {sql_type}" for name, sql_type in STAGE_COLUMNS)
+    cursor.execute("DROP TABLE IF EXISTS relais_customer_stage")
+    cursor.execute("DROP TABLE IF EXISTS relais_customer_prev")
+    cursor.execute(f"CREATE TEMPORARY TABLE relais_customer_stage ({column_defs})")
+
+
+def _reject_duplicates(
+    cursor, duplicate_lines: dict[str, list[int]], result: ImportResult, error_limit: int
+) -> None:
+    """A CRM id present on several lines: none of them is imported, each is reported."""
+    cursor.executemany(
+        "DELETE FROM relais_customer_stage WHERE external_id = %s",
+        [(key,) for key in duplicate_lines],
+    )
+    for external_id, lines in duplicate_lines.items():
+        for line in lines:
+            result.rows_rejected += 1
+            if len(result.errors) < error_limit:
+                others = ", ".join(str(other) for other in lines if other != line)
+                reason = _("This CRM id also appears on line(s) %(lines)s of the file: none of them was imported.")
+                result.errors.append(RowError(line, "external_id", reason % {"lines": others}, external_id))
+
+
+def _keep_previous(cursor, params: dict[str, object]) -> None:
+    """The consents and objection of the customers the file updates, as they were before it (the
+    consent history and the stale consents compare with them)."""
+    cursor.execute(
+        f"""CREATE TEMPORARY TABLE relais_customer_prev AS
+                SELECT c.id, c.external_id, {_CONSENT_COLUMNS.replace("consent_", "c.consent_")},
+                       c.objected_at, c.objection_source
+                FROM central_customer c JOIN relais_customer_stage s
+                  ON c.network_id = %(network)s AND c.external_id = s.external_id""",  # noqa: S608 (the registry's names)
+        params,
+    )
