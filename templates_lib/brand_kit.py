@@ -1,5 +1,5 @@
 """A network's brand kit (issue 20): colours, font, logo, button style and the footer with the
-legal mentions. New e-mail templates start from it (``brand_kit_services.starter_document``);
+legal mentions. New e-mail templates start from it (``brand_kit_documents.starter_document``);
 changing it makes new drafts of the templates built on it, never touching a published version.
 
 An uploaded font (``FontFile``) is stored under the public ``assets/`` media directory with a small

@@ -19,6 +19,7 @@ from PIL import Image, UnidentifiedImageError
 from local_stores.models import Network
 from templates_lib import merge, previews, rendering, slots
 from templates_lib.brand_kit import network_font_stylesheets
+from templates_lib.brand_kit_documents import kit_starter
 from templates_lib.models import (
     Asset,
     ContentRules,
@@ -83,7 +84,6 @@ def template_create(*, network: Network, kind: str, name: str, created_by, descr
     )
     body, starter_slots = STARTER_BODIES[kind], STARTER_SLOTS
     if kind == TemplateKind.EMAIL:
-        from templates_lib.brand_kit_services import kit_starter  # it builds on this module
 
         body, starter_slots = kit_starter(network) or (body, starter_slots)
     TemplateVersion.objects.create(

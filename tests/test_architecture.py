@@ -40,11 +40,7 @@ ALLOWED_LONG_FUNCTIONS: dict[str, str] = {
 }
 
 #: Import cycles (strongly connected components of the module graph, as sorted module lists), and why.
-ALLOWED_CYCLES: list[tuple[list[str], str]] = [
-    (["templates_lib.brand_kit_services", "templates_lib.services"],
-     "brand_kit_services edits drafts through the template services, and template_create asks it for "
-     "the kit's starter e-mail (kit_starter, a function-local import): to cut the starter out (issue 21 follow-up)"),
-]
+ALLOWED_CYCLES: list[tuple[list[str], str]] = []
 
 
 def _python_files(packages):

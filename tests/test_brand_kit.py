@@ -14,7 +14,8 @@ from fixtures.demo_brand_kit import FOOTER
 from fixtures.demo_templates import load_demo_templates
 from templates_lib import brand_kit_services, services
 from templates_lib.brand_kit import BrandKit
-from templates_lib.brand_kit_services import apply_kit, kit_update, kit_values, starter_document
+from templates_lib.brand_kit_documents import apply_kit, kit_values, starter_document
+from templates_lib.brand_kit_services import kit_update
 from templates_lib.models import TemplateVersion
 
 pytestmark = pytest.mark.django_db

@@ -25,14 +25,8 @@ from templates_lib.blocks.checks import check
 from templates_lib.blocks.document import empty_document, normalise
 from templates_lib.blocks.from_mjml import parse
 from templates_lib.blocks.to_mjml import to_mjml
-from templates_lib.brand_kit_services import (
-    STARTER_SLOTS,
-    apply_kit,
-    font_upload,
-    kit_update,
-    kit_values,
-    starter_document,
-)
+from templates_lib.brand_kit_documents import STARTER_SLOTS, apply_kit, kit_values, starter_document
+from templates_lib.brand_kit_services import font_upload, kit_update
 from templates_lib.models import TemplateVersion
 
 pytestmark = pytest.mark.django_db
