@@ -38,10 +38,10 @@ messages: install
 worker: install
 	$(VENV)/bin/celery -A config worker --loglevel=info
 
-# The browser journeys (tests/test_journeys.py) save their screens into docs/screenshots/<lang>/ (tablet)
+# The browser journeys (tests/in_browser/test_journeys.py) save their screens into docs/screenshots/<lang>/ (tablet)
 # and docs/screenshots/<lang>/phone/ (390 × 844).
 screenshots: install
-	RELAIS_SCREENSHOTS=docs/screenshots $(VENV)/bin/pytest tests/test_journeys.py
+	RELAIS_SCREENSHOTS=docs/screenshots $(VENV)/bin/pytest tests/in_browser/test_journeys.py
 
 # Opt-in: a 100,000-recipient send while workers are killed, PostgreSQL restarts and the broker is
 # down 60 s (docs/robustness.md). Restarts the machine's PostgreSQL; about 8 minutes on 2 cores.

@@ -163,14 +163,14 @@ def client_for(username: str):
 
 
 def form_of(client, url: str, attribute: str, value: str) -> list[tuple[str, str]]:
-    """The fields of a page's form as a browser would submit them (tests/test_crlf_forms.py)."""
-    from tests.test_crlf_forms import form_fields
+    """The fields of a page's form as a browser would submit them (tests/architecture/test_crlf_forms.py)."""
+    from tests.architecture.test_crlf_forms import form_fields
 
     return form_fields(client.get(url).content.decode(), attribute, value)
 
 
 def browser_body(fields: list[tuple[str, str]], **values: str) -> str:
-    from tests.test_crlf_forms import as_browser_posts, replaced
+    from tests.architecture.test_crlf_forms import as_browser_posts, replaced
 
     return as_browser_posts(replaced(fields, **values))
 

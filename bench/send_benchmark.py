@@ -12,7 +12,7 @@ One run:
    (``load_demo_templates``: the "newsletter" e-mail) and N customers with e-mail consent (seeded);
 2. **short cut, stated in the output**: the e-mail campaign is created directly in status
    *sending* with its N queued deliveries (``bulk_create``), not through proof → approvals →
-   arbitration → ``campaign_send_start`` (that path is covered by tests/test_dispatch_worker.py;
+   arbitration → ``campaign_send_start`` (that path is covered by tests/central/delivery/test_dispatch_worker.py;
    it makes the same rows);
 3. starts an SMTP sink on loopback, **in a separate process**, that only counts messages and their
    distinct Message-IDs: by default a lean asyncio SMTP receiver (``LeanSmtpProtocol``: the
@@ -20,7 +20,7 @@ One run:
    line-by-line DATA handling costs ≈ 1.6–2 ms of CPU per message here, on the cores the sender
    needs: the sink, not Relais, was then the bottleneck); and points Django's SMTP backend at it
    (``config.settings.test`` with ``RELAIS_TEST_WORKER_PROCESS=1``/``RELAIS_TEST_SMTP_PORT``, as
-   tests/test_dispatch_worker.py configures its workers). The e-mail rate limit is switched off
+   tests/central/delivery/test_dispatch_worker.py configures its workers). The e-mail rate limit is switched off
    (``RELAIS_RATE_LIMIT_EMAIL=0``: the default 20/s is a provider setting, not what is measured);
 4. **raw ceiling** (the baseline): this process sends the N messages of the campaign with the
    dispatch's own ``EmailChannel.send`` (the variant compiled once; per recipient the render,

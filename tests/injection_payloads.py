@@ -1,4 +1,4 @@
-"""The injection corpus of tests/test_injection_corpus.py: hostile values, as data.
+"""The injection corpus of tests/security/test_injection_corpus.py: hostile values, as data.
 
 Each entry is ``(category, template)``. Templates may hold two placeholders, filled in by the test
 at run time: ``{LOOP}`` — the base URL of an HTTP server the test runs on loopback, which must

@@ -17,7 +17,7 @@ STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticF
 LANGUAGE_CODE = "en"
 
 # On SQLite the test database is a file, not Django's shared in-memory one: requests served by
-# other threads (a live server, tests/test_concurrency_decide_edit.py) then get connections of
+# other threads (a live server, tests/approvals/test_concurrency_decide_edit.py) then get connections of
 # their own and take SQLite's locks as the embedded demo does. One file per test process, so
 # parallel runs (and pytest-xdist workers, which add their suffix) never share it.
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
@@ -30,7 +30,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
 # those go through the real broker to a real worker (see tests/conftest.py).
 CELERY_TASK_ALWAYS_EAGER = True
 
-# A Celery worker that a test starts itself (tests/test_dispatch_worker.py) sends what it enqueues
+# A Celery worker that a test starts itself (tests/central/delivery/test_dispatch_worker.py) sends what it enqueues
 # through the broker, and its e-mails to the test's SMTP server on loopback.
 if env.bool("RELAIS_TEST_WORKER_PROCESS", default=False):
     CELERY_TASK_ALWAYS_EAGER = False
@@ -43,6 +43,6 @@ RELAIS_SMS_BACKEND = "central.delivery.sms_backends.FileSmsBackend"
 RELAIS_SMS_FILE_PATH = BASE_DIR / "var" / "test-sms"
 
 # The e-mail providers' tracking webhooks, with a shared secret and Mailgun's signing key of the
-# tests' own (tests/test_provider_events.py signs its posts with it).
+# tests' own (tests/central/delivery/test_provider_events.py signs its posts with it).
 ANYMAIL = {"WEBHOOK_SECRET": "relais:webhook-secret-for-tests", "MAILGUN_WEBHOOK_SIGNING_KEY": "key-signing-for-tests"}
 ANYMAIL_WEBHOOKS = ["mailgun"]

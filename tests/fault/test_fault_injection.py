@@ -18,7 +18,7 @@ uses ``relais_fault``, so ``test_relais_fault``), which the workers and beat sha
 
 **Short cut (as bench/send_benchmark.py, whose ``build_workload`` is used):** the campaign is created
 directly in status *sending* with its N queued deliveries (``bulk_create``), not through proof,
-approvals, the arbitration and ``campaign_send_start`` (tests/test_dispatch_worker.py covers that
+approvals, the arbitration and ``campaign_send_start`` (tests/central/delivery/test_dispatch_worker.py covers that
 path; it makes the same rows). The e-mail rate limit is off (``RELAIS_RATE_LIMIT_EMAIL=0``).
 
 **Recovery runs as in production:** beat sends ``central.dispatch_recover`` on the project's
