@@ -4,7 +4,7 @@ What exists in the data model today, and is therefore generated here:
 
 - 1 network, 1 head office, 10 regions, 200 branches (20 per region);
 - N customers (1,000,000 by default) as a CSV file in the import format
-  (``central.customers.importing.COLUMNS``), owning branch skewed (Pareto weights: a few large stores,
+  (``central.customers.columns.COLUMNS``), owning branch skewed (Pareto weights: a few large stores,
   many small ones), with the consent mix of ``fixtures.generate.customer_rows``.
 
 The rest of the workload (3,000,000 past contacts, the week of national operations and local
@@ -43,7 +43,7 @@ if str(PROJECT_ROOT) not in sys.path:  # run as ``python bench/…py`` as well a
 
 from faker import Faker  # noqa: E402
 
-from central.customers.importing import COLUMNS  # noqa: E402
+from central.customers.columns import COLUMNS  # noqa: E402
 from fixtures.generate import NamePool, customer_rows, skewed_weights  # noqa: E402
 
 SEED = 20261122

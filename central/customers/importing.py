@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from central.channels import registry as channels
 from central.channels.sms import normalise_mobile  # the SMS channel's address normaliser (re-exported)
 from central.customers import csv_files
+from central.customers.columns import COLUMNS, REQUIRED_COLUMNS
 from central.customers.consent import (
     import_consent_assignments,
     import_consent_history_sql,
@@ -38,33 +39,6 @@ from central.customers.csv_files import (  # noqa: F401 (ImportFileError: re-exp
     parse_date,
 )
 from local_stores.identifiers import new_public_id
-
-COLUMNS = (
-    "external_id",
-    "branch_code",
-    "civility",
-    "first_name",
-    "last_name",
-    "email",
-    "mobile",
-    "address_line1",
-    "postal_code",
-    "city",
-    "country",
-    "segment",
-    "rfm_recency",
-    "rfm_frequency",
-    "rfm_monetary",
-    "interests",
-    "last_purchase_date",
-    "lifetime_value",
-    "preferred_channel",
-    *(name for channel in channels.codes() for name in (f"consent_{channel}", f"consent_{channel}_date")),
-    "consent_source",
-    "objection",
-    "objection_date",
-)
-REQUIRED_COLUMNS = ("external_id", "branch_code")
 
 STAGE_COLUMNS = (
     ("line", "integer"),
