@@ -1,5 +1,5 @@
 """Local slots of a co-signed national send: a module of the service layer (like
-``central/campaigns/target_review.py``), beside ``central/services.py``.
+``central/campaigns/target_review.py``), beside ``central/campaigns/services.py``.
 
 Head office marks some slots of its national send as *local* (``Campaign.local_slots``): each
 branch its send reaches may write its own text there (``LocalSlotValues``), head office's value

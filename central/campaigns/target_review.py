@@ -1,5 +1,5 @@
 """Writes of the branches' review of head office's national target: a module of the service layer
-(like ``central/budgets/costs.py``), beside ``central/services.py``.
+(like ``central/budgets/costs.py``), beside ``central/campaigns/services.py``.
 
 A branch removes one of the customers head office's national send proposes to it (with a reason
 from a short list), restores one it removed, or adds one of its own customers the criteria left

@@ -1,4 +1,6 @@
-"""The branch side of the network's rules: "why not?" for one of one's customers, simulating a
-campaign, and the transfers of customers between branches. Head office's rules pages are
-``central/rules/settings_views.py``; the arbitration engine is the package ``central/arbitration/``. Mounted under
-``/network/`` (namespace ``rules``)."""
+"""The network's rules and what they decide: ``services.py`` (rules check and update, simulations),
+``selectors.py`` (rules, simulations' results, "why not?" in plain words), ``simulation_queue.py``,
+``api.py``. Head office's pages are ``settings_views.py`` (rules, suppression list, simulation);
+the branch side — "why not?" for one of one's customers, simulating a campaign, ownership transfers
+— is ``views.py``, mounted under ``/network/`` (namespace ``rules``). The arbitration engine
+itself is the package ``central/arbitration/``."""
