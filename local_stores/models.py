@@ -16,6 +16,14 @@ from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 from local_stores.identifiers import new_public_id
 
 
+def default_languages() -> list[str]:
+    return ["fr", "en"]
+
+
+def default_regional_grantable_roles() -> list[str]:
+    return ["branch_manager"]
+
+
 class Network(models.Model):
     public_id = models.CharField(
         max_length=24, unique=True, default=partial(new_public_id, "net"), editable=False
@@ -23,6 +31,17 @@ class Network(models.Model):
     name = models.CharField(_("name"), max_length=120)
     slug = models.SlugField(_("short name"), max_length=50, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Settings its head office edits (issue 22).
+    logo = models.ImageField(_("logo"), upload_to="logos/", blank=True)
+    languages = models.JSONField(_("languages"), default=default_languages, blank=True)
+    default_language = models.CharField(_("default language"), max_length=8, default="fr")
+    time_zone = models.CharField(_("time zone"), max_length=64, default="Europe/Paris")
+    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    #: Roles a regional manager may grant on the branches of their region.
+    regional_grantable_roles = models.JSONField(
+        _("roles regional managers may grant"), default=default_regional_grantable_roles, blank=True
+    )
+    invitation_days = models.PositiveSmallIntegerField(_("days an invitation stays valid"), default=7)
 
     class Meta:
         verbose_name = _("network")
@@ -83,6 +102,11 @@ class Node(models.Model):
     logo = models.ImageField(_("logo"), upload_to="logos/", blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    #: A closed node (``is_active`` False) keeps its history; when and by whom it was closed.
+    closed_at = models.DateTimeField(_("closed on"), null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         verbose_name = _("network node")
@@ -103,6 +127,9 @@ class Node(models.Model):
             ("view_reports", _("See the reports of the subtree")),
             ("manage_templates", _("Manage the network's templates, assets and content rules")),
             ("manage_calendar", _("Plan the network's national calendar of operations")),
+            ("manage_people", _("Invite people and grant roles in the subtree")),
+            ("manage_identity", _("Manage the network's sending identity")),
+            ("edit_customers", _("Create and edit customers by hand in the subtree")),
         ]
 
     def __str__(self) -> str:
@@ -133,9 +160,12 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "view_reports",
         "manage_templates",
         "manage_calendar",
+        "manage_people",
+        "manage_identity",
+        "edit_customers",
     ),
-    Role.REGIONAL_MANAGER: ("view_node", "view_customers", "view_reports", "approve_proofs"),
-    Role.BRANCH_MANAGER: ("view_node", "change_node", "view_customers"),
+    Role.REGIONAL_MANAGER: ("view_node", "view_customers", "view_reports", "approve_proofs", "manage_people"),
+    Role.BRANCH_MANAGER: ("view_node", "change_node", "view_customers", "edit_customers"),
     Role.APPROVER: ("view_node", "approve_proofs"),
     Role.ANALYST: ("view_node", "view_reports"),
 }
@@ -181,6 +211,154 @@ class RoleAssignmentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.action} {self.role} on {self.node}"
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionError("the network's audit trail is append-only")
+
+    def delete(self):
+        raise PermissionError("the network's audit trail is append-only")
+
+
+class NetworkEvent(models.Model):
+    """The network core's audit trail: who did what to the network's structure, people, roles,
+    settings and sending identity, and when. Append-only (no update, no delete; on PostgreSQL a
+    trigger refuses them too). ``details`` hold field names and old/new values of non-personal
+    fields, never a secret."""
+
+    class Action(models.TextChoices):
+        NETWORK_CREATED = "network_created", _("network created")
+        NETWORK_SETTINGS_CHANGED = "network_settings_changed", _("network settings changed")
+        NODE_CREATED = "node_created", _("node created")
+        NODE_RENAMED = "node_renamed", _("node renamed")
+        NODE_MOVED = "node_moved", _("node moved")
+        NODE_CLOSED = "node_closed", _("node closed")
+        NODE_REOPENED = "node_reopened", _("node reopened")
+        STRUCTURE_IMPORTED = "structure_imported", _("structure imported")
+        PERSON_INVITED = "person_invited", _("person invited")
+        INVITATION_ACCEPTED = "invitation_accepted", _("invitation accepted")
+        INVITATION_REVOKED = "invitation_revoked", _("invitation revoked")
+        INVITATION_RESENT = "invitation_resent", _("invitation sent again")
+        ROLE_GRANTED = "role_granted", _("role granted")
+        ROLE_REVOKED = "role_revoked", _("role revoked")
+        PERSON_DEACTIVATED = "person_deactivated", _("person deactivated")
+        PERSON_REACTIVATED = "person_reactivated", _("person reactivated")
+        SESSIONS_ENDED = "sessions_ended", _("sessions ended")
+        PASSWORD_RESET = "password_reset", _("password reset")
+        IDENTITY_CHANGED = "identity_changed", _("sending identity changed")
+        IDENTITY_SECRET_REPLACED = "identity_secret_replaced", _("sending identity secret replaced")
+        IDENTITY_TEST_SENT = "identity_test_sent", _("sending identity test sent")
+        CUSTOMER_CREATED = "customer_created", _("customer created by hand")
+        CUSTOMER_EDITED = "customer_edited", _("customer edited by hand")
+
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="events")
+    node = models.ForeignKey("Node", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    subject_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(_("action"), max_length=40, choices=Action.choices)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("network event")
+        verbose_name_plural = _("network events")
+        indexes = [models.Index(fields=["network", "-at"], name="network_event_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} ({self.at:%Y-%m-%d %H:%M})"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("the network's audit trail is append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("the network's audit trail is append-only")
+
+
+class Membership(models.Model):
+    """A person's belonging to one network (a person belongs to one network: a consultant of two
+    networks has two accounts). Deactivation is ``status`` plus ``user.is_active = False``."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("active")
+        DEACTIVATED = "deactivated", _("deactivated")
+
+    class Source(models.TextChoices):
+        INVITATION = "invitation", _("invitation")
+        COMMAND = "command", _("command")
+        DEMO = "demo", _("demo")
+        SSO = "sso", _("single sign-on")
+
+    public_id = models.CharField(
+        max_length=24, unique=True, default=partial(new_public_id, "per"), editable=False
+    )
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership")
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="memberships")
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices, default=Source.INVITATION)
+    created_at = models.DateTimeField(auto_now_add=True)
+    deactivated_at = models.DateTimeField(_("deactivated on"), null=True, blank=True)
+    deactivated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.network}"
+
+
+class Invitation(models.Model):
+    """A one-time, expiring link to join a network with a role on a node. Only the SHA-256 of
+    the token is stored; the token itself is in the e-mail and nowhere else."""
+
+    public_id = models.CharField(
+        max_length=24, unique=True, default=partial(new_public_id, "inv"), editable=False
+    )
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="invitations")
+    email = models.EmailField(_("e-mail"))
+    first_name = models.CharField(_("first name"), max_length=150, blank=True)
+    last_name = models.CharField(_("last name"), max_length=150, blank=True)
+    node = models.ForeignKey("Node", on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires on"))
+    used_at = models.DateTimeField(_("accepted on"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked on"), null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["network", "email"],
+                condition=models.Q(used_at__isnull=True, revoked_at__isnull=True),
+                name="one_pending_invitation_per_email",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} — {self.get_role_display()}"
 
 
 # django-guardian with direct foreign keys (no generic relation): fast joins, real integrity.

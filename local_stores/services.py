@@ -9,9 +9,11 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from guardian.shortcuts import assign_perm
 
+from local_stores.audit import network_event_record
 from local_stores.models import (
     ROLE_PERMISSIONS,
     Network,
+    NetworkEvent,
     Node,
     NodeKind,
     Role,
@@ -87,6 +89,10 @@ def role_grant(*, user: User, node: Node, role: str, granted_by: User | None = N
         RoleAssignmentEvent.objects.create(
             user=user, node=node, role=role, action=RoleAssignmentEvent.Action.GRANTED, by=granted_by
         )
+        network_event_record(
+            network=node.network, action=NetworkEvent.Action.ROLE_GRANTED, actor=granted_by, node=node,
+            subject_user=user, details={"role": role},
+        )
     clear_scope_cache(user)
     return role_group
 
@@ -99,6 +105,10 @@ def role_revoke(*, user: User, node: Node, role: str, revoked_by: User | None = 
         role_group.group.user_set.remove(user)
         RoleAssignmentEvent.objects.create(
             user=user, node=node, role=role, action=RoleAssignmentEvent.Action.REVOKED, by=revoked_by
+        )
+        network_event_record(
+            network=node.network, action=NetworkEvent.Action.ROLE_REVOKED, actor=revoked_by, node=node,
+            subject_user=user, details={"role": role},
         )
     clear_scope_cache(user)
 

@@ -1,10 +1,19 @@
 """Roles granted on a node cover its subtree; grants and revocations take effect at once and are audited."""
 
+import importlib
+
 import pytest
 from django.core.exceptions import ValidationError
 
 from central.customers.selectors import customers_visible_to
-from local_stores.models import NodeKind, Role, RoleAssignmentEvent
+from local_stores.models import (
+    ROLE_PERMISSIONS,
+    NodeGroupObjectPermission,
+    NodeKind,
+    Role,
+    RoleAssignmentEvent,
+    RoleGroup,
+)
 from local_stores.selectors import branches_visible_to, nodes_visible_to, roles_of
 from local_stores.services import node_create, role_grant, role_revoke
 from tests.factories import UserFactory
@@ -90,3 +99,19 @@ def test_an_inactive_user_sees_nothing(world):
     manager.is_active = False
     manager.save()
     assert not customers_visible_to(manager).exists()
+
+
+def test_every_role_group_holds_exactly_its_roles_permissions_after_the_regrant_migration(world):
+    """The re-grant migration's frozen table is today's table, and every role group of the world
+    holds exactly its role's permissions (the migration re-grants existing groups the same way)."""
+    migration = importlib.import_module("local_stores.migrations.0008_network_events_append_only_and_regrant")
+    assert {role: set(perms) for role, perms in migration.ROLE_PERMISSIONS.items()} == {
+        str(role): set(perms) for role, perms in ROLE_PERMISSIONS.items()
+    }
+    for role_group in RoleGroup.objects.all():
+        held = set(
+            NodeGroupObjectPermission.objects.filter(
+                group=role_group.group, content_object=role_group.node
+            ).values_list("permission__codename", flat=True)
+        )
+        assert held == set(ROLE_PERMISSIONS[role_group.role]), role_group
