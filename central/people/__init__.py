@@ -1,0 +1,1 @@
+"""People of a network: invitations, roles on nodes, deactivation, password reset (issue 22)."""
