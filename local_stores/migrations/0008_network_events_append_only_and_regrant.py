@@ -6,7 +6,6 @@ written: a later change of a role's permissions comes with its own re-grant migr
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-from config.migration_ops import postgresql_only
 
 CREATE = """
 CREATE OR REPLACE FUNCTION local_stores_network_event_append_only() RETURNS trigger AS $$
@@ -33,6 +32,17 @@ ROLE_PERMISSIONS = {
     "approver": ("view_node", "approve_proofs"),
     "analyst": ("view_node", "view_reports"),
 }
+
+
+def append_only(apps, schema_editor):
+    # Written here rather than with config.migration_ops: the network core imports no other package.
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(CREATE)
+
+
+def append_only_undo(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(DROP)
 
 
 def regrant(apps, schema_editor):
@@ -63,4 +73,4 @@ def regrant(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [("local_stores", "0007_network_self_service"), ("auth", "0012_alter_user_first_name_max_length")]
-    operations = [postgresql_only(CREATE, DROP), migrations.RunPython(regrant, migrations.RunPython.noop)]
+    operations = [migrations.RunPython(append_only, append_only_undo), migrations.RunPython(regrant, migrations.RunPython.noop)]
