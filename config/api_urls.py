@@ -22,4 +22,5 @@ urlpatterns = [
     path("", include("templates_lib.api_urls")),
     path("", include("approvals.api_urls")),
     path("", include("reporting.api_urls")),
+    path("", include("central.networks.api_urls")),  # issue 22: the network's settings and audit trail
 ]

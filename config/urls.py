@@ -37,6 +37,7 @@ urlpatterns = [
     path("reports/", include("reporting.urls")),
     path("budgets/", include("central.budgets.urls")),
     path("print/", include("central.delivery.printing.urls")),  # print runs: scoped downloads, the printer's links
+    path("", include("central.networks.urls")),  # issue 22: the platform's networks, a network's settings and audit trail
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

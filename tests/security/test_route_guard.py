@@ -12,7 +12,9 @@ Guards:
   and a missing object → 404 (never 200, never a server error);
 * ``api``     — the REST API: anonymous → 401/403; a user without any role → 403, 404 or an empty
   answer, never someone else's data (there is none to see), never a server error;
-* ``admin``   — Django's admin: anonymous and non-staff users → the admin's login page.
+* ``admin``   — Django's admin: anonymous and non-staff users → the admin's login page;
+* ``superuser`` — the platform's pages (issue 22): anonymous → the login page; any signed-in user
+  but a superuser → 404, whatever the route.
 """
 
 from __future__ import annotations
@@ -85,6 +87,10 @@ ROUTES: dict[str, str] = {
     # the printer's signed links (hand-off by e-mail)
     "print:file-download": "page", "print:manifest-download": "page", "print:handoff-retry": "page",
     "print:printer-settings": "page", "print:printer-download": "public",
+    # issue 22 — networks
+    "networks:platform-network-list": "superuser", "networks:platform-network-create": "superuser",
+    "networks:network-settings": "page", "networks:network-audit": "page", "networks:network-audit-export": "page",
+    "api-network-settings": "api", "api-network-events": "api",
 }
 #: Families declared as a whole: the admin, the providers' webhooks (django-anymail, basic auth and
 #: the provider's signature), the demo's public uploads (assets and logos only, tests/security/test_media.py).
@@ -147,7 +153,7 @@ def test_each_route_refuses_who_may_not_reach_it(client, roleless, route, name):
     for method in ("get", "post"):
         anonymous = getattr(client, method)(url)
         assert anonymous.status_code < 500, (method, url, anonymous.status_code)
-        if guard == "page":
+        if guard in ("page", "superuser"):
             assert anonymous.status_code in (302, 405), (method, url, anonymous.status_code)
             if anonymous.status_code == 302:
                 assert anonymous["Location"].startswith("/accounts/login/"), (method, url)
@@ -167,3 +173,5 @@ def test_each_route_refuses_who_may_not_reach_it(client, roleless, route, name):
             assert signed_in.status_code in (400, 403, 404, 405), (method, url, signed_in.status_code)
         if guard == "admin":
             assert signed_in.status_code in (302, 405), (method, url, signed_in.status_code)
+        if guard == "superuser":
+            assert signed_in.status_code in (404, 405), (method, url, signed_in.status_code)
