@@ -902,6 +902,15 @@ LIST_ROUTES: dict[str, dict] = {
     "api-asset-upload": {"post": 400, "writers": PLANNERS},
     "api-reports": {"get": 400, "variants": tuple(f"?starts_on={PERIOD[0]}&ends_on={PERIOD[1]}&by={by}"
                                                   for by in ("branch", "operation", "campaign", "region"))},
+    # issue 22 — networks (scoping in detail: tests/security/test_access_networks.py)
+    "networks:platform-network-list": {"get": 404}, "networks:platform-network-create": {"get": 404, "post": 404},
+    "networks:network-settings": {"get": for_roles(PLANNERS, 200, 404), "post": for_roles(PLANNERS, 200, 404),
+                                  "writers": PLANNERS},
+    "networks:network-audit": {"get": for_roles(PLANNERS | {"regional_manager"}, 200, 404)},
+    "networks:network-audit-export": {"get": for_roles(PLANNERS | {"regional_manager"}, 200, 404)},
+    "api-network-settings": {"get": for_roles(PLANNERS, 200, 404), "patch": for_roles(PLANNERS, 200, 404),
+                             "writers": PLANNERS},
+    "api-network-events": {"get": 200},
 }
 #: Reached without logging in, nothing tenant-owned behind them (the login page, the language,
 #: the health check, the API's schema and token, the providers' signed webhooks): checked for no
