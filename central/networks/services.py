@@ -7,7 +7,8 @@ from __future__ import annotations
 import zoneinfo
 from functools import cache
 
-from babel.numbers import list_currencies
+from babel.core import get_global
+from babel.numbers import get_territory_currencies
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, validate_slug
@@ -30,8 +31,12 @@ INVITATION_DAYS_MIN, INVITATION_DAYS_MAX = 1, 30
 
 @cache
 def currency_codes() -> frozenset[str]:
-    """The ISO 4217 codes in use (Babel's CLDR data, without the historical ones)."""
-    return frozenset(list_currencies())
+    """The ISO 4217 codes in use today somewhere (Babel's CLDR data: the legal tender of each
+    territory; historical codes such as FRF or DEM are not offered)."""
+    codes: set[str] = set()
+    for territory in get_global("territory_currencies"):
+        codes.update(get_territory_currencies(territory))
+    return frozenset(codes)
 
 
 @cache

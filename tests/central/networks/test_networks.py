@@ -178,6 +178,7 @@ def test_head_office_edits_the_settings_and_the_change_is_audited(world, media):
 
 @pytest.mark.parametrize("changes, field, words", [
     ({"currency": "XYZ"}, "currency", "valid choice"),
+    ({"currency": "FRF"}, "currency", "valid choice"),  # the franc: ISO 4217, but no longer in use
     ({"time_zone": "Mars/Olympus"}, "time_zone", "valid choice"),
     ({"languages": ["fr", "tlh"]}, "languages", "valid choice"),
     ({"languages": ["en"], "default_language": "fr"}, "default_language", "one of the network's languages"),
@@ -204,7 +205,7 @@ def test_a_file_that_is_no_image_is_refused_as_logo(world, media):
 
 
 @pytest.mark.parametrize("changes, field", [
-    ({"currency": "XYZ"}, "currency"), ({"time_zone": "Mars/Olympus"}, "time_zone"),
+    ({"currency": "XYZ"}, "currency"), ({"currency": "eur"}, "currency"), ({"time_zone": "Mars/Olympus"}, "time_zone"),
     ({"languages": ["fr", "tlh"]}, "languages"), ({"default_language": "de"}, "default_language"),
     ({"invitation_days": 0}, "invitation_days"), ({"regional_grantable_roles": ["approver", "root"]},
                                                   "regional_grantable_roles"),
@@ -314,3 +315,14 @@ def test_the_csv_export_is_scoped_and_safe_from_formulas(world, events):
     assert len(rows) == 2  # alpha's one renaming, not beta's
     assert rows[1][2].startswith("'=HYPERLINK")
     assert rows[1][4] == "Nîmes" and rows[1][6] == "name: Nimes → Nîmes"
+
+
+def test_the_platform_list_counts_each_networks_branches_and_people(world, platform_admin):
+    html = platform_admin.get("/platform/networks/").content.decode()
+    rows = {
+        row.xpath("string(td[1])").strip(): [row.xpath(f"string(td[{column}])").strip() for column in (3, 4, 5)]
+        for row in lxml.html.fromstring(html).xpath("//main//table/tbody/tr")
+    }
+    # alpha: N1, N2, S1 and seven people with a role; beta: W1 and its head office
+    assert rows == {"Alpha": ["Alpha HQ", "3", "7"], "Beta": ["Beta HQ", "1", "1"]}
+    assert platform_admin.get("/platform/networks/?q=zzz").content.decode().count("No network matches") == 1
