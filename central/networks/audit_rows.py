@@ -4,6 +4,7 @@ with the fields' labels, never internal ids where a name exists."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.utils.translation import gettext as _
 
@@ -28,11 +29,13 @@ def _label(field: str) -> str:
 def _value(field: str, value: object) -> str:
     if value in (None, "", []):
         return "—"
-    roles = dict(Role.choices)
+    names = dict(Role.choices)
+    if field in ("languages", "default_language"):
+        names = dict(settings.LANGUAGES)  # the languages by their names
     if isinstance(value, list):
-        return ", ".join(str(roles.get(item, item)) for item in value)
-    if field == "role" or (isinstance(value, str) and field.endswith("roles")):
-        return str(roles.get(value, value))
+        return ", ".join(str(names.get(item, item)) for item in value)
+    if field in ("role", "default_language") or (isinstance(value, str) and field.endswith("roles")):
+        return str(names.get(value, value))
     return str(value)
 
 

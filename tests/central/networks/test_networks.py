@@ -170,6 +170,7 @@ def test_head_office_edits_the_settings_and_the_change_is_audited(world, media):
     # the audit page shows it readably
     audit = client.get("/network/audit/").content.decode()
     assert "Alpha → Alpha Stores" in audit and "EUR → CHF" in audit and "Tester Head-Office" in audit
+    assert "French, English → French" in audit and "Branch manager → Branch manager, Analyst" in audit
 
     # the same form posted again: nothing changed, nothing recorded
     client.post("/network/settings/", settings_post(alpha))
