@@ -98,6 +98,9 @@ CASES = {
     "log in": Case("anonymous", "/accounts/login/", {"username": "", "password": ""}, ["username", "password"]),
     "reports period (GET)": Case("head_office", "/reports/", {"starts_on": "2026-13-45", "ends_on": ""}, ["starts_on", "ends_on"], form="//main//form[@method='get']",
                                  method="get"),
+    # issue 22 — networks
+    "network settings": Case("head_office", "/network/settings/?network=alpha",
+                             {"currency": "XYZ", "invitation_days": "45"}, ["currency", "invitation_days"]),
 }
 
 
