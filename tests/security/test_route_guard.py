@@ -85,6 +85,12 @@ ROUTES: dict[str, str] = {
     # the printer's signed links (hand-off by e-mail)
     "print:file-download": "page", "print:manifest-download": "page", "print:handoff-retry": "page",
     "print:printer-settings": "page", "print:printer-download": "public",
+    # issue 22 — structure
+    "structure:structure": "page", "structure:node-create": "page", "structure:import": "page",
+    "structure:import-result": "page", "structure:import-report": "page", "structure:node-detail": "page",
+    "structure:node-edit": "page", "structure:node-move": "page", "structure:node-close": "page",
+    "structure:node-reopen": "page", "api-node-list": "api", "api-node-detail": "api", "api-node-close": "api",
+    "api-node-reopen": "api", "api-structure-import": "api",
 }
 #: Families declared as a whole: the admin, the providers' webhooks (django-anymail, basic auth and
 #: the provider's signature), the demo's public uploads (assets and logos only, tests/security/test_media.py).
