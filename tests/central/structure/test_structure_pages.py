@@ -11,6 +11,7 @@ from central.models import Campaign, CampaignStatus, Customer, TransferStatus
 from central.structure.services import node_close_blockers
 from local_stores.models import NetworkEvent, Node, NodeKind
 from tests.architecture.test_crlf_forms import URLENCODED, as_browser_posts, form_fields, replaced
+from tests.architecture.test_form_error_summary import _summary_checks
 from tests.planning import joined_campaign
 
 pytestmark = pytest.mark.django_db
@@ -134,3 +135,16 @@ def test_a_regional_manager_reads_the_region_but_changes_nothing(world):
     assert client.get("/network/structure/import/").status_code == 403
     assert client.get("/network/structure/new/?kind=branch").status_code == 403
     assert Node.objects.get(pk=world.nodes["N1"].pk).is_active
+
+
+def test_the_forms_posted_invalid_open_on_the_error_summary(world):
+    client = world.client_for("head_office")
+    page = client.get("/network/structure/new/?kind=branch").content.decode()
+    fields = replaced(form_fields(page, "method", "post"), code="", name="", email="not an address")
+    response = client.post("/network/structure/new/?kind=branch", as_browser_posts(fields), content_type=URLENCODED)
+    _summary_checks(response.content.decode(), ["code", "name", "email"])
+    move = url(world, "N1", "move")
+    response = client.post(move, as_browser_posts(replaced(form_fields(client.get(move).content.decode(), "method",
+                                                                       "post"), **{"move-parent": ""})),
+                           content_type=URLENCODED)
+    assert response.status_code == 200 and "data-form-errors" in response.content.decode()
