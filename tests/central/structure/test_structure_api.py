@@ -55,8 +55,8 @@ def test_closing_through_the_api_is_refused_with_the_same_reasons(world):
 
 def test_the_structure_import_through_the_api(world, sink, django_capture_on_commit_callbacks):
     client = world.client_for("head_office")
-    csv_file = SimpleUploadedFile("r.csv", "region;branch_code;name;country;manager_email\r\nNorth;N9;Douai;FR;"
-                                  "douai@alpha.test\r\nNorth;N10;;FR;\r\n".encode(), content_type="text/csv")
+    csv_file = SimpleUploadedFile("r.csv", b"region;branch_code;name;country;manager_email\r\nNorth;N9;Douai;FR;"
+                                  b"douai@alpha.test\r\nNorth;N10;;FR;\r\n", content_type="text/csv")
     with django_capture_on_commit_callbacks(execute=True):
         answer = client.post("/api/v1/structure-imports/", {"file": csv_file})
     assert answer.status_code == 200, answer.json()
