@@ -118,17 +118,21 @@ def node_reopen_checked(*, actor, node: Node) -> Node:
 # --- The structure import ---------------------------------------------------------------------------
 
 
-def _person_of_network(email: str, network_id: int):
-    """The active user with this address who belongs to the network (a membership of it, or a role
-    on one of its nodes); ``False`` when the address is a person of another network; None if unknown."""
+def _person_of_network(email: str, network_id: int) -> tuple[str, object]:
+    """Who this address is: ``("person", user)`` for an active person of the network (a membership
+    of it, or a role on one of its nodes), ``("deactivated", None)``, ``("other", None)`` for a
+    person of another network, ``("unknown", None)``."""
     user = User.objects.filter(Q(email__iexact=email) | Q(username__iexact=email)).order_by("pk").first()
     if user is None:
-        return None
+        return "unknown", None
     membership = Membership.objects.filter(user=user).first()
-    if membership is not None:
-        return user if membership.network_id == network_id and user.is_active else False
-    has_role = RoleGroup.objects.filter(group__user=user, node__network_id=network_id).exists()
-    return user if has_role and user.is_active else False
+    ours = (membership.network_id == network_id if membership is not None
+            else RoleGroup.objects.filter(group__user=user, node__network_id=network_id).exists())
+    if not ours:
+        mine_elsewhere = membership is not None or RoleGroup.objects.filter(group__user=user).exists()
+        return ("other", None) if mine_elsewhere else ("unknown", None)
+    active = user.is_active and (membership is None or membership.status == Membership.Status.ACTIVE)
+    return ("person", user) if active else ("deactivated", None)
 
 
 def _region_for(row: importing.CheckedRow, head_office: Node, regions: dict[str, Node], report: dict,
@@ -169,11 +173,13 @@ def _branch_write(row: importing.CheckedRow, region: Node, actor, report: dict) 
 def _manager_for(row: importing.CheckedRow, branch: Node, actor, report: dict, invited: dict[str, int]) -> None:
     """The branch's manager: a person of the network gets the role at once, anyone else an invitation."""
     email = row.manager_email
-    person = _person_of_network(email, branch.network_id)
+    who, person = _person_of_network(email, branch.network_id)
     note = None
-    if person is False:
+    if who == "other":
         note = _("This address belongs to a person of another network: nobody was invited.")
-    elif person is not None:
+    elif who == "deactivated":
+        note = _("This person of the network is deactivated: reactivate them first, then grant the role.")
+    elif who == "person":
         role_grant(user=person, node=branch, role=Role.BRANCH_MANAGER, granted_by=actor)
         report["roles_granted"] += 1
     elif email in invited:

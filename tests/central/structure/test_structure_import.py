@@ -12,7 +12,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from central.structure import importing
-from local_stores.models import Invitation, NetworkEvent, Node, NodeKind, Role
+from local_stores.models import Invitation, Membership, NetworkEvent, Node, NodeKind, Role
 from local_stores.selectors import node_in_scope
 
 pytestmark = pytest.mark.django_db
@@ -138,3 +138,17 @@ def test_the_report_of_an_import_is_its_author_s_only(world):
     other = world.client_for("analyst")  # signed in, another session: the report is not theirs
     assert other.get(location).status_code == 404
     assert other.get(location + "report.csv").status_code == 404
+
+
+def test_a_deactivated_person_of_the_network_is_neither_granted_nor_invited(world):
+    person = world.users["sibling_branch_manager"]
+    Membership.objects.create(user=person, network=world.networks["alpha"], status=Membership.Status.DEACTIVATED)
+    person.is_active = False
+    person.save(update_fields=["is_active"])
+    upload = SimpleUploadedFile("x.csv", f"region,branch_code,name,manager_email\nNorth,B1,Un,{person.email}\n".encode(),
+                                content_type="text/csv")
+    report = world.client_for("head_office").post("/api/v1/structure-imports/", {"file": upload}).json()
+    assert (report["branches_created"], report["roles_granted"], report["invitations_sent"]) == (1, 0, 0)
+    assert [(note["line"], note["field"]) for note in report["notes"]] == [(2, "manager_email")]
+    assert "deactivated" in report["notes"][0]["reason"]
+    assert not Invitation.objects.filter(email=person.email).exists()
