@@ -148,3 +148,9 @@ def test_the_forms_posted_invalid_open_on_the_error_summary(world):
                                                                        "post"), **{"move-parent": ""})),
                            content_type=URLENCODED)
     assert response.status_code == 200 and "data-form-errors" in response.content.decode()
+
+
+def test_the_branch_list_leads_to_the_structure_for_who_reads_it(world):
+    for actor, shown in (("head_office", True), ("regional_manager", True), ("branch_manager", False)):
+        body = world.client_for(actor).get("/network/branches/").content.decode()
+        assert ('href="/network/structure/"' in body) is shown, actor
