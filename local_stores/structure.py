@@ -36,6 +36,8 @@ def node_add(*, parent: Node, kind: str, code: str, name: str, created_by=None, 
     parent = Node.objects.select_for_update().get(pk=parent.pk)
     if not parent.is_active:
         raise ValidationError({"parent": [_("This node is closed: nothing can be added under it.")]})
+    if fields.get("country"):
+        fields["country"] = str(fields["country"]).strip().upper()
     node = node_create(parent=parent, kind=kind, code=code.strip(), name=name.strip(), **fields)
     network_event_record(
         network=node.network, action=NetworkEvent.Action.NODE_CREATED, actor=created_by, node=node,
@@ -71,6 +73,8 @@ def node_details_update(*, node: Node, data: dict[str, object], updated_by=None)
     unknown = set(data) - set(NODE_DETAIL_FIELDS)
     if unknown:
         raise ValidationError(_("These fields cannot be set here: %(fields)s") % {"fields": ", ".join(sorted(unknown))})
+    if data.get("country"):
+        data = {**data, "country": str(data["country"]).strip().upper()}
     node = Node.objects.select_for_update().get(pk=node.pk)
     before = {name: getattr(node, name) for name in data}
     for name, value in data.items():

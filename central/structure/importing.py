@@ -24,6 +24,8 @@ COLUMNS = (
     "email", "phone", "opening_hours", "manager_email",
 )
 REQUIRED_COLUMNS = ("region", "branch_code", "name")
+#: The import runs within the request (no background task): a file holds this many branches at most.
+MAX_ROWS = 2000
 #: The longest value each column may hold (the node's fields).
 LIMITS = {
     "region": 120, "branch_code": 32, "name": 120, "address_line1": 200, "address_line2": 200, "postal_code": 16,
@@ -72,6 +74,9 @@ def file_read(stream: IO[bytes]) -> tuple[list[tuple[int, dict[str, str]]], list
                         % {"allowed": ", ".join(COLUMNS)}) for name in header if name not in COLUMNS]
     rows = []
     for line, row in enumerate(reader, start=2):  # the row's number, as a spreadsheet shows it
+        if len(rows) == MAX_ROWS:
+            raise ImportFileError(_("The file has more than %(count)d branches: split it into several files.")
+                                  % {"count": MAX_ROWS})
         if None not in row and not any((value or "").strip() for value in row.values()):
             continue  # a line of empty cells (";;;")
         rows.append((line, {key: value for key, value in row.items() if key in COLUMNS or key is None}))

@@ -72,3 +72,15 @@ def test_the_structure_import_through_the_api(world, sink, django_capture_on_com
         "r.csv", b"name\nX\n", content_type="text/csv")})
     assert unreadable.status_code == 400 and "file" in unreadable.json()
     assert not Node.objects.filter(code="N11").exists()
+
+
+def test_a_country_typed_in_lower_case_is_stored_as_its_code_and_a_huge_file_is_refused(world, settings):
+    client = world.client_for("head_office")
+    node = client.post("/api/v1/nodes/", {"parent": world.nodes["NORTH"].public_id, "kind": "branch", "code": "N8",
+                                          "name": "Lens", "country": "be"}, content_type="application/json").json()
+    assert node["country"] == "BE"
+    rows = "".join(f"North,X{index},Agence {index}\n" for index in range(2001))
+    refused = client.post("/api/v1/structure-imports/", {"file": SimpleUploadedFile(
+        "big.csv", f"region,branch_code,name\n{rows}".encode(), content_type="text/csv")})
+    assert refused.status_code == 400 and "2000" in refused.json()["file"][0]
+    assert not Node.objects.filter(code="X1").exists()
