@@ -23,7 +23,7 @@ def test_the_structure_pages_work_at_390_px(transactional_world, phone, live_ser
     no_sideways_scroll(phone)
     phone.goto(live_server.url + "/network/structure/import/")
     phone.set_input_files("input[type=file]", files=[{"name": "r.csv", "mimeType": "text/csv", "buffer":
-                          "region,branch_code,name,email\nNorth,N5,Douai,pas-une-adresse\nNorth,N6,Lens,\n".encode()}])
+                          b"region,branch_code,name,email\nNorth,N5,Douai,pas-une-adresse\nNorth,N6,Lens,\n"}])
     phone.get_by_role("button", name="Import").click()
     expect(phone.get_by_test_id("import-errors")).to_contain_text("pas-une-adresse")
     no_sideways_scroll(phone)
