@@ -29,6 +29,7 @@ urlpatterns = [
     path("network/", include("central.operations.urls")),
     path("network/", include("central.campaigns.urls")),
     path("network/", include("central.rules.urls")),
+    path("network/structure/", include("central.structure.urls")),  # the network's tree, its changes and CSV import (issue 22)
     path("customers/", include("central.urls")),
     path("templates/", include("templates_lib.urls")),
     path("calendar/", include("central.calendar.urls")),

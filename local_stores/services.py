@@ -132,7 +132,6 @@ NODE_IDENTITY_FIELDS = (
     "address_line2",
     "postal_code",
     "city",
-    "is_active",
 )
 
 

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from approvals.selectors import campaigns_with_old_details
 from central.campaigns.states import branch_campaigns, with_states
 from central.customers.selectors import consent_summary, customer_counts_by_branch
+from central.structure.selectors import structure_nodes_visible_to
 from local_stores.forms import NodeProfileForm
 from local_stores.models import Node
 from local_stores.selectors import branch_get, branch_list, node_in_scope, regions_visible_to
@@ -36,6 +37,7 @@ def branch_list_view(request: HttpRequest) -> HttpResponse:
             "region": region,
             "query": query.urlencode(),
             "regions": regions_visible_to(request.user).order_by("name"),
+            "can_read_structure": structure_nodes_visible_to(request.user).exists(),
         },
     )
 

@@ -56,11 +56,13 @@ def parse_amount(raw: str, *, negative: bool = False) -> Decimal:
 
 
 def open_csv(
-    stream: IO[bytes], columns: tuple[str, ...], required: tuple[str, ...], *, needs_email_or_mobile: bool = False
+    stream: IO[bytes], columns: tuple[str, ...], required: tuple[str, ...], *, needs_email_or_mobile: bool = False,
+    allow_unknown: bool = False,
 ) -> tuple[csv.DictReader, list[str]]:
     """A DictReader over the file (UTF-8, with or without BOM; ',' or ';' separated) whose header
     names ``required`` columns and no others than ``columns`` (and, ``needs_email_or_mobile``, an
-    ``email`` or a ``mobile`` column: a customer file)."""
+    ``email`` or a ``mobile`` column: a customer file). ``allow_unknown``: other columns are let
+    through (the caller reports and ignores them: the structure import)."""
     try:
         text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
         header_line = text.readline()
@@ -71,7 +73,7 @@ def open_csv(
     delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
     header = [name.strip().lower() for name in next(csv.reader([header_line], delimiter=delimiter))]
     unknown = [name for name in header if name not in columns]
-    if unknown:
+    if unknown and not allow_unknown:
         raise ImportFileError(
             _("Unknown column(s): %(unknown)s. Allowed columns: %(allowed)s.")
             % {"unknown": ", ".join(unknown), "allowed": ", ".join(columns)}

@@ -91,6 +91,12 @@ ROUTES: dict[str, str] = {
     "networks:platform-network-list": "superuser", "networks:platform-network-create": "superuser",
     "networks:network-settings": "page", "networks:network-audit": "page", "networks:network-audit-export": "page",
     "api-network-settings": "api", "api-network-events": "api",
+    # issue 22 — structure
+    "structure:structure": "page", "structure:node-create": "page", "structure:import": "page",
+    "structure:import-result": "page", "structure:import-report": "page", "structure:node-detail": "page",
+    "structure:node-edit": "page", "structure:node-move": "page", "structure:node-close": "page",
+    "structure:node-reopen": "page", "api-node-list": "api", "api-node-detail": "api", "api-node-close": "api",
+    "api-node-reopen": "api", "api-structure-import": "api",
 }
 #: Families declared as a whole: the admin, the providers' webhooks (django-anymail, basic auth and
 #: the provider's signature), the demo's public uploads (assets and logos only, tests/security/test_media.py).
