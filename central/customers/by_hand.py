@@ -120,7 +120,8 @@ def _clean_consents(consents: Mapping[str, Mapping[str, object]], *, current: Cu
 
 def _check_contact_and_id(customer: Customer, errors: dict[str, list[str]]) -> None:
     try:
-        checks.contact_required(customer.email, customer.mobile)
+        if "email" not in errors and "mobile" not in errors:  # as the import: a wrong address is one error
+            checks.contact_required(customer.email, customer.mobile)
     except checks.Invalid as error:
         errors.setdefault("email", []).append(str(error))
     if "external_id" not in errors and Customer.objects.filter(

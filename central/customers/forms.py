@@ -50,7 +50,8 @@ class CustomerForm(LineBreaksFormMixin, forms.Form):
     form_token = forms.CharField(widget=forms.HiddenInput, required=False)
     external_id = forms.CharField(label=_("CRM id"), required=False,
                                   help_text=_("Leave empty for a customer who is not in the CRM yet."))
-    civility = forms.ChoiceField(label=_("Civility"), choices=Civility.choices, required=False)
+    # Choices shown as lists, checked by the service (the import's words for a value not in the list)
+    civility = forms.CharField(label=_("Civility"), required=False, widget=forms.Select(choices=Civility.choices))
     first_name = forms.CharField(label=_("First name"), required=False)
     last_name = forms.CharField(label=_("Last name"), required=False)
     email = forms.CharField(label=_("E-mail"), required=False, widget=forms.EmailInput(attrs={"autocomplete": "off"}))
@@ -62,8 +63,8 @@ class CustomerForm(LineBreaksFormMixin, forms.Form):
     country = forms.CharField(label=_("Country"), required=False, help_text=_("Two letters, such as FR."))
     segment = forms.CharField(label=_("Segment"), required=False)
     interests = forms.CharField(label=_("Interests"), required=False, help_text=_("Separated by commas."))
-    preferred_channel = forms.ChoiceField(label=_("Preferred channel"), choices=[("", "—"), *Channel.choices],
-                                          required=False)
+    preferred_channel = forms.CharField(label=_("Preferred channel"), required=False,
+                                        widget=forms.Select(choices=[("", "—"), *Channel.choices]))
 
     def __init__(self, *args, branches, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -73,11 +74,15 @@ class CustomerForm(LineBreaksFormMixin, forms.Form):
             self.fields["branch"].choices = [("", "—"), *((branch.public_id, branch.name) for branch in branches)]
         for spec in channels.all():
             name = spec.consent_field
-            self.fields[name] = forms.ChoiceField(label=spec.label, required=False, choices=ConsentStatus.choices)
-            self.fields[f"{name}_at"] = forms.CharField(label=_("Given or refused on"), required=False,
-                                                        widget=DateInput())
+            channel = {"channel": spec.label}
+            self.fields[name] = forms.CharField(label=_("Consent: %(channel)s") % channel, required=False,
+                                                initial=ConsentStatus.UNKNOWN,
+                                                widget=forms.Select(choices=ConsentStatus.choices))
+            self.fields[f"{name}_at"] = forms.CharField(label=_("Given or refused on (%(channel)s)") % channel,
+                                                        required=False, widget=DateInput())
             self.fields[f"{name}_source"] = forms.CharField(
-                label=_("Source"), required=False, widget=forms.TextInput(attrs={"list": "consent-sources"}))
+                label=_("Source (%(channel)s)") % channel, required=False,
+                widget=forms.TextInput(attrs={"list": "consent-sources"}))
         style_fields(self)
 
     def consent_rows(self):
