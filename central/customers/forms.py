@@ -46,7 +46,7 @@ class CustomerForm(LineBreaksFormMixin, forms.Form):
     beside the fields. The consent of each channel: its status, the day it was given or refused, and
     where it comes from (required when the status changes)."""
 
-    branch = forms.ChoiceField(label=_("Branch"), required=False)
+    branch = forms.CharField(label=_("Branch"), required=False, widget=forms.Select)
     form_token = forms.CharField(widget=forms.HiddenInput, required=False)
     external_id = forms.CharField(label=_("CRM id"), required=False,
                                   help_text=_("Leave empty for a customer who is not in the CRM yet."))
@@ -71,7 +71,8 @@ class CustomerForm(LineBreaksFormMixin, forms.Form):
         if branches is None or len(branches) <= 1:
             del self.fields["branch"]
         else:
-            self.fields["branch"].choices = [("", "—"), *((branch.public_id, branch.name) for branch in branches)]
+            self.fields["branch"].widget.choices = [("", "—"),
+                                                    *((branch.public_id, branch.name) for branch in branches)]
         for spec in channels.all():
             name = spec.consent_field
             channel = {"channel": spec.label}

@@ -176,12 +176,13 @@ def customer_erase_view(request: HttpRequest, public_id: str) -> HttpResponse:
 
 def _service_input(form: CustomerForm) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
     """What the form gives the services: the fields as typed, the consents by channel."""
-    data = {name: form.cleaned_data.get(name, "") for name in FIELDS}
+    posted = form.data  # a field not posted is left as it is (never emptied)
+    data = {name: form.cleaned_data.get(name, "") for name in FIELDS if name in posted}
     data["form_token"] = form.cleaned_data.get("form_token", "")
     consents = {spec.code: {"status": form.cleaned_data.get(spec.consent_field, ""),
                             "at": form.cleaned_data.get(f"{spec.consent_field}_at", ""),
                             "source": form.cleaned_data.get(f"{spec.consent_field}_source", "")}
-                for spec in channels.all()}
+                for spec in channels.all() if spec.consent_field in posted}
     return data, consents
 
 
@@ -209,11 +210,11 @@ def customer_create_view(request: HttpRequest) -> HttpResponse:
     initial = {"form_token": new_form_token(), "country": "FR", **_consent_initial()}
     form = CustomerForm(request.POST or None, branches=branches, initial=initial)
     if request.method == "POST" and form.is_valid():
-        if "branch" in form.fields and not form.cleaned_data["branch"]:
+        chosen = (request.POST.get("branch") or "").strip()  # a branch one may not edit: not found
+        if "branch" in form.fields and not chosen:
             form.add_error("branch", _("Choose the branch of the customer."))
         else:
-            branch = (get_object_or_404(branches_editable_by(request.user), public_id=form.cleaned_data["branch"])
-                      if "branch" in form.fields else branches[0])
+            branch = get_object_or_404(branches_editable_by(request.user), public_id=chosen) if chosen else branches[0]
             data, consents = _service_input(form)
             try:
                 customer = customer_create(created_by=request.user, branch=branch, data=data, consents=consents)
