@@ -287,3 +287,14 @@ def test_a_service_call_without_the_right_is_refused(world):
     with pytest.raises(PermissionDenied):
         customer_update(customer=world.customers["N2"], edited_by=world.users["branch_manager"],
                         data={"city": "X"}, consents={})
+
+
+def test_a_form_with_errors_opens_on_their_summary_linking_to_each_field(world):
+    from tests.architecture.test_form_error_summary import _summary_checks
+
+    client = world.client_for("branch_manager")
+    fields = replaced(_page_fields(client, "/customers/new/"), email="anne@", consent_sms="granted",
+                      consent_sms_at=TOMORROW, consent_sms_source="phone")
+    response = _post(client, "/customers/new/", fields)
+    assert response.status_code == 200
+    _summary_checks(response.content.decode(), ["email", "consent_sms_at"])
