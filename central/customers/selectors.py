@@ -12,8 +12,9 @@ from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from central.channels import registry as channels
+from central.customers.consent import address_hash
 from central.customers.filters import CustomerFilterSet
-from central.models import ConsentEvent, ConsentStatus, Customer, CustomerImport
+from central.models import ConsentEvent, ConsentStatus, Customer, CustomerImport, Suppression
 from local_stores.models import Network, Node, NodeKind
 from local_stores.selectors import UserLike, node_in_scope, nodes_in_scope
 
@@ -69,6 +70,18 @@ def possible_duplicates(*, customer: Customer) -> QuerySet[Customer]:
         return Customer.objects.none()
     return (Customer.objects.filter(same, branch_id=customer.branch_id, erased_at__isnull=True)
             .exclude(pk=customer.pk).order_by("last_name", "first_name", "id"))
+
+
+def suppressed_channels(*, customer: Customer) -> list[str]:
+    """The channels (their labels) whose address of ``customer`` is on the network's suppression
+    list: nothing is sent there, whatever the consent (a warning on the customer's page)."""
+    hashes = {spec.code: address_hash(spec.matched_value(customer)) for spec in channels.with_matched_address()
+              if spec.matched_value(customer)}
+    if not hashes:
+        return []
+    found = set(Suppression.objects.filter(network_id=customer.network_id, value_hash__in=hashes.values())
+                .values_list("channel", "value_hash"))
+    return [str(channels.get(code).label) for code, value_hash in hashes.items() if (code, value_hash) in found]
 
 
 def customer_segments(*, fetched_by: UserLike) -> list[str]:

@@ -34,6 +34,7 @@ from central.customers.selectors import (
     customers_visible_to,
     networks_importable_by,
     possible_duplicates,
+    suppressed_channels,
 )
 from central.customers.services import customer_erase, customer_import_create
 from central.models import CustomerImport
@@ -97,6 +98,7 @@ def customer_detail_view(request: HttpRequest, public_id: str) -> HttpResponse:
             "can_erase": node_in_scope(request.user, customer.branch, perm="change_customers"),
             "can_edit": customer_editable_by(request.user, customer),
             "duplicates": possible_duplicates(customer=customer)[:10] if customer.erased_at is None else [],
+            "suppressed": suppressed_channels(customer=customer) if customer.erased_at is None else [],
             "channels": [(spec.label, getattr(customer, spec.consent_field), getattr(customer, spec.consent_at_field),
                           getattr(customer, spec.consent_source_field)) for spec in channels.all()],
         },

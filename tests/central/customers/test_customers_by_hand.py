@@ -298,3 +298,17 @@ def test_a_form_with_errors_opens_on_their_summary_linking_to_each_field(world):
     response = _post(client, "/customers/new/", fields)
     assert response.status_code == 200
     _summary_checks(response.content.decode(), ["email", "consent_sms_at"])
+
+
+def test_an_address_on_the_suppression_list_is_shown_not_refused(world):
+    from central.customers.consent import address_hash
+    from central.models import Suppression
+
+    Suppression.objects.create(network=world.networks["alpha"], channel="email",
+                               value_hash=address_hash("bounced@example.test"), reason="hard bounce")
+    customer = customer_create(created_by=world.users["branch_manager"], branch=world.nodes["N1"],
+                               data={"email": "Bounced@example.test", "mobile": "0611000000"}, consents={})
+    page = world.client_for("branch_manager").get(f"/customers/{customer.public_id}/").content.decode()
+    assert 'data-testid="suppressed"' in page and "(E-mail)" in page
+    other = world.client_for("branch_manager").get(f"/customers/{world.customers['N1'].public_id}/").content.decode()
+    assert 'data-testid="suppressed"' not in other
