@@ -1,5 +1,6 @@
 """REST API of the customer referential. One class per operation, each with its own serializers."""
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -9,18 +10,22 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from central.channels import registry as channels
+from central.customers.by_hand import FIELDS, customer_create, customer_update
 from central.customers.filters import CustomerFilterSet
 from central.customers.selectors import (
+    branches_editable_by,
     customer_get,
     customer_import_get,
     customer_list,
     networks_importable_by,
+    possible_duplicates,
 )
 from central.customers.services import customer_erase, customer_import_create
 from central.models import Customer, CustomerImport
 from config.parsers import MultiPartParser
 from local_stores.api_base import ScopedAPIView, ScopedListAPIView, ScopedRetrieveAPIView
-from local_stores.selectors import nodes_in_scope
+from local_stores.selectors import node_in_scope, nodes_in_scope
 
 
 class CustomerOutputSerializer(serializers.ModelSerializer):
@@ -69,8 +74,50 @@ class CustomerOutputSerializer(serializers.ModelSerializer):
         ]
 
 
+class CustomerWrittenSerializer(CustomerOutputSerializer):
+    """A customer as created or edited: with the other customers of the branch that share their
+    e-mail address or mobile number (perhaps the same person: shown, never refused)."""
+
+    possible_duplicates = serializers.SerializerMethodField()
+
+    class Meta(CustomerOutputSerializer.Meta):
+        fields = [*CustomerOutputSerializer.Meta.fields, "possible_duplicates"]
+
+    def get_possible_duplicates(self, customer) -> list[str]:
+        return [other.public_id for other in possible_duplicates(customer=customer)[:10]]
+
+
+class CustomerInputSerializer(serializers.Serializer):
+    """The fields a person may type in, named as the customer's GET answers them; every value is
+    checked by the service with the import's checks (400 by field, the import's messages). A consent
+    change gives its status, its date (``consent_<channel>_at``, not in the future) and its source."""
+
+    branch = serializers.CharField(required=False, help_text="The branch's id (creation only).")
+    branch_code = serializers.CharField(required=False, help_text="Or the branch's code (creation only).")
+    interests = serializers.JSONField(required=False, help_text="A list of tags, or a text separated by commas.")
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for name in FIELDS:
+            fields.setdefault(name, serializers.CharField(required=False, allow_blank=True, trim_whitespace=False))
+        for spec in channels.all():
+            for suffix in ("", "_at", "_source"):
+                fields[f"{spec.consent_field}{suffix}"] = serializers.CharField(
+                    required=False, allow_blank=True, allow_null=True)
+        return fields
+
+
+def _service_input(validated: dict) -> tuple[dict, dict]:
+    data = {name: validated[name] for name in FIELDS if name in validated}
+    consents = {spec.code: {"status": validated.get(spec.consent_field), "at": validated.get(f"{spec.consent_field}_at"),
+                            "source": validated.get(f"{spec.consent_field}_source")}
+                for spec in channels.all() if validated.get(spec.consent_field)}
+    return data, consents
+
+
 class CustomerListApi(ScopedListAPIView):
-    """Customers the caller may see, filtered and paginated. Scoped like the customer pages."""
+    """Customers the caller may see, filtered and paginated. Scoped like the customer pages.
+    POST creates a customer by hand in a branch where the caller may edit customers (404 elsewhere)."""
 
     serializer_class = CustomerOutputSerializer
     filter_backends = [DjangoFilterBackend]
@@ -82,14 +129,56 @@ class CustomerListApi(ScopedListAPIView):
             raise Http404
         return rows
 
+    @extend_schema(request=CustomerInputSerializer, responses={201: CustomerWrittenSerializer})
+    def post(self, request):
+        branches = branches_editable_by(request.user)
+        if not branches.exists():
+            raise Http404
+        data = CustomerInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        given = data.validated_data
+        if given.get("branch"):
+            branch = branches.filter(public_id=given["branch"]).first()
+        elif given.get("branch_code"):
+            branch = branches.filter(code=given["branch_code"]).first()
+        else:
+            branch = branches.first() if branches.count() == 1 else None
+            if branch is None:
+                raise ValidationError({"branch": [_("Choose the branch of the customer.")]})
+        if branch is None:
+            raise Http404
+        profile, consents = _service_input(given)
+        with transaction.atomic():
+            customer = customer_create(created_by=request.user, branch=branch, data=profile, consents=consents)
+        return Response(CustomerWrittenSerializer(customer).data, status=status.HTTP_201_CREATED)
+
 
 class CustomerDetailApi(ScopedRetrieveAPIView):
-    """One customer; 404 when missing or outside the caller's scope."""
+    """One customer; 404 when missing or outside the caller's scope. PATCH edits the given fields by
+    hand (403 without the right to edit the customers of its branch; the branch is not changed here:
+    an ownership transfer)."""
 
     serializer_class = CustomerOutputSerializer
 
     def get_object(self):
         return customer_get(fetched_by=self.request.user, public_id=self.kwargs["public_id"])
+
+    @extend_schema(request=CustomerInputSerializer, responses={200: CustomerWrittenSerializer})
+    def patch(self, request, public_id: str):
+        customer = self.get_object()
+        if not node_in_scope(request.user, customer.branch, perm="edit_customers"):
+            raise PermissionDenied(_("You may not edit the customers of this branch."))
+        data = CustomerInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        given = data.validated_data
+        for name in ("branch", "branch_code"):
+            if given.get(name) and given[name] not in (customer.branch.public_id, customer.branch.code):
+                raise ValidationError({name: [_("A customer moves to another branch by an ownership transfer.")]})
+        profile, consents = _service_input(given)
+        with transaction.atomic():
+            customer_update(customer=customer, edited_by=request.user, data=profile, consents=consents)
+        customer.refresh_from_db()
+        return Response(CustomerWrittenSerializer(customer).data)
 
 
 class CustomerImportOutputSerializer(serializers.ModelSerializer):

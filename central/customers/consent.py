@@ -115,6 +115,30 @@ def consent_grant(*, customer: Customer, channels: Iterable[str], source: str, a
                                       for channel in channels])
 
 
+def consent_set_by_hand(*, customer: Customer, channel: str, status: str, at: datetime, source: str,
+                        recorded_by) -> bool:
+    """Record a consent a person typed in (a form, the API): the customer's consent for ``channel``
+    with its date and source, and its ``ConsentEvent`` naming who recorded it. Anything but
+    "granted" cancels the customer's queued deliveries on that channel, as a withdrawal does.
+    Nothing is written when the consent already has this status (False)."""
+    spec = registry.get(channel)
+    source = source[:120]
+    with transaction.atomic():
+        changed = Customer.objects.filter(pk=customer.pk).exclude(**{spec.consent_field: status}).update(
+            **{spec.consent_field: status, spec.consent_at_field: at, spec.consent_source_field: source})
+        if changed:
+            ConsentEvent.objects.create(customer_id=customer.pk, channel=channel, status=status, occurred_at=at,
+                                        source=source, recorded_at=timezone.now(), recorded_by=recorded_by)
+            if status != ConsentStatus.GRANTED:
+                _cancel_queued(Delivery.objects.filter(customer_id=customer.pk, channel=channel),
+                               DeliveryReason.NO_CONSENT, timezone.now())
+    if changed:
+        setattr(customer, spec.consent_field, status)
+        setattr(customer, spec.consent_at_field, at)
+        setattr(customer, spec.consent_source_field, source)
+    return bool(changed)
+
+
 def consent_erase(*, customer: Customer) -> None:
     """Erasure (RGPD art. 17): the customer's consent history is deleted and every consent of the
     instance is denied, undated and without source (the objection keeps its date, not its source) —

@@ -2,8 +2,12 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from central.models import CustomerImport
+from central.channels import registry as channels
+from central.models import Channel, Civility, ConsentStatus, CustomerImport
+from local_stores.forms import style_fields
+from local_stores.line_breaks import LineBreaksFormMixin
 from local_stores.models import Network
+from local_stores.widgets import DateInput
 
 
 class CustomerImportForm(forms.Form):
@@ -34,3 +38,59 @@ class CustomerImportForm(forms.Form):
         if uploaded.size > settings.RELAIS_IMPORT_MAX_BYTES:
             raise forms.ValidationError(_("The file is too large."))
         return uploaded
+
+
+class CustomerForm(LineBreaksFormMixin, forms.Form):
+    """A customer typed in by hand. Only the shape of the fields here: every value is checked by the
+    service with the import's own checks (``central.customers.checks``), whose messages come back
+    beside the fields. The consent of each channel: its status, the day it was given or refused, and
+    where it comes from (required when the status changes)."""
+
+    branch = forms.CharField(label=_("Branch"), required=False, widget=forms.Select)
+    form_token = forms.CharField(widget=forms.HiddenInput, required=False)
+    external_id = forms.CharField(label=_("CRM id"), required=False,
+                                  help_text=_("Leave empty for a customer who is not in the CRM yet."))
+    # Choices shown as lists, checked by the service (the import's words for a value not in the list)
+    civility = forms.CharField(label=_("Civility"), required=False, widget=forms.Select(choices=Civility.choices))
+    first_name = forms.CharField(label=_("First name"), required=False)
+    last_name = forms.CharField(label=_("Last name"), required=False)
+    email = forms.CharField(label=_("E-mail"), required=False, widget=forms.EmailInput(attrs={"autocomplete": "off"}))
+    mobile = forms.CharField(label=_("Mobile"), required=False, widget=forms.TextInput(attrs={"inputmode": "tel"}),
+                             help_text=_("An e-mail address or a mobile number is required."))
+    address_line1 = forms.CharField(label=_("Address"), required=False)
+    postal_code = forms.CharField(label=_("Postal code"), required=False)
+    city = forms.CharField(label=_("City"), required=False)
+    country = forms.CharField(label=_("Country"), required=False, help_text=_("Two letters, such as FR."))
+    segment = forms.CharField(label=_("Segment"), required=False)
+    interests = forms.CharField(label=_("Interests"), required=False, help_text=_("Separated by commas."))
+    preferred_channel = forms.CharField(label=_("Preferred channel"), required=False,
+                                        widget=forms.Select(choices=[("", "—"), *Channel.choices]))
+
+    def __init__(self, *args, branches, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if branches is None or len(branches) <= 1:
+            del self.fields["branch"]
+        else:
+            self.fields["branch"].widget.choices = [("", "—"),
+                                                    *((branch.public_id, branch.name) for branch in branches)]
+        for spec in channels.all():
+            name = spec.consent_field
+            channel = {"channel": spec.label}
+            self.fields[name] = forms.CharField(label=_("Consent: %(channel)s") % channel, required=False,
+                                                initial=ConsentStatus.UNKNOWN,
+                                                widget=forms.Select(choices=ConsentStatus.choices))
+            self.fields[f"{name}_at"] = forms.CharField(label=_("Given or refused on (%(channel)s)") % channel,
+                                                        required=False, widget=DateInput())
+            self.fields[f"{name}_source"] = forms.CharField(
+                label=_("Source (%(channel)s)") % channel, required=False,
+                widget=forms.TextInput(attrs={"list": "consent-sources"}))
+        style_fields(self)
+
+    def consent_rows(self):
+        """(channel label, status field, date field, source field) of each channel, for the page."""
+        return [(spec.label, self[spec.consent_field], self[f"{spec.consent_field}_at"],
+                 self[f"{spec.consent_field}_source"]) for spec in channels.all()]
+
+    def profile_fields(self):
+        return [self[name] for name in self.fields if name != "branch" and not name.startswith("consent_")
+                and name != "form_token"]

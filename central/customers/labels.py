@@ -43,6 +43,20 @@ def channel_labels(codes: Iterable[str] | str) -> str:
     return ", ".join(str(labels.get(code, code)) for code in codes)
 
 
+def consent_recorded_by(event) -> str:
+    """Who a consent change came from: the person who typed it in, "import <file>", the customer
+    themself (an unsubscribe link), an SMS STOP; "" when the history does not say."""
+    if event.recorded_by_id is not None:
+        return event.recorded_by.get_full_name() or event.recorded_by.get_username()
+    if event.customer_import_id is not None:
+        return _("import %(file)s") % {"file": event.customer_import.original_name}
+    if event.source.startswith("unsubscribe link"):
+        return str(_("customer (unsubscribe link)"))
+    if event.source.startswith("SMS STOP"):
+        return "SMS STOP"
+    return ""
+
+
 def criterion_value(name: str, value: object) -> object:
     """A target criterion's value as people read it (a segment by its name)."""
     if name == "segment":

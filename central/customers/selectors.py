@@ -12,10 +12,11 @@ from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from central.channels import registry as channels
+from central.customers.consent import address_hash
 from central.customers.filters import CustomerFilterSet
-from central.models import ConsentEvent, ConsentStatus, Customer, CustomerImport
+from central.models import ConsentEvent, ConsentStatus, Customer, CustomerImport, Suppression
 from local_stores.models import Network, Node, NodeKind
-from local_stores.selectors import UserLike, nodes_in_scope
+from local_stores.selectors import UserLike, node_in_scope, nodes_in_scope
 
 
 def customers_visible_to(user: UserLike) -> QuerySet[Customer]:
@@ -41,8 +42,46 @@ def customer_get(*, fetched_by: UserLike, public_id: str) -> Customer:
 
 
 def customer_consent_history(*, customer: Customer) -> QuerySet[ConsentEvent]:
-    """The consent history of a customer already fetched through ``customer_get``."""
-    return customer.consent_events.order_by("-occurred_at", "-id")
+    """The consent history of a customer already fetched through ``customer_get`` (with who recorded
+    each change: the person, the import)."""
+    return customer.consent_events.select_related("recorded_by", "customer_import").order_by("-occurred_at", "-id")
+
+
+def branches_editable_by(user: UserLike) -> QuerySet[Node]:
+    """The open branches whose customers ``user`` may create and edit by hand (``edit_customers``)."""
+    return (nodes_in_scope(user, perm="edit_customers").filter(kind=NodeKind.BRANCH, is_active=True)
+            .select_related("network").order_by("network__name", "name"))
+
+
+def customer_editable_by(user: UserLike, customer: Customer) -> bool:
+    """Whether ``user`` may edit ``customer`` (already fetched through ``customer_get``) by hand."""
+    return customer.erased_at is None and node_in_scope(user, customer.branch, perm="edit_customers")
+
+
+def possible_duplicates(*, customer: Customer) -> QuerySet[Customer]:
+    """Other customers of the same branch with the same e-mail address or mobile number: perhaps the
+    same person twice (shown, never refused)."""
+    same = Q()
+    if customer.email:
+        same |= Q(email=customer.email.lower())
+    if customer.mobile:
+        same |= Q(mobile=customer.mobile)
+    if not same:
+        return Customer.objects.none()
+    return (Customer.objects.filter(same, branch_id=customer.branch_id, erased_at__isnull=True)
+            .exclude(pk=customer.pk).order_by("last_name", "first_name", "id"))
+
+
+def suppressed_channels(*, customer: Customer) -> list[str]:
+    """The channels (their labels) whose address of ``customer`` is on the network's suppression
+    list: nothing is sent there, whatever the consent (a warning on the customer's page)."""
+    hashes = {spec.code: address_hash(spec.matched_value(customer)) for spec in channels.with_matched_address()
+              if spec.matched_value(customer)}
+    if not hashes:
+        return []
+    found = set(Suppression.objects.filter(network_id=customer.network_id, value_hash__in=hashes.values())
+                .values_list("channel", "value_hash"))
+    return [str(channels.get(code).label) for code, value_hash in hashes.items() if (code, value_hash) in found]
 
 
 def customer_segments(*, fetched_by: UserLike) -> list[str]:

@@ -6,22 +6,35 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from central.channels import registry as channels
 from central.customers import exports
+from central.customers.by_hand import (
+    CONSENT_SOURCE_SUGGESTIONS,
+    FIELDS,
+    customer_create,
+    customer_update,
+    new_form_token,
+)
 from central.customers.filters import CustomerFilterSet
-from central.customers.forms import CustomerImportForm
+from central.customers.forms import CustomerForm, CustomerImportForm
+from central.customers.labels import consent_recorded_by
 from central.customers.selectors import (
+    branches_editable_by,
     customer_consent_history,
+    customer_editable_by,
     customer_get,
     customer_import_get,
     customer_imports_visible_to,
     customer_segments,
     customers_visible_to,
     networks_importable_by,
+    possible_duplicates,
+    suppressed_channels,
 )
 from central.customers.services import customer_erase, customer_import_create
 from central.models import CustomerImport
@@ -54,6 +67,7 @@ def customer_list_view(request: HttpRequest) -> HttpResponse:
         "branches": branches_visible_to(request.user).order_by("name"),
         "segments": customer_segments(fetched_by=request.user),
         "can_import": networks_importable_by(request.user).exists(),
+        "can_create": branches_editable_by(request.user).exists(),
     }
     template = "central/_customer_table.html" if request.htmx else "central/customer_list.html"
     return render(request, template, context)
@@ -79,8 +93,12 @@ def customer_detail_view(request: HttpRequest, public_id: str) -> HttpResponse:
         "central/customer_detail.html",
         {
             "customer": customer,
-            "history": customer_consent_history(customer=customer)[:200],
+            "history": [(event, consent_recorded_by(event))
+                        for event in customer_consent_history(customer=customer)[:200]],
             "can_erase": node_in_scope(request.user, customer.branch, perm="change_customers"),
+            "can_edit": customer_editable_by(request.user, customer),
+            "duplicates": possible_duplicates(customer=customer)[:10] if customer.erased_at is None else [],
+            "suppressed": suppressed_channels(customer=customer) if customer.erased_at is None else [],
             "channels": [(spec.label, getattr(customer, spec.consent_field), getattr(customer, spec.consent_at_field),
                           getattr(customer, spec.consent_source_field)) for spec in channels.all()],
         },
@@ -156,3 +174,82 @@ def customer_erase_view(request: HttpRequest, public_id: str) -> HttpResponse:
     else:
         messages.success(request, _("The customer was erased."))
     return redirect("central:customer-detail", public_id=customer.public_id)
+
+
+def _service_input(form: CustomerForm) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """What the form gives the services: the fields as typed, the consents by channel."""
+    posted = form.data  # a field not posted is left as it is (never emptied)
+    data = {name: form.cleaned_data.get(name, "") for name in FIELDS if name in posted}
+    data["form_token"] = form.cleaned_data.get("form_token", "")
+    consents = {spec.code: {"status": form.cleaned_data.get(spec.consent_field, ""),
+                            "at": form.cleaned_data.get(f"{spec.consent_field}_at", ""),
+                            "source": form.cleaned_data.get(f"{spec.consent_field}_source", "")}
+                for spec in channels.all() if spec.consent_field in posted}
+    return data, consents
+
+
+def _service_errors(form: CustomerForm, error: ValidationError) -> None:
+    if not hasattr(error, "error_dict"):
+        for message in error.messages:
+            form.add_error(None, message)
+        return
+    for field, messages_ in error.message_dict.items():
+        for message in messages_:
+            form.add_error(field if field in form.fields else None, message)
+
+
+def _consent_initial() -> dict[str, str]:
+    today = timezone.localdate().isoformat()
+    return {f"{spec.consent_field}_at": today for spec in channels.all()}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def customer_create_view(request: HttpRequest) -> HttpResponse:
+    branches = list(branches_editable_by(request.user))
+    if not branches:
+        raise Http404
+    initial = {"form_token": new_form_token(), "country": "FR", **_consent_initial()}
+    form = CustomerForm(request.POST or None, branches=branches, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        chosen = (request.POST.get("branch") or "").strip()  # a branch one may not edit: not found
+        if "branch" in form.fields and not chosen:
+            form.add_error("branch", _("Choose the branch of the customer."))
+        else:
+            branch = get_object_or_404(branches_editable_by(request.user), public_id=chosen) if chosen else branches[0]
+            data, consents = _service_input(form)
+            try:
+                customer = customer_create(created_by=request.user, branch=branch, data=data, consents=consents)
+            except ValidationError as error:
+                _service_errors(form, error)
+            else:
+                if customer.created_now:
+                    messages.success(request, _("The customer was created."))
+                else:
+                    messages.info(request, _("This form had already been saved: here is the customer it created."))
+                return redirect("central:customer-detail", public_id=customer.public_id)
+    return render(request, "central/customer_form.html", {"form": form, "customer": None,
+                                                          "suggestions": CONSENT_SOURCE_SUGGESTIONS})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def customer_edit_view(request: HttpRequest, public_id: str) -> HttpResponse:
+    customer = customer_get(fetched_by=request.user, public_id=public_id)
+    if not customer_editable_by(request.user, customer):
+        raise PermissionDenied(_("You may not edit this customer."))
+    initial = {name: getattr(customer, name) for name in FIELDS} | _consent_initial()
+    initial["interests"] = ", ".join(customer.interest_list)
+    initial |= {spec.consent_field: getattr(customer, spec.consent_field) for spec in channels.all()}
+    form = CustomerForm(request.POST or None, branches=None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data, consents = _service_input(form)
+        try:
+            changed = customer_update(customer=customer, edited_by=request.user, data=data, consents=consents)
+        except ValidationError as error:
+            _service_errors(form, error)
+        else:
+            messages.success(request, _("The customer was saved.") if changed else _("Nothing was changed."))
+            return redirect("central:customer-detail", public_id=customer.public_id)
+    return render(request, "central/customer_form.html", {"form": form, "customer": customer,
+                                                          "suggestions": CONSENT_SOURCE_SUGGESTIONS})

@@ -118,6 +118,12 @@ class Customer(models.Model):
     erased_at = models.DateTimeField(_("erased on"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    #: Who created the customer by hand (none: the CRM import or a sign-up), and who last edited them
+    #: by hand (central/customers/by_hand.py; the network's audit trail has every edit).
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+", verbose_name=_("created by"))
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+", verbose_name=_("last edited by"))
 
     class Meta:
         verbose_name = _("customer")
@@ -178,6 +184,10 @@ class ConsentEvent(models.Model):
     customer_import = models.ForeignKey(
         "CustomerImport", on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("import")
     )
+    #: The person who recorded a change by hand (a form or the API); none for the import, a link,
+    #: an SMS STOP, a sign-up.
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="+", verbose_name=_("recorded by"))
 
     class Meta:
         ordering = ["-occurred_at", "-id"]

@@ -405,7 +405,9 @@ OBJECT_ROUTES: dict[str, Rule] = {
     # customers
     "central:customer-detail": rule("customer", "customer", get=200),
     "rules:customer-why": rule("customer", "customer", get=200),
-    "api-customer-detail": rule("customer", "customer", get=200),
+    # issue 22 — customers: PATCH {} by who may edit the customer's branch changes nothing (200); a reader 403
+    "api-customer-detail": rule("customer", "customer", get=200, patch=but(403, **dict.fromkeys(EDITORS, 200)),
+                                writers=EDITORS),
     "api-customer-why": rule("customer", "customer", get=200),
     "central:customer-erase": rule("customer", "customer", post=but(403, **dict.fromkeys(PLANNERS, 302)),
                                    writers=PLANNERS),
@@ -519,6 +521,9 @@ OBJECT_ROUTES: dict[str, Rule] = {
     "api-template-detail": rule("template", "network", get=200),
     # ownership transfers: seen from both branches (customer scope); decided by whoever sees both
     "rules:transfer-decide": rule("transfer", "customer", post=302, writers=PLANNERS | {"regional_manager"}),
+    # issue 22 — customers: edited by hand by who holds edit_customers over the branch (an empty form: 200)
+    "central:customer-edit": rule("customer", "customer", get=but(403, **dict.fromkeys(EDITORS, 200)),
+                                  post=but(403, **dict.fromkeys(EDITORS, 200)), writers=EDITORS),
     "api-ownership-transfer-decide": rule("transfer", "customer", post=400,
                                           writers=PLANNERS | {"regional_manager"}),
 }
@@ -842,6 +847,9 @@ LIST_ROUTES: dict[str, dict] = {
                                "writers": EDITORS},
     "central:customer-list": {"get": for_roles(CUSTOMER_ROLES, 200, 404)},
     "central:customer-export": {"get": for_roles(CUSTOMER_ROLES, 200, 404)},
+    # issue 22 — customers: a new customer by hand (an empty form: 200 with its errors)
+    "central:customer-create": {"get": for_roles(EDITORS, 200, 404), "post": for_roles(EDITORS, 200, 404),
+                                "writers": EDITORS},
     "central:customer-import": {"get": for_roles(PLANNERS, 200, 404), "post": for_roles(PLANNERS, 200, 404),
                                 "writers": PLANNERS},
     "templates_lib:template-list": {"get": 200},
@@ -884,7 +892,9 @@ LIST_ROUTES: dict[str, dict] = {
     "budgets:budget-allocate": {"post": for_roles(PLANNERS, 400, 404), "writers": PLANNERS},
     # the API
     "api-branch-list": {"get": 200},
-    "api-customer-list": {"get": for_roles(CUSTOMER_ROLES, 200, 404)},
+    # issue 22 — customers: POST {} creates nothing (no e-mail nor mobile: 400) for who may add customers
+    "api-customer-list": {"get": for_roles(CUSTOMER_ROLES, 200, 404), "post": for_roles(EDITORS, 400, 404),
+                          "writers": EDITORS},
     "api-customer-import-create": {"post": 400, "writers": PLANNERS},
     "api-purchase-import-create": {"post": 400, "writers": PLANNERS},
     "api-budget-list": {"get": 200, "post": 400, "writers": PLANNERS},

@@ -97,6 +97,8 @@ ROUTES: dict[str, str] = {
     "structure:node-edit": "page", "structure:node-move": "page", "structure:node-close": "page",
     "structure:node-reopen": "page", "api-node-list": "api", "api-node-detail": "api", "api-node-close": "api",
     "api-node-reopen": "api", "api-structure-import": "api",
+    # issue 22 — customers
+    "central:customer-create": "page", "central:customer-edit": "page",
 }
 #: Families declared as a whole: the admin, the providers' webhooks (django-anymail, basic auth and
 #: the provider's signature), the demo's public uploads (assets and logos only, tests/security/test_media.py).
