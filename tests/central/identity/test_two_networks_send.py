@@ -15,8 +15,8 @@ from tests.dispatching import email_campaign, smtp_settings
 
 pytestmark = pytest.mark.django_db
 
-ALPHA_SECRET = "alpha-SMTP-pass-7731"  # noqa: S105 (a test's own secret)
-BETA_SECRET = "beta-SMTP-pass-9924"  # noqa: S105
+ALPHA_SECRET = "alpha-SMTP-pass-7731"
+BETA_SECRET = "beta-SMTP-pass-9924"
 
 
 @pytest.fixture
