@@ -22,4 +22,5 @@ urlpatterns = [
     path("", include("templates_lib.api_urls")),
     path("", include("approvals.api_urls")),
     path("", include("reporting.api_urls")),
+    path("", include("central.identity.api_urls")),  # GET/PATCH network/identity/: the network's sending identity
 ]

@@ -37,6 +37,7 @@ urlpatterns = [
     path("reports/", include("reporting.urls")),
     path("budgets/", include("central.budgets.urls")),
     path("print/", include("central.delivery.printing.urls")),  # print runs: scoped downloads, the printer's links
+    path("network/identity/", include("central.identity.urls")),  # the network's own sending identity (head office)
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

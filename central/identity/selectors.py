@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
 
@@ -12,14 +13,21 @@ from local_stores.models import Network, Node, NodeKind
 from local_stores.selectors import nodes_in_scope
 
 
-def identity_network_for(user) -> Network:
-    """The network whose head office ``user`` manages the sending identity of; 404 for anyone else
-    (one answer for "not yours" and "nothing there")."""
-    head_office = (nodes_in_scope(user, perm="manage_identity").filter(kind=NodeKind.HEAD_OFFICE)
-                   .select_related("network").order_by("pk").first())
-    if head_office is None:
+def identity_networks_for(user) -> QuerySet[Network]:
+    """The networks whose head office ``user`` manages the sending identity of (manage_identity on
+    the head office node)."""
+    head_offices = nodes_in_scope(user, perm="manage_identity").filter(kind=NodeKind.HEAD_OFFICE)
+    return Network.objects.filter(pk__in=head_offices.values("network_id")).order_by("name")
+
+
+def identity_network_for(user, slug: str | None = None) -> Network:
+    """The network (``slug``, else the first) whose sending identity ``user`` manages; 404 for
+    anyone else and for another network (one answer for "not yours" and "nothing there")."""
+    networks = identity_networks_for(user)
+    network = networks.filter(slug=slug).first() if slug else networks.first()
+    if network is None:
         raise Http404
-    return head_office.network
+    return network
 
 
 def head_office_of(network: Network) -> Node:
