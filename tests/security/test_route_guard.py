@@ -85,6 +85,8 @@ ROUTES: dict[str, str] = {
     # the printer's signed links (hand-off by e-mail)
     "print:file-download": "page", "print:manifest-download": "page", "print:handoff-retry": "page",
     "print:printer-settings": "page", "print:printer-download": "public",
+    # issue 22 — identity
+    "identity:identity": "page", "identity:identity-test": "page", "api-network-identity": "api",
 }
 #: Families declared as a whole: the admin, the providers' webhooks (django-anymail, basic auth and
 #: the provider's signature), the demo's public uploads (assets and logos only, tests/security/test_media.py).
