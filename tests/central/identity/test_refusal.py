@@ -88,3 +88,16 @@ def test_a_proof_whose_from_changed_since_approval_is_not_sent(world, sink, djan
     assert campaign.status == CampaignStatus.PAUSED
     assert send_blocked_reason(campaign) == "The sender changed since approval: request approval again."
     assert sink.handler.received == []
+
+
+def test_the_campaign_checklist_says_what_the_sender_lacks_and_offers_no_schedule(world, sink):
+    identity_save(network=world.networks["alpha"], saved_by=world.users["head_office"],
+                  data={"from_domain": "alpha-mail.test", "from_local_part": "offres", "smtp_host": ""})
+    campaign = approved(world)
+    page = world.client_for("branch_manager").get(f"/network/campaigns/{campaign.public_id}/").content.decode()
+    assert "Sender" in page and "the SMTP host" in page
+    assert 'data-testid="checklist-schedule"' not in page
+    identity_save(network=world.networks["alpha"], saved_by=world.users["head_office"],
+                  data={"smtp_host": "127.0.0.1", "smtp_port": sink.port, "smtp_security": "none"})
+    page = world.client_for("branch_manager").get(f"/network/campaigns/{campaign.public_id}/").content.decode()
+    assert "the SMTP host" not in page and 'data-testid="checklist-schedule"' in page
