@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from central.identity import connections
 from central.identity.selectors import identity_problem
-from central.models import SECRET_FIELDS, SendingIdentity
+from central.models import SECRET_FIELDS, PrinterSettings, SendingIdentity
 from local_stores import secrets
 from local_stores.audit import network_event_record
 from local_stores.models import Network, NetworkEvent, Node, NodeKind
@@ -123,3 +123,22 @@ def identity_test_send(*, network: Network, sent_by, to: str, ip: str | None = N
     network_event_record(network=network, action=NetworkEvent.Action.IDENTITY_TEST_SENT, actor=sent_by,
                          node=_head_office(network), details={"sent": ok}, ip=ip)
     return ok, result
+
+
+def secrets_rotate() -> int:
+    """Every stored secret (sending identities, printers) encrypted again under the first key of
+    RELAIS_SECRET_KEYS: after a new key was put first, so that the old ones can later be removed.
+    Returns the number of secrets re-encrypted; a secret no key reads is left as it is."""
+    rotated = 0
+    for model, columns in ((SendingIdentity, list(SECRET_FIELDS.values())),
+                           (PrinterSettings, ["password_encrypted", "private_key_encrypted"])):
+        for record in model.objects.only("pk", *columns).iterator():
+            changed = {}
+            for column in columns:
+                token = getattr(record, column)
+                if token and secrets.decrypt(token):
+                    changed[column] = secrets.rotate(token)
+            if changed:
+                model.objects.filter(pk=record.pk).update(**changed)
+                rotated += len(changed)
+    return rotated

@@ -4,13 +4,17 @@ change audited by field name, the test send goes through the network's own accou
 
 from __future__ import annotations
 
+import io
 import logging
 
 import pytest
+from cryptography.fernet import Fernet
+from django.core.management import call_command
 from django.db import connection
 
 from central.delivery import sending
 from central.models import SendingIdentity
+from local_stores import secrets
 from local_stores.models import NetworkEvent
 from tests.central.identity.helpers import AuthSmtpSink, smtp_identity
 from tests.dispatching import email_campaign, smtp_settings
@@ -142,3 +146,16 @@ def test_the_test_send_goes_through_the_networks_own_account(world, settings, ca
         assert "Not sent: SMTPAuthenticationError" in page
         assert_no_marker(page)
     assert_no_marker(" ".join(record.getMessage() + str(record.args) for record in caplog.records))
+
+
+def test_secrets_rotate_reencrypts_every_secret_under_the_first_key(world, settings):
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.RELAIS_SECRET_KEYS = [old]
+    smtp_identity(world.networks["alpha"], world.users["head_office"], domain="alpha-mail.test", port=25,
+                  login="alpha", password=SMTP_MARKER)
+    settings.RELAIS_SECRET_KEYS = [new, old]
+    output = io.StringIO()
+    call_command("secrets_rotate", stdout=output)
+    assert output.getvalue().startswith("1 secrets")
+    settings.RELAIS_SECRET_KEYS = [new]
+    assert secrets.decrypt(SendingIdentity.objects.get().email_secret_encrypted) == SMTP_MARKER
