@@ -38,8 +38,8 @@ class SendingIdentitySerializer(serializers.Serializer):
     email_secret_set = serializers.SerializerMethodField()
     webhook_secret_set = serializers.SerializerMethodField()
     sms_secret_set = serializers.SerializerMethodField()
-    updated_at = serializers.DateTimeField(read_only=True)
-    last_test_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    last_test_at = serializers.DateTimeField(read_only=True, allow_null=True)
     last_test_result = serializers.CharField(read_only=True)
     problems = serializers.SerializerMethodField()
 
