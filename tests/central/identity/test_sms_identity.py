@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 TOKEN = "alpha-Twilio-token-5e1d"
 
 
-def test_the_network_s_sms_leave_through_its_own_account_and_sender(world, provider,
+def test_the_network_s_sms_leave_through_its_own_account_and_sender(world, provider,  # noqa: F811
                                                                     django_capture_on_commit_callbacks):
     identity_save(network=world.networks["alpha"], saved_by=world.users["head_office"],
                   data={"sms_provider": "twilio", "sms_account": "ACalpha", "sms_sender": "AlphaShop"},
@@ -35,7 +35,7 @@ def test_the_network_s_sms_leave_through_its_own_account_and_sender(world, provi
     assert (request["From"], request["To"]) == ("AlphaShop", "+33600000000")
 
 
-def test_an_sms_account_without_its_token_refuses_the_schedule(world, provider):
+def test_an_sms_account_without_its_token_refuses_the_schedule(world, provider):  # noqa: F811
     identity_save(network=world.networks["alpha"], saved_by=world.users["head_office"],
                   data={"sms_provider": "twilio", "sms_account": "ACalpha", "sms_sender": ""})
     with pytest.raises(ValidationError, match="the SMS account's token, the SMS sender"):
