@@ -48,6 +48,7 @@ from approvals.snapshot import snapshot_build, snapshot_render
 from central.budgets.costs import over_budget
 from central.campaigns.selectors import campaign_audience_count, campaign_can_edit, campaign_fingerprint
 from central.campaigns.services import campaign_check_date, campaign_status_set
+from central.identity.selectors import sender_changed
 from central.models import Campaign, CampaignEvent, CampaignStatus
 from local_stores.money import money
 from local_stores.services import StateConflict  # the services of approvals raise it (the API answers 409)
@@ -328,6 +329,11 @@ def send_gate(campaign: Campaign) -> str | None:
         return _("The campaign changed since its proof was approved: request approval again.")
     if not proof.snapshot:
         return _("The approved proof holds no frozen rendering: request approval again.")
+    default_sender = frozen.sender_of(proof.snapshot, frozen.variant_key(proof.snapshot, None))
+    changed = sender_changed(campaign.network_id, str(default_sender.get("address") or ""),
+                             frozen_from_identity=bool(default_sender.get("from_identity")))
+    if changed and proof.channel == "email":
+        return changed
     counted: set[int] = set(proof.author_ids or [])  # authors never count, nor anyone twice across steps
     for index, step in enumerate(proof.steps):
         approvers = set(proof.decisions.filter(step=index, verdict=Verdict.APPROVE).values_list("decided_by_id", flat=True))

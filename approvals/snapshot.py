@@ -16,7 +16,8 @@ from django.utils import translation
 
 from central.calendar.selectors import operation_eligible_branches
 from central.campaigns.local_slots import local_values_by_branch
-from central.models import Campaign
+from central.identity import connections
+from central.models import Campaign, SendingIdentity
 from local_stores.models import Node, NodeKind
 from templates_lib import frozen, rendering
 from templates_lib.models import Asset, ContentRules, TemplateKind
@@ -40,8 +41,12 @@ def _reached_branches(campaign: Campaign) -> list[Node]:
     return list(branches.order_by("path"))
 
 
-def _variant(node: Node, *, sender_name: str, reply_to: str) -> dict[str, object]:
-    return {"branch": frozen.branch_details(node), "sender": frozen.sender(name=sender_name, reply_to=reply_to)}
+def _variant(node: Node, *, sender_name: str, reply_to: str, identity: SendingIdentity | None = None) -> dict[str, object]:
+    """A variant's branch details and sender: the name, address and Reply-To the network's sending
+    identity gives (``central.identity.connections.sender_for``), frozen with the proof."""
+    given = connections.sender_for(identity, name=sender_name, branch_email=reply_to)
+    return {"branch": frozen.branch_details(node), "sender": frozen.sender(
+        name=given.name, reply_to=given.reply_to, address=given.address, from_identity=given.from_identity)}
 
 
 def snapshot_build(campaign: Campaign) -> dict[str, object]:
@@ -50,16 +55,17 @@ def snapshot_build(campaign: Campaign) -> dict[str, object]:
     version = campaign.template_version
     rules = ContentRules.objects.filter(network_id=campaign.network_id).first()
     variants: dict[str, dict[str, object]] = {}
+    identity = SendingIdentity.objects.select_related("network").filter(network_id=campaign.network_id).first()
     if campaign.branch_id:
         branch = campaign.branch
-        variants[branch.public_id] = _variant(branch, sender_name=branch.name, reply_to=branch.email)
+        variants[branch.public_id] = _variant(branch, sender_name=branch.name, reply_to=branch.email, identity=identity)
         default = branch.public_id
     else:
         head_office = Node.objects.get(network_id=campaign.network_id, kind=NodeKind.HEAD_OFFICE)
-        variants[frozen.HEAD_OFFICE] = _variant(head_office, sender_name=campaign.network.name, reply_to="")
+        variants[frozen.HEAD_OFFICE] = _variant(head_office, sender_name=campaign.network.name, reply_to="", identity=identity)
         local_values = local_values_by_branch(campaign)  # each branch's own texts in the local slots
         for branch in _reached_branches(campaign):
-            variants[branch.public_id] = _variant(branch, sender_name=branch.name, reply_to=branch.email)
+            variants[branch.public_id] = _variant(branch, sender_name=branch.name, reply_to=branch.email, identity=identity)
             if branch.pk in local_values:
                 variants[branch.public_id]["slot_values"] = local_values[branch.pk]
         default = frozen.HEAD_OFFICE

@@ -2,9 +2,18 @@ from django.contrib import admin
 
 from central.calendar.selectors import calendar_periods_visible_to, operations_visible_to
 from central.customers.selectors import customer_imports_visible_to, customers_visible_to
-from central.models import CalendarPeriod, ConsentEvent, Customer, CustomerImport, Operation, Participation
+from central.identity.selectors import identity_networks_for
+from central.models import (
+    CalendarPeriod,
+    ConsentEvent,
+    Customer,
+    CustomerImport,
+    Operation,
+    Participation,
+    SendingIdentity,
+)
 from local_stores.admin import ScopedModelAdmin
-from local_stores.models import NodeKind
+from local_stores.models import Node, NodeKind
 from local_stores.selectors import nodes_in_scope
 
 
@@ -107,3 +116,25 @@ class ParticipationAdmin(_CalendarAdmin):
 
     def node_of(self, obj):
         return obj.branch
+
+
+@admin.register(SendingIdentity)
+class SendingIdentityAdmin(ScopedModelAdmin):
+    """Read-only here (the page /network/identity/ saves it with its audit); the encrypted secrets
+    are never a field of this admin, not even read-only."""
+
+    view_perm = "manage_identity"
+    list_display = ["network", "from_local_part", "from_domain", "email_method", "sms_provider", "updated_at"]
+    exclude = ["email_secret_encrypted", "webhook_secret_encrypted", "sms_secret_encrypted"]
+    readonly_fields = [
+        "network", "from_domain", "from_local_part", "from_name", "reply_to", "reply_to_address", "email_method",
+        "esp", "smtp_host", "smtp_port", "smtp_username", "smtp_security", "sms_provider", "sms_account",
+        "sms_sender", "email_secret_set_at", "webhook_secret_set_at", "sms_secret_set_at", "updated_by",
+        "updated_at", "last_test_at", "last_test_result",
+    ]
+
+    def scoped_queryset(self, request):
+        return SendingIdentity.objects.filter(network__in=identity_networks_for(request.user))
+
+    def node_of(self, obj):
+        return Node.objects.get(network_id=obj.network_id, kind=NodeKind.HEAD_OFFICE)

@@ -39,6 +39,7 @@ urlpatterns = [
     path("budgets/", include("central.budgets.urls")),
     path("print/", include("central.delivery.printing.urls")),  # print runs: scoped downloads, the printer's links
     path("", include("central.networks.urls")),  # issue 22: the platform's networks, a network's settings and audit trail
+    path("network/identity/", include("central.identity.urls")),  # the network's own sending identity (head office)
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

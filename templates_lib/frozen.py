@@ -105,13 +105,15 @@ def branch_changes(frozen_details: Mapping[str, object], node) -> list[str]:
     return changed
 
 
-def sender(*, name: str, reply_to: str = "") -> dict[str, object]:
-    """The sender identity of a variant: the display name on the platform's address."""
+def sender(*, name: str, reply_to: str = "", address: str = "", from_identity: bool = False) -> dict[str, object]:
+    """The sender identity of a variant: the display name on ``address`` (the network's sending
+    identity's, frozen with the proof), else on the platform's address."""
     from email.utils import parseaddr
 
-    address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or "no-reply@relais.localhost"
-    return {"name": " ".join(name.split()), "address": address, "reply_to": [reply_to] if reply_to else [],
-            "domain": address.rpartition("@")[2] or "relais.localhost"}
+    address = address or parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or "no-reply@relais.localhost"
+    frozen_sender = {"name": " ".join(name.split()), "address": address, "reply_to": [reply_to] if reply_to else [],
+                     "domain": address.rpartition("@")[2] or "relais.localhost"}
+    return frozen_sender | ({"from_identity": True} if from_identity else {})
 
 
 # --- Reading ----------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from django.utils.translation import ngettext
 
 from central.campaigns.selectors import campaign_can_edit
 from central.campaigns.states import CampaignState, StateKey, campaign_states
+from central.identity.selectors import identity_problem
 
 DONE, TO_DO, WAITING, BLOCKED = "done", "todo", "waiting", "blocked"
 
@@ -47,9 +48,11 @@ class Checklist:
     note: str = ""
 
 
-def campaign_checklist(*, campaign, state: CampaignState, live: dict, can_edit: bool, editable: bool) -> Checklist | None:
+def campaign_checklist(*, campaign, state: CampaignState, live: dict, can_edit: bool, editable: bool,
+                       sender_problem: str | None = None) -> Checklist | None:
     """The checklist of ``campaign`` as the acting user may act on it (``can_edit``: may change its
-    branch; ``editable``: may change it now). None for a cancelled campaign."""
+    branch; ``editable``: may change it now; ``sender_problem``: why its network cannot send on its
+    channel, ``central.identity.selectors.identity_problem``). None for a cancelled campaign."""
     if state.key == StateKey.CANCELLED:
         return None
     content_problems = list(live.get("problems") or [])
@@ -73,6 +76,8 @@ def campaign_checklist(*, campaign, state: CampaignState, live: dict, can_edit: 
         items.append(Item("approval", _("Approval"), WAITING, state.label))
     else:
         items.append(Item("approval", _("Approval"), TO_DO, state.label))
+    if sender_problem:
+        items.append(Item("sender", _("Sender"), BLOCKED, sender_problem))
     if state.key in _SCHEDULED_OR_LATER:
         items.append(Item("schedule", _("Schedule"), DONE, state.label))
     else:
@@ -94,6 +99,8 @@ def campaign_checklist(*, campaign, state: CampaignState, live: dict, can_edit: 
         note = _("Nothing to do: the approvers decide.")
         if state.proof is not None:
             action = Action(_("See the proof"), reverse("approvals:proof", args=[state.proof.public_id]))
+    elif state.key == StateKey.APPROVED and sender_problem:
+        note = sender_problem
     elif state.key == StateKey.APPROVED:
         if can_edit:
             action = Action(_("Schedule"), reverse("campaigns:campaign-schedule", args=[campaign.public_id]),
@@ -114,4 +121,5 @@ def checklist_context(*, user, campaign, live: dict, editable: bool) -> dict[str
 
     state = campaign_states(fetched_by=user, campaigns=[campaign])[campaign.pk]
     return {"state": state, "checklist": campaign_checklist(
-        campaign=campaign, state=state, live=live, can_edit=campaign_can_edit(user, campaign), editable=editable)}
+        campaign=campaign, state=state, live=live, can_edit=campaign_can_edit(user, campaign), editable=editable,
+        sender_problem=identity_problem(campaign.network_id, campaign.channel))}

@@ -18,6 +18,7 @@ from central.campaigns.selectors import campaign_allowed_criteria, campaign_can_
 from central.campaigns.targeting import criteria_clean, reachable_on
 from central.channels import registry as channels
 from central.customers.selectors import customers_visible_to
+from central.identity.selectors import identity_problem
 from central.models import (
     CAMPAIGN_OPEN_STATUSES,
     WITHDRAWAL_BLOCKING_STATUSES,
@@ -277,11 +278,13 @@ def send_gate_check(campaign: Campaign) -> str | None:
     """Why ``campaign`` may not be scheduled or sent, or None. Asks the send gate named by
     ``settings.RELAIS_SEND_GATE`` (the approvals app's: an approved proof of exactly the
     campaign's current content, target and date, with every required step). Without a gate,
-    nothing may be sent."""
+    nothing may be sent. Before the gate, the network's sending identity
+    (``central.identity.selectors.identity_problem``): a network that cannot send on the campaign's
+    channel is refused with what is missing."""
     gate_path = getattr(settings, "RELAIS_SEND_GATE", "")
     if not gate_path:
         return _("No send gate is configured: nothing can be sent.")
-    return import_string(gate_path)(campaign)
+    return identity_problem(campaign.network_id, campaign.channel) or import_string(gate_path)(campaign)
 
 
 @transaction.atomic

@@ -7,7 +7,7 @@ import logging
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives
 from django.core.mail.backends.smtp import EmailBackend as SmtpEmailBackend
 from django.utils.translation import gettext as _
 
@@ -16,6 +16,8 @@ from central.channels.sms import normalise_mobile
 from central.delivery import sms_backends as sms
 from central.delivery.content import FrozenSend, PrebuiltEmail, email_content, email_message, sms_text
 from central.delivery.errors import PermanentFailure, SendOutcome, TemporaryFailure, email_failure
+from central.identity import connections
+from central.identity.selectors import identity_problem, sender_changed
 from central.models import (
     Campaign,
     Delivery,
@@ -29,16 +31,34 @@ logger = logging.getLogger(__name__)
 # --- Channels: one per chunk ----------------------------------------------------------------------
 
 
+def identity_ready(campaign: Campaign, frozen_send: FrozenSend | None = None):
+    """The campaign's network's sending identity (None: it has none, and may send with the
+    platform's settings); ``SnapshotProblem`` with the reason when it may not send: its identity is
+    incomplete, or (e-mail) the From its proof froze is no longer the identity's."""
+    problem = identity_problem(campaign.network_id, campaign.channel)
+    if problem is None and frozen_send is not None:
+        default = frozen.sender_of(frozen_send.snapshot, frozen.variant_key(frozen_send.snapshot, None))
+        problem = sender_changed(campaign.network_id, str(default.get("address") or ""),
+                                 frozen_from_identity=bool(default.get("from_identity")))
+    if problem:
+        raise frozen.SnapshotProblem(problem)
+    return connections.identity_of(campaign.network_id)
+
+
 class EmailChannel:
     """Renders from the approved proof's snapshot (``FrozenSend``: each variant compiled once, and
     checked against its proof before its first message), and sends over one connection of Django's
-    e-mail backend (SMTP or any django-anymail provider), opened once per chunk. With Django's SMTP
-    backend, the MIME bytes are built by ``PrebuiltEmail`` (``templates_lib.mime``)."""
+    e-mail backend (SMTP or any django-anymail provider), opened once per chunk: the network's own
+    account (``central.identity.connections``), or the platform's for a network without a sending
+    identity where none is required. With Django's SMTP backend, the MIME bytes are built by
+    ``PrebuiltEmail`` (``templates_lib.mime``). A network that cannot send (its identity incomplete,
+    or its From changed since the proof froze it) raises ``SnapshotProblem``: the send is blocked."""
 
     def __init__(self, campaign: Campaign, frozen_send: FrozenSend | None = None) -> None:
         self.campaign = campaign
         self.frozen = frozen_send or FrozenSend(campaign)
-        self.connection = get_connection(fail_silently=False)
+        identity = identity_ready(campaign, self.frozen)
+        self.connection = connections.email_connection(campaign.network, identity=identity, fail_silently=False)
         self.prebuilt = isinstance(self.connection, SmtpEmailBackend)
         self.is_open = False
         self.sent_on_connection = 0
@@ -103,7 +123,7 @@ class SmsChannel:
     def __init__(self, campaign: Campaign, frozen_send: FrozenSend | None = None) -> None:
         self.campaign = campaign
         self.frozen = frozen_send or FrozenSend(campaign)
-        self.backend = sms.get_backend()
+        self.backend = sms.backend_for(connections.sms_account(campaign.network, identity=identity_ready(campaign)))
         self.stop_mention = self.frozen.stop_mention  # the content rules' mention as approved
         self.price = Decimal(settings.RELAIS_SMS_COST_PER_SEGMENT)
         self._compiled: dict[str, object] = {}

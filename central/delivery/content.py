@@ -13,6 +13,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from central.delivery.links import message_urls, tracked_html
+from central.identity import connections
 from central.models import (
     Campaign,
     Customer,
@@ -103,13 +104,15 @@ def system_values(token: str, *, stop_mention: str = "", urls: dict[str, str] | 
 
 
 def _sender_identity(campaign: Campaign) -> tuple[str, list[str], str]:
-    """From (the branch's name, or the network's, on the platform's address), Reply-To (the
-    branch's e-mail) and the domain of Message-IDs."""
-    address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or "no-reply@relais.localhost"
+    """From (the branch's name, or the network's, on the network's sending identity's address or
+    the platform's), Reply-To (per the identity's rule; without one, the branch's e-mail) and the
+    domain of Message-IDs."""
     name = campaign.branch.name if campaign.branch_id else campaign.network.name
-    name = " ".join(name.split())  # a line break typed in the name would make every message unbuildable
-    reply_to = [campaign.branch.email] if campaign.branch_id and campaign.branch.email else []
-    return formataddr((name, address)), reply_to, address.rpartition("@")[2] or "relais.localhost"
+    given = connections.sender_for(connections.identity_of(campaign.network_id), name=name,
+                                   branch_email=campaign.branch.email if campaign.branch_id else "")
+    name = " ".join(given.name.split())  # a line break typed in the name would make every message unbuildable
+    reply_to = [given.reply_to] if given.reply_to else []
+    return formataddr((name, given.address)), reply_to, given.address.rpartition("@")[2] or "relais.localhost"
 
 
 @dataclass

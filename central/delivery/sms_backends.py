@@ -166,3 +166,13 @@ def get_backend() -> SmsBackend:
     if not path:
         return UnconfiguredSmsBackend()
     return import_string(path)()
+
+
+def backend_for(account) -> SmsBackend:
+    """The backend of a network's own SMS account (``central.identity.connections.SmsAccount``), or
+    the platform's (``get_backend``) when it has none."""
+    if account is None:
+        return get_backend()
+    if account.provider == TwilioSmsBackend.name:
+        return TwilioSmsBackend(account_sid=account.account, auth_token=account.secret, sender=account.sender)
+    raise ImproperlyConfigured(f"unknown SMS provider {account.provider!r}")

@@ -43,6 +43,7 @@ from central.models.customers import (
     reachable_condition,
 )
 from central.models.delivery import Delivery, DeliveryReason, DeliveryStatus, TrackingEvent
+from central.models.identity import ESP_BACKENDS, SECRET_FIELDS, SendingIdentity
 from central.models.printing import PrinterSettings, PrintFile, PrintHandoff, PrintHandoffStatus
 from central.models.purchases import Purchase
 from central.models.rules import NetworkRules, NetworkRulesEvent, Origin, Suppression
@@ -50,6 +51,8 @@ from central.models.rules import NetworkRules, NetworkRulesEvent, Origin, Suppre
 __all__ = [
     "AUDIENCE_KINDS",
     "CAMPAIGN_OPEN_STATUSES",
+    "ESP_BACKENDS",
+    "SECRET_FIELDS",
     "TARGETING_CRITERIA",
     "WITHDRAWAL_BLOCKING_STATUSES",
     "ArbitrationRun",
@@ -89,6 +92,7 @@ __all__ = [
     "PrinterSettings",
     "Purchase",
     "Reason",
+    "SendingIdentity",
     "SignupRequest",
     "Suppression",
     "TargetOverride",

@@ -99,7 +99,7 @@ PRINT_BATCH = 40
 #: rest (every STRIDE-th, from an offset of its own), so that the module stays near a minute and
 #: every payload goes through at least one group (the figures printed say how many).
 FULL = os.environ.get("RELAIS_INJECTION_FULL") == "1"
-STRIDE = 1 if FULL else 16  # the module has 16 groups of fields: by default each payload goes to one or more
+STRIDE = 1 if FULL else 16  # 16 offsets for 17 groups of fields (the 17th shares the 1st's): by default each payload goes to one or more
 CORE = (
     "<script>alert('RLX')</script>", "<img src=x onerror=alert('RLX')>", "javascript:alert('RLX')",
     "<a href=\"&#106;avascript:alert('RLX')\">clic</a>", "{{ settings.SECRET_KEY }}", "{% include \"/etc/passwd\" %}",
@@ -180,6 +180,7 @@ def env(tmp_path_factory) -> Iterator[Environment]:
                       f"/* {marker_text} */")
     hidden = {"SECRET_KEY": settings.SECRET_KEY, "/etc/passwd": "root:x:0:0", "marker file": marker_text,
               "loopback answer": handler.body.decode()}
+    hidden |= {f"identity {name}": value for name, value in IDENTITY_SECRETS.items()}
     password = settings.DATABASES["default"].get("PASSWORD")
     if password:
         hidden["database password"] = password
@@ -201,6 +202,11 @@ def env(tmp_path_factory) -> Iterator[Environment]:
 # --------------------------------------------------------------------------------------------
 
 
+#: The sending identity's secrets of network beta (set in the scene): no output may show them.
+IDENTITY_SECRETS = {name: f"RLXID{name.upper()}{secrets.token_hex(6)}"
+                    for name in ("email_secret", "webhook_secret", "sms_secret")}
+
+
 @dataclass
 class Scene:
     world: World
@@ -215,6 +221,7 @@ class Scene:
 @pytest.fixture(scope="module")
 def scene(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Scene]:
     from central.calendar.services import participation_answer
+    from central.identity.services import identity_save
     from central.models import Campaign
     from templates_lib import services as template_services
     from tests.planning import plan
@@ -227,6 +234,10 @@ def scene(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Scen
         try:
             world = build_world()
             head_office = world.users["head_office"]
+            identity_save(network=world.networks["beta"], saved_by=world.users["other_network_head_office"],
+                          data={"from_local_part": "offres", "from_domain": "beta-mail.test", "smtp_host": "127.0.0.1",
+                                "smtp_username": "beta", "sms_provider": "twilio", "sms_account": "AC1",
+                                "sms_sender": "Beta"}, new_secrets=IDENTITY_SECRETS)
 
             def published(kind: str, name: str, **content) -> object:
                 template = template_services.template_create(network=world.networks["alpha"], kind=kind, name=name,
@@ -1344,6 +1355,39 @@ def test_signup_page(probe, env, scene):
     probe.response("prospects", "(all)", page)
 
 
+IDENTITY_FORM = {"network": "beta", "from_local_part": "offres", "from_domain": "beta-mail.test", "from_name": "branch",
+                 "reply_to": "branch", "reply_to_address": "", "email_method": "smtp", "esp": "", "smtp_host": "127.0.0.1",
+                 "smtp_port": "587", "smtp_username": "beta", "smtp_security": "starttls", "email_secret": "",
+                 "webhook_secret": "", "sms_provider": "twilio", "sms_account": "AC1", "sms_secret": "",
+                 "sms_sender": "Beta"}
+
+
+def test_sending_identity(probe, env, scene):
+    """Network beta's sending identity, by its head office (form and API): every text field; the
+    page and the answers never show the identity's secrets (``IDENTITY_SECRETS`` are in ``hidden``)."""
+    probe.fields("form: identity.from_local_part", "form: identity.from_domain", "form: identity.smtp_host",
+                 "form: identity.smtp_username", "form: identity.sms_account", "form: identity.reply_to_address",
+                 "api: identity.sms_sender")
+    url, api = "/network/identity/?network=beta", "/api/v1/network/identity/?network=beta"
+    for index, (_category, payload) in enumerate(picked(env, 17)):
+        for label, data in (("identity address (form)", {**IDENTITY_FORM, "from_local_part": payload,
+                                                         "from_domain": payload}),
+                            ("identity account (form)", {**IDENTITY_FORM, "smtp_host": payload, "smtp_username": payload,
+                                                         "sms_account": payload, "reply_to": "fixed",
+                                                         "reply_to_address": payload})):
+            response = probe.send("other_network_head_office", "post", url, label, payload, data=data)
+            accepted = probe.form_outcome(response, payload)
+            probe.response(label, payload, response)
+            if accepted and index % (1 if FULL else 4) == 0:
+                probe.follow("other_network_head_office", response, label + " → identity page", payload)
+        answer = probe.send("other_network_head_office", "patch", api, "identity (API)", payload,
+                            json_body={"sms_sender": payload[:11], "smtp_username": payload})
+        probe.outcome(answer.status_code == 200)
+        probe.response("identity (API)", payload, answer)
+    page = probe.send("other_network_head_office", "get", url, "identity page", "(all)")
+    probe.response("identity page", "(all)", page)
+
+
 # --------------------------------------------------------------------------------------------
 # Nothing fetched; the figures
 # --------------------------------------------------------------------------------------------
@@ -1362,5 +1406,5 @@ def test_zz_nothing_was_fetched_and_the_figures(env, capsys):
               f"{TALLY.mime_messages} MIME messages), loopback requests: {len(env.hits)}, "
               f"problems: {len(TALLY.failures)}")
     assert env.hits == [], f"the loopback server was fetched: {env.hits[:10]}"
-    if TALLY.groups == 16:  # the whole module ran (its 16 groups of fields, not a selection of its tests)
+    if TALLY.groups == 17:  # the whole module ran (its 17 groups of fields, not a selection of its tests)
         assert all(used), "some payloads were never sent"

@@ -99,6 +99,8 @@ ROUTES: dict[str, str] = {
     "api-node-reopen": "api", "api-structure-import": "api",
     # issue 22 — customers
     "central:customer-create": "page", "central:customer-edit": "page",
+    # issue 22 — identity
+    "identity:identity": "page", "identity:identity-test": "page", "api-network-identity": "api",
 }
 #: Families declared as a whole: the admin, the providers' webhooks (django-anymail, basic auth and
 #: the provider's signature), the demo's public uploads (assets and logos only, tests/security/test_media.py).

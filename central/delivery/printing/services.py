@@ -15,8 +15,8 @@ bounded back-off, or at once by head office's *Retry*.
 key is ever trusted on first use), each file written as ``<name>.part`` then renamed, the manifest
 last: a printer that picks up the manifest finds both PDFs whole.
 
-**Secrets** (the SFTP password, the private key) are stored encrypted with Fernet under a key
-derived from SECRET_KEY; no page or API answer shows them back.
+**Secrets** (the SFTP password, the private key) are stored encrypted by ``local_stores.secrets``
+(Fernet, RELAIS_SECRET_KEYS and the key derived from SECRET_KEY); no page or API answer shows them back.
 
 **Downloads**: the files stay under MEDIA_ROOT/print/, which no URL serves; the download views read
 them after the scoped lookups of ``selectors.py`` (a campaign the user sees, and whose customers they see: the
@@ -26,7 +26,6 @@ files hold names and addresses): foreign and missing both answer 404.
 from __future__ import annotations
 
 import asyncio
-import base64
 import csv
 import hashlib
 import io
@@ -65,6 +64,7 @@ from central.models import (
 )
 from central.spreadsheets import spreadsheet_safe
 from central.task_queue import task_send_on_commit
+from local_stores import secrets as stored_secrets
 from local_stores.models import Network
 
 logger = logging.getLogger(__name__)
@@ -96,27 +96,13 @@ class DeliveryFailed(Exception):
 # --- Secrets at rest ---------------------------------------------------------------------------------
 
 
-def _fernet():
-    from cryptography.fernet import Fernet
-
-    key = hashlib.sha256(b"relais printer secrets\0" + settings.SECRET_KEY.encode()).digest()
-    return Fernet(base64.urlsafe_b64encode(key))
-
-
 def secret_encrypt(value: str) -> str:
-    return _fernet().encrypt(value.encode()).decode() if value else ""
+    return stored_secrets.encrypt(value)
 
 
 def secret_decrypt(token: str) -> str:
-    """The secret, or "" when there is none or it cannot be read (SECRET_KEY changed: enter it again)."""
-    from cryptography.fernet import InvalidToken
-
-    if not token:
-        return ""
-    try:
-        return _fernet().decrypt(token.encode()).decode()
-    except InvalidToken:
-        return ""
+    """The secret, or "" when there is none or it cannot be read (the keys changed: enter it again)."""
+    return stored_secrets.decrypt(token)
 
 
 # --- The manifest ------------------------------------------------------------------------------------

@@ -1,0 +1,7 @@
+from django.urls import path
+
+from central.identity import api
+
+urlpatterns = [
+    path("network/identity/", api.SendingIdentityApi.as_view(), name="api-network-identity"),
+]

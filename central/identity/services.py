@@ -1,0 +1,144 @@
+"""Writes of a network's sending identity: saving it (secrets write-only, encrypted before they are
+stored, audited by field name only) and the test send through the network's own connection."""
+
+from __future__ import annotations
+
+import logging
+from email.utils import formataddr
+
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from central.identity import connections
+from central.identity.selectors import identity_problem
+from central.models import SECRET_FIELDS, PrinterSettings, SendingIdentity
+from local_stores import secrets
+from local_stores.audit import network_event_record
+from local_stores.models import Network, NetworkEvent, Node, NodeKind
+
+logger = logging.getLogger(__name__)
+
+#: The fields head office edits (the secrets aside).
+EDITABLE_FIELDS = (
+    "from_domain", "from_local_part", "from_name", "reply_to", "reply_to_address", "email_method", "esp",
+    "smtp_host", "smtp_port", "smtp_username", "smtp_security", "sms_provider", "sms_account", "sms_sender",
+)
+
+
+def _head_office(network: Network) -> Node | None:
+    return Node.objects.filter(network=network, kind=NodeKind.HEAD_OFFICE).first()
+
+
+def _clean(identity: SendingIdentity) -> None:
+    errors: dict[str, list[str]] = {}
+    if identity.email_method == SendingIdentity.EmailMethod.ANYMAIL and not identity.esp:
+        errors["esp"] = [_("Choose the e-mail service.")]
+    if identity.reply_to == SendingIdentity.ReplyTo.FIXED and not identity.reply_to_address:
+        errors["reply_to_address"] = [_("Give the fixed Reply-To address.")]
+    if identity.from_local_part and ("@" in identity.from_local_part or " " in identity.from_local_part):
+        errors["from_local_part"] = [_("Only the part before the @, without spaces.")]
+    if identity.from_domain and (" " in identity.from_domain or "." not in identity.from_domain
+                                 or "@" in identity.from_domain):
+        errors["from_domain"] = [_("A domain name such as mail.example.com.")]
+    try:
+        identity.full_clean(exclude=["network", "updated_by"])
+    except ValidationError as error:
+        for field, messages in error.message_dict.items():
+            errors.setdefault(field, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def identity_save(*, network: Network, saved_by, data: dict, new_secrets: dict[str, str] | None = None,
+                  ip: str | None = None) -> SendingIdentity:
+    """Save the network's identity from ``data`` (the editable fields given) and ``new_secrets``
+    ({"email_secret": …}: an empty value keeps the stored secret). Audited: the names of the fields
+    changed (``identity_changed``), each secret replaced (``identity_secret_replaced``), never a value."""
+    identity = (SendingIdentity.objects.select_for_update().filter(network=network).first()
+                or SendingIdentity(network=network))
+    changed = []
+    for field in EDITABLE_FIELDS:
+        if field in data:
+            value = data[field] if data[field] is not None else ""
+            if field != "smtp_port" and isinstance(value, str):
+                value = value.strip()
+                value = value.lower() if field == "from_domain" else value
+            if getattr(identity, field) != value:
+                changed.append(field)
+                setattr(identity, field, value)
+    replaced = []
+    now = timezone.now()
+    for name, column in SECRET_FIELDS.items():
+        value = ((new_secrets or {}).get(name) or "").strip()
+        if value:
+            setattr(identity, column, secrets.encrypt(value))
+            setattr(identity, f"{name}_set_at", now)
+            setattr(identity, f"{name}_set_by", saved_by)
+            replaced.append(name)
+    _clean(identity)
+    created = identity.pk is None
+    if not (changed or replaced or created):
+        return identity
+    identity.updated_by = saved_by
+    identity.save()
+    node = _head_office(network)
+    if changed or created:
+        network_event_record(network=network, action=NetworkEvent.Action.IDENTITY_CHANGED, actor=saved_by, node=node,
+                             details={"fields": changed}, ip=ip)
+    for name in replaced:
+        network_event_record(network=network, action=NetworkEvent.Action.IDENTITY_SECRET_REPLACED, actor=saved_by,
+                             node=node, details={"secret": name}, ip=ip)
+    return identity
+
+
+def identity_test_send(*, network: Network, sent_by, to: str, ip: str | None = None) -> tuple[bool, str]:
+    """One test e-mail to ``to`` through the network's own connection, from its own address: the
+    result (sent, or the provider's answer) is recorded on the identity and audited."""
+    identity = SendingIdentity.objects.filter(network=network).first()
+    if identity is None:
+        raise ValidationError(_("Save the sending identity first."))
+    problem = identity_problem(network, "email")
+    if problem:
+        ok, result = False, problem
+    else:
+        sender = connections.sender_for(identity, name=network.name, branch_email="")
+        message = EmailMessage(
+            subject=_("Test from %(network)s's sending identity") % {"network": network.name},
+            body=_("This message was sent by Relais to check the sending identity of %(network)s.") % {
+                "network": network.name},
+            from_email=formataddr((sender.name, sender.address)), to=[to],
+            reply_to=[sender.reply_to] if sender.reply_to else None,
+            connection=connections.email_connection(network, identity=identity))
+        try:
+            message.send()
+            ok, result = True, _("Sent to %(to)s.") % {"to": to}
+        except Exception as error:  # the provider's answer, shown to head office
+            logger.info("test send of network %s failed: %s", network.public_id, type(error).__name__)
+            ok, result = False, _("Not sent: %(error)s") % {"error": f"{type(error).__name__}: {error}"[:400]}
+    SendingIdentity.objects.filter(pk=identity.pk).update(last_test_at=timezone.now(), last_test_result=result[:500])
+    network_event_record(network=network, action=NetworkEvent.Action.IDENTITY_TEST_SENT, actor=sent_by,
+                         node=_head_office(network), details={"sent": ok}, ip=ip)
+    return ok, result
+
+
+def secrets_rotate() -> int:
+    """Every stored secret (sending identities, printers) encrypted again under the first key of
+    RELAIS_SECRET_KEYS: after a new key was put first, so that the old ones can later be removed.
+    Returns the number of secrets re-encrypted; a secret no key reads is left as it is."""
+    rotated = 0
+    for model, columns in ((SendingIdentity, list(SECRET_FIELDS.values())),
+                           (PrinterSettings, ["password_encrypted", "private_key_encrypted"])):
+        for record in model.objects.only("pk", *columns).iterator():
+            changed = {}
+            for column in columns:
+                token = getattr(record, column)
+                if token and secrets.decrypt(token):
+                    changed[column] = secrets.rotate(token)
+            if changed:
+                model.objects.filter(pk=record.pk).update(**changed)
+                rotated += len(changed)
+    return rotated
