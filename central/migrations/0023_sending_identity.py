@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('central', '0021_local_slots'),
+        ('central', '0022_customers_by_hand'),
         ('local_stores', '0008_network_events_append_only_and_regrant'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
