@@ -361,6 +361,9 @@ SCOPES: dict[str, dict[str, frozenset[str]]] = {
     "edit": {role: (BRANCH_SCOPE[role] if role in EDITORS else frozenset()) for role in ROLES},
     "network": NETWORK_SCOPE,
     "planner": {role: (NETWORK_SCOPE[role] if role in PLANNERS else frozenset()) for role in ROLES},
+    # issue 22 — the structure pages: head office (manage_network), the regional manager reads their region
+    "structure": {role: (BRANCH_SCOPE[role] if role in PLANNERS | {"regional_manager"} else frozenset())
+                  for role in ROLES},
     "preview": {role: frozenset() for role in ROLES} | {
         "branch_manager": frozenset({"N1"}), "sibling_branch_manager": frozenset({"N2"}),
         "other_region_manager": frozenset({"S1"}), "other_network_head_office": frozenset({"W1"})},
@@ -526,7 +529,25 @@ OBJECT_ROUTES: dict[str, Rule] = {
                                   post=but(403, **dict.fromkeys(EDITORS, 200)), writers=EDITORS),
     "api-ownership-transfer-decide": rule("transfer", "customer", post=400,
                                           writers=PLANNERS | {"regional_manager"}),
+    # issue 22 — structure: a branch's node; read by its region's manager, changed by head office only
+    # (more in tests/security/test_access_structure.py)
+    "structure:node-detail": rule("branch", "structure", get=200),
+    "structure:node-edit": rule("branch", "structure", get=but(403, **dict.fromkeys(PLANNERS, 200)),
+                                post=but(403, **dict.fromkeys(PLANNERS, 200)), writers=PLANNERS),
+    "structure:node-move": rule("branch", "structure", get=but(403, **dict.fromkeys(PLANNERS, 200)),
+                                post=but(403, **dict.fromkeys(PLANNERS, 200)), writers=PLANNERS),
+    "structure:node-close": rule("branch", "structure", post=but(403, **dict.fromkeys(PLANNERS, 302)),
+                                 writers=PLANNERS),
+    "structure:node-reopen": rule("branch", "structure", post=but(403, **dict.fromkeys(PLANNERS, 302)),
+                                  writers=PLANNERS),
+    "api-node-detail": rule("branch", "structure", get=200, patch=but(403, **dict.fromkeys(PLANNERS, 200)),
+                            writers=PLANNERS),
+    "api-node-close": rule("branch", "structure", post=but(403, **dict.fromkeys(PLANNERS, 400)), writers=PLANNERS),
+    "api-node-reopen": rule("branch", "structure", post=but(403, **dict.fromkeys(PLANNERS, 200)), writers=PLANNERS),
 }
+#: issue 22 — routes whose object lives in the requester's own session (a structure import's report,
+#: kept for its importer only): an id that is not in the session answers 404 to every role.
+SESSION_ROUTES = frozenset({"structure:import-result", "structure:import-report"})
 #: fixed values of the other parameters
 FIXED = {"action": "pause"}
 
@@ -921,6 +942,22 @@ LIST_ROUTES: dict[str, dict] = {
     "api-network-settings": {"get": for_roles(PLANNERS, 200, 404), "patch": for_roles(PLANNERS, 200, 404),
                              "writers": PLANNERS},
     "api-network-events": {"get": 200},
+    # issue 22 — structure (scoping in detail: tests/security/test_access_structure.py)
+    "structure:structure": {"get": for_roles(PLANNERS | {"regional_manager"}, 200, 404)},
+    # (a regional manager reads the structure and is told why they may not change it: 403)
+    "structure:node-create": {"get": {**for_roles(PLANNERS, 200, 404), "regional_manager": 403},
+                              "post": {**for_roles(PLANNERS, 200, 404), "regional_manager": 403}, "writers": PLANNERS},
+    "structure:import": {"get": {**for_roles(PLANNERS, 200, 404), "regional_manager": 403},
+                         "post": {**for_roles(PLANNERS, 200, 404), "regional_manager": 403}, "writers": PLANNERS},
+    # (an empty body is refused by field before any node is looked up: 400 for every role, nothing written)
+    "api-node-list": {"get": 200, "post": 400, "writers": PLANNERS},
+    "api-structure-import": {"post": 400, "writers": PLANNERS},
+    # issue 22 — the sending identity (scoping in detail: tests/security/test_access_identity.py)
+    "identity:identity": {"get": for_roles(PLANNERS, 200, 404), "post": for_roles(PLANNERS, 200, 404),
+                          "writers": PLANNERS},
+    "identity:identity-test": {"post": for_roles(PLANNERS, 200, 404), "writers": PLANNERS},
+    "api-network-identity": {"get": for_roles(PLANNERS, 200, 404), "patch": for_roles(PLANNERS, 200, 404),
+                             "writers": PLANNERS},
 }
 #: Reached without logging in, nothing tenant-owned behind them (the login page, the language,
 #: the health check, the API's schema and token, the providers' signed webhooks): checked for no
@@ -943,10 +980,10 @@ def test_every_route_is_in_the_matrix():
             continue
         routes.add(name)
         if name not in OBJECT_ROUTES and name not in LIST_ROUTES and name not in PUBLIC_ROUTES \
-                and name not in TOKEN_ROUTES:
+                and name not in TOKEN_ROUTES and name not in SESSION_ROUTES:
             undeclared.append(f"{route} ({name})")
     assert not undeclared, "routes without an entry in tests/security/test_access_matrix_routes.py: " + ", ".join(undeclared)
-    stale = (set(OBJECT_ROUTES) | set(LIST_ROUTES) | PUBLIC_ROUTES | TOKEN_ROUTES) - routes
+    stale = (set(OBJECT_ROUTES) | set(LIST_ROUTES) | PUBLIC_ROUTES | TOKEN_ROUTES | SESSION_ROUTES) - routes
     assert not stale, f"declared routes that no longer exist: {sorted(stale)}"
     with_object = [name for route, name in ALL_ROUTES if name in LIST_ROUTES and "<" in route]
     assert not with_object, f"routes with an object must be declared in OBJECT_ROUTES: {with_object}"
@@ -954,6 +991,20 @@ def test_every_route_is_in_the_matrix():
 
 
 LIST_ROUTE_LIST = [(route, name) for route, name in ALL_ROUTES if name in LIST_ROUTES]
+SESSION_ROUTE_LIST = [(route, name) for route, name in ALL_ROUTES if name in SESSION_ROUTES]
+
+
+@pytest.mark.parametrize("route, name", SESSION_ROUTE_LIST, ids=[name for _route, name in SESSION_ROUTE_LIST])
+def test_route_of_the_session(matrix, route, name):
+    """Nobody reaches an object that is not in their own session: 404 for every role."""
+    url = url_of(matrix, route, "branch", "missing")
+    for role in ROLES:
+        response = send(matrix.client_for(role), "get", url)
+        where = f"{role} GET {url} ({name})"
+        if role == "anonymous":
+            check_anonymous(route, "get", response, where=where)
+        else:
+            assert response.status_code == 404, f"{where}: {response.status_code}, expected 404"
 
 
 @pytest.mark.parametrize("route, name", LIST_ROUTE_LIST, ids=[name for _route, name in LIST_ROUTE_LIST])
