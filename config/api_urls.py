@@ -22,4 +22,5 @@ urlpatterns = [
     path("", include("templates_lib.api_urls")),
     path("", include("approvals.api_urls")),
     path("", include("reporting.api_urls")),
+    path("", include("central.people.api_urls")),  # people, roles, invitations (issue 22 C)
 ]
