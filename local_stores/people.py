@@ -177,11 +177,17 @@ def _membership_for(actor, user, network) -> Membership:
     return membership
 
 
+def _not_oneself(actor, user) -> None:
+    if actor is not None and user.pk == actor.pk:
+        raise PermissionDenied(_("You cannot do this to your own account."))
+
+
 @transaction.atomic
 def role_grant_checked(*, actor, user, node: Node, role: str) -> RoleGroup:
     """Grant ``role`` on ``node`` to ``user`` on behalf of ``actor``, within the actor's limits."""
     grant_check(actor, node, role)
     _membership_for(actor, user, node.network)
+    _not_oneself(actor, user)
     return role_grant(user=user, node=node, role=role, granted_by=actor)
 
 
@@ -190,6 +196,7 @@ def role_revoke_checked(*, actor, user, node: Node, role: str) -> None:
     """Take ``role`` on ``node`` from ``user`` on behalf of ``actor``, within the actor's limits."""
     grant_check(actor, node, role)
     _membership_for(actor, user, node.network)
+    _not_oneself(actor, user)
     role_revoke(user=user, node=node, role=role, revoked_by=actor)
 
 
@@ -199,8 +206,7 @@ def person_check(actor, membership: Membership) -> None:
     their region, and for oneself."""
     if not memberships_in_scope(actor).filter(pk=membership.pk).exists():
         raise NotInScope(membership)
-    if membership.user_id == actor.pk:
-        raise PermissionDenied(_("You cannot do this to your own account."))
+    _not_oneself(actor, membership.user)
     if manages_head_office(actor, membership.network):
         return
     managed = nodes_in_scope(actor, perm="manage_people")

@@ -41,7 +41,7 @@ def _invite(world, email="new.person@example.test", node="N1", role=Role.BRANCH_
 @pytest.mark.django_db
 class TestInvitationLink:
     def test_accepted_once_then_refused(self, world):
-        invitation, token = _invite(world)
+        _invitation, token = _invite(world)
         user = invitation_accept(token=token, password=PASSWORD, first_name="Nina", last_name="Neuve")
         assert user.check_password(PASSWORD) and user.is_active
         assert Role.BRANCH_MANAGER in role_set_of(user)
@@ -148,6 +148,14 @@ class TestCheckedGrants:
         with pytest.raises(NotInScope):
             role_grant_checked(actor=world.users["other_network_head_office"], user=world.users["branch_manager"],
                                node=world.nodes["W1"], role=Role.BRANCH_MANAGER)
+
+    def test_nobody_changes_their_own_roles(self, world):
+        with_memberships(world)
+        head_office = world.users["head_office"]
+        with pytest.raises(PermissionDenied, match="your own account"):
+            role_revoke_checked(actor=head_office, user=head_office, node=world.nodes["alpha:HQ"],
+                                role=Role.HEAD_OFFICE_MARKETER)
+        assert Role.HEAD_OFFICE_MARKETER in role_set_of(head_office)
 
     def test_branch_manager_manages_nobody(self, world):
         with pytest.raises(NotInScope):

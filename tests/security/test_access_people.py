@@ -50,7 +50,7 @@ def test_outside_scope_is_404(world, targets, actor, method, route):
     client = _client(world, actor)
     kwargs = {"data": data}
     if route.startswith("/api/") and method == "delete":
-        kwargs = {"data": "node=%s&role=branch_manager" % data["node"],
+        kwargs = {"data": f"node={data['node']}&role=branch_manager",
                   "content_type": "application/x-www-form-urlencoded"}
     answer = getattr(client, method)(route.format(**targets), **kwargs)
     assert answer.status_code == EXPECTED[actor], (actor, method, route, answer.status_code)

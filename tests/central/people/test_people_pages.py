@@ -134,6 +134,7 @@ def test_deactivate_from_the_page(world):
 
 
 def test_password_reset_end_to_end(world, sink):
+    with_memberships(world)
     person = world.users["branch_manager"]
     person.email = "lille@example.test"
     person.set_password("the-Old-passphrase-17")
@@ -153,3 +154,5 @@ def test_password_reset_end_to_end(world, sink):
     assert Client().login(username=person.username, password="a-New-passphrase-99")
     assert not Client().login(username=person.username, password="the-Old-passphrase-17")
     assert Client().get(path, follow=True).context["validlink"] is False  # the link works once
+    event = NetworkEvent.objects.get(action=NetworkEvent.Action.PASSWORD_RESET)
+    assert event.subject_user == person and event.details == {}
