@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from rest_framework.authtoken.models import Token
 
 from local_stores.audit import network_event_record
@@ -146,6 +147,14 @@ def memberships_in_scope(actor) -> QuerySet[Membership]:
     )
 
 
+#: The roles held on one kind of node only (as ``role_grant`` enforces), with the reason.
+ROLE_NODE_KIND = {
+    Role.HEAD_OFFICE_MARKETER: (NodeKind.HEAD_OFFICE, _lazy("The head-office marketer role is granted on the head office.")),
+    Role.REGIONAL_MANAGER: (NodeKind.REGION, _lazy("The regional manager role is granted on a region.")),
+    Role.BRANCH_MANAGER: (NodeKind.BRANCH, _lazy("The branch manager role is granted on a branch.")),
+}
+
+
 def grant_check(actor, node: Node, role: str) -> None:
     """May ``actor`` grant (or invite to) ``role`` on ``node``? NotInScope (404) outside their
     ``manage_people`` scope; PermissionDenied (403) with the reason for a regional manager's limits."""
@@ -153,6 +162,9 @@ def grant_check(actor, node: Node, role: str) -> None:
         raise NotInScope(node)
     if role not in Role.values:
         raise ValidationError({"role": _("Unknown role: %(role)s") % {"role": role}})
+    needed = ROLE_NODE_KIND.get(role)
+    if needed is not None and node.kind != needed[0]:
+        raise ValidationError({"role": needed[1]})
     if manages_head_office(actor, node.network):
         return
     if node.kind != NodeKind.BRANCH:

@@ -75,6 +75,15 @@ def test_expired_and_revoked_links_answer_404(world, sink, django_capture_on_com
         assert answer.status_code == 404 and "no longer valid" in answer.content.decode()
 
 
+def test_a_role_on_the_wrong_kind_of_node_is_refused_at_the_invitation(world):
+    with_memberships(world)
+    refused = world.client_for("head_office").post(
+        "/network/people/invite/", _invite_form(world, node=world.nodes["NORTH"].public_id))
+    assert refused.status_code == 400
+    assert "The branch manager role is granted on a branch." in refused.content.decode()
+    assert not Invitation.objects.exists()
+
+
 def test_invite_form_offers_only_what_a_regional_manager_may_grant(world):
     with_memberships(world)
     page = world.client_for("regional_manager").get("/network/people/invite/")
