@@ -25,4 +25,5 @@ urlpatterns = [
     path("", include("central.networks.api_urls")),  # issue 22: the network's settings and audit trail
     path("", include("central.structure.api_urls")),  # nodes and the structure import (issue 22)
     path("", include("central.identity.api_urls")),  # GET/PATCH network/identity/: the network's sending identity
+    path("", include("central.people.api_urls")),  # people, roles, invitations (issue 22 C)
 ]

@@ -24,12 +24,14 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/", include("central.people.public_urls")),  # invitation links, password reset (issue 22 C)
     # the branch pages (central's concept packages; the network core itself has no page)
     path("network/", include("central.branches.urls")),
     path("network/", include("central.operations.urls")),
     path("network/", include("central.campaigns.urls")),
     path("network/", include("central.rules.urls")),
     path("network/structure/", include("central.structure.urls")),  # the network's tree, its changes and CSV import (issue 22)
+    path("network/", include("central.people.urls")),  # people, roles, invitations (issue 22 C)
     path("customers/", include("central.urls")),
     path("templates/", include("templates_lib.urls")),
     path("calendar/", include("central.calendar.urls")),

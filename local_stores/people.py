@@ -14,13 +14,19 @@ from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.sessions.models import Session
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+from rest_framework.authtoken.models import Token
 
 from local_stores.audit import network_event_record
-from local_stores.models import Invitation, Membership, NetworkEvent, Node
-from local_stores.services import role_grant
+from local_stores.models import Invitation, Membership, NetworkEvent, Node, NodeKind, Role, RoleGroup
+from local_stores.selectors import node_in_scope, nodes_in_scope
+from local_stores.services import StateConflict, role_grant, role_revoke
 
 User = get_user_model()
 
@@ -105,3 +111,203 @@ def invitation_accept(*, token: str, password: str, first_name: str = "", last_n
         details={"invitation": invitation.public_id, "role": invitation.role},
     )
     return candidate
+
+
+# --- Who may manage whom: checked grants, deactivation, sessions ---------------------------------
+
+
+class NotInScope(LookupError):
+    """The node or the person lies outside what the actor manages (or does not exist): pages and
+    the API answer 404, the same answer as for a missing object."""
+
+
+def head_office_of_network(network) -> Node:
+    return Node.objects.get(network=network, kind=NodeKind.HEAD_OFFICE)
+
+
+def manages_head_office(actor, network) -> bool:
+    """Whether ``actor`` holds ``manage_people`` on the network's head office (the whole tree)."""
+    return node_in_scope(actor, head_office_of_network(network), perm="manage_people")
+
+
+def memberships_in_scope(actor) -> QuerySet[Membership]:
+    """THE people scoping rule: memberships of the actor's networks whose person holds a role on a
+    node where the actor holds ``manage_people``; a head office also sees its network's role-less
+    and deactivated people."""
+    nodes = nodes_in_scope(actor, perm="manage_people")
+    if not nodes.exists():
+        return Membership.objects.none()
+    networks = set(nodes.values_list("network_id", flat=True))
+    head_networks = set(
+        nodes.filter(kind=NodeKind.HEAD_OFFICE).values_list("network_id", flat=True)
+    )
+    holders = User.objects.filter(groups__relais_role__node__in=nodes).values("pk")
+    return Membership.objects.filter(network_id__in=networks).filter(
+        Q(network_id__in=head_networks) | Q(user__in=holders)
+    )
+
+
+#: The roles held on one kind of node only (as ``role_grant`` enforces), with the reason.
+ROLE_NODE_KIND = {
+    Role.HEAD_OFFICE_MARKETER: (NodeKind.HEAD_OFFICE, _lazy("The head-office marketer role is granted on the head office.")),
+    Role.REGIONAL_MANAGER: (NodeKind.REGION, _lazy("The regional manager role is granted on a region.")),
+    Role.BRANCH_MANAGER: (NodeKind.BRANCH, _lazy("The branch manager role is granted on a branch.")),
+}
+
+
+def grant_check(actor, node: Node, role: str) -> None:
+    """May ``actor`` grant (or invite to) ``role`` on ``node``? NotInScope (404) outside their
+    ``manage_people`` scope; PermissionDenied (403) with the reason for a regional manager's limits."""
+    if node is None or not node_in_scope(actor, node, perm="manage_people"):
+        raise NotInScope(node)
+    if role not in Role.values:
+        raise ValidationError({"role": _("Unknown role: %(role)s") % {"role": role}})
+    needed = ROLE_NODE_KIND.get(role)
+    if needed is not None and node.kind != needed[0]:
+        raise ValidationError({"role": needed[1]})
+    if manages_head_office(actor, node.network):
+        return
+    if node.kind != NodeKind.BRANCH:
+        raise PermissionDenied(_("A regional manager grants roles on the branches of their region only."))
+    if role not in (node.network.regional_grantable_roles or []):
+        raise PermissionDenied(
+            _("Regional managers of this network may not grant the role “%(role)s”: ask the head office.")
+            % {"role": Role(role).label}
+        )
+
+
+def _membership_for(actor, user, network) -> Membership:
+    """The person's membership of ``network`` (created for people who held roles before
+    memberships existed); NotInScope for a person of another network."""
+    membership = Membership.objects.filter(user=user).first()
+    if membership is None:
+        if RoleGroup.objects.filter(group__user=user).exclude(node__network=network).exists():
+            raise NotInScope(user)
+        membership = Membership.objects.create(user=user, network=network, source=Membership.Source.COMMAND)
+    if membership.network_id != network.pk:
+        raise NotInScope(user)
+    return membership
+
+
+def _not_oneself(actor, user) -> None:
+    if actor is not None and user.pk == actor.pk:
+        raise PermissionDenied(_("You cannot do this to your own account."))
+
+
+@transaction.atomic
+def role_grant_checked(*, actor, user, node: Node, role: str) -> RoleGroup:
+    """Grant ``role`` on ``node`` to ``user`` on behalf of ``actor``, within the actor's limits."""
+    grant_check(actor, node, role)
+    _membership_for(actor, user, node.network)
+    _not_oneself(actor, user)
+    return role_grant(user=user, node=node, role=role, granted_by=actor)
+
+
+@transaction.atomic
+def role_revoke_checked(*, actor, user, node: Node, role: str) -> None:
+    """Take ``role`` on ``node`` from ``user`` on behalf of ``actor``, within the actor's limits."""
+    grant_check(actor, node, role)
+    _membership_for(actor, user, node.network)
+    _not_oneself(actor, user)
+    role_revoke(user=user, node=node, role=role, revoked_by=actor)
+
+
+def person_check(actor, membership: Membership) -> None:
+    """May ``actor`` deactivate/reactivate or end the sessions of ``membership``'s person? 404
+    outside their scope; 403 for a regional manager when one of the person's roles lies outside
+    their region, and for oneself."""
+    if not memberships_in_scope(actor).filter(pk=membership.pk).exists():
+        raise NotInScope(membership)
+    _not_oneself(actor, membership.user)
+    if manages_head_office(actor, membership.network):
+        return
+    managed = nodes_in_scope(actor, perm="manage_people")
+    if RoleGroup.objects.filter(group__user=membership.user).exclude(node__in=managed).exists():
+        raise PermissionDenied(
+            _("This person also holds roles outside your region: ask the head office.")
+        )
+
+
+def _sessions_end(user) -> int:
+    """Delete every database session of ``user`` (decoded for their user id) and their API token."""
+    ended = 0
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+        if str(session.get_decoded().get("_auth_user_id")) == str(user.pk):
+            session.delete()
+            ended += 1
+    Token.objects.filter(user=user).delete()
+    return ended
+
+
+def person_sessions_end(*, actor, membership: Membership) -> int:
+    """End every session of the person and delete their API token (they log in again). Returns
+    the number of sessions ended."""
+    person_check(actor, membership)
+    ended = _sessions_end(membership.user)
+    network_event_record(
+        network=membership.network, action=NetworkEvent.Action.SESSIONS_ENDED, actor=actor,
+        subject_user=membership.user, details={"sessions": ended},
+    )
+    return ended
+
+
+@transaction.atomic
+def person_deactivate(*, actor, membership: Membership) -> Membership:
+    """Cut the person off at once: inactive, every session ended, API token deleted. Their roles
+    stay (a reactivation gives them back)."""
+    person_check(actor, membership)
+    membership = Membership.objects.select_for_update().select_related("user", "network").get(pk=membership.pk)
+    user = membership.user
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    membership.status = Membership.Status.DEACTIVATED
+    membership.deactivated_at = timezone.now()
+    membership.deactivated_by = actor
+    membership.save(update_fields=["status", "deactivated_at", "deactivated_by"])
+    ended = _sessions_end(user)
+    network_event_record(
+        network=membership.network, action=NetworkEvent.Action.PERSON_DEACTIVATED, actor=actor,
+        subject_user=user, details={"sessions": ended},
+    )
+    return membership
+
+
+@transaction.atomic
+def person_reactivate(*, actor, membership: Membership) -> Membership:
+    person_check(actor, membership)
+    membership = Membership.objects.select_for_update().select_related("user", "network").get(pk=membership.pk)
+    user = membership.user
+    user.is_active = True
+    user.save(update_fields=["is_active"])
+    membership.status = Membership.Status.ACTIVE
+    membership.deactivated_at = None
+    membership.deactivated_by = None
+    membership.save(update_fields=["status", "deactivated_at", "deactivated_by"])
+    network_event_record(
+        network=membership.network, action=NetworkEvent.Action.PERSON_REACTIVATED, actor=actor,
+        subject_user=user,
+    )
+    return membership
+
+
+def invitations_in_scope(actor) -> QuerySet[Invitation]:
+    """Invitations to a node where ``actor`` holds ``manage_people``."""
+    return Invitation.objects.filter(node__in=nodes_in_scope(actor, perm="manage_people"))
+
+
+@transaction.atomic
+def invitation_revoke(*, actor, invitation: Invitation) -> Invitation:
+    """Void a pending invitation's link (404 outside the actor's scope)."""
+    if not invitations_in_scope(actor).filter(pk=invitation.pk).exists():
+        raise NotInScope(invitation)
+    grant_check(actor, invitation.node, invitation.role)
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.used_at is not None or invitation.revoked_at is not None:
+        raise StateConflict(_("This invitation was already accepted or revoked."))
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["revoked_at"])
+    network_event_record(
+        network=invitation.network, action=NetworkEvent.Action.INVITATION_REVOKED, actor=actor,
+        node=invitation.node, details={"invitation": invitation.public_id, "role": invitation.role},
+    )
+    return invitation

@@ -251,6 +251,7 @@ SPECTACULAR_SETTINGS = {
         "ChangeLevelEnum": "approvals.models.ChangeLevel",
         "TemplateKindEnum": "templates_lib.models.TemplateKind",
         "NodeKindEnum": "local_stores.models.NodeKind",
+        "RoleEnum": "local_stores.models.Role",  # issue 22 — people: every role (the approvals API offers two)
     },
 }
 

@@ -67,6 +67,7 @@ from schemathesis.specs.openapi import checks as openapi_checks
 
 from local_stores.models import Role
 from tests.conftest import ACTORS, World, build_world, built_once
+from tests.people_helpers import with_memberships
 from tests.planning import joined_campaign
 
 pytestmark = pytest.mark.django_db
@@ -202,7 +203,7 @@ def _pools() -> dict[str, list[str]]:
         PrintFile,
         PrintHandoff,
     )
-    from local_stores.models import Network, Node
+    from local_stores.models import Invitation, Membership, Network, Node
     from templates_lib.models import Asset, Template, TemplateVersion
 
     def ids(queryset, attribute="public_id") -> list[str]:
@@ -227,6 +228,9 @@ def _pools() -> dict[str, list[str]]:
         "print-runs": ids(PrintHandoff.objects.all()),
         "printer-settings": ids(Network.objects.all(), "slug"),
         "brand-kits": ids(Network.objects.all(), "slug"),
+        # issue 22 — people
+        "people": ids(Membership.objects.all()),
+        "invitations": ids(Invitation.objects.all()),
     }
 
 
@@ -247,6 +251,7 @@ def build_fuzz_world() -> FuzzWorld:
     from templates_lib import services as template_services
 
     world = build_world()
+    with_memberships(world)  # issue 22 — people: the people API's objects
     users, networks = world.users, world.networks
     # a published SMS template, an operation using it, N1's campaign in it and its pending proof
     campaign = joined_campaign(world)

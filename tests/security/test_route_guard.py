@@ -101,6 +101,12 @@ ROUTES: dict[str, str] = {
     "central:customer-create": "page", "central:customer-edit": "page",
     # issue 22 — identity
     "identity:identity": "page", "identity:identity-test": "page", "api-network-identity": "api",
+    # issue 22 — people
+    "people:people-list": "page", "people:person-invite": "page", "people:person-detail": "page",
+    "people:person-role-grant": "page", "people:person-role-revoke": "page", "people:person-deactivate": "page",
+    "people:person-reactivate": "page", "people:person-sessions-end": "page", "people:invitation-revoke": "page",
+    "people:invitation-resend": "page", "invitation-accept": "public", "password_reset": "public",
+    "password_reset_done": "public", "password_reset_confirm": "public", "password_reset_complete": "public",
 }
 #: Families declared as a whole: the admin, the providers' webhooks (django-anymail, basic auth and
 #: the provider's signature), the demo's public uploads (assets and logos only, tests/security/test_media.py).

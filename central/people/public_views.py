@@ -1,0 +1,88 @@
+"""Pages reached without logging in: an invitation's link, and the password reset by e-mail
+(Django's own views with our templates; no account enumeration: the same answer for any address)."""
+
+from __future__ import annotations
+
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from central.people.forms import AcceptForm
+from local_stores.audit import network_event_record
+from local_stores.forms import style_fields
+from local_stores.models import Membership, NetworkEvent
+from local_stores.people import InvitationInvalid, invitation_accept, invitation_for_token
+
+BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+def _no_longer_valid(request: HttpRequest) -> HttpResponse:
+    return render(request, "central/people/invitation_invalid.html", status=404)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        invitation = invitation_for_token(token)
+    except InvitationInvalid:
+        return _no_longer_valid(request)
+    initial = {"first_name": invitation.first_name, "last_name": invitation.last_name}
+    form = AcceptForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            user = invitation_accept(
+                token=token, password=data["password1"], first_name=data["first_name"], last_name=data["last_name"]
+            )
+        except InvitationInvalid:
+            return _no_longer_valid(request)
+        except ValidationError as error:
+            form.add_error("password1", error)
+        else:
+            login(request, user, backend=BACKEND)
+            return redirect("home")
+    return render(
+        request, "central/people/invitation_accept.html", {"form": form, "invitation": invitation},
+        status=400 if form.errors else 200,
+    )
+
+
+class StyledFormMixin:
+    def get_form(self, form_class=None):
+        return style_fields(super().get_form(form_class))
+
+
+class PasswordResetView(StyledFormMixin, auth_views.PasswordResetView):
+    template_name = "central/people/password_reset_form.html"
+    email_template_name = "central/people/password_reset_email.txt"
+    subject_template_name = "central/people/password_reset_subject.txt"
+    success_url = reverse_lazy("password_reset_done")
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "central/people/password_reset_done.html"
+
+
+class PasswordResetConfirmView(StyledFormMixin, auth_views.PasswordResetConfirmView):
+    template_name = "central/people/password_reset_confirm.html"
+    success_url = reverse_lazy("password_reset_complete")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        membership = Membership.objects.filter(user=form.user).select_related("network").first()
+        if membership is not None:
+            network_event_record(
+                network=membership.network, action=NetworkEvent.Action.PASSWORD_RESET, actor=form.user,
+                subject_user=form.user, ip=self.request.META.get("REMOTE_ADDR"),
+            )
+        return response
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "central/people/password_reset_complete.html"
