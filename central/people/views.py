@@ -28,8 +28,9 @@ from local_stores.services import StateConflict
 
 
 def _require_manager(request: HttpRequest) -> None:
+    """Someone who manages nobody finds no people pages (404, like the other head-office pages)."""
     if not selectors.manageable_nodes(request.user).exists():
-        raise PermissionDenied(_("Only the head office and regional managers manage people."))
+        raise Http404
 
 
 @login_required
