@@ -231,6 +231,8 @@ def _pools() -> dict[str, list[str]]:
         # issue 22 — people
         "people": ids(Membership.objects.all()),
         "invitations": ids(Invitation.objects.all()),
+        # issue 22 — structure
+        "nodes": ids(Node.objects.all()),
     }
 
 
