@@ -27,6 +27,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="account_logout"),  # allauth's pages' name for it
     path("accounts/2fa/", include("allauth.mfa.urls")),  # second factor: set up, asked at login (issue 22 D)
+    path("accounts/sessions/", include("allauth.usersessions.urls")),  # one's open sessions, end the others (issue 22 D)
     path("accounts/reauthenticate/", allauth_views.reauthenticate, name="account_reauthenticate"),  # before MFA changes
     path("accounts/inactive/", allauth_views.account_inactive, name="account_inactive"),  # a deactivated person's login
     path("i18n/", include("django.conf.urls.i18n")),

@@ -992,6 +992,7 @@ OWN_MATRIX_ROUTES |= dict.fromkeys(("mfa_index", "mfa_reauthenticate", "mfa_acti
                                     "mfa_view_recovery_codes", "mfa_download_recovery_codes",
                                     "mfa_generate_recovery_codes", "account_reauthenticate"),
                                    "tests/central/people/test_mfa.py")
+OWN_MATRIX_ROUTES["usersessions_list"] = "tests/central/people/test_sessions.py"  # one's own sessions
 #: The demo's public uploads (images of messages, branches' logos), served only with DEBUG.
 MEDIA_FAMILY = re.compile(r"^\^media/(assets|logos)/")
 

@@ -9,9 +9,11 @@ AUTH_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.usersessions",
 ]
 AUTH_MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
+    "allauth.usersessions.middleware.UserSessionsMiddleware",
     "config.middleware.MfaRequiredMiddleware",
 ]
 
@@ -28,6 +30,9 @@ ACCOUNT_RATE_LIMITS = {
     "login_failed": "10/m/ip,5/300s/key",
     "reset_password": "20/m/ip,5/m/key",
 }
+#: Open sessions are recorded at login (device, address) and listed at /accounts/sessions/; their
+#: activity is not tracked at each request (no write per page).
+USERSESSIONS_TRACK_ACTIVITY = False
 MFA_ADAPTER = "local_stores.auth_adapters.MFAAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Relais"
