@@ -2,6 +2,7 @@
 one sets up an authenticator app before anything else, and gives its code at every login.
 Codes are computed from the secret the set-up page shows, as an authenticator app would."""
 
+import io
 import re
 import time
 
@@ -9,10 +10,12 @@ import pytest
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.test import Client
 
 from local_stores.mfa_policy import mfa_required
-from local_stores.models import NetworkEvent
+from local_stores.models import Network, NetworkEvent
 from local_stores.services import network_create
 
 PASSWORD = "secret-password"
@@ -187,3 +190,9 @@ def test_second_factor_pages_are_one_s_own(alpha_requires_approvers):
             assert response.status_code < 500, (method, url)
             assert not any(code in response.content.decode(errors="replace") for code in codes), (method, url)
     assert _unused_codes(world.users["approver"]) == codes
+
+
+def test_the_demo_accounts_log_in_with_their_password_alone(db):
+    call_command("demo_load", customers=20, stdout=io.StringIO())
+    assert dict(Network.objects.values_list("slug", "mfa_required_roles")) == {"comptoir": [], "azur": []}
+    assert not any(mfa_required(user) for user in get_user_model().objects.all())
