@@ -1,8 +1,14 @@
 """Every REST endpoint lives under /api/v1/; each app lists its own."""
 
 from django.urls import include, path
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import status
+from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.response import Response
+
+from local_stores.mfa_policy import mfa_required
 
 
 # DRF's own view, documented as what it is: an operation that needs no credentials of its own (the
@@ -10,7 +16,18 @@ from rest_framework.authtoken.views import ObtainAuthToken
 @extend_schema_view(post=extend_schema(auth=[]))
 class TokenApi(ObtainAuthToken):
     """Exchange a username and password for the user's API token (send it as
-    ``Authorization: Token <key>``). Needs no other credentials."""
+    ``Authorization: Token <key>``). Needs no other credentials. Refused (403) to someone whose
+    network requires a second factor of them: a password alone never hands out their token."""
+
+    def post(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = serializer.validated_data["user"]
+        if mfa_required(user):
+            return Response({"detail": _("Second factor required: this account cannot get a token by password.")},
+                            status=status.HTTP_403_FORBIDDEN)
+        token, _created = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
 
 
 urlpatterns = [

@@ -1,5 +1,6 @@
 import os
 
+from allauth.account import views as allauth_views
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
@@ -21,8 +22,14 @@ def tracking_webhooks(esps: list[str]) -> list:
 
 urlpatterns = [
     path("", config_views.home, name="home"),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/login/", allauth_views.login, name="login"),
+    path("accounts/login/", allauth_views.login, name="account_login"),  # the name allauth's stages redirect to
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="account_logout"),  # allauth's pages' name for it
+    path("accounts/2fa/", include("allauth.mfa.urls")),  # second factor: set up, asked at login (issue 22 D)
+    path("accounts/sessions/", include("allauth.usersessions.urls")),  # one's open sessions, end the others (issue 22 D)
+    path("accounts/reauthenticate/", allauth_views.reauthenticate, name="account_reauthenticate"),  # before MFA changes
+    path("accounts/inactive/", allauth_views.account_inactive, name="account_inactive"),  # a deactivated person's login
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("central.people.public_urls")),  # invitation links, password reset (issue 22 C)
     # the branch pages (central's concept packages; the network core itself has no page)

@@ -24,6 +24,10 @@ def default_regional_grantable_roles() -> list[str]:
     return ["branch_manager"]
 
 
+def default_mfa_required_roles() -> list[str]:
+    return ["head_office_marketer", "approver"]
+
+
 class Network(models.Model):
     public_id = models.CharField(
         max_length=24, unique=True, default=partial(new_public_id, "net"), editable=False
@@ -42,6 +46,10 @@ class Network(models.Model):
         _("roles regional managers may grant"), default=default_regional_grantable_roles, blank=True
     )
     invitation_days = models.PositiveSmallIntegerField(_("days an invitation stays valid"), default=7)
+    #: Roles whose holders must log in with a second factor (local_stores/mfa_policy.py).
+    mfa_required_roles = models.JSONField(
+        _("roles that must use a second factor"), default=default_mfa_required_roles, blank=True
+    )
 
     class Meta:
         verbose_name = _("network")

@@ -61,6 +61,10 @@ def build_world() -> World:
     alpha = network_create(name="Alpha", slug="alpha", head_office_name="Alpha HQ")
     beta = network_create(name="Beta", slug="beta", head_office_name="Beta HQ")
     world.networks = {"alpha": alpha, "beta": beta}
+    # no second factor required unless a test says so (tests/local_stores/test_mfa.py)
+    for network in (alpha, beta):
+        network.mfa_required_roles = []
+        network.save(update_fields=["mfa_required_roles"])
     alpha_hq = Node.objects.get(network=alpha, kind=NodeKind.HEAD_OFFICE)
     beta_hq = Node.objects.get(network=beta, kind=NodeKind.HEAD_OFFICE)
     north = node_create(parent=alpha_hq, kind=NodeKind.REGION, code="NORTH", name="North")
@@ -140,6 +144,15 @@ def _celery_mode(request):
         yield
     finally:
         app.conf.task_always_eager = True
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache: the failed-login counts and used second-factor codes
+    (django-allauth keeps them there) of one test never refuse the logins of the next."""
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

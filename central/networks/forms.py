@@ -18,7 +18,7 @@ from central.networks.services import (
 )
 from local_stores.forms import LOGO_MAX_BYTES, LOGO_MAX_SIDE, style_fields
 from local_stores.line_breaks import LineBreaksFormMixin
-from local_stores.models import Network, NetworkEvent
+from local_stores.models import Network, NetworkEvent, Role
 from local_stores.widgets import DateInput
 
 
@@ -63,12 +63,17 @@ class NetworkSettingsForm(LineBreaksFormMixin, forms.Form):
     regional_grantable_roles = forms.MultipleChoiceField(
         label=_("Roles regional managers may grant on their branches"), required=False,
         choices=[(role.value, role.label) for role in REGIONAL_GRANTABLE_CHOICES], widget=forms.CheckboxSelectMultiple)
+    mfa_required_roles = forms.MultipleChoiceField(
+        label=_("Roles that must log in with a second factor"), required=False, choices=Role.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Whoever holds one of these roles sets up an authenticator app and gives its code at every login."))
 
     def __init__(self, *args, network: Network, **kwargs) -> None:
         initial = {
             "name": network.name, "languages": network.languages, "default_language": network.default_language,
             "time_zone": network.time_zone, "currency": network.currency, "invitation_days": network.invitation_days,
             "regional_grantable_roles": network.regional_grantable_roles,
+            "mfa_required_roles": network.mfa_required_roles,
         }
         super().__init__(*args, initial=initial, **kwargs)
         self.network = network
@@ -93,7 +98,7 @@ class NetworkSettingsForm(LineBreaksFormMixin, forms.Form):
     def changes(self) -> dict:
         return {field: self.cleaned_data[field] for field in (
             "name", "languages", "default_language", "time_zone", "currency", "invitation_days",
-            "regional_grantable_roles")}
+            "regional_grantable_roles", "mfa_required_roles")}
 
 
 class AuditFilterForm(forms.Form):

@@ -25,7 +25,7 @@ from local_stores.services import network_create
 REGIONAL_GRANTABLE_CHOICES = (Role.BRANCH_MANAGER, Role.APPROVER, Role.ANALYST)
 #: The settings a head office edits (the logo apart: a file).
 SETTINGS_FIELDS = ("name", "languages", "default_language", "time_zone", "currency", "invitation_days",
-                   "regional_grantable_roles")
+                   "regional_grantable_roles", "mfa_required_roles")
 INVITATION_DAYS_MIN, INVITATION_DAYS_MAX = 1, 30
 
 
@@ -135,6 +135,9 @@ def _settings_errors(values: dict) -> dict[str, list[str]]:
     roles = values.get("regional_grantable_roles")
     if not isinstance(roles, list) or any(role not in REGIONAL_GRANTABLE_CHOICES for role in roles):
         errors["regional_grantable_roles"] = [_("Regional managers may grant only branch manager, approver or analyst.")]
+    required = values.get("mfa_required_roles")
+    if not isinstance(required, list) or any(role not in Role.values for role in required):
+        errors["mfa_required_roles"] = [_("Choose roles of the list.")]
     return errors
 
 

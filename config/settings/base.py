@@ -3,6 +3,8 @@
 from django.utils.translation import gettext_lazy as _
 
 from config.settings.env import BASE_DIR, IS_PRODUCTION, MODE, env
+from config.settings.integrations.auth import *  # noqa: F403
+from config.settings.integrations.auth import AUTH_APPS, AUTH_MIDDLEWARE
 from config.settings.integrations.celery import *  # noqa: F403
 from config.settings.integrations.celery import CELERY_BROKER_URL
 from config.settings.integrations.email import *  # noqa: F403
@@ -58,6 +60,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "anymail",
     "bootstrap",
+    *AUTH_APPS,  # login: allauth, its second factor (config/settings/integrations/auth.py)
     # Relais, from the bottom layer up
     "local_stores",
     "templates_lib",
@@ -77,6 +80,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    *AUTH_MIDDLEWARE,  # allauth's login stages; a second factor where the network requires one
 ]
 
 if IS_PRODUCTION:
@@ -107,6 +111,7 @@ TEMPLATES = [
 
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",  # log in by username or e-mail
     "guardian.backends.ObjectPermissionBackend",
 ]
 GUARDIAN_ANONYMOUS_USER_NAME = None  # no anonymous object permissions: nothing is public by default

@@ -973,7 +973,10 @@ LIST_ROUTES: dict[str, dict] = {
 PUBLIC_ROUTES = {"login", "logout", "set_language", "healthz", "api-schema", "api-docs", "api-token",
                  "public:sms-inbound-twilio", "anymail:mailgun_tracking_webhook",
                  # issue 22 — password reset by e-mail (Django's views: no account enumeration)
-                 "password_reset", "password_reset_done", "password_reset_confirm", "password_reset_complete"}
+                 "password_reset", "password_reset_done", "password_reset_confirm", "password_reset_complete",
+                 # issue 22 — login (django-allauth): its names for the login and logout, a deactivated
+                 # account's page, the second factor asked at login
+                 "account_login", "account_logout", "account_inactive", "mfa_authenticate"}
 #: Public routes whose token is the credential: covered below (the feed, the sign-up page) or by
 #: tests/central/delivery/test_public_links.py and tests/central/prospects/test_prospects.py (a message's links, the sign-up link),
 #: here for a missing token (404, nothing shown).
@@ -983,6 +986,13 @@ TOKEN_ROUTES = {"calendar-feed", "print:printer-download", "public:signup", "pub
 #: is covered by its own matrix, named here, over the same roles, the other network and a missing id
 #: (404). The check below holds that file to naming every such route.
 OWN_MATRIX_ROUTES = dict.fromkeys(("people:person-detail", "people:person-role-grant", "people:person-role-revoke", "people:person-deactivate", "people:person-reactivate", "people:person-sessions-end", "people:invitation-revoke", "people:invitation-resend", "api-person-detail", "api-person-roles", "api-person-deactivate", "api-person-reactivate", "api-invitation-revoke", "api-invitation-resend"), "tests/security/test_access_people.py")
+#: issue 22 — login: one's own second factor (no object of a network behind them): each probed for
+#: anonymous, and for someone else's codes, by tests/central/people/test_mfa.py
+OWN_MATRIX_ROUTES |= dict.fromkeys(("mfa_index", "mfa_reauthenticate", "mfa_activate_totp", "mfa_deactivate_totp",
+                                    "mfa_view_recovery_codes", "mfa_download_recovery_codes",
+                                    "mfa_generate_recovery_codes", "account_reauthenticate"),
+                                   "tests/central/people/test_mfa.py")
+OWN_MATRIX_ROUTES["usersessions_list"] = "tests/central/people/test_sessions.py"  # one's own sessions
 #: The demo's public uploads (images of messages, branches' logos), served only with DEBUG.
 MEDIA_FAMILY = re.compile(r"^\^media/(assets|logos)/")
 

@@ -107,6 +107,11 @@ ROUTES: dict[str, str] = {
     "people:person-reactivate": "page", "people:person-sessions-end": "page", "people:invitation-revoke": "page",
     "people:invitation-resend": "page", "invitation-accept": "public", "password_reset": "public",
     "password_reset_done": "public", "password_reset_confirm": "public", "password_reset_complete": "public",
+    # issue 22 — login
+    "account_login": "public", "account_logout": "public", "account_inactive": "public",
+    "mfa_authenticate": "public", "account_reauthenticate": "page", "mfa_index": "page", "mfa_reauthenticate": "page",
+    "mfa_activate_totp": "page", "mfa_deactivate_totp": "page", "mfa_view_recovery_codes": "page",
+    "mfa_download_recovery_codes": "page", "mfa_generate_recovery_codes": "page", "usersessions_list": "page",
 }
 #: Families declared as a whole: the admin, the providers' webhooks (django-anymail, basic auth and
 #: the provider's signature), the demo's public uploads (assets and logos only, tests/security/test_media.py).
