@@ -9,6 +9,15 @@ from local_stores.models import Node
 LOGO_MAX_BYTES = 2 * 1024 * 1024
 
 
+def add_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
+    """A service's ValidationError beside each field it names (or at the top of the form)."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, messages in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, messages)
+
+
 def style_fields(form: forms.BaseForm) -> forms.BaseForm:
     """Give every widget of ``form`` its Bootstrap class (pages of every app use it)."""
     for field in form.fields.values():

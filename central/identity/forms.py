@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from central.identity.services import EDITABLE_FIELDS
 from central.models import ESP_BACKENDS, SendingIdentity
+from local_stores.forms import add_service_errors
 from local_stores.line_breaks import LineBreaksFormMixin
 
 
@@ -59,13 +60,7 @@ class SendingIdentityForm(LineBreaksFormMixin, forms.Form):
                 "new_secrets": {name: data[name] for name in ("email_secret", "webhook_secret", "sms_secret")}}
 
     def add_service_errors(self, error: ValidationError) -> None:
-        if not hasattr(error, "error_dict"):
-            for message in error.messages:
-                self.add_error(None, message)
-            return
-        for field, errors in error.message_dict.items():
-            for message in errors:
-                self.add_error(field if field in self.fields else None, message)
+        add_service_errors(self, error)
 
 
 class IdentityTestSendForm(LineBreaksFormMixin, forms.Form):

@@ -22,15 +22,6 @@ from local_stores.models import Network, NetworkEvent, Role
 from local_stores.widgets import DateInput
 
 
-def add_service_errors(form: forms.Form, error: ValidationError) -> None:
-    """A service's ValidationError beside each field (or at the top of the form)."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for field, messages in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, messages)
-
-
 def currency_choices() -> list[tuple[str, str]]:
     return [(code, f"{code} — {get_currency_name(code, locale=to_locale(get_language() or 'en'))}") for code in sorted(currency_codes())]
 

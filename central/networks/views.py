@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from central.networks.audit_rows import event_row
-from central.networks.forms import AuditFilterForm, NetworkCreateForm, NetworkSettingsForm, add_service_errors
+from central.networks.forms import AuditFilterForm, NetworkCreateForm, NetworkSettingsForm
 from central.networks.selectors import (
     audit_nodes_of,
     audit_trail_reachable,
@@ -32,6 +32,7 @@ from central.networks.selectors import (
 )
 from central.networks.services import network_settings_update, network_setup
 from central.spreadsheets import csv_lines, spreadsheet_safe
+from local_stores.forms import add_service_errors
 
 AUDIT_EXPORT_LIMIT = 50_000
 

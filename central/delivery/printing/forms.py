@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from central.delivery.printing.services import PrinterSecrets
 from central.models import PrinterSettings
+from local_stores.forms import add_service_errors
 from local_stores.line_breaks import LineBreaksFormMixin
 
 
@@ -58,10 +59,4 @@ class PrinterSettingsForm(LineBreaksFormMixin, forms.Form):
         }
 
     def add_service_errors(self, error: ValidationError) -> None:
-        if not hasattr(error, "error_dict"):
-            for message in error.messages:
-                self.add_error(None, message)
-            return
-        for field, errors in error.message_dict.items():
-            for message in errors:
-                self.add_error(field if field in self.fields else None, message)
+        add_service_errors(self, error)
