@@ -227,7 +227,7 @@ RELAIS_SMS_TWILIO_API_URL = env.str("RELAIS_SMS_TWILIO_API_URL", default="https:
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "local_stores.api_auth.SecondFactorTokenAuthentication",  # DRF's, refusing a token that skips a required second factor
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # DRF's parsers, with line breaks turned into LF (docs/architecture.md, "Line breaks")

@@ -13,6 +13,7 @@ from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import Client
+from rest_framework.authtoken.models import Token
 
 from local_stores.mfa_policy import mfa_required
 from local_stores.models import Network, NetworkEvent
@@ -196,3 +197,20 @@ def test_the_demo_accounts_log_in_with_their_password_alone(db):
     call_command("demo_load", customers=20, stdout=io.StringIO())
     assert dict(Network.objects.values_list("slug", "mfa_required_roles")) == {"comptoir": [], "azur": []}
     assert not any(mfa_required(user) for user in get_user_model().objects.all())
+
+
+def test_a_token_made_before_the_requirement_is_refused_until_the_second_factor_is_set_up(world):
+    """A token made while nothing was required does not skip the network's new requirement."""
+    approver = world.users["approver"]
+    token = Token.objects.create(user=approver)
+    api = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert api.get("/api/v1/branches/").status_code == 200
+    network = world.networks["alpha"]
+    network.mfa_required_roles = ["approver"]
+    network.save(update_fields=["mfa_required_roles"])
+    refused = api.get("/api/v1/branches/")
+    assert refused.status_code == 403 and "Second factor required" in refused.json()["detail"]
+    client = Client()
+    log_in(client, "approver")
+    activate(client)
+    assert api.get("/api/v1/branches/").status_code == 200

@@ -1,0 +1,26 @@
+"""The API's token authentication (settings: REST_FRAMEWORK's DEFAULT_AUTHENTICATION_CLASSES).
+
+Apart from local_stores.api_base, which reads DRF's settings when imported (a cycle otherwise)."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy
+from rest_framework import exceptions
+from rest_framework.authentication import TokenAuthentication
+
+from local_stores.mfa_policy import has_second_factor, mfa_required
+
+
+class SecondFactorTokenAuthentication(TokenAuthentication):
+    """DRF's token authentication, refusing (403) the token of a person whose network now requires a
+    second factor of one of their roles while they have not set one up — a token made before the
+    requirement would otherwise bypass it (the pages and session API calls are held by
+    config.middleware.MfaRequiredMiddleware; the token endpoint refuses them a new token)."""
+
+    def authenticate_credentials(self, key: str):
+        user, token = super().authenticate_credentials(key)
+        if mfa_required(user) and not has_second_factor(user):
+            raise exceptions.PermissionDenied(
+                gettext_lazy("Second factor required: set up an authenticator app first.")
+            )
+        return user, token
