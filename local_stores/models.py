@@ -259,6 +259,10 @@ class NetworkEvent(models.Model):
         IDENTITY_TEST_SENT = "identity_test_sent", _("sending identity test sent")
         CUSTOMER_CREATED = "customer_created", _("customer created by hand")
         CUSTOMER_EDITED = "customer_edited", _("customer edited by hand")
+        LOGGED_IN = "logged_in", _("logged in")
+        MFA_ENABLED = "mfa_enabled", _("second factor added")
+        MFA_DISABLED = "mfa_disabled", _("second factor removed")
+        RECOVERY_CODES_REGENERATED = "recovery_codes_regenerated", _("recovery codes regenerated")
 
     network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="events")
     node = models.ForeignKey("Node", on_delete=models.PROTECT, null=True, blank=True, related_name="+")

@@ -214,3 +214,25 @@ def test_a_token_made_before_the_requirement_is_refused_until_the_second_factor_
     log_in(client, "approver")
     activate(client)
     assert api.get("/api/v1/branches/").status_code == 200
+
+
+def test_logins_and_second_factors_go_into_the_audit_trail(alpha_requires_approvers,
+                                                           django_capture_on_commit_callbacks):
+    """A login through the login page, the authenticator app added: each an event of the network
+    with who and from where; a programmatic login (force_login) leaves none."""
+    world = alpha_requires_approvers
+    approver = world.users["approver"]
+    events = NetworkEvent.objects.filter(network=world.networks["alpha"], subject_user=approver,
+                                         action__in=[NetworkEvent.Action.LOGGED_IN, NetworkEvent.Action.MFA_ENABLED])
+    Client().force_login(approver)
+    assert not events.exists()
+    client = Client()
+    log_in(client, "approver")
+    with django_capture_on_commit_callbacks(execute=True):  # allauth signals the app once committed
+        activate(client)
+    actions = list(events.order_by("id").values_list("action", "actor", "ip"))
+    assert actions == [(NetworkEvent.Action.LOGGED_IN, approver.pk, "127.0.0.1")] + [
+        (NetworkEvent.Action.MFA_ENABLED, approver.pk, "127.0.0.1")] * 2, actions
+    # the app, and the recovery codes made with it
+    assert sorted(event.details["type"] for event in events.filter(action=NetworkEvent.Action.MFA_ENABLED)) == [
+        "recovery_codes", "totp"]
