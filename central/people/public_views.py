@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+from allauth.core import ratelimit
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -59,10 +61,20 @@ class StyledFormMixin:
 
 
 class PasswordResetView(StyledFormMixin, auth_views.PasswordResetView):
+    """Rate-limited like the logins (``ACCOUNT_RATE_LIMITS["reset_password"]``: per address and per
+    e-mail): beyond it the form says so and sends nothing — the same answer whether or not the
+    address is a person's."""
+
     template_name = "central/people/password_reset_form.html"
     email_template_name = "central/people/password_reset_email.txt"
     subject_template_name = "central/people/password_reset_subject.txt"
     success_url = reverse_lazy("password_reset_done")
+
+    def form_valid(self, form):
+        if not ratelimit.consume(self.request, action="reset_password", key=form.cleaned_data["email"].lower()):
+            form.add_error(None, _("Too many requests: wait a few minutes before asking for another link."))
+            return self.form_invalid(form)
+        return super().form_valid(form)
 
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):

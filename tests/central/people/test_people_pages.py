@@ -165,3 +165,19 @@ def test_password_reset_end_to_end(world, sink):
     assert Client().get(path, follow=True).context["validlink"] is False  # the link works once
     event = NetworkEvent.objects.get(action=NetworkEvent.Action.PASSWORD_RESET)
     assert event.subject_user == person and event.details == {}
+
+
+def test_password_reset_is_rate_limited_without_telling_who_exists(world, sink):
+    """Beyond the limit per e-mail (5 a minute) the form says so and nothing more is sent — the same
+    answer for a person's address and for an unknown one."""
+    with_memberships(world)
+    person = world.users["branch_manager"]
+    person.email = "lille@example.test"
+    person.save()
+    browser = Client()
+    for address in ("lille@example.test", "nobody-here@example.test"):
+        answers = [browser.post("/accounts/password/reset/", {"email": address}).status_code for _ in range(6)]
+        assert answers == [302] * 5 + [200], (address, answers)
+        refused = browser.post("/accounts/password/reset/", {"email": address})
+        assert "Too many requests" in refused.content.decode() and "data-form-errors" in refused.content.decode()
+    assert sink.handler.addresses() == ["lille@example.test"] * 5
