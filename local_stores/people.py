@@ -82,14 +82,22 @@ def invitation_for_token(token: str) -> Invitation:
 
 @transaction.atomic
 def invitation_accept(*, token: str, password: str, first_name: str = "", last_name: str = "") -> User:
-    """Use the link up: create (or reactivate) the person with ``password``, record their
-    membership and grant the invited role. Raises InvitationInvalid or ValidationError
+    """Use the link up: create the person with ``password`` (or set it for an active person of the
+    network, who gains the role), record their membership and grant the invited role. A person of
+    another network or a deactivated one: refused like a used link. Raises InvitationInvalid or ValidationError
     (the password validators' messages)."""
     pending = invitation_for_token(token)
     invitation = Invitation.objects.select_for_update().get(pk=pending.pk)
     invitation = invitation_for_token(token)  # re-read under the lock: a racing click lost
-    user = User.objects.filter(username__iexact=invitation.email).first()
-    if user is not None and getattr(user, "membership", None) and user.membership.network_id != invitation.network_id:
+    user = (User.objects.filter(username__iexact=invitation.email).first()
+            or User.objects.filter(email__iexact=invitation.email).order_by("pk").first())
+    membership = Membership.objects.filter(user=user).first() if user is not None else None
+    elsewhere = user is not None and RoleGroup.objects.filter(group__user=user).exclude(
+        node__network_id=invitation.network_id).exists()
+    if elsewhere or (membership is not None and (
+        membership.network_id != invitation.network_id or membership.status == Membership.Status.DEACTIVATED
+    )):
+        # another network's person, or a deactivated one (reactivation is its own, checked act)
         raise InvitationInvalid(_("This invitation link is no longer valid."))
     candidate = user or User(username=invitation.email, email=invitation.email)
     validate_password(password, candidate)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from allauth.core import ratelimit
+from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import ValidationError
@@ -17,6 +18,7 @@ from django.views.decorators.http import require_http_methods
 from central.people.forms import AcceptForm
 from local_stores.audit import network_event_record
 from local_stores.forms import style_fields
+from local_stores.mfa_policy import has_second_factor
 from local_stores.models import Membership, NetworkEvent
 from local_stores.people import InvitationInvalid, invitation_accept, invitation_for_token
 
@@ -47,6 +49,9 @@ def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
         except ValidationError as error:
             form.add_error("password1", error)
         else:
+            if has_second_factor(user):  # their login asks the app's code: no way round it
+                messages.success(request, _("Your new role is added: log in."))
+                return redirect("login")
             login(request, user, backend=BACKEND)
             return redirect("home")
     return render(

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from central.people.invitations import invitation_send
 from local_stores.audit import network_event_record
-from local_stores.models import Invitation, Membership, NetworkEvent, Node
+from local_stores.models import Invitation, Membership, NetworkEvent, Node, RoleGroup
 from local_stores.people import (
     NotInScope,
     grant_check,
@@ -35,8 +35,12 @@ def person_invite(
     grant_check(actor, node, role)
     email = User.objects.normalize_email(email.strip()).lower()
     member = Membership.objects.filter(user__email__iexact=email).select_related("network").first()
-    if member is not None and member.network_id != node.network_id:
+    elsewhere = RoleGroup.objects.filter(group__user__email__iexact=email).exclude(node__network=node.network)
+    if (member is not None and member.network_id != node.network_id) or elsewhere.exists():
         raise ValidationError({"email": _("This address belongs to a person of another network.")})
+    if member is not None and member.status == Membership.Status.DEACTIVATED:
+        # an invitation would bring them back with every role they held: reactivating is its own, checked act
+        raise ValidationError({"email": _("This person is deactivated: reactivate them from their page instead.")})
     pending = Invitation.objects.filter(
         network=node.network, email__iexact=email, node=node, role=role,
         used_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now(),

@@ -14,6 +14,7 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from central.people.services import person_invite
 from local_stores.models import Invitation, Membership, NetworkEvent, Role
 from local_stores.people import (
     InvitationInvalid,
@@ -205,3 +206,25 @@ class TestDeactivation:
         assert person_sessions_end(actor=world.users["head_office"], membership=members["analyst"]) == 1
         assert browser.get("/").status_code == 302
         assert NetworkEvent.objects.filter(action=NetworkEvent.Action.SESSIONS_ENDED).exists()
+
+
+@pytest.mark.django_db
+def test_a_deactivated_person_is_not_brought_back_by_an_invitation(world):
+    """Deactivation keeps the person's roles: an invitation would give them all back. It is refused
+    both when inviting and when a link made before the deactivation is used."""
+    members = with_memberships(world)
+    person = world.users["head_office"]
+    person.email = "marie@example.test"
+    person.save()
+    _invitation, token = invitation_create(node=world.nodes["N1"], email="marie@example.test",
+                                          role=Role.BRANCH_MANAGER, invited_by=world.users["other_region_manager"])
+    # deactivated (as person_deactivate leaves them: inactive, roles kept)
+    Membership.objects.filter(pk=members["head_office"].pk).update(status=Membership.Status.DEACTIVATED)
+    User.objects.filter(pk=person.pk).update(is_active=False)
+    with pytest.raises(InvitationInvalid):
+        invitation_accept(token=token, password=PASSWORD)
+    assert not User.objects.get(pk=person.pk).is_active
+    with pytest.raises(ValidationError) as refused:
+        person_invite(actor=world.users["regional_manager"], email="marie@example.test", node=world.nodes["N1"],
+                      role=Role.BRANCH_MANAGER)
+    assert "reactivate them" in str(refused.value)

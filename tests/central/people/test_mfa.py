@@ -17,6 +17,7 @@ from rest_framework.authtoken.models import Token
 
 from local_stores.mfa_policy import mfa_required
 from local_stores.models import Network, NetworkEvent
+from local_stores.people import invitation_create
 from local_stores.services import network_create
 
 PASSWORD = "secret-password"
@@ -236,3 +237,20 @@ def test_logins_and_second_factors_go_into_the_audit_trail(alpha_requires_approv
     # the app, and the recovery codes made with it
     assert sorted(event.details["type"] for event in events.filter(action=NetworkEvent.Action.MFA_ENABLED)) == [
         "recovery_codes", "totp"]
+
+
+def test_an_invitation_accepted_by_someone_with_a_second_factor_does_not_log_them_in(alpha_requires_approvers):
+    """The link adds the role; the login still asks the app's code (no way round the second factor)."""
+    world = alpha_requires_approvers
+    client = Client()
+    log_in(client, "approver")
+    activate(client)
+    _invitation, token = invitation_create(node=world.nodes["N1"], email="approver@example.test", role="analyst",
+                                           invited_by=world.users["head_office"])
+    visitor = Client()
+    new = "a-New-passphrase-for-the-approver-77"
+    answer = visitor.post(f"/accounts/invitation/{token}/", {"first_name": "A", "last_name": "B",
+                                                              "password1": new, "password2": new})
+    assert answer.status_code == 302 and answer["Location"] == "/accounts/login/"
+    assert "_auth_user_id" not in visitor.session
+    assert log_in(Client(), "approver", new)["Location"] == "/accounts/2fa/authenticate/"
