@@ -29,7 +29,8 @@ class MFAAdapter(DefaultMFAAdapter):
         return secrets.encrypt(text)
 
     def decrypt(self, encrypted_text: str) -> str:
-        return secrets.decrypt(encrypted_text)
+        # fails closed: a secret no key reads must not become "" (whose codes anyone computes)
+        return secrets.decrypt_or_raise(encrypted_text)
 
     def can_delete_authenticator(self, authenticator: Authenticator) -> bool:
         if authenticator.type == Authenticator.Type.TOTP:

@@ -41,6 +41,19 @@ def decrypt(token: str) -> str:
         return ""
 
 
+class SecretUnreadable(ValueError):
+    """No key reads the token: the keys changed without the old one kept last."""
+
+
+def decrypt_or_raise(token: str) -> str:
+    """The secret; SecretUnreadable when no key reads it — for what must fail closed (a second
+    factor's secret read as "" would make every "" code valid)."""
+    try:
+        return _keys().decrypt(token.encode()).decode()
+    except (InvalidToken, ValueError) as error:
+        raise SecretUnreadable("no key of RELAIS_SECRET_KEYS reads this secret") from error
+
+
 def rotate(token: str) -> str:
     """``token`` encrypted again under the first key (unchanged when no key reads it)."""
     if not token:

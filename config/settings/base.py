@@ -297,7 +297,8 @@ LOGGING = {
 #: encrypts, every key decrypts (rotation: put a new key first, then ``manage.py`` re-saves). Each key
 #: is 32 url-safe base64 bytes (``Fernet.generate_key()``); a key derived from SECRET_KEY is always
 #: tried last, so secrets saved before this setting existed still read.
-RELAIS_SECRET_KEYS = env.list("RELAIS_SECRET_KEYS", default=[])
+#: Required in production (the second factor's secrets and the network's provider accounts depend on it).
+RELAIS_SECRET_KEYS = env.list("RELAIS_SECRET_KEYS") if IS_PRODUCTION else env.list("RELAIS_SECRET_KEYS", default=[])
 #: A network sends only through its own sending identity (From domain, provider account, SMS sender):
 #: without one, scheduling is refused and due sends are blocked. Off in the demo and the tests, where a
 #: network without an identity sends with the platform's settings (DEFAULT_FROM_EMAIL, EMAIL_*).

@@ -7,9 +7,12 @@ from __future__ import annotations
 import base64
 import hashlib
 
+import pytest
 from cryptography.fernet import Fernet
 
 from local_stores import secrets
+from local_stores.auth_adapters import MFAAdapter
+from local_stores.secrets import SecretUnreadable
 
 
 def test_a_token_of_the_printers_old_key_still_reads(settings):
@@ -38,3 +41,16 @@ def test_the_mask_shows_at_most_the_last_four_characters():
     assert secrets.mask("sk_live_abcdefgh1234") == "••••1234"
     assert secrets.mask("short") == "••••"
     assert secrets.mask("") == ""
+
+
+def test_the_second_factor_secret_fails_closed_when_no_key_reads_it(settings):
+    """A TOTP secret no key reads must not turn into "" (whose codes anyone can compute): the MFA
+    adapter raises instead."""
+    adapter = MFAAdapter()
+    settings.RELAIS_SECRET_KEYS = [Fernet.generate_key().decode()]
+    token = adapter.encrypt("JBSWY3DPEHPK3PXP")
+    assert adapter.decrypt(token) == "JBSWY3DPEHPK3PXP"
+    settings.RELAIS_SECRET_KEYS = [Fernet.generate_key().decode()]
+    settings.SECRET_KEY = "another-secret-key-" + "x" * 40
+    with pytest.raises(SecretUnreadable):
+        adapter.decrypt(token)

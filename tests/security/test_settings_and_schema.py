@@ -43,11 +43,12 @@ PRODUCTION = {
     "DATABASE_URL": "postgres://relais@127.0.0.1:5432/relais",
     "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
     "EMAIL_URL": "smtp://127.0.0.1:25",
+    "RELAIS_SECRET_KEYS": "9S-0KoeLZsF8h2FfwE3zFtuFfSYL-ib01sXlhe_M4Ok=",
 }
 
 
 @pytest.mark.parametrize(
-    "missing", ["SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "EMAIL_URL", "ALLOWED_HOSTS"]
+    "missing", ["SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "EMAIL_URL", "ALLOWED_HOSTS", "RELAIS_SECRET_KEYS"]
 )
 def test_production_refuses_to_start_without_its_settings(missing):
     settings = {key: value for key, value in PRODUCTION.items() if key != missing}
