@@ -1,5 +1,6 @@
 """Every REST endpoint lives under /api/v1/; each app lists its own."""
 
+from allauth.core import ratelimit
 from django.urls import include, path
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -8,7 +9,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
 
-from local_stores.mfa_policy import mfa_required
+from local_stores.mfa_policy import has_second_factor, mfa_required
 
 
 # DRF's own view, documented as what it is: an operation that needs no credentials of its own (the
@@ -16,14 +17,22 @@ from local_stores.mfa_policy import mfa_required
 @extend_schema_view(post=extend_schema(auth=[]))
 class TokenApi(ObtainAuthToken):
     """Exchange a username and password for the user's API token (send it as
-    ``Authorization: Token <key>``). Needs no other credentials. Refused (403) to someone whose
-    network requires a second factor of them: a password alone never hands out their token."""
+    ``Authorization: Token <key>``). Needs no other credentials. Refused (403) to anyone with a
+    second factor, or whose network requires one of them: a password alone never hands out their
+    token. Failed attempts count with the login page's (``ACCOUNT_RATE_LIMITS["login_failed"]``):
+    beyond the limit even the right password is refused (429)."""
 
     def post(self, request, *args, **kwargs):
+        key = str(request.data.get("username", "")).strip().lower() if hasattr(request.data, "get") else ""
+        if not ratelimit.consume(request, action="login_failed", key=key, dry_run=True):
+            return Response({"detail": _("Too many failed attempts: try again in a few minutes.")},
+                            status=status.HTTP_429_TOO_MANY_REQUESTS)
         serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        if not serializer.is_valid():
+            ratelimit.consume(request, action="login_failed", key=key)
+            return Response(serializer.errors, status=status.HTTP_400_BAD_REQUEST)
         user = serializer.validated_data["user"]
-        if mfa_required(user):
+        if mfa_required(user) or has_second_factor(user):
             return Response({"detail": _("Second factor required: this account cannot get a token by password.")},
                             status=status.HTTP_403_FORBIDDEN)
         token, _created = Token.objects.get_or_create(user=user)

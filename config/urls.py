@@ -1,6 +1,7 @@
 import os
 
 from allauth.account import views as allauth_views
+from allauth.account.decorators import secure_admin_login
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
@@ -19,6 +20,10 @@ def tracking_webhooks(esps: list[str]) -> list:
     wanted = {f"{esp}_tracking_webhook" for esp in esps}
     return [pattern for pattern in anymail.urls.urlpatterns if pattern.name in wanted]
 
+
+# The admin logs in through the same login as every page: its rate limits and the second factor
+# (Django's own admin login form asked the password only).
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("", config_views.home, name="home"),

@@ -147,12 +147,20 @@ def _celery_mode(request):
 
 
 @pytest.fixture(autouse=True)
-def _empty_cache():
-    """Each test starts with an empty cache: the failed-login counts and used second-factor codes
-    (django-allauth keeps them there) of one test never refuse the logins of the next."""
+def _empty_login_counts():
+    """Each test starts without django-allauth's failed-login counts and used second-factor codes
+    (its cache keys begin with "allauth"): one test's never refuse the logins of the next. The rest
+    of the cache stays — a module's data built once may keep entries there (print previews' PDFs)."""
     from django.core.cache import cache
 
-    cache.clear()
+    entries = getattr(cache, "_cache", None)  # the tests' LocMemCache
+    if entries is None:
+        cache.clear()
+        return
+    with cache._lock:
+        for key in [key for key in entries if ":allauth" in key]:
+            del entries[key]
+            cache._expire_info.pop(key, None)
 
 
 @pytest.fixture(autouse=True)

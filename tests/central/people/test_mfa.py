@@ -254,3 +254,24 @@ def test_an_invitation_accepted_by_someone_with_a_second_factor_does_not_log_the
     assert answer.status_code == 302 and answer["Location"] == "/accounts/login/"
     assert "_auth_user_id" not in visitor.session
     assert log_in(Client(), "approver", new)["Location"] == "/accounts/2fa/authenticate/"
+
+
+def test_the_token_endpoint_counts_failures_and_refuses_anyone_with_a_second_factor(alpha_requires_approvers):
+    """Failed attempts count with the login page's: beyond 5 on one account even the right password
+    is refused (429). Someone with a second factor — required or taken up — gets no token by
+    password alone."""
+    world = alpha_requires_approvers
+    api = Client()
+    for _attempt in range(5):
+        assert api.post("/api/v1/auth/token/", {"username": "analyst", "password": "wrong"}).status_code == 400
+    assert api.post("/api/v1/auth/token/", {"username": "analyst", "password": PASSWORD}).status_code == 429
+    assert api.post("/api/v1/auth/token/", {"username": "branch_manager", "password": PASSWORD}).status_code == 200
+    # not required of branch managers: taken up anyway
+    Authenticator.objects.create(user=world.users["branch_manager"], type=Authenticator.Type.TOTP, data={})
+    assert api.post("/api/v1/auth/token/", {"username": "branch_manager", "password": PASSWORD}).status_code == 403
+
+
+def test_the_admin_logs_in_through_the_login_page():
+    """Django's admin login form (password only, no limit) is replaced by the login page."""
+    response = Client().get("/admin/login/?next=/admin/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
