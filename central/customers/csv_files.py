@@ -32,10 +32,15 @@ class ImportFileError(ValueError):
 
 
 def parse_date(raw: str) -> date:
-    if "/" in raw:  # 31/12/2025, as French spreadsheets write it
-        day, month, year = raw.split("/")
-        return date(int(year), int(month), int(day))
-    return date.fromisoformat(raw)
+    """A date as ISO or French spreadsheets write it; ValueError for anything else (a year of
+    twenty digits included: ``date`` raises OverflowError for it)."""
+    try:
+        if "/" in raw:  # 31/12/2025, as French spreadsheets write it
+            day, month, year = raw.split("/")
+            return date(int(year), int(month), int(day))
+        return date.fromisoformat(raw)
+    except OverflowError as error:
+        raise ValueError(str(error)) from error
 
 
 def nul_cells(line: int, row: dict[str, str]) -> list[RowError]:

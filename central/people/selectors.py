@@ -7,6 +7,7 @@ from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from central.networks.selectors import network_events_visible_to
 from local_stores.models import Invitation, Membership, NetworkEvent, Node, Role, RoleGroup
 from local_stores.people import invitations_in_scope, memberships_in_scope
 from local_stores.selectors import nodes_in_scope
@@ -60,8 +61,10 @@ def role_since(membership: Membership) -> dict[tuple[int, str], object]:
     return since
 
 
-def person_events(membership: Membership) -> QuerySet[NetworkEvent]:
-    return NetworkEvent.objects.filter(network=membership.network).filter(
+def person_events(membership: Membership, *, viewer) -> QuerySet[NetworkEvent]:
+    """The person's history as ``viewer`` may read the network's audit trail (a regional manager:
+    the events of their region only)."""
+    return network_events_visible_to(viewer).filter(network=membership.network).filter(
         Q(subject_user=membership.user) | Q(actor=membership.user)
     ).select_related("actor", "subject_user", "node")
 

@@ -67,7 +67,7 @@ def person_detail_view(request: HttpRequest, public_id: str) -> HttpResponse:
 def _person_page(request: HttpRequest, membership, form, status: int = 200) -> HttpResponse:
     since = selectors.role_since(membership)
     roles = [(group, since.get((group.node_id, group.role))) for group in selectors.roles_held(membership)]
-    events = Paginator(selectors.person_events(membership), 20).get_page(request.GET.get("page"))
+    events = Paginator(selectors.person_events(membership, viewer=request.user), 20).get_page(request.GET.get("page"))
     return render(request, "central/people/person_detail.html", {
         "person": membership, "roles": roles, "form": form, "page": events, "query": "",
         "is_self": membership.user_id == request.user.pk,

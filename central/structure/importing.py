@@ -8,6 +8,7 @@ writes are ``central.structure.services.structure_import``'s.
 
 from __future__ import annotations
 
+import csv
 import re
 from dataclasses import dataclass, field
 from typing import IO
@@ -73,13 +74,18 @@ def file_read(stream: IO[bytes]) -> tuple[list[tuple[int, dict[str, str]]], list
     unknown = [RowError(1, name, _("Unknown column, ignored. Allowed columns: %(allowed)s.")
                         % {"allowed": ", ".join(COLUMNS)}) for name in header if name not in COLUMNS]
     rows = []
-    for line, row in enumerate(reader, start=2):  # the row's number, as a spreadsheet shows it
-        if len(rows) == MAX_ROWS:
-            raise ImportFileError(_("The file has more than %(count)d branches: split it into several files.")
-                                  % {"count": MAX_ROWS})
-        if None not in row and not any((value or "").strip() for value in row.values()):
-            continue  # a line of empty cells (";;;")
-        rows.append((line, {key: value for key, value in row.items() if key in COLUMNS or key is None}))
+    line = 1
+    try:
+        for line, row in enumerate(reader, start=2):  # the row's number, as a spreadsheet shows it
+            if len(rows) == MAX_ROWS:
+                raise ImportFileError(_("The file has more than %(count)d branches: split it into several files.")
+                                      % {"count": MAX_ROWS})
+            if None not in row and not any((value or "").strip() for value in row.values()):
+                continue  # a line of empty cells (";;;")
+            rows.append((line, {key: value for key, value in row.items() if key in COLUMNS or key is None}))
+    except (UnicodeDecodeError, csv.Error) as error:  # a bad byte far down the file, a giant cell
+        raise ImportFileError(_("The file cannot be read after line %(line)d: save it again as CSV (UTF-8).")
+                              % {"line": line}) from error
     return rows, unknown
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from central.customers import checks
 from central.customers.by_hand import customer_create, customer_update
+from central.customers.csv_files import parse_date
 from central.customers.services import customer_import_load
 from central.models import (
     Campaign,
@@ -312,3 +313,8 @@ def test_an_address_on_the_suppression_list_is_shown_not_refused(world):
     assert 'data-testid="suppressed"' in page and "(E-mail)" in page
     other = world.client_for("branch_manager").get(f"/customers/{world.customers['N1'].public_id}/").content.decode()
     assert 'data-testid="suppressed"' not in other
+
+
+def test_a_date_with_a_twenty_digit_year_is_a_bad_date_not_a_server_error():
+    with pytest.raises(ValueError):
+        parse_date("1/1/99999999999999999999")

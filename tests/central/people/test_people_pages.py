@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
+from central.people.selectors import person_events
 from local_stores.models import Invitation, Membership, NetworkEvent, Role
 from local_stores.selectors import role_set_of
 from tests.people_helpers import link_in, with_memberships
@@ -181,3 +182,17 @@ def test_password_reset_is_rate_limited_without_telling_who_exists(world, sink):
         refused = browser.post("/accounts/password/reset/", {"email": address})
         assert "Too many requests" in refused.content.decode() and "data-form-errors" in refused.content.decode()
     assert sink.handler.addresses() == ["lille@example.test"] * 5
+
+
+def test_a_person_s_history_is_read_as_the_viewer_reads_the_audit_trail(world):
+    """A regional manager reads, in a person's history, the events of their region only."""
+    members = with_memberships(world)
+    person = world.users["branch_manager"]
+    for code in ("N1", "S1"):
+        NetworkEvent.objects.create(network=world.networks["alpha"], node=world.nodes[code], actor=person,
+                                    subject_user=person, action=NetworkEvent.Action.SESSIONS_ENDED)
+    seen = {event.node.code for event in person_events(members["branch_manager"], viewer=world.users["regional_manager"])
+            if event.action == NetworkEvent.Action.SESSIONS_ENDED}
+    assert seen == {"N1"}
+    everything = person_events(members["branch_manager"], viewer=world.users["head_office"])
+    assert {event.node.code for event in everything if event.action == NetworkEvent.Action.SESSIONS_ENDED} == {"N1", "S1"}

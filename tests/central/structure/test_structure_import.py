@@ -152,3 +152,20 @@ def test_a_deactivated_person_of_the_network_is_neither_granted_nor_invited(worl
     assert [(note["line"], note["field"]) for note in report["notes"]] == [(2, "manager_email")]
     assert "deactivated" in report["notes"][0]["reason"]
     assert not Invitation.objects.filter(email=person.email).exists()
+
+
+@pytest.mark.parametrize("tail", [b"X1,\xff\xfe bad byte,Nord\n", b'X2,"' + b"y" * 140_000 + b'",Nord\n'],
+                         ids=["a bad byte far down", "a giant cell"])
+def test_a_file_unreadable_far_down_is_refused_as_a_whole_not_a_server_error(world, tail):
+    """The encoding is guessed from the file's start: a bad byte after it, or a cell bigger than the
+    CSV reader takes, refuses the file with a message (it used to answer 500)."""
+    good = b"".join(b"B%d,Branch %d,Nord\n" % (number, number) for number in range(600))
+    upload = SimpleUploadedFile("x.csv", b"branch_code,name,region\n" + good + tail, content_type="text/csv")
+    response = world.client_for("head_office").post("/network/structure/import/",
+                                                    {"head_office": hq(world), "file": upload})
+    assert response.status_code == 200 and "The file cannot be read after line" in response.content.decode()
+    assert not Node.objects.filter(code="B1").exists()
+    api = world.client_for("head_office").post(
+        "/api/v1/structure-imports/",
+        {"head_office": hq(world), "file": SimpleUploadedFile("x.csv", b"branch_code,name,region\n" + good + tail)})
+    assert api.status_code == 400
