@@ -3,10 +3,12 @@ cuts sessions and tokens at once, all audited."""
 
 from __future__ import annotations
 
+import importlib
 import threading
 from datetime import timedelta
 
 import pytest
+from django.apps import apps as django_apps
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
@@ -228,3 +230,19 @@ def test_a_deactivated_person_is_not_brought_back_by_an_invitation(world):
         person_invite(actor=world.users["regional_manager"], email="marie@example.test", node=world.nodes["N1"],
                       role=Role.BRANCH_MANAGER)
     assert "reactivate them" in str(refused.value)
+
+
+@pytest.mark.django_db
+def test_people_with_roles_before_memberships_become_members_of_their_network(world):
+    """The backfill migration: each person holding a role and no membership joins the network of
+    their role (an inactive one as deactivated); existing memberships stay as they are."""
+    backfill = importlib.import_module("local_stores.migrations.0011_memberships_backfill").backfill
+    members = with_memberships(world)
+    Membership.objects.exclude(pk=members["head_office"].pk).delete()
+    User.objects.filter(pk=world.users["analyst"].pk).update(is_active=False)
+    backfill(django_apps, connection.schema_editor())
+    assert Membership.objects.get(user=world.users["other_network_head_office"]).network == world.networks["beta"]
+    assert Membership.objects.get(user=world.users["branch_manager"]).network == world.networks["alpha"]
+    assert Membership.objects.get(user=world.users["analyst"]).status == Membership.Status.DEACTIVATED
+    assert Membership.objects.get(user=world.users["head_office"]).pk == members["head_office"].pk
+    assert not Membership.objects.filter(user=world.users["nobody"]).exists()
