@@ -21,6 +21,13 @@ from local_stores.models import Network, NetworkEvent, Node, NodeKind
 
 logger = logging.getLogger(__name__)
 
+#: Where a secret is sent: changing one of these without typing the secret again would hand the
+#: stored secret to the new server or account (a test send logs in there with it).
+SECRET_DESTINATIONS = {
+    "email_secret": ("email_method", "esp", "smtp_host", "smtp_username"),
+    "sms_secret": ("sms_provider", "sms_account"),
+}
+
 #: The fields head office edits (the secrets aside).
 EDITABLE_FIELDS = (
     "from_domain", "from_local_part", "from_name", "reply_to", "reply_to_address", "email_method", "esp",
@@ -52,6 +59,19 @@ def _clean(identity: SendingIdentity) -> None:
         raise ValidationError(errors)
 
 
+def _secrets_follow_their_destination(identity: SendingIdentity, changed: list[str], replaced: list[str]) -> None:
+    """A stored secret goes only where it was typed for: the server or account changed, it must be
+    typed again (ValidationError on the secret's field)."""
+    errors = {
+        name: [_("The server or account changed: type the secret again (the stored one is not sent elsewhere).")]
+        for name, destination in SECRET_DESTINATIONS.items()
+        if identity.pk is not None and getattr(identity, SECRET_FIELDS[name]) and name not in replaced
+        and any(field in changed for field in destination)
+    }
+    if errors:
+        raise ValidationError(errors)
+
+
 @transaction.atomic
 def identity_save(*, network: Network, saved_by, data: dict, new_secrets: dict[str, str] | None = None,
                   ip: str | None = None) -> SendingIdentity:
@@ -79,6 +99,7 @@ def identity_save(*, network: Network, saved_by, data: dict, new_secrets: dict[s
             setattr(identity, f"{name}_set_at", now)
             setattr(identity, f"{name}_set_by", saved_by)
             replaced.append(name)
+    _secrets_follow_their_destination(identity, changed, replaced)
     _clean(identity)
     created = identity.pk is None
     if not (changed or replaced or created):

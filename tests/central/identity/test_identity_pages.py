@@ -159,3 +159,14 @@ def test_secrets_rotate_reencrypts_every_secret_under_the_first_key(world, setti
     assert output.getvalue().startswith("1 secrets")
     settings.RELAIS_SECRET_KEYS = [new]
     assert secrets.decrypt(SendingIdentity.objects.get().email_secret_encrypted) == SMTP_MARKER
+
+
+def test_a_stored_secret_is_not_sent_to_another_server(world):
+    """The server or account changed without the secret typed again: refused beside the secret's
+    field — the stored password would otherwise log in to the new server at the next test send."""
+    client = world.client_for("head_office")
+    assert client.post(URL, form_data()).status_code == 302
+    refused = client.post(URL, form_data(smtp_host="smtp.elsewhere.test", email_secret=""))
+    assert refused.status_code == 200 and "type the secret again" in refused.content.decode()
+    assert SendingIdentity.objects.get(network=world.networks["alpha"]).smtp_host != "smtp.elsewhere.test"
+    assert client.post(URL, form_data(smtp_host="smtp.elsewhere.test", email_secret="new-secret")).status_code == 302
