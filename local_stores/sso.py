@@ -95,7 +95,7 @@ def sso_config_save(*, network: Network, saved_by, data: dict, client_secret: st
     """Create or update the network's configuration; a blank ``client_secret`` keeps the stored one.
     The audit trail names the fields changed (and "client_secret" when replaced), no value of it."""
     config = SsoConfig.objects.filter(network=network).first() or SsoConfig(network=network)
-    before = {field: getattr(config, field) for field in CONFIG_FIELDS} if config.pk else {}
+    before = {field: getattr(config, field) for field in CONFIG_FIELDS}  # a new one: its defaults
     for field in CONFIG_FIELDS:
         if field in data:
             setattr(config, field, data[field])

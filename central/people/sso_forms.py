@@ -11,6 +11,10 @@ from local_stores.models import Node, Role, SsoConfig
 
 
 class SsoConfigForm(forms.ModelForm):
+    issuer_url = forms.URLField(
+        label=_("Issuer URL"), max_length=300, assume_scheme="https",
+        help_text=_("The provider's issuer, e.g. https://login.microsoftonline.com/<tenant>/v2.0"),
+    )
     client_secret = forms.CharField(
         label=_("Client secret"), required=False, strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
@@ -25,7 +29,6 @@ class SsoConfigForm(forms.ModelForm):
         model = SsoConfig
         fields = ["enabled", "issuer_url", "client_id", "scopes", "groups_claim", "create_people"]
         help_texts = {
-            "issuer_url": _("The provider's issuer, e.g. https://login.microsoftonline.com/<tenant>/v2.0"),
             "groups_claim": _("The claim listing the person's groups (mapped to roles below)."),
             "create_people": _("Otherwise only people already invited to Relais can log in this way."),
         }
