@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from allauth.socialaccount.models import SocialApp
 from django.contrib.auth import get_user_model
 from django.test import Client
@@ -17,6 +18,7 @@ from oidc_provider_mock import run_server_in_thread
 from local_stores import secrets
 from local_stores.models import Membership, NetworkEvent, Role, RoleGroup, SsoConfig, SsoGrant, SsoRoleMapping
 from local_stores.services import role_grant
+from tests.central.people.test_mfa import totp_now
 
 ALICE = {"email": "alice@alpha.test", "email_verified": True, "given_name": "Alice", "family_name": "Martin",
          "groups": ["relais-n1-managers"]}
@@ -154,3 +156,27 @@ def test_an_unknown_domain_is_a_form_error(alpha_sso):
     assert refused.status_code == 400
     body = refused.content.decode()
     assert "No company account is set up for this address" in body and "data-form-errors" in body
+
+
+def test_the_second_factor_is_still_asked_after_the_company_login(alpha_sso, world):
+    """The network requires a second factor of branch managers: the SSO login that grants the role
+    sends the person to set up an authenticator app; once they have one, each SSO login asks its code."""
+    alpha = world.networks["alpha"]
+    alpha.mfa_required_roles = [Role.BRANCH_MANAGER]
+    alpha.save(update_fields=["mfa_required_roles"])
+    client = Client()
+    sso_login(client, start_at_provider_url)
+    alice = get_user_model().objects.get(email="alice@alpha.test")
+    sent = client.get("/")
+    assert sent.status_code == 302 and sent["Location"].startswith("/accounts/2fa/totp/activate/")
+    secret = generate_totp_secret()
+    TOTP.activate(alice, secret)
+    client = Client()
+    asked = sso_login(client, start_at_provider_url)
+    assert asked.status_code == 302 and asked["Location"].startswith("/accounts/2fa/authenticate/")
+    assert not client.get("/").wsgi_request.user.is_authenticated
+    wrong = client.post("/accounts/2fa/authenticate/", {"code": "000000" if totp_now(secret) != "000000" else "111111"})
+    assert wrong.status_code == 200 and not client.get("/").wsgi_request.user.is_authenticated
+    done = client.post("/accounts/2fa/authenticate/", {"code": totp_now(secret)})
+    assert done.status_code == 302
+    assert client.get("/").wsgi_request.user == alice
