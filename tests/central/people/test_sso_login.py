@@ -86,6 +86,8 @@ def test_first_sso_login_creates_the_person_with_the_mapped_role(alpha_sso, worl
     assert not SocialApp.objects.exists(), "no secret, no app in allauth's tables"
     event = NetworkEvent.objects.get(action=NetworkEvent.Action.SSO_ROLES_SYNCED, subject_user=alice)
     assert event.details == {"granted": [["N1", Role.BRANCH_MANAGER]], "revoked": []}
+    login = NetworkEvent.objects.get(action=NetworkEvent.Action.LOGGED_IN, subject_user=alice)
+    assert login.details == {"method": "sso", "provider": "net-alpha"}
 
 
 def test_claims_changed_at_the_provider_revoke_the_role_at_the_next_login(alpha_sso, world, provider):
