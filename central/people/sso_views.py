@@ -6,16 +6,18 @@ from __future__ import annotations
 from allauth.account.utils import get_next_redirect_url
 from allauth.socialaccount.adapter import get_adapter as get_social_adapter
 from allauth.socialaccount.providers.base import AuthProcess
+from allauth.utils import build_absolute_uri
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from central.people.sso_forms import CompanyLoginForm, SsoConfigForm, SsoMappingForm
-from central.people.sso_selectors import sso_network_for
+from central.people.sso_selectors import sso_network_for, sso_networks_for
 from local_stores.forms import add_service_errors
 from local_stores.models import Network, SsoConfig, SsoRoleMapping
 from local_stores.people import head_office_of_network
@@ -28,6 +30,10 @@ from local_stores.sso import (
 )
 
 
+def _page_url(network) -> str:
+    return f"{reverse('sso:sso')}?network={network.slug}"
+
+
 def _network(request) -> Network:
     return sso_network_for(request.user, request.POST.get("network") or request.GET.get("network"))
 
@@ -35,11 +41,13 @@ def _network(request) -> Network:
 def _page(request, network, *, form=None, mapping_form=None, discovery=None, status=200) -> HttpResponse:
     config = SsoConfig.objects.filter(network=network).select_related("client_secret_set_by", "updated_by").first()
     return render(request, "central/people/sso.html", {
-        "network": network, "config": config,
+        "network": network, "networks": sso_networks_for(request.user), "config": config,
         "form": form or SsoConfigForm(instance=config or SsoConfig(network=network)),
         "mapping_form": mapping_form or SsoMappingForm(network=network),
         "mappings": SsoRoleMapping.objects.filter(network=network).select_related("node"),
         "discovery": discovery, "head_office": head_office_of_network(network),
+        "redirect_uri": build_absolute_uri(request, reverse("openid_connect_callback",
+                                                            kwargs={"provider_id": f"net-{network.slug}"})),
     }, status=status)
 
 
@@ -59,7 +67,7 @@ def sso_view(request: HttpRequest) -> HttpResponse:
             add_service_errors(form, error)
         else:
             messages.success(request, _("Single sign-on was saved."))
-            return redirect(f"{request.path}?network={network.slug}")
+            return redirect(_page_url(network))
     messages.error(request, _("Nothing was saved: correct the fields shown in red."))
     return _page(request, network, form=form)
 
@@ -74,13 +82,13 @@ def sso_mappings_view(request: HttpRequest) -> HttpResponse:
             raise Http404
         sso_mapping_remove(mapping=mapping, removed_by=request.user, ip=request.META.get("REMOTE_ADDR"))
         messages.success(request, _("The mapping was removed: the next logins revoke its role."))
-        return redirect(f"/network/sso/?network={network.slug}")
+        return redirect(_page_url(network))
     form = SsoMappingForm(request.POST, network=network)
     if form.is_valid():
         sso_mapping_add(network=network, added_by=request.user, ip=request.META.get("REMOTE_ADDR"),
                         **form.cleaned_data)
         messages.success(request, _("The mapping was added: it applies at each person's next login."))
-        return redirect(f"/network/sso/?network={network.slug}")
+        return redirect(_page_url(network))
     messages.error(request, _("The mapping was not added: correct the fields shown in red."))
     return _page(request, network, mapping_form=form)
 
@@ -92,7 +100,7 @@ def sso_discovery_view(request: HttpRequest) -> HttpResponse:
     config = SsoConfig.objects.filter(network=network).first()
     if config is None or not config.issuer_url:
         messages.error(request, _("Save the issuer URL first."))
-        return redirect(f"/network/sso/?network={network.slug}")
+        return redirect(_page_url(network))
     return _page(request, network, discovery=sso_discovery_check(config.issuer_url))
 
 
