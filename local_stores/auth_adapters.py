@@ -83,13 +83,9 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         claims = _claims(sociallogin)
         network = config.network
         user = sociallogin.user if sociallogin.is_existing else self._person_for(request, config, claims)
-        membership = Membership.objects.filter(user=user).first()
-        other_network = (membership.network_id != network.pk) if membership else (
-            RoleGroup.objects.filter(group__user=user).exclude(node__network=network).exists())
-        if other_network:
+        if not _of_network(user, network):
             _refuse(request, _("This company account belongs to another network: log in with your password."))
-        if membership is None:
-            Membership.objects.create(user=user, network=network, source=Membership.Source.SSO)
+        Membership.objects.get_or_create(user=user, defaults={"network": network, "source": Membership.Source.SSO})
         if not sociallogin.is_existing:
             sociallogin.user = user
             sociallogin.save(request, connect=True)
@@ -97,14 +93,16 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             sso_roles_sync(user, network, claims)
 
     def _person_for(self, request, config, claims: dict):
+        """The person of the network with the claims' verified address; created when the set-up
+        says so and the address is of the network's domains."""
         email = str(claims.get("email") or "").strip().lower()
         domain = email.rpartition("@")[2]
         if not email or not (claims.get("email_verified") is True or domain in (config.email_domains or [])):
             _refuse(request, _("Your company account gave no verified e-mail address."))
-        user = get_user_model().objects.filter(Q(email__iexact=email) | Q(username__iexact=email)).first()
-        if user is not None:
-            return user
-        if not config.create_people:
+        matches = list(get_user_model().objects.filter(Q(email__iexact=email) | Q(username__iexact=email)))
+        if matches:
+            return next((user for user in matches if _of_network(user, config.network)), matches[0])
+        if not config.create_people or domain not in (config.email_domains or []):
             _refuse(request, _("You have no account in Relais yet: ask your head office for an invitation."))
         user = get_user_model()(username=email, email=email, first_name=str(claims.get("given_name") or "")[:150],
                                 last_name=str(claims.get("family_name") or "")[:150])
@@ -112,6 +110,18 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         user.save()
         Membership.objects.create(user=user, network=config.network, source=Membership.Source.SSO)
         return user
+
+
+def _of_network(user, network) -> bool:
+    """Whether ``user`` is a person of ``network`` (their membership, else roles there and nowhere
+    else). The platform's staff and people of no network are never reached by a network's provider."""
+    if user.is_superuser or user.is_staff:
+        return False
+    membership = Membership.objects.filter(user=user).first()
+    if membership is not None:
+        return membership.network_id == network.pk
+    roles = RoleGroup.objects.filter(group__user=user)
+    return roles.filter(node__network=network).exists() and not roles.exclude(node__network=network).exists()
 
 
 def _claims(sociallogin) -> dict:

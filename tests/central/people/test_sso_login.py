@@ -64,7 +64,9 @@ def start_at_provider_url(client: Client):
 
 def start_at_login_page(client: Client):
     page = client.get("/accounts/login/")
-    assert "Log in with your company account" in page.content.decode()
+    body = page.content.decode()
+    assert "Log in with your company account" in body
+    assert all(label in body for label in ('for="id_username">Username', 'for="id_password">Password', ">Log in</button>"))
     return client.post("/accounts/sso/", {"email": "Alice@Alpha.test", "next": ""})
 
 
@@ -130,6 +132,21 @@ def test_an_e_mail_of_another_network_is_refused(alpha_sso, world):
     page = client.get("/accounts/login/").content.decode()
     assert "belongs to another network" in page
     assert roles_of(beta_person) == {("HQ", Role.HEAD_OFFICE_MARKETER)}
+
+
+@pytest.mark.parametrize("who", ["superuser", "nobody"])
+def test_the_platform_s_staff_and_people_of_no_network_are_never_reached(alpha_sso, world, who):
+    """A network's provider vouches for its own people only: not for the platform's superuser nor
+    for an account of no network that happens to have the address."""
+    person = (get_user_model().objects.create_superuser("root", "alice@alpha.test", "secret-password")
+              if who == "superuser" else world.users["nobody"])
+    person.email = "alice@alpha.test"
+    person.save()
+    client = Client()
+    done = sso_login(client, start_at_provider_url)
+    assert done["Location"] == "/accounts/login/"
+    assert not client.get("/").wsgi_request.user.is_authenticated
+    assert not Membership.objects.filter(user=person).exists() and roles_of(person) == set()
 
 
 def test_nobody_unknown_gets_in_when_the_network_creates_nobody(alpha_sso):
