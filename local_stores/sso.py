@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from local_stores import secrets
 from local_stores.audit import network_event_record
 from local_stores.models import Network, NetworkEvent, Node, RoleGroup, SsoConfig, SsoGrant, SsoRoleMapping
+from local_stores.people import ROLE_NODE_KIND
 from local_stores.services import role_grant, role_revoke
 
 User = get_user_model()
@@ -74,12 +75,11 @@ def sso_roles_sync(user, network: Network, claims: dict) -> dict[str, list]:
     held = set(RoleGroup.objects.filter(group__user=user, node__network=network).values_list("node_id", "role"))
     granted, revoked = [], []
     for key, node in wanted.items():
-        if key in owned:
+        if key in held:  # held already: by single sign-on, or by hand (then it stays a hand grant)
             continue
-        if key not in held:  # a role already held by hand stays a hand grant
-            role_grant(user=user, node=node, role=key[1])
-            SsoGrant.objects.create(user=user, node=node, role=key[1])
-            granted.append([node.code, key[1]])
+        role_grant(user=user, node=node, role=key[1])
+        SsoGrant.objects.get_or_create(user=user, node=node, role=key[1])
+        granted.append([node.code, key[1]])
     for key, grant in owned.items():
         if key not in wanted:
             role_revoke(user=user, node=grant.node, role=grant.role)
@@ -127,6 +127,9 @@ def sso_mapping_add(*, network: Network, added_by, claim_value: str, node: Node,
                     ip: str | None = None) -> SsoRoleMapping:
     if node.network_id != network.pk:
         raise ValidationError({"node": _("Choose a node of this network.")})
+    needed = ROLE_NODE_KIND.get(role)
+    if needed is not None and node.kind != needed[0]:
+        raise ValidationError({"role": needed[1]})
     mapping, created = SsoRoleMapping.objects.get_or_create(network=network, claim_value=claim_value.strip(),
                                                             node=node, role=role)
     if created:

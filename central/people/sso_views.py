@@ -85,10 +85,14 @@ def sso_mappings_view(request: HttpRequest) -> HttpResponse:
         return redirect(_page_url(network))
     form = SsoMappingForm(request.POST, network=network)
     if form.is_valid():
-        sso_mapping_add(network=network, added_by=request.user, ip=request.META.get("REMOTE_ADDR"),
-                        **form.cleaned_data)
-        messages.success(request, _("The mapping was added: it applies at each person's next login."))
-        return redirect(_page_url(network))
+        try:
+            sso_mapping_add(network=network, added_by=request.user, ip=request.META.get("REMOTE_ADDR"),
+                            **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("The mapping was added: it applies at each person's next login."))
+            return redirect(_page_url(network))
     messages.error(request, _("The mapping was not added: correct the fields shown in red."))
     return _page(request, network, mapping_form=form)
 

@@ -7,7 +7,7 @@ from oidc_provider_mock import run_server_in_thread
 
 from local_stores import secrets
 from local_stores.models import NetworkEvent, Role, RoleGroup, SsoConfig, SsoGrant, SsoRoleMapping
-from local_stores.services import role_grant
+from local_stores.services import role_grant, role_revoke
 from local_stores.sso import sso_config_for_email, sso_roles_sync
 
 SECRET = "client-secret-value-98765"
@@ -39,6 +39,9 @@ def test_roles_follow_the_claims_and_hand_grants_stay(world, alpha_sso):
     assert roles_of(person) == {("N1", "branch_manager"), ("N2", "branch_manager"), ("NORTH", "regional_manager"),
                                 ("HQ", "analyst")}
     assert sso_roles_sync(person, alpha, {"groups": ["n1", "north"]}) == {"granted": [], "revoked": []}
+    role_revoke(user=person, node=world.nodes["N1"], role=Role.BRANCH_MANAGER)  # by hand, while still mapped
+    assert sso_roles_sync(person, alpha, {"groups": ["n1", "north"]}) == {"granted": [["N1", "branch_manager"]],
+                                                                          "revoked": []}, "the provider still says so"
     result = sso_roles_sync(person, alpha, {"groups": "north"})  # a single value, not a list
     assert sorted(map(tuple, result["revoked"])) == [("HQ", Role.ANALYST), ("N1", Role.BRANCH_MANAGER)]
     assert roles_of(person) == {("N2", "branch_manager"), ("NORTH", "regional_manager")}, "hand grants kept"
@@ -46,7 +49,7 @@ def test_roles_follow_the_claims_and_hand_grants_stay(world, alpha_sso):
     assert roles_of(person) == {("N2", "branch_manager"), ("NORTH", "regional_manager")}
     assert not SsoGrant.objects.filter(user=person).exists()
     synced = NetworkEvent.objects.filter(action=NetworkEvent.Action.SSO_ROLES_SYNCED, subject_user=person)
-    assert synced.count() == 2 and all(event.actor is None for event in synced)
+    assert synced.count() == 3 and all(event.actor is None for event in synced)
 
 
 def test_the_groups_claim_is_the_configured_one(world, alpha_sso):
@@ -124,6 +127,9 @@ def test_role_mappings_are_added_and_removed(world):
     foreign = client.post("/network/sso/mappings/", {"network": "alpha", "claim_value": "x",
                                                      "node": world.nodes["W1"].public_id, "role": "branch_manager"})
     assert foreign.status_code == 200 and "data-form-errors" in foreign.content.decode()
+    wrong_kind = client.post("/network/sso/mappings/", {"network": "alpha", "claim_value": "x",
+                                                        "node": world.nodes["NORTH"].public_id, "role": "branch_manager"})
+    assert wrong_kind.status_code == 200 and "The branch manager role is granted on a branch." in wrong_kind.content.decode()
     mapping = SsoRoleMapping.objects.get()
     assert client.post("/network/sso/mappings/", {"network": "alpha", "remove": mapping.pk}).status_code == 302
     assert not SsoRoleMapping.objects.exists()
