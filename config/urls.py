@@ -37,6 +37,8 @@ urlpatterns = [
     path("accounts/inactive/", allauth_views.account_inactive, name="account_inactive"),  # a deactivated person's login
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("central.people.public_urls")),  # invitation links, password reset (issue 22 C)
+    path("accounts/", include("allauth.socialaccount.providers.openid_connect.urls")),  # SSO: oidc/net-<slug>/login/ and callback (issue 22 D)
+    path("accounts/", include("central.people.sso_public_urls")),  # the login page's "company account" form (issue 22 D)
     # the branch pages (central's concept packages; the network core itself has no page)
     path("network/", include("central.branches.urls")),
     path("network/", include("central.operations.urls")),
@@ -53,6 +55,7 @@ urlpatterns = [
     path("budgets/", include("central.budgets.urls")),
     path("print/", include("central.delivery.printing.urls")),  # print runs: scoped downloads, the printer's links
     path("", include("central.networks.urls")),  # issue 22: the platform's networks, a network's settings and audit trail
+    path("network/sso/", include("central.people.sso_urls")),  # the network's single sign-on set-up (issue 22 D)
     path("network/identity/", include("central.identity.urls")),  # the network's own sending identity (head office)
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),

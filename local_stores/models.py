@@ -263,6 +263,8 @@ class NetworkEvent(models.Model):
         MFA_ENABLED = "mfa_enabled", _("second factor added")
         MFA_DISABLED = "mfa_disabled", _("second factor removed")
         RECOVERY_CODES_REGENERATED = "recovery_codes_regenerated", _("recovery codes regenerated")
+        SSO_CONFIGURED = "sso_configured", _("single sign-on configured")
+        SSO_ROLES_SYNCED = "sso_roles_synced", _("roles synchronised at single sign-on")
 
     network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="events")
     node = models.ForeignKey("Node", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
@@ -374,6 +376,74 @@ class Invitation(models.Model):
 
 
 # django-guardian with direct foreign keys (no generic relation): fast joins, real integrity.
+class SsoConfig(models.Model):
+    """A network's OpenID Connect provider (its staff log in with their company account). The
+    client secret is stored encrypted (``local_stores.secrets``) and never shown back."""
+
+    network = models.OneToOneField(Network, on_delete=models.CASCADE, related_name="sso_config")
+    enabled = models.BooleanField(_("enabled"), default=False)
+    issuer_url = models.URLField(_("issuer URL"), max_length=300)
+    client_id = models.CharField(_("client ID"), max_length=200)
+    client_secret_encrypted = models.TextField(blank=True, default="")
+    client_secret_set_at = models.DateTimeField(null=True, blank=True)
+    client_secret_set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    scopes = models.CharField(_("scopes"), max_length=200, default="openid email profile")
+    groups_claim = models.CharField(_("groups claim"), max_length=100, default="groups")
+    email_domains = models.JSONField(_("e-mail domains"), default=list, blank=True)
+    create_people = models.BooleanField(_("create people at their first login"), default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("single sign-on configuration")
+        verbose_name_plural = _("single sign-on configurations")
+
+    def __str__(self) -> str:
+        return f"SSO {self.network}"
+
+    @property
+    def provider_id(self) -> str:
+        return f"net-{self.network.slug}"
+
+
+class SsoRoleMapping(models.Model):
+    """A value of the groups claim gives a role on a node of the network."""
+
+    network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="sso_role_mappings")
+    claim_value = models.CharField(_("claim value"), max_length=200)
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="+", verbose_name=_("node"))
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices)
+
+    class Meta:
+        ordering = ["claim_value", "node__name", "role"]
+        constraints = [
+            models.UniqueConstraint(fields=["network", "claim_value", "node", "role"], name="sso_mapping_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.claim_value} → {self.role}"
+
+
+class SsoGrant(models.Model):
+    """A role granted by single sign-on (revoked when the provider no longer maps it); roles
+    granted by hand have no such row and single sign-on never touches them."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_grants")
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="+")
+    role = models.CharField(max_length=32, choices=Role.choices)
+    granted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "node", "role"], name="sso_grant_unique")]
+
+    def __str__(self) -> str:
+        return f"SSO {self.role}"
+
+
 class NodeUserObjectPermission(UserObjectPermissionBase):
     content_object = models.ForeignKey(Node, on_delete=models.CASCADE)
 

@@ -33,7 +33,9 @@ def _record(*, user, request, action: str, details: dict) -> None:
 
 @receiver(user_logged_in, dispatch_uid="relais_audit_logged_in")
 def _logged_in(sender, request, user, **kwargs) -> None:
-    _record(user=user, request=request, action=NetworkEvent.Action.LOGGED_IN, details={})
+    sociallogin = kwargs.get("sociallogin")  # single sign-on: which network's provider (docs/sso.md)
+    details = {"method": "sso", "provider": sociallogin.account.provider} if sociallogin is not None else {}
+    _record(user=user, request=request, action=NetworkEvent.Action.LOGGED_IN, details=details)
 
 
 @receiver(authenticator_added, dispatch_uid="relais_audit_mfa_enabled")

@@ -966,6 +966,10 @@ LIST_ROUTES: dict[str, dict] = {
     "identity:identity-test": {"post": for_roles(PLANNERS, 200, 404), "writers": PLANNERS},
     "api-network-identity": {"get": for_roles(PLANNERS, 200, 404), "patch": for_roles(PLANNERS, 200, 404),
                              "writers": PLANNERS},
+    # issue 22 — single sign-on set-up (scoping in detail: tests/security/test_access_sso.py)
+    "sso:sso": {"get": for_roles(PLANNERS, 200, 404), "post": for_roles(PLANNERS, 200, 404), "writers": PLANNERS},
+    "sso:sso-mappings": {"post": for_roles(PLANNERS, 200, 404), "writers": PLANNERS},
+    "sso:sso-discovery": {"post": for_roles(PLANNERS, 302, 404), "writers": PLANNERS},
 }
 #: Reached without logging in, nothing tenant-owned behind them (the login page, the language,
 #: the health check, the API's schema and token, the providers' signed webhooks): checked for no
@@ -976,7 +980,11 @@ PUBLIC_ROUTES = {"login", "logout", "set_language", "healthz", "api-schema", "ap
                  "password_reset", "password_reset_done", "password_reset_confirm", "password_reset_complete",
                  # issue 22 — login (django-allauth): its names for the login and logout, a deactivated
                  # account's page, the second factor asked at login
-                 "account_login", "account_logout", "account_inactive", "mfa_authenticate"}
+                 "account_login", "account_logout", "account_inactive", "mfa_authenticate",
+                 # issue 22 — single sign-on: the company-account form, the provider's login and callback
+                 # (probed with a real provider by tests/central/people/test_sso_login.py and
+                 # tests/security/test_access_sso.py)
+                 "sso-login", "openid_connect_login", "openid_connect_callback"}
 #: Public routes whose token is the credential: covered below (the feed, the sign-up page) or by
 #: tests/central/delivery/test_public_links.py and tests/central/prospects/test_prospects.py (a message's links, the sign-up link),
 #: here for a missing token (404, nothing shown).

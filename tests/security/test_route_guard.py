@@ -112,6 +112,9 @@ ROUTES: dict[str, str] = {
     "mfa_authenticate": "public", "account_reauthenticate": "page", "mfa_index": "page", "mfa_reauthenticate": "page",
     "mfa_activate_totp": "page", "mfa_deactivate_totp": "page", "mfa_view_recovery_codes": "page",
     "mfa_download_recovery_codes": "page", "mfa_generate_recovery_codes": "page", "usersessions_list": "page",
+    # issue 22 — sso
+    "sso:sso": "page", "sso:sso-mappings": "page", "sso:sso-discovery": "page", "sso-login": "public",
+    "openid_connect_login": "public", "openid_connect_callback": "public",
 }
 #: Families declared as a whole: the admin, the providers' webhooks (django-anymail, basic auth and
 #: the provider's signature), the demo's public uploads (assets and logos only, tests/security/test_media.py).

@@ -10,6 +10,8 @@ AUTH_APPS = [
     "allauth.account",
     "allauth.mfa",
     "allauth.usersessions",
+    "allauth.socialaccount",  # single sign-on, one OpenID Connect provider per network (docs/sso.md)
+    "allauth.socialaccount.providers.openid_connect",
 ]
 AUTH_MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
@@ -33,6 +35,13 @@ ACCOUNT_RATE_LIMITS = {
 #: Open sessions are recorded at login (device, address) and listed at /accounts/sessions/; their
 #: activity is not tracked at each request (no write per page).
 USERSESSIONS_TRACK_ACTIVITY = False
+#: Single sign-on: the providers are built from each network's SsoConfig (no SocialApp rows, no
+#: secret in allauth's tables); people are linked or created in the adapter, never by a sign-up form.
+SOCIALACCOUNT_ADAPTER = "local_stores.auth_adapters.SocialAccountAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
 MFA_ADAPTER = "local_stores.auth_adapters.MFAAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Relais"
