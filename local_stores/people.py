@@ -50,14 +50,20 @@ def invitation_create(
     email = User.objects.normalize_email(email.strip()).lower()
     network = node.network
     now = timezone.now()
-    Invitation.objects.filter(network=network, email__iexact=email, used_at__isnull=True,
-                              revoked_at__isnull=True).update(revoked_at=now)
+    replaced = list(Invitation.objects.select_for_update().filter(
+        network=network, email__iexact=email, used_at__isnull=True, revoked_at__isnull=True))
+    Invitation.objects.filter(pk__in=[pending.pk for pending in replaced]).update(revoked_at=now)
     token = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
         network=network, email=email, node=node, role=role, invited_by=invited_by,
         first_name=first_name.strip(), last_name=last_name.strip(), token_hash=token_hash(token),
         expires_at=now + timedelta(days=network.invitation_days),
     )
+    for pending in replaced:  # the new link replaces theirs: said in the trail, not silently
+        network_event_record(
+            network=network, action=NetworkEvent.Action.INVITATION_REVOKED, actor=invited_by, node=pending.node,
+            details={"invitation": pending.public_id, "replaced_by": invitation.public_id},
+        )
     network_event_record(
         network=network, action=NetworkEvent.Action.PERSON_INVITED, actor=invited_by, node=node,
         details={"invitation": invitation.public_id, "role": role},

@@ -171,6 +171,10 @@ def customer_create(*, created_by, branch: Node, data: Mapping[str, object],
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
+        # the branch's row locked and read again: closing it (which counts its customers under the
+        # same lock) cannot slip between the check and the new customer
+        if not Node.objects.select_for_update().filter(pk=branch.pk, is_active=True).exists():
+            raise ValidationError({"branch": [_("This branch is closed: its customers go to another branch.")]})
         _save(customer)
         consent_fields = _write_consents(customer, changes, created_by)
         network_event_record(network=branch.network, action=NetworkEvent.Action.CUSTOMER_CREATED, actor=created_by,

@@ -246,3 +246,14 @@ def test_people_with_roles_before_memberships_become_members_of_their_network(wo
     assert Membership.objects.get(user=world.users["analyst"]).status == Membership.Status.DEACTIVATED
     assert Membership.objects.get(user=world.users["head_office"]).pk == members["head_office"].pk
     assert not Membership.objects.filter(user=world.users["nobody"]).exists()
+
+
+@pytest.mark.django_db
+def test_a_new_invitation_replacing_a_pending_one_says_so_in_the_trail(world):
+    first, _token = _invite(world)
+    second, _token = _invite(world, node="N2")
+    first.refresh_from_db()
+    assert first.revoked_at is not None
+    event = NetworkEvent.objects.get(action=NetworkEvent.Action.INVITATION_REVOKED)
+    assert event.details == {"invitation": first.public_id, "replaced_by": second.public_id}
+    assert event.node == world.nodes["N1"] and event.actor == world.users["head_office"]

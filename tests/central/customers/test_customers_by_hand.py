@@ -10,6 +10,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from central.customers import checks
@@ -27,7 +28,7 @@ from central.models import (
     DeliveryReason,
     DeliveryStatus,
 )
-from local_stores.models import NetworkEvent
+from local_stores.models import NetworkEvent, Node
 from tests.architecture.test_crlf_forms import as_browser_posts, form_fields, replaced
 from tests.planning import sms_version
 
@@ -318,3 +319,15 @@ def test_an_address_on_the_suppression_list_is_shown_not_refused(world):
 def test_a_date_with_a_twenty_digit_year_is_a_bad_date_not_a_server_error():
     with pytest.raises(ValueError):
         parse_date("1/1/99999999999999999999")
+
+
+def test_no_customer_is_added_to_a_closed_branch(world):
+    """Checked under the branch's lock, as closing it is: a customer typed while the branch was
+    being closed is refused, not left in a closed branch."""
+    branch = world.nodes["N1"]
+    Node.objects.filter(pk=branch.pk).update(is_active=False)  # closed since the form was shown
+    with pytest.raises(ValidationError) as refused:
+        customer_create(created_by=world.users["head_office"], branch=branch,
+                        data={"first_name": "Walk", "last_name": "In", "email": "walk.in@example.test"}, consents={})
+    assert "closed" in str(refused.value)
+    assert not Customer.objects.filter(email="walk.in@example.test").exists()
