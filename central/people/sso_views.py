@@ -77,7 +77,8 @@ def sso_view(request: HttpRequest) -> HttpResponse:
 def sso_mappings_view(request: HttpRequest) -> HttpResponse:
     network = _network(request)
     if request.POST.get("remove"):
-        mapping = SsoRoleMapping.objects.filter(network=network, pk=request.POST["remove"]).first()
+        remove = request.POST["remove"].strip()
+        mapping = SsoRoleMapping.objects.filter(network=network, pk=remove).first() if remove.isdigit() else None
         if mapping is None:
             raise Http404
         sso_mapping_remove(mapping=mapping, removed_by=request.user, ip=request.META.get("REMOTE_ADDR"))

@@ -91,3 +91,9 @@ def test_the_callback_without_a_started_login_logs_nobody_in(world, alpha_sso):
     response = client.get("/accounts/oidc/net-alpha/login/callback/?code=forged&state=forged")
     assert response.status_code < 500
     assert not client.get("/").wsgi_request.user.is_authenticated
+
+
+@pytest.mark.parametrize("remove", ["abc", "1e3", "999999", "-1"])
+def test_removing_a_mapping_that_is_not_one_answers_404(world, alpha_sso, remove):
+    response = world.client_for("head_office").post("/network/sso/mappings/?network=alpha", {"remove": remove})
+    assert response.status_code == 404
