@@ -164,7 +164,7 @@ def journey(request, live_server, tmp_path, monkeypatch):
         shots = shots / "phone"
     shots.mkdir(parents=True, exist_ok=True)
     call_command("demo_load", customers=600, stdout=open(os.devnull, "w"))  # noqa: SIM115
-    expect.set_options(timeout=15_000)  # a busy 2-core machine renders the previews slowly
+    expect.set_options(timeout=30_000)  # a busy 2-core machine renders the previews slowly (15 s was passed twice with the suite and a CI run side by side)
     with sync_playwright() as playwright:
         journey = Journey(playwright, live_server.url, lang, shots, size)
         journey.dialogs = []
