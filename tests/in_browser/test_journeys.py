@@ -87,7 +87,10 @@ class Journey:
             return translated
 
     def label(self, page, text: str):
-        """The control labelled ``text`` (translated; a required field's label ends with "*")."""
+        """The control labelled ``text`` (translated; a required field's label ends with "*").
+        Waits for the page's load first: htmx and our scripts are deferred, and what is typed before
+        they run fires no live update (seen under load: the preview never followed the typing)."""
+        getattr(page, "page", page).wait_for_load_state("load")  # a Locator knows its page
         return page.get_by_label(re.compile(rf"^\s*{re.escape(self.t(text))}(\s*\*)?\s*$"))
 
     def button(self, page, text: str):
