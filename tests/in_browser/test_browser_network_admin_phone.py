@@ -107,6 +107,18 @@ def _refused(page, field: str) -> None:
     assert 0 <= beside_box["y"] - (field_box["y"] + field_box["height"]) < 40, "the message is not beside the field"
 
 
+def _keyboard_reaches(page, start, button_name: str, lang: str) -> None:
+    """From ``start``, the Tab key goes through the form's controls to its button (a phone with a
+    keyboard, or a screen reader's user, gets there without a pointer)."""
+    button = page.locator("main").get_by_role("button", name=_t(button_name, lang), exact=True)
+    start.focus()
+    for _press in range(40):
+        if button.evaluate("element => element === document.activeElement"):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"the Tab key does not reach the button {button_name!r}")
+
+
 def _unexpected(problems: list[str], refused: str) -> list[str]:
     """``problems`` but the HTTP 400 a refused form at ``refused`` answers with (by design)."""
     return [problem for problem in problems if not (refused in problem and "400" in problem)]
@@ -182,6 +194,7 @@ def test_head_office_runs_the_network_on_a_phone(world, phone, js_problems, lang
     _field(main, "Last name", lang).fill("Nouveau")
     _field(main, "Where", lang).select_option(value=world.nodes["N1"].public_id)
     _field(main, "Role", lang).select_option(value="branch_manager")
+    _keyboard_reaches(phone, _field(main, "E-mail", lang), "Send the invitation", lang)
     _submit(phone, "Send the invitation", lang)
     _refused(phone, "email")
     expect(_field(main, "First name", lang)).to_have_value("Noé")
@@ -254,6 +267,7 @@ def test_a_branch_manager_types_in_a_walk_in_customer_on_a_phone(world, phone, j
     main.get_by_label(_t("Given or refused on (%(channel)s)", lang) % channel, exact=True).fill(
         timezone.localdate().isoformat())
     main.get_by_label(_t("Source (%(channel)s)", lang) % channel, exact=True).fill(source)
+    _keyboard_reaches(phone, main.locator("input[name=external_id]"), "Create the customer", lang)
     _submit(phone, "Create the customer", lang)
     _refused(phone, "email")
     expect(main.get_by_label(_t("Source (%(channel)s)", lang) % channel, exact=True)).to_have_value(source)
