@@ -10,6 +10,7 @@ from django.utils import translation
 from approvals.models import AuditEntry, Proof
 from central.models import Campaign
 from central.task_queue import task_send_on_commit
+from local_stores.locale import network_locale
 
 # --- Audit and notifications ----------------------------------------------------------------------
 
@@ -35,7 +36,8 @@ def notify(people, proof: Proof, *, subject: str, message: str) -> int:
     recipients = sorted({person.email for person in people if getattr(person, "email", "")})
     if not recipients:
         return 0
-    with translation.override(settings.LANGUAGE_CODE):
+    # in the network's time zone and currency, also from the hourly task (proof_deadlines_run)
+    with translation.override(settings.LANGUAGE_CODE), network_locale(proof.campaign.network):
         body = render_to_string("approvals/email/notification.txt", {
             "message": message, "proof": proof, "campaign": proof.campaign, "url": _proof_url(proof),
         })

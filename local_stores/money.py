@@ -1,12 +1,21 @@
-"""Money as people read it: the network's currency (``settings.RELAIS_CURRENCY``, euros by
-default), formatted by Babel in the reader's language — "118,65 €" in French, "€118.65" in
-English. Every page shows amounts through here (the template filter ``money``, in
-``local_stores/templatetags/money.py``); files and the API keep plain decimal figures.
+"""Money as people read it: the network's currency, formatted by Babel in the reader's language —
+"118,65 €" in French, "€118.65" in English. Every page shows amounts through here (the template
+filter ``money``, in ``local_stores/templatetags/money.py``); files and the API keep plain decimal
+figures.
+
+The currency is the one of the network being served: a request of one of its people
+(``local_stores.middleware.NetworkLocaleMiddleware``) or a task working for it
+(``local_stores.locale.network_locale``) sets it with ``currency_override``; otherwise it is
+``settings.RELAIS_CURRENCY``, euros by default.
 
 This module imports nothing of the project: every app may use it."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import Decimal, InvalidOperation
 
 from babel import Locale, UnknownLocaleError
@@ -18,9 +27,34 @@ from django.utils.translation import get_language, to_locale
 NONE = "—"
 
 
-def currency() -> str:
-    """The ISO 4217 code of the amounts Relais handles (one currency per installation)."""
+#: The currency of the network being served (None: the installation's default). A context
+#: variable: each thread, and each asyncio task, has its own.
+_active_currency: ContextVar[str | None] = ContextVar("relais_active_currency", default=None)
+
+_ISO_4217 = re.compile(r"[A-Z]{3}")
+
+
+def default_currency() -> str:
+    """The installation's currency: ``settings.RELAIS_CURRENCY``, else euros."""
     return getattr(settings, "RELAIS_CURRENCY", "EUR") or "EUR"
+
+
+def currency() -> str:
+    """The ISO 4217 code of the amounts shown now: the served network's, else the installation's."""
+    return _active_currency.get() or default_currency()
+
+
+@contextmanager
+def currency_override(code: str | None) -> Iterator[str]:
+    """Within the block, amounts are in ``code`` (three capital letters, e.g. "CHF"); None or an
+    ill-formed code: the installation's currency. The previous currency comes back at the end of
+    the block, whatever happens in it."""
+    code = code.strip().upper() if isinstance(code, str) else ""
+    token = _active_currency.set(code if _ISO_4217.fullmatch(code) else None)
+    try:
+        yield currency()
+    finally:
+        _active_currency.reset(token)
 
 
 def _locale() -> Locale:

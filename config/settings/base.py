@@ -81,6 +81,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     *AUTH_MIDDLEWARE,  # allauth's login stages; a second factor where the network requires one
+    "local_stores.middleware.NetworkLocaleMiddleware",  # the person's network's time zone and currency
 ]
 
 if IS_PRODUCTION:
