@@ -50,6 +50,7 @@ from central.campaigns.selectors import campaign_audience_count, campaign_can_ed
 from central.campaigns.services import campaign_check_date, campaign_status_set
 from central.identity.selectors import sender_changed
 from central.models import Campaign, CampaignEvent, CampaignStatus
+from local_stores.locale import latest_today, network_today
 from local_stores.money import money
 from local_stores.services import StateConflict  # the services of approvals raise it (the API answers 409)
 from templates_lib import frozen, rendering
@@ -394,12 +395,14 @@ def proof_deadlines_run(*, today=None) -> dict[str, int]:
     """Remind the current step's approvers the day before the decision deadline; once it has
     passed, open the step to head-office approvers (escalation) and tell them. Each (proof, step,
     kind) at most once, whatever the number of runs."""
-    today = today or timezone.localdate()
     done = {"reminded": 0, "escalated": 0}
-    pending = Proof.objects.filter(status=ProofStatus.PENDING, decision_deadline__lte=today + timedelta(
+    pending = Proof.objects.filter(status=ProofStatus.PENDING, decision_deadline__lte=(today or latest_today()) + timedelta(
         days=REMINDER_DAYS_BEFORE)).select_related("campaign__branch", "campaign__network")
     for proof in pending:
-        kind = ProofAlert.Kind.ESCALATION if proof.decision_deadline < today else ProofAlert.Kind.REMINDER
+        day = today or network_today(proof.campaign.network)  # the proof's network's day (its time zone)
+        if proof.decision_deadline > day + timedelta(days=REMINDER_DAYS_BEFORE):
+            continue
+        kind = ProofAlert.Kind.ESCALATION if proof.decision_deadline < day else ProofAlert.Kind.REMINDER
         with transaction.atomic():
             _campaign, locked = lock_campaign_and_proof(proof)  # the campaign first, as everywhere
             if locked.status != ProofStatus.PENDING:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
@@ -40,6 +41,19 @@ def network_zone(network: Network | None) -> ZoneInfo | None:
         logger.warning("Network %s has an unknown time zone %r: the default time zone is used.",
                        getattr(network, "slug", "?"), name[:64])
         return None
+
+
+def network_today(network: Network | None) -> date:
+    """The date it is now in ``network``'s time zone (the installation's for None): the day the
+    scheduled tasks run for that network (sends due, reminders, escalations)."""
+    zone = network_zone(network)
+    return timezone.localdate(timezone=zone) if zone is not None else timezone.localdate()
+
+
+def latest_today() -> date:
+    """No time zone's date is later than this (UTC+14, the Line Islands): the bound a task working for
+    every network selects with, before checking each row against its own network's day."""
+    return (timezone.now() + timedelta(hours=14)).date()
 
 
 @contextmanager

@@ -10,11 +10,12 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from central.calendar.selectors import operation_eligible_branches
 from central.models import DeadlineReminder, Operation, OperationMode, OperationStatus
+from local_stores.locale import latest_today, network_today
 from local_stores.models import Node, Role
 from local_stores.selectors import people_holding
 
@@ -24,14 +25,17 @@ def deadline_reminders_send(*, today=None) -> int:
     operation, ``RELAIS_REMINDER_DAYS`` days before its subscription deadline. Each (operation,
     branch, step) is reminded once: running twice sends nothing more. A branch whose reminder could
     not be sent is tried again on the next run (its row is written only with the send)."""
-    today = today or timezone.localdate()
     sent = 0
     for days in settings.RELAIS_REMINDER_DAYS:
+        latest = (today or latest_today()) + timedelta(days=days)
         operations = Operation.objects.filter(
             status=OperationStatus.PUBLISHED, mode=OperationMode.OPT_IN,
-            subscription_deadline=today + timedelta(days=days),
+            subscription_deadline__range=(latest - timedelta(days=2), latest),
         ).select_related("network")
         for operation in operations:
+            # the operation's network's day (its time zone): the deadline is that many days ahead of it
+            if operation.subscription_deadline != (today or network_today(operation.network)) + timedelta(days=days):
+                continue
             answered = operation.participations.values("branch_id")
             reminded = operation.reminders.filter(days_before=days).values("branch_id")
             for branch in operation_eligible_branches(operation).exclude(pk__in=answered).exclude(pk__in=reminded):

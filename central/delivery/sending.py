@@ -34,6 +34,7 @@ from central.models import (
     DeliveryStatus,
 )
 from central.task_queue import task_send, task_send_on_commit
+from local_stores.locale import latest_today, network_today
 from local_stores.models import Network
 from templates_lib import frozen
 
@@ -166,17 +167,21 @@ def dispatch_recover(*, now: datetime | None = None, stale_after: timedelta | No
     return {"requeued": requeued, "chunks": chunks, "finished": finished}
 
 def campaigns_send_due(*, today: date | None = None) -> dict[str, int]:
-    """The day's sends: for each network with campaigns scheduled for ``today`` (or overdue), a real
+    """The day's sends: for each network with campaigns scheduled for ``today`` (by default the
+    network's own today, in its time zone) or overdue, a real
     arbitration of those campaigns (through the send gate) makes their deliveries; each campaign then
     starts sending and is dispatched. Safe to run twice: a campaign already sending is not
     arbitrated again, and deliveries are unique per (campaign, customer, channel)."""
-    today = today or timezone.localdate()
     done = {"runs": 0, "campaigns": 0, "deliveries": 0}
-    due = Campaign.objects.filter(status=CampaignStatus.SCHEDULED, send_date__lte=today)
-    for network_id in due.order_by().values_list("network_id", flat=True).distinct():
+    scheduled = Campaign.objects.filter(status=CampaignStatus.SCHEDULED, send_date__lte=today or latest_today())
+    for network_id in scheduled.order_by().values_list("network_id", flat=True).distinct():
         network = Network.objects.get(pk=network_id)
+        network_day = today or network_today(network)  # the network's own day (its time zone)
+        due = scheduled.filter(send_date__lte=network_day)
         first = due.filter(network_id=network_id).order_by("send_date").values_list("send_date", flat=True).first()
-        run = arbitrate(network=network, starts_on=first, ends_on=today, mode=ArbitrationRun.Mode.COMMIT,
+        if first is None:
+            continue  # not yet that day where this network is
+        run = arbitrate(network=network, starts_on=first, ends_on=network_day, mode=ArbitrationRun.Mode.COMMIT,
                         gate=send_gate_check)
         done["runs"] += 1
         done["deliveries"] += run.summary.get("deliveries", 0)
