@@ -126,13 +126,17 @@ def test_the_test_send_goes_through_the_networks_own_account(world, settings, ca
         client = world.client_for("head_office")
         caplog.set_level(logging.DEBUG)
         assert client.post(URL, form_data(smtp_port=str(server.port))).status_code == 302
-        response = client.post(URL + "test/", {"network": "alpha", "to": "marie@example.test"}, follow=True)
-        assert "Sent to marie@example.test." in response.content.decode()
+        with django_capture_on_commit_callbacks(execute=True):  # the test send is a task queued at the commit
+            response = client.post(URL + "test/", {"network": "alpha", "to": "marie@example.test"}, follow=True)
+            assert "Test sent to marie@example.test queued" in response.content.decode()
+            assert not server.handler.seen  # not sent in the request
+        assert "Sent to marie@example.test." in client.get(URL).content.decode()
         (mail_from, login, message), = server.handler.seen
         assert (mail_from, login) == ("offres@alpha-mail.test", "alpha-login")
         assert message["From"] == "Alpha <offres@alpha-mail.test>"
         identity = SendingIdentity.objects.get()
         assert identity.last_test_result == "Sent to marie@example.test." and identity.last_test_at
+        assert (identity.last_test_to, identity.last_test_ok) == ("marie@example.test", True)
         assert NetworkEvent.objects.filter(action="identity_test_sent", details={"sent": True}).exists()
         campaign = email_campaign(world, 1)  # and a real send, logged at DEBUG
         with django_capture_on_commit_callbacks(execute=True):
@@ -141,8 +145,9 @@ def test_the_test_send_goes_through_the_networks_own_account(world, settings, ca
     # a wrong password: the provider's answer is recorded and shown, the secret never
     with AuthSmtpSink("alpha-login", "another") as server:
         client.post(URL, form_data(smtp_port=str(server.port), email_secret=""))
-        response = client.post(URL + "test/", {"network": "alpha", "to": "marie@example.test"}, follow=True)
-        page = response.content.decode()
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(URL + "test/", {"network": "alpha", "to": "marie@example.test"})
+        page = client.get(URL).content.decode()
         assert "Not sent: SMTPAuthenticationError" in page
         assert_no_marker(page)
     assert_no_marker(" ".join(record.getMessage() + str(record.args) for record in caplog.records))
