@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 
-from anymail.exceptions import AnymailConfigurationError
+from anymail.exceptions import AnymailConfigurationError, AnymailWebhookValidationFailure
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -46,7 +46,11 @@ def _network_view_class(esp: str):
 
         def post(self, request, *args, **kwargs):  # anymail's, with the network named
             self.run_validators(request)
-            for event in self.parse_events(request):
+            try:
+                events = self.parse_events(request)
+            except (ValueError, KeyError, TypeError, AttributeError) as error:  # authentic, but not the service's format
+                raise AnymailWebhookValidationFailure(f"{self.esp_name} webhook payload not understood") from error
+            for event in events:
                 self.signal.send(sender=self.__class__, event=event, esp_name=self.esp_name,
                                  network_id=self.network_id)
             return HttpResponse()
