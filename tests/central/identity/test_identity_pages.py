@@ -25,7 +25,8 @@ pytestmark = pytest.mark.django_db
 SMTP_MARKER = "smtp-Marker-Secret-51f0e2"
 WEBHOOK_MARKER = "webhook-Marker-Secret-9a77"
 SMS_MARKER = "sms-Marker-Secret-c0ffee42"
-MARKERS = (SMTP_MARKER, WEBHOOK_MARKER, SMS_MARKER)
+SIGNING_MARKER = "signing-Marker-Key-5b3e"
+MARKERS = (SMTP_MARKER, WEBHOOK_MARKER, SMS_MARKER, SIGNING_MARKER)
 URL = "/network/identity/"
 API = "/api/v1/network/identity/"
 
@@ -35,7 +36,8 @@ def form_data(**overrides):
             "reply_to": "branch", "reply_to_address": "", "email_method": "smtp", "esp": "",
             "smtp_host": "127.0.0.1", "smtp_port": "2525", "smtp_username": "alpha-login", "smtp_security": "none",
             "email_secret": SMTP_MARKER, "webhook_secret": WEBHOOK_MARKER, "sms_provider": "twilio",
-            "sms_account": "AC123", "sms_secret": SMS_MARKER, "sms_sender": "AlphaShop"} | overrides
+            "sms_account": "AC123", "sms_secret": SMS_MARKER, "sms_sender": "AlphaShop", "esp_api_url": "",
+            "esp_secret_key": "", "webhook_signing_key": SIGNING_MARKER} | overrides
 
 
 def assert_no_marker(text: str) -> None:
@@ -45,8 +47,8 @@ def assert_no_marker(text: str) -> None:
 
 def stored_columns() -> str:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT email_secret_encrypted, webhook_secret_encrypted, sms_secret_encrypted "
-                       "FROM central_sendingidentity")
+        cursor.execute("SELECT email_secret_encrypted, webhook_secret_encrypted, sms_secret_encrypted, "
+                       "webhook_signing_key_encrypted, esp_secret_key_encrypted FROM central_sendingidentity")
         return " ".join(" ".join(row) for row in cursor.fetchall())
 
 
@@ -65,14 +67,15 @@ def test_head_office_saves_the_identity_and_secrets_are_never_shown_back(world, 
     columns = stored_columns()
     assert columns and all(marker not in columns for marker in MARKERS)
     # the same form posted again with the secrets left empty (the browser never refills them) keeps them
-    again = client.post(URL, form_data(email_secret="", webhook_secret="", sms_secret="", smtp_port="2526"))
+    again = client.post(URL, form_data(email_secret="", webhook_secret="", sms_secret="", webhook_signing_key="",
+                                       smtp_port="2526"))
     assert again.status_code == 302
     identity.refresh_from_db()
     assert identity.smtp_port == 2526 and stored_columns() == columns
     events = list(NetworkEvent.objects.filter(network=world.networks["alpha"], action__startswith="identity")
                   .order_by("pk"))
     actions = [event.action for event in events]
-    assert actions == ["identity_changed"] + ["identity_secret_replaced"] * 3 + ["identity_changed"]
+    assert actions == ["identity_changed"] + ["identity_secret_replaced"] * 4 + ["identity_changed"]
     assert events[-1].details == {"fields": ["smtp_port"]}
     assert_no_marker(str([event.details for event in events]))
     assert_no_marker(" ".join(record.getMessage() for record in caplog.records))
