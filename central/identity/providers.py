@@ -8,8 +8,6 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 
-from django.utils.translation import gettext_lazy as _
-
 from central.models import ESP_BACKENDS
 
 
@@ -73,5 +71,3 @@ def backend_options(esp: str, *, secret: str, second_secret: str, api_url: str) 
         options["api_url"] = api_url
     return options
 
-
-SECOND_SECRET_LABEL = _("Mailjet's secret key")

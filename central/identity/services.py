@@ -121,6 +121,10 @@ def identity_save(*, network: Network, saved_by, data: dict, new_secrets: dict[s
                 setattr(identity, field, value)
     replaced = []
     now = timezone.now()
+    webhook_secret = ((new_secrets or {}).get("webhook_secret") or "").strip()
+    if webhook_secret and (":" not in webhook_secret.strip(":") or len(webhook_secret) < 12):
+        raise ValidationError({"webhook_secret": [_("Give it as user:password, at least 12 characters: the provider "
+                                                    "sends it as HTTP basic authentication.")]})
     for name, column in SECRET_FIELDS.items():
         value = ((new_secrets or {}).get(name) or "").strip()
         if value:

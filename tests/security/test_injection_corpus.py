@@ -203,7 +203,7 @@ def env(tmp_path_factory) -> Iterator[Environment]:
 
 
 #: The sending identity's secrets of network beta (set in the scene): no output may show them.
-IDENTITY_SECRETS = {name: f"RLXID{name.upper()}{secrets.token_hex(6)}"
+IDENTITY_SECRETS = {name: ("relais:" if name == "webhook_secret" else "") + f"RLXID{name.upper()}{secrets.token_hex(6)}"
                     for name in ("email_secret", "webhook_secret", "sms_secret", "webhook_signing_key")}
 
 

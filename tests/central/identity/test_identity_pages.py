@@ -23,7 +23,7 @@ from tests.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 SMTP_MARKER = "smtp-Marker-Secret-51f0e2"
-WEBHOOK_MARKER = "webhook-Marker-Secret-9a77"
+WEBHOOK_MARKER = "relais:webhook-Marker-Secret-9a77"
 SMS_MARKER = "sms-Marker-Secret-c0ffee42"
 SIGNING_MARKER = "signing-Marker-Key-5b3e"
 MARKERS = (SMTP_MARKER, WEBHOOK_MARKER, SMS_MARKER, SIGNING_MARKER)

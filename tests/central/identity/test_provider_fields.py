@@ -133,6 +133,9 @@ def test_each_provider_s_required_fields_are_refused_beside_the_field(world):
     assert "This e-mail service needs its API key." in response.content.decode()
     response = client.post(URL, form_data(esp_api_url="not a url"))
     assert "Enter a valid URL." in response.content.decode()
+    response = client.post(URL, form_data(webhook_secret="no-colon-in-this-secret"))
+    assert "Give it as user:password" in response.content.decode()
+    assert "no-colon-in-this-secret" not in response.content.decode()
     assert not SendingIdentity.objects.exists()
     # SparkPost's EU region
     assert client.post(URL, form_data(esp="sparkpost", esp_secret_key="",
