@@ -3,6 +3,7 @@
 import time
 
 from celery import shared_task
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from central.calendar.deadlines import deadline_reminders_send
@@ -17,6 +18,7 @@ from central.delivery.sending import (
     dispatch_chunk_enqueue,
     dispatch_recover,
 )
+from central.identity.services import identity_test_send
 from central.models import Campaign, CampaignStatus, CustomerImport, Operation, OperationMode, OperationStatus
 from central.rules.simulation_queue import simulation_queued_run
 
@@ -127,3 +129,11 @@ def arbitration_simulate_task(queued_id: int) -> str | None:
 
     run = simulation_queued_run(queued_id=queued_id)
     return run.public_id if run is not None else None
+
+
+@shared_task(name="central.identity_test_send")
+def identity_test_send_task(identity_id: int, sent_by_id: int, to: str, ip: str = "") -> bool:
+    """The test e-mail of a network's sending identity, queued from its page (docs/sending-identity.md)."""
+    sent_by = get_user_model().objects.filter(pk=sent_by_id).first()
+    ok, _result = identity_test_send(identity_id=identity_id, sent_by=sent_by, to=to, ip=ip or None)
+    return ok

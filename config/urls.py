@@ -10,6 +10,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from central.calendar import views as calendar_views
+from central.identity import webhooks as identity_webhooks
 from config import views as config_views
 
 
@@ -66,6 +67,9 @@ urlpatterns = [
     # the provider Relais sends through (no inbound mail, no other provider's route)
     *([path("webhooks/email/", include((tracking_webhooks(settings.ANYMAIL_WEBHOOKS), "anymail")))]
       if settings.ANYMAIL_WEBHOOKS else []),
+    # each network's own tracking webhook, with its own secret (issue 22 E: docs/sending-identity.md)
+    path("webhooks/email/<slug:slug>/<str:esp>/tracking/", identity_webhooks.tracking_webhook_view,
+         name="identity-tracking-webhook"),
     path("", include("central.delivery.public_urls")),  # /u/, /t/o/, /t/c/, /v/: links in messages
 ]
 

@@ -66,18 +66,21 @@ def _event_id(esp_name: str, event) -> str:
     return "sha256:" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-def provider_event_record(*, esp_name: str, event) -> ProviderEvent | None:
+def provider_event_record(*, esp_name: str, event, network_id: int | None = None) -> ProviderEvent | None:
     """Record an e-mail provider's tracking event (django-anymail's ``AnymailTrackingEvent``) for
     the delivery whose message it is about, once: the same event posted again records nothing.
     A new hard bounce puts the address on the network's suppression list; a spam report withdraws
     the customer's e-mail consent; an unsubscription through the provider is a global objection,
     like Relais's own unsubscribe link. Returns the new event, or None (a repeat, an event type
-    Relais does not keep, a message it did not send)."""
+    Relais does not keep, a message it did not send). ``network_id``: the event came through that
+    network's own webhook, and is recorded only for a delivery of that network's."""
     kind = _KINDS.get(event.event_type)
     if kind is None or not event.message_id:
         return None
-    delivery = (Delivery.objects.select_related("customer").filter(provider_id=event.message_id, channel=Channel.EMAIL)
-                .order_by("pk").first())
+    deliveries = Delivery.objects.select_related("customer").filter(provider_id=event.message_id, channel=Channel.EMAIL)
+    if network_id is not None:
+        deliveries = deliveries.filter(campaign__network_id=network_id)
+    delivery = deliveries.order_by("pk").first()
     if delivery is None:
         logger.info("provider event %s from %s for an unknown message, ignored", event.event_type, esp_name)
         return None

@@ -8,9 +8,15 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from central.identity.selectors import identity_for_page, identity_network_for, identity_problem
+from central.identity.providers import offered_esps
+from central.identity.selectors import (
+    identity_for_page,
+    identity_network_for,
+    identity_problem,
+    tracking_webhook_path,
+)
 from central.identity.services import EDITABLE_FIELDS, identity_save
-from central.models import ESP_BACKENDS, SECRET_FIELDS, SendingIdentity
+from central.models import SECRET_FIELDS, SendingIdentity
 from local_stores.api_base import ScopedAPIView
 
 NETWORK_PARAMETER = OpenApiParameter("network", str, description="The network's slug (default: your first).")
@@ -24,7 +30,8 @@ class SendingIdentitySerializer(serializers.Serializer):
     reply_to = serializers.ChoiceField(choices=SendingIdentity.ReplyTo.choices, required=False)
     reply_to_address = serializers.EmailField(required=False, allow_blank=True)
     email_method = serializers.ChoiceField(choices=SendingIdentity.EmailMethod.choices, required=False)
-    esp = serializers.ChoiceField(choices=[("", ""), *ESP_BACKENDS], required=False, allow_blank=True)
+    esp = serializers.ChoiceField(choices=(), required=False, allow_blank=True)
+    esp_api_url = serializers.URLField(max_length=255, required=False, allow_blank=True)
     smtp_host = serializers.CharField(max_length=255, required=False, allow_blank=True)
     smtp_port = serializers.IntegerField(min_value=1, max_value=65535, required=False)
     smtp_username = serializers.CharField(max_length=255, required=False, allow_blank=True)
@@ -34,12 +41,19 @@ class SendingIdentitySerializer(serializers.Serializer):
     sms_sender = serializers.CharField(max_length=11, required=False, allow_blank=True)
     email_secret = serializers.CharField(max_length=500, required=False, allow_blank=True, write_only=True)
     webhook_secret = serializers.CharField(max_length=500, required=False, allow_blank=True, write_only=True)
+    esp_secret_key = serializers.CharField(max_length=500, required=False, allow_blank=True, write_only=True)
+    webhook_signing_key = serializers.CharField(max_length=500, required=False, allow_blank=True, write_only=True)
     sms_secret = serializers.CharField(max_length=500, required=False, allow_blank=True, write_only=True)
     email_secret_set = serializers.SerializerMethodField()
     webhook_secret_set = serializers.SerializerMethodField()
     sms_secret_set = serializers.SerializerMethodField()
+    esp_secret_key_set = serializers.SerializerMethodField()
+    webhook_signing_key_set = serializers.SerializerMethodField()
+    tracking_webhook_url = serializers.SerializerMethodField()
     updated_at = serializers.DateTimeField(read_only=True, allow_null=True)
     last_test_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    last_test_to = serializers.EmailField(read_only=True)
+    last_test_ok = serializers.BooleanField(read_only=True, allow_null=True)
     last_test_result = serializers.CharField(read_only=True)
     problems = serializers.SerializerMethodField()
 
@@ -51,6 +65,22 @@ class SendingIdentitySerializer(serializers.Serializer):
 
     def get_sms_secret_set(self, identity: SendingIdentity) -> bool:
         return bool(identity.sms_secret_encrypted)
+
+    def get_esp_secret_key_set(self, identity: SendingIdentity) -> bool:
+        return bool(identity.esp_secret_key_encrypted)
+
+    def get_webhook_signing_key_set(self, identity: SendingIdentity) -> bool:
+        return bool(identity.webhook_signing_key_encrypted)
+
+    def get_tracking_webhook_url(self, identity: SendingIdentity) -> str:
+        """Where the provider posts its tracking events for this network ("" while not served)."""
+        path = tracking_webhook_path(identity)
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if path and request is not None else path
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["esp"].choices = [("", ""), *offered_esps()]
 
     def get_problems(self, identity: SendingIdentity) -> list[str]:
         return [str(problem) for problem in (identity_problem(identity.network, "email"),
@@ -64,7 +94,7 @@ class SendingIdentityApi(ScopedAPIView):
     @extend_schema(parameters=[NETWORK_PARAMETER], responses={200: SendingIdentitySerializer})
     def get(self, request: Request) -> Response:
         network = identity_network_for(request.user, request.query_params.get("network"))
-        return Response(SendingIdentitySerializer(identity_for_page(network)).data)
+        return Response(SendingIdentitySerializer(identity_for_page(network), context={"request": request}).data)
 
     @extend_schema(parameters=[NETWORK_PARAMETER], request=SendingIdentitySerializer,
                    responses={200: SendingIdentitySerializer})
@@ -77,4 +107,4 @@ class SendingIdentityApi(ScopedAPIView):
         identity = identity_save(network=network, saved_by=request.user, ip=request.META.get("REMOTE_ADDR"),
                                  data={name: data[name] for name in EDITABLE_FIELDS if name in data},
                                  new_secrets=new_secrets)
-        return Response(SendingIdentitySerializer(identity).data)
+        return Response(SendingIdentitySerializer(identity, context={"request": request}).data)

@@ -14,13 +14,12 @@ from email.utils import parseaddr
 from django.conf import settings
 from django.core.mail import get_connection
 
+from central.identity.providers import backend_options
 from central.models import SendingIdentity
 from local_stores import secrets
 from local_stores.models import Network
 
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-#: The keyword an e-mail service's backend takes its secret under (django-anymail's setting names).
-ESP_SECRET_KEYWORD = {"postmark": "server_token", "scaleway": "secret_key"}
 
 
 def identity_of(network: Network | int) -> SendingIdentity | None:
@@ -67,9 +66,10 @@ def email_connection(network: Network, *, identity: SendingIdentity | None = Non
         return get_connection(fail_silently=fail_silently)
     secret = secrets.decrypt(identity.email_secret_encrypted)
     if identity.email_method == SendingIdentity.EmailMethod.ANYMAIL:
-        keyword = ESP_SECRET_KEYWORD.get(identity.esp, "api_key")
+        options = backend_options(identity.esp, secret=secret, api_url=identity.esp_api_url,
+                                  second_secret=secrets.decrypt(identity.esp_secret_key_encrypted))
         return get_connection(f"anymail.backends.{identity.esp}.EmailBackend", fail_silently=fail_silently,
-                              **{keyword: secret})
+                              **options)
     security = identity.smtp_security
     return get_connection(
         SMTP_BACKEND, fail_silently=fail_silently, host=identity.smtp_host, port=identity.smtp_port,

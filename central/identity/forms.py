@@ -7,8 +7,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from central.identity.providers import offered_esps
 from central.identity.services import EDITABLE_FIELDS
-from central.models import ESP_BACKENDS, SendingIdentity
+from central.models import SECRET_FIELDS, SendingIdentity
 from local_stores.forms import add_service_errors
 from local_stores.line_breaks import LineBreaksFormMixin
 
@@ -29,13 +30,21 @@ class SendingIdentityForm(LineBreaksFormMixin, forms.Form):
     reply_to_address = forms.EmailField(label=_("Fixed Reply-To address"), required=False)
     email_method = forms.ChoiceField(label=_("E-mail sent through"), choices=SendingIdentity.EmailMethod.choices,
                                      widget=forms.RadioSelect)
-    esp = forms.ChoiceField(label=_("E-mail service"), choices=[("", "—"), *ESP_BACKENDS], required=False)
+    esp = forms.ChoiceField(label=_("E-mail service"), choices=(), required=False)
+    esp_api_url = forms.URLField(label=_("E-mail service's API address"), max_length=255, required=False,
+                                 assume_scheme="https",
+                                 help_text=_("Empty: the service's default. Its EU region (Mailgun: "
+                                             "https://api.eu.mailgun.net/v3, SparkPost: "
+                                             "https://api.eu.sparkpost.com/api/v1/) or your own server "
+                                             "(Postal, Unisender Go: required)."))
     smtp_host = forms.CharField(label=_("SMTP host"), max_length=255, required=False)
     smtp_port = forms.IntegerField(label=_("SMTP port"), min_value=1, max_value=65535, initial=587)
     smtp_username = forms.CharField(label=_("SMTP user name"), max_length=255, required=False)
     smtp_security = forms.ChoiceField(label=_("SMTP security"), choices=SendingIdentity.Security.choices)
     email_secret = _secret(_("SMTP password or the e-mail service's API key"))
+    esp_secret_key = _secret(_("The e-mail service's secret key (Mailjet)"))
     webhook_secret = _secret(_("Tracking webhook secret"))
+    webhook_signing_key = _secret(_("Tracking webhook signing key (Mailgun, MailerSend, Mandrill, Postal)"))
     sms_provider = forms.ChoiceField(label=_("SMS provider"), choices=SendingIdentity.SmsProvider.choices,
                                      widget=forms.RadioSelect)
     sms_account = forms.CharField(label=_("SMS account (Twilio account SID)"), max_length=64, required=False)
@@ -45,7 +54,8 @@ class SendingIdentityForm(LineBreaksFormMixin, forms.Form):
 
     def __init__(self, data=None, *, identity: SendingIdentity) -> None:
         super().__init__(data, initial={name: getattr(identity, name) for name in EDITABLE_FIELDS})
-        for name in ("email_secret", "webhook_secret", "sms_secret"):
+        self.fields["esp"].choices = [("", "—"), *offered_esps()]
+        for name in SECRET_FIELDS:
             if getattr(identity, f"{name}_encrypted"):
                 self.fields[name].help_text = _("A secret is stored: leave empty to keep it, or type a new one "
                                                 "to replace it.")
@@ -57,7 +67,7 @@ class SendingIdentityForm(LineBreaksFormMixin, forms.Form):
     def service_arguments(self) -> dict:
         data = self.cleaned_data
         return {"data": {name: data[name] for name in EDITABLE_FIELDS},
-                "new_secrets": {name: data[name] for name in ("email_secret", "webhook_secret", "sms_secret")}}
+                "new_secrets": {name: data[name] for name in SECRET_FIELDS}}
 
     def add_service_errors(self, error: ValidationError) -> None:
         add_service_errors(self, error)

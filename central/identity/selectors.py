@@ -5,9 +5,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http import Http404
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from central.identity.connections import identity_of
+from central.identity.providers import PROVIDERS, provider_of
 from central.models import SendingIdentity
 from local_stores.models import Network, Node, NodeKind
 from local_stores.selectors import nodes_in_scope
@@ -52,6 +54,11 @@ def _email_problem(identity: SendingIdentity) -> str | None:
             missing.append(_("the e-mail service"))
         if not identity.email_secret_encrypted:
             missing.append(_("the e-mail service's API key"))
+        provider = PROVIDERS.get(identity.esp)
+        if provider and provider.second_secret_kwarg and not identity.esp_secret_key_encrypted:
+            missing.append(_("the e-mail service's secret key"))
+        if provider and provider.api_url_required and not identity.esp_api_url:
+            missing.append(_("the address of the e-mail service's API"))
     else:
         if not identity.smtp_host:
             missing.append(_("the SMTP host"))
@@ -106,3 +113,27 @@ def sender_changed(network: Network | int, frozen_address: str, *, frozen_from_i
     if current == frozen_address:
         return None
     return _("The sender changed since approval: request approval again.")
+
+
+def tracking_webhook_identity(network_slug: str, esp: str) -> SendingIdentity:
+    """The identity whose tracking webhook ``/webhooks/email/<network_slug>/<esp>/tracking/`` is:
+    its network's e-mail goes through ``esp``, which has a per-network webhook, and a webhook
+    secret (and the signing key the service's webhook requires) is stored. Else 404 — an unknown
+    network, another service, a webhook not set up: one answer, so nothing is learnt by probing."""
+    identity = (SendingIdentity.objects.select_related("network")
+                .filter(network__slug=network_slug, email_method=SendingIdentity.EmailMethod.ANYMAIL, esp=esp)
+                .exclude(webhook_secret_encrypted="").first())
+    provider = provider_of(esp)
+    if identity is None or provider is None or not provider.webhook:
+        raise Http404
+    if provider.webhook != "basic" and not identity.webhook_signing_key_encrypted:
+        raise Http404
+    return identity
+
+
+def tracking_webhook_path(identity: SendingIdentity) -> str:
+    """The path of the network's tracking webhook, or "" while it is not served (docs/sending-identity.md)."""
+    provider = provider_of(identity.esp) if identity.email_method == SendingIdentity.EmailMethod.ANYMAIL else None
+    if identity.pk is None or provider is None or not provider.webhook:
+        return ""
+    return reverse("identity-tracking-webhook", kwargs={"slug": identity.network.slug, "esp": identity.esp})

@@ -13,8 +13,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from central.identity import connections
+from central.identity.providers import PROVIDERS, available
 from central.identity.selectors import identity_problem
 from central.models import SECRET_FIELDS, PrinterSettings, SendingIdentity
+from central.task_queue import task_send_on_commit
 from local_stores import secrets
 from local_stores.audit import network_event_record
 from local_stores.models import Network, NetworkEvent, Node, NodeKind
@@ -24,14 +26,15 @@ logger = logging.getLogger(__name__)
 #: Where a secret is sent: changing one of these without typing the secret again would hand the
 #: stored secret to the new server or account (a test send logs in there with it).
 SECRET_DESTINATIONS = {
-    "email_secret": ("email_method", "esp", "smtp_host", "smtp_username"),
+    "email_secret": ("email_method", "esp", "esp_api_url", "smtp_host", "smtp_username"),
+    "esp_secret_key": ("email_method", "esp", "esp_api_url"),
     "sms_secret": ("sms_provider", "sms_account"),
 }
 
 #: The fields head office edits (the secrets aside).
 EDITABLE_FIELDS = (
     "from_domain", "from_local_part", "from_name", "reply_to", "reply_to_address", "email_method", "esp",
-    "smtp_host", "smtp_port", "smtp_username", "smtp_security", "sms_provider", "sms_account", "sms_sender",
+    "esp_api_url", "smtp_host", "smtp_port", "smtp_username", "smtp_security", "sms_provider", "sms_account", "sms_sender",
 )
 
 
@@ -39,10 +42,36 @@ def _head_office(network: Network) -> Node | None:
     return Node.objects.filter(network=network, kind=NodeKind.HEAD_OFFICE).first()
 
 
+def _provider_errors(identity: SendingIdentity) -> dict[str, list[str]]:
+    """What the chosen e-mail service requires and is missing, by field (docs/sending-identity.md)."""
+    if identity.email_method != SendingIdentity.EmailMethod.ANYMAIL:
+        return {}
+    if not identity.esp:
+        return {"esp": [_("Choose the e-mail service.")]}
+    if not available(identity.esp):
+        return {"esp": [_("This e-mail service cannot be used here: its library is not installed.")]}
+    provider = PROVIDERS[identity.esp]
+    errors = {}
+    if not identity.email_secret_encrypted:
+        errors["email_secret"] = [_("This e-mail service needs its API key.")]
+    if provider.second_secret_kwarg and not identity.esp_secret_key_encrypted:
+        errors["esp_secret_key"] = [_("This e-mail service needs its secret key too.")]
+    if provider.api_url_required and not identity.esp_api_url:
+        errors["esp_api_url"] = [_("This e-mail service needs the address of its API (it is hosted by you).")]
+    return errors
+
+
+def _drop_unused_second_secret(identity: SendingIdentity) -> None:
+    """The second half of a key pair (Mailjet's secret key) is dropped when the e-mail is no longer
+    sent through a service that takes one: it is never sent anywhere else."""
+    provider = PROVIDERS.get(identity.esp) if identity.email_method == SendingIdentity.EmailMethod.ANYMAIL else None
+    if identity.esp_secret_key_encrypted and not (provider and provider.second_secret_kwarg):
+        identity.esp_secret_key_encrypted = ""
+        identity.esp_secret_key_set_at = identity.esp_secret_key_set_by = None
+
+
 def _clean(identity: SendingIdentity) -> None:
-    errors: dict[str, list[str]] = {}
-    if identity.email_method == SendingIdentity.EmailMethod.ANYMAIL and not identity.esp:
-        errors["esp"] = [_("Choose the e-mail service.")]
+    errors: dict[str, list[str]] = _provider_errors(identity)
     if identity.reply_to == SendingIdentity.ReplyTo.FIXED and not identity.reply_to_address:
         errors["reply_to_address"] = [_("Give the fixed Reply-To address.")]
     if identity.from_local_part and ("@" in identity.from_local_part or " " in identity.from_local_part):
@@ -92,6 +121,10 @@ def identity_save(*, network: Network, saved_by, data: dict, new_secrets: dict[s
                 setattr(identity, field, value)
     replaced = []
     now = timezone.now()
+    webhook_secret = ((new_secrets or {}).get("webhook_secret") or "").strip()
+    if webhook_secret and (":" not in webhook_secret.strip(":") or len(webhook_secret) < 12):
+        raise ValidationError({"webhook_secret": [_("Give it as user:password, at least 12 characters: the provider "
+                                                    "sends it as HTTP basic authentication.")]})
     for name, column in SECRET_FIELDS.items():
         value = ((new_secrets or {}).get(name) or "").strip()
         if value:
@@ -99,6 +132,7 @@ def identity_save(*, network: Network, saved_by, data: dict, new_secrets: dict[s
             setattr(identity, f"{name}_set_at", now)
             setattr(identity, f"{name}_set_by", saved_by)
             replaced.append(name)
+    _drop_unused_second_secret(identity)
     _secrets_follow_their_destination(identity, changed, replaced)
     _clean(identity)
     created = identity.pk is None
@@ -116,12 +150,41 @@ def identity_save(*, network: Network, saved_by, data: dict, new_secrets: dict[s
     return identity
 
 
-def identity_test_send(*, network: Network, sent_by, to: str, ip: str | None = None) -> tuple[bool, str]:
-    """One test e-mail to ``to`` through the network's own connection, from its own address: the
-    result (sent, or the provider's answer) is recorded on the identity and audited."""
+#: The task that sends a queued test e-mail (central.tasks).
+TEST_SEND_TASK = "central.identity_test_send"
+
+
+def identity_test_queue(*, network: Network, sent_by, to: str, ip: str | None = None) -> SendingIdentity:
+    """Queue one test e-mail to ``to`` (the task runs after the commit): the identity shows "test
+    to … queued" until the task records the result."""
     identity = SendingIdentity.objects.filter(network=network).first()
     if identity is None:
         raise ValidationError(_("Save the sending identity first."))
+    now = timezone.now()
+    SendingIdentity.objects.filter(pk=identity.pk).update(last_test_at=now, last_test_to=to, last_test_ok=None,
+                                                          last_test_result="")
+    identity.last_test_at, identity.last_test_to, identity.last_test_ok, identity.last_test_result = now, to, None, ""
+    task_send_on_commit(TEST_SEND_TASK, args=[identity.pk, sent_by.pk, to, ip or ""])
+    return identity
+
+
+def _without_secrets(text: str, identity: SendingIdentity) -> str:
+    """``text`` (a provider's answer) with any of the identity's secrets it might quote masked."""
+    for column in SECRET_FIELDS.values():
+        secret = secrets.decrypt(getattr(identity, column))
+        if len(secret) >= 4:
+            text = text.replace(secret, "••••")
+    return text
+
+
+def identity_test_send(*, identity_id: int, sent_by, to: str, ip: str | None = None) -> tuple[bool, str]:
+    """Send the queued test e-mail to ``to`` through the network's own connection, from its own
+    address: the result (sent, or the provider's answer without any secret) is recorded on the
+    identity with its date, and audited (``identity_test_sent``)."""
+    identity = SendingIdentity.objects.select_related("network").filter(pk=identity_id).first()
+    if identity is None:  # the network went away meanwhile
+        return False, ""
+    network = identity.network
     problem = identity_problem(network, "email")
     if problem:
         ok, result = False, problem
@@ -139,10 +202,12 @@ def identity_test_send(*, network: Network, sent_by, to: str, ip: str | None = N
             ok, result = True, _("Sent to %(to)s.") % {"to": to}
         except Exception as error:  # the provider's answer, shown to head office
             logger.info("test send of network %s failed: %s", network.public_id, type(error).__name__)
-            ok, result = False, _("Not sent: %(error)s") % {"error": f"{type(error).__name__}: {error}"[:400]}
-    SendingIdentity.objects.filter(pk=identity.pk).update(last_test_at=timezone.now(), last_test_result=result[:500])
+            answer = _without_secrets(f"{type(error).__name__}: {error}", identity)
+            ok, result = False, _("Not sent: %(error)s") % {"error": answer[:400]}
+    SendingIdentity.objects.filter(pk=identity.pk).update(last_test_at=timezone.now(), last_test_to=to,
+                                                          last_test_ok=ok, last_test_result=result[:500])
     network_event_record(network=network, action=NetworkEvent.Action.IDENTITY_TEST_SENT, actor=sent_by,
-                         node=_head_office(network), details={"sent": ok}, ip=ip)
+                         node=_head_office(network), details={"sent": ok}, ip=ip or None)
     return ok, result
 
 

@@ -1,5 +1,6 @@
 """The sending identity's page (head office, manage_identity): the form, the secrets shown as
-"set on <date> by <person>" and masked, never their value, and the test send."""
+"set on <date> by <person>" and masked, never their value, the network's tracking webhook address
+and the test send (queued: the page shows it queued, then its result)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ from central.identity.selectors import (
     identity_network_for,
     identity_networks_for,
     identity_problem,
+    tracking_webhook_path,
 )
-from central.identity.services import identity_save, identity_test_send
+from central.identity.services import identity_save, identity_test_queue
+from central.models import SECRET_FIELDS
 from local_stores import secrets as stored_secrets
 
 
@@ -32,10 +35,12 @@ def _render(request, network, identity, form, test_form) -> HttpResponse:
                 "set_by": getattr(identity, f"{name}_set_by") if getattr(identity, f"{name}_set_at") else None,
                 "stored": bool(getattr(identity, f"{name}_encrypted")),
                 "masked": stored_secrets.mask(stored_secrets.decrypt(getattr(identity, f"{name}_encrypted")))}
-               for name in ("email_secret", "webhook_secret", "sms_secret")]
+               for name in SECRET_FIELDS]
+    webhook_path = tracking_webhook_path(identity)
     return render(request, "central/identity/identity.html", {
         "network": network, "networks": identity_networks_for(request.user), "identity": identity, "form": form,
         "test_form": test_form, "secrets": secrets,
+        "webhook_url": request.build_absolute_uri(webhook_path) if webhook_path else "",
         "problems": [problem for problem in (identity_problem(network, "email"), identity_problem(network, "sms"))
                      if problem],
     })
@@ -69,11 +74,12 @@ def identity_test_view(request: HttpRequest) -> HttpResponse:
     test_form = IdentityTestSendForm(request.POST)
     if test_form.is_valid():
         try:
-            ok, result = identity_test_send(network=network, sent_by=request.user, to=test_form.cleaned_data["to"],
-                                            ip=request.META.get("REMOTE_ADDR"))
+            identity_test_queue(network=network, sent_by=request.user, to=test_form.cleaned_data["to"],
+                                ip=request.META.get("REMOTE_ADDR"))
         except ValidationError as error:
             test_form.add_error(None, error.messages[0])
         else:
-            (messages.success if ok else messages.error)(request, result)
+            messages.info(request, _("Test sent to %(to)s queued: its result shows below in a moment.")
+                          % {"to": test_form.cleaned_data["to"]})
             return redirect(_page_url(network))
     return _render(request, network, identity, SendingIdentityForm(identity=identity), test_form)

@@ -25,6 +25,8 @@ SECRET_FIELDS = {
     "email_secret": "email_secret_encrypted",
     "webhook_secret": "webhook_secret_encrypted",
     "sms_secret": "sms_secret_encrypted",
+    "esp_secret_key": "esp_secret_key_encrypted",
+    "webhook_signing_key": "webhook_signing_key_encrypted",
 }
 
 
@@ -69,6 +71,15 @@ class SendingIdentity(models.Model):
     email_secret_set_at = models.DateTimeField(null=True, blank=True, editable=False)
     email_secret_set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
                                             blank=True, related_name="+", editable=False)
+    esp_secret_key_encrypted = models.TextField(blank=True, editable=False)
+    esp_secret_key_set_at = models.DateTimeField(null=True, blank=True, editable=False)
+    esp_secret_key_set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                                              blank=True, related_name="+", editable=False)
+    esp_api_url = models.URLField(_("e-mail service's API address"), max_length=255, blank=True)
+    webhook_signing_key_encrypted = models.TextField(blank=True, editable=False)
+    webhook_signing_key_set_at = models.DateTimeField(null=True, blank=True, editable=False)
+    webhook_signing_key_set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                                                   blank=True, related_name="+", editable=False)
     webhook_secret_encrypted = models.TextField(blank=True, editable=False)
     webhook_secret_set_at = models.DateTimeField(null=True, blank=True, editable=False)
     webhook_secret_set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
@@ -87,6 +98,9 @@ class SendingIdentity(models.Model):
                                    related_name="+")
     last_test_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_test_result = models.CharField(max_length=500, blank=True, editable=False)
+    last_test_to = models.EmailField(blank=True, editable=False)
+    #: None while the last test send is queued (or none was asked), then whether it left.
+    last_test_ok = models.BooleanField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("sending identity")

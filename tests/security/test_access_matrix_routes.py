@@ -984,7 +984,10 @@ PUBLIC_ROUTES = {"login", "logout", "set_language", "healthz", "api-schema", "ap
                  # issue 22 — single sign-on: the company-account form, the provider's login and callback
                  # (probed with a real provider by tests/central/people/test_sso_login.py and
                  # tests/security/test_access_sso.py)
-                 "sso-login", "openid_connect_login", "openid_connect_callback"}
+                 "sso-login", "openid_connect_login", "openid_connect_callback",
+                 # issue 22 E — each network's own tracking webhook: its own secret is the credential
+                 # (tests/security/test_access_identity_webhook.py)
+                 "identity-tracking-webhook"}
 #: Public routes whose token is the credential: covered below (the feed, the sign-up page) or by
 #: tests/central/delivery/test_public_links.py and tests/central/prospects/test_prospects.py (a message's links, the sign-up link),
 #: here for a missing token (404, nothing shown).

@@ -203,8 +203,8 @@ def env(tmp_path_factory) -> Iterator[Environment]:
 
 
 #: The sending identity's secrets of network beta (set in the scene): no output may show them.
-IDENTITY_SECRETS = {name: f"RLXID{name.upper()}{secrets.token_hex(6)}"
-                    for name in ("email_secret", "webhook_secret", "sms_secret")}
+IDENTITY_SECRETS = {name: ("relais:" if name == "webhook_secret" else "") + f"RLXID{name.upper()}{secrets.token_hex(6)}"
+                    for name in ("email_secret", "webhook_secret", "sms_secret", "webhook_signing_key")}
 
 
 @dataclass
@@ -1359,7 +1359,7 @@ IDENTITY_FORM = {"network": "beta", "from_local_part": "offres", "from_domain": 
                  "reply_to": "branch", "reply_to_address": "", "email_method": "smtp", "esp": "", "smtp_host": "127.0.0.1",
                  "smtp_port": "587", "smtp_username": "beta", "smtp_security": "starttls", "email_secret": "",
                  "webhook_secret": "", "sms_provider": "twilio", "sms_account": "AC1", "sms_secret": "",
-                 "sms_sender": "Beta"}
+                 "sms_sender": "Beta", "esp_api_url": "", "esp_secret_key": "", "webhook_signing_key": ""}
 
 
 def test_sending_identity(probe, env, scene):

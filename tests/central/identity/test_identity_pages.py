@@ -23,9 +23,10 @@ from tests.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 SMTP_MARKER = "smtp-Marker-Secret-51f0e2"
-WEBHOOK_MARKER = "webhook-Marker-Secret-9a77"
+WEBHOOK_MARKER = "relais:webhook-Marker-Secret-9a77"
 SMS_MARKER = "sms-Marker-Secret-c0ffee42"
-MARKERS = (SMTP_MARKER, WEBHOOK_MARKER, SMS_MARKER)
+SIGNING_MARKER = "signing-Marker-Key-5b3e"
+MARKERS = (SMTP_MARKER, WEBHOOK_MARKER, SMS_MARKER, SIGNING_MARKER)
 URL = "/network/identity/"
 API = "/api/v1/network/identity/"
 
@@ -35,7 +36,8 @@ def form_data(**overrides):
             "reply_to": "branch", "reply_to_address": "", "email_method": "smtp", "esp": "",
             "smtp_host": "127.0.0.1", "smtp_port": "2525", "smtp_username": "alpha-login", "smtp_security": "none",
             "email_secret": SMTP_MARKER, "webhook_secret": WEBHOOK_MARKER, "sms_provider": "twilio",
-            "sms_account": "AC123", "sms_secret": SMS_MARKER, "sms_sender": "AlphaShop"} | overrides
+            "sms_account": "AC123", "sms_secret": SMS_MARKER, "sms_sender": "AlphaShop", "esp_api_url": "",
+            "esp_secret_key": "", "webhook_signing_key": SIGNING_MARKER} | overrides
 
 
 def assert_no_marker(text: str) -> None:
@@ -45,8 +47,8 @@ def assert_no_marker(text: str) -> None:
 
 def stored_columns() -> str:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT email_secret_encrypted, webhook_secret_encrypted, sms_secret_encrypted "
-                       "FROM central_sendingidentity")
+        cursor.execute("SELECT email_secret_encrypted, webhook_secret_encrypted, sms_secret_encrypted, "
+                       "webhook_signing_key_encrypted, esp_secret_key_encrypted FROM central_sendingidentity")
         return " ".join(" ".join(row) for row in cursor.fetchall())
 
 
@@ -65,14 +67,15 @@ def test_head_office_saves_the_identity_and_secrets_are_never_shown_back(world, 
     columns = stored_columns()
     assert columns and all(marker not in columns for marker in MARKERS)
     # the same form posted again with the secrets left empty (the browser never refills them) keeps them
-    again = client.post(URL, form_data(email_secret="", webhook_secret="", sms_secret="", smtp_port="2526"))
+    again = client.post(URL, form_data(email_secret="", webhook_secret="", sms_secret="", webhook_signing_key="",
+                                       smtp_port="2526"))
     assert again.status_code == 302
     identity.refresh_from_db()
     assert identity.smtp_port == 2526 and stored_columns() == columns
     events = list(NetworkEvent.objects.filter(network=world.networks["alpha"], action__startswith="identity")
                   .order_by("pk"))
     actions = [event.action for event in events]
-    assert actions == ["identity_changed"] + ["identity_secret_replaced"] * 3 + ["identity_changed"]
+    assert actions == ["identity_changed"] + ["identity_secret_replaced"] * 4 + ["identity_changed"]
     assert events[-1].details == {"fields": ["smtp_port"]}
     assert_no_marker(str([event.details for event in events]))
     assert_no_marker(" ".join(record.getMessage() for record in caplog.records))
@@ -126,13 +129,17 @@ def test_the_test_send_goes_through_the_networks_own_account(world, settings, ca
         client = world.client_for("head_office")
         caplog.set_level(logging.DEBUG)
         assert client.post(URL, form_data(smtp_port=str(server.port))).status_code == 302
-        response = client.post(URL + "test/", {"network": "alpha", "to": "marie@example.test"}, follow=True)
-        assert "Sent to marie@example.test." in response.content.decode()
+        with django_capture_on_commit_callbacks(execute=True):  # the test send is a task queued at the commit
+            response = client.post(URL + "test/", {"network": "alpha", "to": "marie@example.test"}, follow=True)
+            assert "Test sent to marie@example.test queued" in response.content.decode()
+            assert not server.handler.seen  # not sent in the request
+        assert "Sent to marie@example.test." in client.get(URL).content.decode()
         (mail_from, login, message), = server.handler.seen
         assert (mail_from, login) == ("offres@alpha-mail.test", "alpha-login")
         assert message["From"] == "Alpha <offres@alpha-mail.test>"
         identity = SendingIdentity.objects.get()
         assert identity.last_test_result == "Sent to marie@example.test." and identity.last_test_at
+        assert (identity.last_test_to, identity.last_test_ok) == ("marie@example.test", True)
         assert NetworkEvent.objects.filter(action="identity_test_sent", details={"sent": True}).exists()
         campaign = email_campaign(world, 1)  # and a real send, logged at DEBUG
         with django_capture_on_commit_callbacks(execute=True):
@@ -141,8 +148,9 @@ def test_the_test_send_goes_through_the_networks_own_account(world, settings, ca
     # a wrong password: the provider's answer is recorded and shown, the secret never
     with AuthSmtpSink("alpha-login", "another") as server:
         client.post(URL, form_data(smtp_port=str(server.port), email_secret=""))
-        response = client.post(URL + "test/", {"network": "alpha", "to": "marie@example.test"}, follow=True)
-        page = response.content.decode()
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(URL + "test/", {"network": "alpha", "to": "marie@example.test"})
+        page = client.get(URL).content.decode()
         assert "Not sent: SMTPAuthenticationError" in page
         assert_no_marker(page)
     assert_no_marker(" ".join(record.getMessage() + str(record.args) for record in caplog.records))
