@@ -115,6 +115,8 @@ ROUTES: dict[str, str] = {
     # issue 22 — sso
     "sso:sso": "page", "sso:sso-mappings": "page", "sso:sso-discovery": "page", "sso-login": "public",
     "openid_connect_login": "public", "openid_connect_callback": "public",
+    # issue 22 — sessions one by one
+    "people:person-session-end": "page", "usersession-end": "page",
 }
 #: Families declared as a whole: the admin, the providers' webhooks (django-anymail, basic auth and
 #: the provider's signature), the demo's public uploads (assets and logos only, tests/security/test_media.py).
