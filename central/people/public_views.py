@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from allauth.core import ratelimit
 from allauth.core.internal import ratelimit as ratelimit_impl
+from allauth.usersessions.models import UserSession
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -77,6 +78,9 @@ def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
                 messages.success(request, _("Your new role is added: log in."))
                 return redirect("login")
             login(request, user, backend=BACKEND)
+            # recorded like a login through the login page (allauth records only its own), so the
+            # person's sessions list shows it and ending their sessions ends it
+            UserSession.objects.create_from_request(request, user=user)
             return redirect("home")
     return render(
         request, "central/people/invitation_accept.html", {"form": form, "invitation": invitation},

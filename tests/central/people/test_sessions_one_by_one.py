@@ -167,3 +167,21 @@ def test_a_session_from_before_usersessions_is_still_refused_after_deactivation(
     UserSession.objects.filter(user=world.users["analyst"]).delete()
     person_deactivate(actor=world.users["head_office"], membership=members["analyst"])
     assert browser.get("/").status_code == 302
+
+
+@pytest.mark.django_db
+def test_the_session_opened_by_accepting_an_invitation_is_recorded_and_ended(world):
+    from local_stores.models import Membership, Role
+    from local_stores.people import invitation_create
+
+    _invitation, token = invitation_create(node=world.nodes["N1"], email="newcomer@example.test",
+                                           role=Role.BRANCH_MANAGER, invited_by=world.users["head_office"])
+    newcomer = Client(HTTP_USER_AGENT=IPHONE)
+    answer = newcomer.post(f"/accounts/invitation/{token}/", {
+        "first_name": "Nina", "last_name": "Nouvelle", "password1": "a-long-new-passphrase-42",
+        "password2": "a-long-new-passphrase-42"})
+    assert answer.status_code == 302 and newcomer.get("/").status_code == 200
+    membership = Membership.objects.get(user__email="newcomer@example.test")
+    assert UserSession.objects.filter(user=membership.user, user_agent=IPHONE).count() == 1
+    assert person_sessions_end(actor=world.users["head_office"], membership=membership) == 1
+    assert newcomer.get("/").status_code == 302
