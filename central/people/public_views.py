@@ -31,7 +31,7 @@ BACKEND = "django.contrib.auth.backends.ModelBackend"
 #: Unknown, used, expired or revoked invitation links per client address (GET and POST alike),
 #: in allauth's rate-limit notation; beyond it every invitation link answers 429 from that address
 #: until the window passes — before any look-up, so guessing learns nothing more.
-INVITATION_RATE_LIMIT = getattr(settings, "RELAIS_INVITATION_RATE_LIMIT", "20/m/ip,100/h/ip")
+INVITATION_RATE_LIMIT = getattr(settings, "RELAIS_INVITATION_RATE_LIMIT", "10/m/ip,100/h/ip")
 _RATE = {"invitation_invalid": INVITATION_RATE_LIMIT}
 
 
