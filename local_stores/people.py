@@ -12,9 +12,9 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+from allauth.usersessions.models import UserSession
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
-from django.contrib.sessions.models import Session
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -242,15 +242,73 @@ def person_check(actor, membership: Membership) -> None:
         )
 
 
+#: (token in the user agent, its name in words), first match wins: Edge and Opera also say Chrome,
+#: Chrome also says Safari, Android also says Linux.
+_BROWSERS = (("Edg", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("FxiOS", "Firefox"),
+             ("CriOS", "Chrome"), ("Chrome/", "Chrome"), ("Safari/", "Safari"), ("curl/", "curl"))
+_SYSTEMS = (("iPhone", "iPhone"), ("iPad", "iPad"), ("Android", "Android"), ("Windows", "Windows"),
+            ("Mac OS X", "macOS"), ("Macintosh", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))
+
+
+def device_label(user_agent: str) -> str:
+    """A session's browser and device in words ("Firefox on Linux", "Safari on iPhone")."""
+    agent = user_agent or ""
+    browser = next((name for token, name in _BROWSERS if token in agent), "")
+    system = next((name for token, name in _SYSTEMS if token in agent), "")
+    if browser and system:
+        return _("%(browser)s on %(system)s") % {"browser": browser, "system": system}
+    return browser or system or _("Unknown browser")
+
+
+def sessions_open(user) -> list[UserSession]:
+    """``user``'s open sessions, most recently seen first — the rows allauth's usersessions records
+    at each login (those whose session expired or was cut elsewhere are dropped on the way)."""
+    sessions = UserSession.objects.purge_and_list(user)
+    return sorted(sessions, key=lambda session: (session.last_seen_at, session.created_at), reverse=True)
+
+
 def _sessions_end(user) -> int:
-    """Delete every database session of ``user`` (decoded for their user id) and their API token."""
-    ended = 0
-    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
-        if str(session.get_decoded().get("_auth_user_id")) == str(user.pk):
-            session.delete()
-            ended += 1
+    """End every recorded session of ``user`` (each one's session-store entry and its row) and delete
+    their API token. Reads only this person's rows: a constant number of queries per session of
+    theirs, whatever the size of the session table. A session opened before allauth's usersessions
+    was installed has no row and is not ended here; a deactivation still refuses it (an inactive
+    person's session finds no user at the next request)."""
+    sessions = list(UserSession.objects.filter(user_id=user.pk))
+    for session in sessions:
+        session.end()
     Token.objects.filter(user=user).delete()
-    return ended
+    return len(sessions)
+
+
+def _session_ended_record(*, actor, user, network, session: UserSession) -> None:
+    network_event_record(
+        network=network, action=NetworkEvent.Action.SESSIONS_ENDED, actor=actor, subject_user=user,
+        details={"sessions": 1, "device": device_label(session.user_agent)[:80], "ip": session.ip},
+    )
+
+
+def person_session_end(*, actor, membership: Membership, session_id) -> UserSession:
+    """End one of the person's sessions (the device is logged out at its next request, the others
+    stay), audited with its device. 404 for a session that is not theirs or no longer open."""
+    person_check(actor, membership)
+    session = UserSession.objects.filter(user_id=membership.user_id, pk=session_id).first()
+    if session is None:
+        raise NotInScope(membership)
+    session.end()
+    _session_ended_record(actor=actor, user=membership.user, network=membership.network, session=session)
+    return session
+
+
+def own_session_end(*, user, session_id) -> UserSession:
+    """End one of one's own sessions (404 for anybody else's), in one's network's trail if a member."""
+    session = UserSession.objects.filter(user_id=user.pk, pk=session_id).first()
+    if session is None:
+        raise NotInScope(user)
+    session.end()
+    membership = Membership.objects.filter(user=user).select_related("network").first()
+    if membership is not None:
+        _session_ended_record(actor=user, user=user, network=membership.network, session=session)
+    return session
 
 
 def person_sessions_end(*, actor, membership: Membership) -> int:

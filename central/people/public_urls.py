@@ -3,7 +3,7 @@ password reset by e-mail (Django's URL names, which its views reverse)."""
 
 from django.urls import path
 
-from central.people import public_views
+from central.people import public_views, views
 
 urlpatterns = [
     path("invitation/<str:token>/", public_views.invitation_accept_view, name="invitation-accept"),
@@ -12,4 +12,5 @@ urlpatterns = [
     path("password/reset/<uidb64>/<token>/", public_views.PasswordResetConfirmView.as_view(),
          name="password_reset_confirm"),
     path("password/reset/done/", public_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path("sessions/end/", views.own_session_end_view, name="usersession-end"),  # one of one's own sessions
 ]

@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 from allauth.core import ratelimit
+from allauth.core.internal import ratelimit as ratelimit_impl
+from allauth.usersessions.models import UserSession
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -25,13 +28,35 @@ from local_stores.people import InvitationInvalid, invitation_accept, invitation
 BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
+#: Unknown, used, expired or revoked invitation links per client address (GET and POST alike),
+#: in allauth's rate-limit notation; beyond it every invitation link answers 429 from that address
+#: until the window passes — before any look-up, so guessing learns nothing more.
+INVITATION_RATE_LIMIT = getattr(settings, "RELAIS_INVITATION_RATE_LIMIT", "10/m/ip,100/h/ip")
+_RATE = {"invitation_invalid": INVITATION_RATE_LIMIT}
+
+
+def _rate_limit(request: HttpRequest, *, dry_run: bool) -> bool:
+    """Within the limit of invalid links for this address? (``dry_run``: without counting one.)"""
+    return ratelimit_impl.consume(
+        request, app="relais.people", action="invitation_invalid", config=_RATE, limit_get=True, dry_run=dry_run,
+    ) is not None
+
+
 def _no_longer_valid(request: HttpRequest) -> HttpResponse:
+    if not _rate_limit(request, dry_run=False):
+        return _too_many(request)
     return render(request, "central/people/invitation_invalid.html", status=404)
+
+
+def _too_many(request: HttpRequest) -> HttpResponse:
+    return render(request, "central/people/invitation_rate_limited.html", status=429)
 
 
 @never_cache
 @require_http_methods(["GET", "POST"])
 def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
+    if not _rate_limit(request, dry_run=True):
+        return _too_many(request)
     try:
         invitation = invitation_for_token(token)
     except InvitationInvalid:
@@ -53,6 +78,9 @@ def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
                 messages.success(request, _("Your new role is added: log in."))
                 return redirect("login")
             login(request, user, backend=BACKEND)
+            # recorded like a login through the login page (allauth records only its own), so the
+            # person's sessions list shows it and ending their sessions ends it
+            UserSession.objects.create_from_request(request, user=user)
             return redirect("home")
     return render(
         request, "central/people/invitation_accept.html", {"form": form, "invitation": invitation},

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -48,6 +48,20 @@ def roles_held(membership: Membership) -> list[RoleGroup]:
     return list(
         RoleGroup.objects.filter(group__user=membership.user).select_related("node").order_by("node__path", "role")
     )
+
+
+def roles_held_by(memberships) -> dict[int, list[RoleGroup]]:
+    """Each listed person's roles in one query: {user id: [role, ...]} (the people were fetched
+    through the scope already; a person with no role has no key)."""
+    user_ids = [membership.user_id for membership in memberships]
+    held: dict[int, list[RoleGroup]] = {}
+    groups = (
+        RoleGroup.objects.filter(group__user__in=user_ids).annotate(holder_id=F("group__user"))
+        .select_related("node").order_by("node__path", "role")
+    )
+    for group in groups:
+        held.setdefault(group.holder_id, []).append(group)
+    return held
 
 
 def role_since(membership: Membership) -> dict[tuple[int, str], object]:
@@ -114,5 +128,5 @@ def grantable_roles(user, nodes: QuerySet[Node]) -> list[tuple[str, str]]:
 
 __all__ = [
     "grantable_roles", "invitation_get", "invitation_list", "invitations_visible_to", "manageable_nodes",
-    "people_visible_to", "person_events", "person_get", "person_list", "role_since", "roles_held",
+    "people_visible_to", "person_events", "person_get", "person_list", "role_since", "roles_held", "roles_held_by",
 ]

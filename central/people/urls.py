@@ -20,4 +20,5 @@ urlpatterns = [
          name="invitation-revoke"),
     path("invitations/<str:public_id>/resend/", views.invitation_action_view, {"action": "resend"},
          name="invitation-resend"),
+    path("people/<str:public_id>/sessions/end/", views.person_session_end_view, name="person-session-end"),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -18,11 +19,15 @@ from central.people.services import invitation_resend, invitation_revoke, person
 from local_stores.models import Role
 from local_stores.people import (
     NotInScope,
+    device_label,
+    own_session_end,
     person_deactivate,
     person_reactivate,
+    person_session_end,
     person_sessions_end,
     role_grant_checked,
     role_revoke_checked,
+    sessions_open,
 )
 from local_stores.services import StateConflict
 
@@ -45,7 +50,8 @@ def people_list_view(request: HttpRequest) -> HttpResponse:
     }
     people = selectors.person_list(fetched_by=request.user, **filters)
     page = Paginator(people, 25).get_page(request.GET.get("page"))
-    rows = [(membership, selectors.roles_held(membership)) for membership in page]
+    held = selectors.roles_held_by(page.object_list)
+    rows = [(membership, held.get(membership.user_id, [])) for membership in page]
     invitations = list(selectors.invitation_list(fetched_by=request.user, **filters)[:50])
     query = request.GET.copy()
     query.pop("page", None)
@@ -68,9 +74,10 @@ def _person_page(request: HttpRequest, membership, form, status: int = 200) -> H
     since = selectors.role_since(membership)
     roles = [(group, since.get((group.node_id, group.role))) for group in selectors.roles_held(membership)]
     events = Paginator(selectors.person_events(membership, viewer=request.user), 20).get_page(request.GET.get("page"))
+    is_self = membership.user_id == request.user.pk
     return render(request, "central/people/person_detail.html", {
         "person": membership, "roles": roles, "form": form, "page": events, "query": "",
-        "is_self": membership.user_id == request.user.pk,
+        "is_self": is_self, "sessions": [] if is_self else sessions_open(membership.user),
     }, status=status)
 
 
@@ -167,3 +174,44 @@ def invitation_action_view(request: HttpRequest, public_id: str, action: str) ->
     except (PermissionDenied, ValidationError) as error:
         messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
     return redirect("people:people-list")
+
+
+def _session_id(request: HttpRequest) -> int:
+    """The session chosen in the form (its row's number); anything else is a session not found."""
+    value = request.POST.get("session", "")
+    if not value.isdigit() or len(value) > 18:
+        raise Http404
+    return int(value)
+
+
+@login_required
+@require_POST
+def person_session_end_view(request: HttpRequest, public_id: str) -> HttpResponse:
+    """End one of the person's sessions: that device is logged out at its next request."""
+    membership = selectors.person_get(fetched_by=request.user, public_id=public_id)
+    try:
+        session = person_session_end(actor=request.user, membership=membership, session_id=_session_id(request))
+    except NotInScope as error:
+        raise Http404 from error
+    except PermissionDenied as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("The session on %(device)s was ended: that device is logged out.")
+                         % {"device": device_label(session.user_agent)})
+    return redirect("people:person-detail", public_id=membership.public_id)
+
+
+@login_required
+@require_POST
+def own_session_end_view(request: HttpRequest) -> HttpResponse:
+    """End one of one's own sessions; ending this one logs out here."""
+    try:
+        session = own_session_end(user=request.user, session_id=_session_id(request))
+    except NotInScope as error:
+        raise Http404 from error
+    if session.session_key == request.session.session_key:
+        logout(request)
+        return redirect("login")
+    messages.success(request, _("The session on %(device)s was ended: that device is logged out.")
+                     % {"device": device_label(session.user_agent)})
+    return redirect("usersessions_list")

@@ -203,8 +203,8 @@ class TestDeactivation:
 
     def test_end_sessions(self, world):
         members = with_memberships(world)
-        browser = Client()
-        browser.force_login(world.users["analyst"])
+        browser = Client()  # logged in through the login page: allauth records the session
+        browser.post("/accounts/login/", {"username": "analyst", "password": "secret-password"})
         assert person_sessions_end(actor=world.users["head_office"], membership=members["analyst"]) == 1
         assert browser.get("/").status_code == 302
         assert NetworkEvent.objects.filter(action=NetworkEvent.Action.SESSIONS_ENDED).exists()

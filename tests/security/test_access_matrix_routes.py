@@ -1004,6 +1004,8 @@ OWN_MATRIX_ROUTES |= dict.fromkeys(("mfa_index", "mfa_reauthenticate", "mfa_acti
                                     "mfa_generate_recovery_codes", "account_reauthenticate"),
                                    "tests/central/people/test_mfa.py")
 OWN_MATRIX_ROUTES["usersessions_list"] = "tests/central/people/test_sessions.py"  # one's own sessions
+#: issue 22 — sessions one by one: a person's one session, one's own one session
+OWN_MATRIX_ROUTES |= dict.fromkeys(("people:person-session-end", "usersession-end"), "tests/security/test_access_sess.py")
 #: The demo's public uploads (images of messages, branches' logos), served only with DEBUG.
 MEDIA_FAMILY = re.compile(r"^\^media/(assets|logos)/")
 

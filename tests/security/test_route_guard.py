@@ -117,6 +117,8 @@ ROUTES: dict[str, str] = {
     "openid_connect_login": "public", "openid_connect_callback": "public",
     # issue 22 E — each network's own tracking webhook (its secret; tests/security/test_access_identity_webhook.py)
     "identity-tracking-webhook": "public",
+    # issue 22 — sessions one by one
+    "people:person-session-end": "page", "usersession-end": "page",
 }
 #: Families declared as a whole: the admin, the providers' webhooks (django-anymail, basic auth and
 #: the provider's signature), the demo's public uploads (assets and logos only, tests/security/test_media.py).
