@@ -5,14 +5,14 @@ for proof reminders/escalations and subscription-deadline reminders.
 The clock is set to one instant (``timezone.now``) at which Tokyo (UTC+9) is already on the send day
 while Los Angeles (UTC−8) and Paris are still on the day before."""
 
-from datetime import datetime, time, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from django.utils import timezone
 
 from approvals.services import proof_deadlines_run, proof_request
-from central.campaigns.services import campaign_schedule, campaign_update
 from central.calendar.deadlines import deadline_reminders_send
+from central.campaigns.services import campaign_schedule, campaign_update
 from central.delivery.sending import campaigns_send_due
 from central.models import Campaign, CampaignStatus
 from local_stores.locale import latest_today, network_today
@@ -26,7 +26,7 @@ TOKYO, LOS_ANGELES = "Asia/Tokyo", "America/Los_Angeles"
 
 def _clock_at_eve_of(monkeypatch, day):
     """20:00 UTC on the day before ``day``: 05:00 on ``day`` in Tokyo, 12:00 the day before in Los Angeles."""
-    instant = datetime.combine(day - timedelta(days=1), time(20, 0), tzinfo=dt_timezone.utc)
+    instant = datetime.combine(day - timedelta(days=1), time(20, 0), tzinfo=UTC)
     monkeypatch.setattr(timezone, "now", lambda: instant)
 
 
