@@ -766,6 +766,9 @@ TASKS: dict[str, tuple[str, ...] | None] = {
     # a notification written in the request (subject, body, recipients): no id to forge; a forged
     # message sends that mail and changes nothing else
     "approvals.notification_send": ("message",),
+    # a network's test e-mail (issue 22): a forged message sends one test e-mail from that network's
+    # identity to the address it names and records that test; nothing of a customer, campaign or proof
+    "central.identity_test_send": ("sending identity", "person", "address"),
 }
 
 
@@ -824,6 +827,11 @@ def test_task_with_forged_ids_acts_on_no_tenant_and_does_not_crash(matrix, name)
         run_task(name, foreign.pk)  # twice: the finished import is left as it is
     elif takes[0] == "message":
         run_task(name, "Forged", "A forged notification.", ["someone@example.com"])
+    elif takes[0] == "sending identity":
+        from central.models import SendingIdentity
+
+        for identity_id in [*SendingIdentity.objects.values_list("pk", flat=True), 10**9]:  # a missing one too
+            run_task(name, identity_id, 10**9, "someone@example.com")
     else:
         # campaigns are drafts with a pending proof: a forged message must not send any of them
         ids = [campaign.pk for campaign in Campaign.objects.all()] + [10**9]
@@ -834,7 +842,7 @@ def test_task_with_forged_ids_acts_on_no_tenant_and_does_not_crash(matrix, name)
         # only the import's own record moved on (headers only: nothing to import)
         assert {key: value for key, value in after.items() if key != "imports"} == \
             {key: value for key, value in before.items() if key != "imports"}
-    elif takes and takes[0] == "message":
+    elif takes and takes[0] in ("message", "sending identity"):
         assert {key: value for key, value in after.items() if key != "mail"} == \
             {key: value for key, value in before.items() if key != "mail"}
     else:
