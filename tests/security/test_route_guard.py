@@ -115,6 +115,8 @@ ROUTES: dict[str, str] = {
     # issue 22 — sso
     "sso:sso": "page", "sso:sso-mappings": "page", "sso:sso-discovery": "page", "sso-login": "public",
     "openid_connect_login": "public", "openid_connect_callback": "public",
+    # issue 22 — sso API (central/people/sso_api.py)
+    "api-sso-config": "api", "api-sso-mappings": "api", "api-sso-mapping": "api", "api-sso-discovery": "api",
 }
 #: Families declared as a whole: the admin, the providers' webhooks (django-anymail, basic auth and
 #: the provider's signature), the demo's public uploads (assets and logos only, tests/security/test_media.py).
