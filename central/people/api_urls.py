@@ -20,6 +20,6 @@ urlpatterns = [
 urlpatterns += [
     path("network/sso/", sso_api.SsoConfigApi.as_view(), name="api-sso-config"),
     path("network/sso/mappings/", sso_api.SsoMappingListApi.as_view(), name="api-sso-mappings"),
-    path("network/sso/mappings/<int:mapping_id>/", sso_api.SsoMappingDetailApi.as_view(), name="api-sso-mapping"),
+    path("network/sso/mappings/<str:mapping_id>/", sso_api.SsoMappingDetailApi.as_view(), name="api-sso-mapping"),
     path("network/sso/discovery/", sso_api.SsoDiscoveryApi.as_view(), name="api-sso-discovery"),
 ]

@@ -153,9 +153,9 @@ class SsoMappingDetailApi(_SsoNetworkMixin, ScopedAPIView):
     """DELETE: remove the mapping (the next logins revoke the roles it gave)."""
 
     @extend_schema(parameters=[NETWORK_PARAMETER], request=None, responses={204: None})
-    def delete(self, request: Request, mapping_id: int) -> Response:
+    def delete(self, request: Request, mapping_id: str) -> Response:
         network = self._network(request)
-        mapping = sso_mappings_of(network).filter(pk=mapping_id).first()
+        mapping = sso_mappings_of(network).filter(pk=int(mapping_id)).first() if mapping_id.isdigit() and len(mapping_id) < 10 else None
         if mapping is None:
             raise NotFound()
         sso_mapping_remove(mapping=mapping, removed_by=request.user, ip=request.META.get("REMOTE_ADDR"))

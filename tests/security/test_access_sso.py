@@ -107,13 +107,13 @@ API_ROUTES = [  # (method, path, body)
     ("patch", "/api/v1/network/sso/", {"client_id": "pirate", "password_login_allowed": False}),
     ("get", "/api/v1/network/sso/mappings/", None),
     ("post", "/api/v1/network/sso/mappings/", {"claim_value": "pirates", "node": "NODE", "role": "branch_manager"}),
-    ("delete", "/api/v1/network/sso/mappings/MAPPING/", None),
+    ("delete", "/api/v1/network/sso/mappings/{mapping_id}/", None),
     ("post", "/api/v1/network/sso/discovery/", None),
 ]
 
 
 def _api_call(client, method, path, network, body, mapping, node):
-    path = path.replace("MAPPING", str(mapping.pk)) + f"?network={network}"
+    path = path.replace("{mapping_id}", str(mapping.pk)) + f"?network={network}"
     body = {key: (node.public_id if value == "NODE" else value) for key, value in (body or {}).items()}
     if method == "get":
         return client.get(path)
@@ -158,3 +158,10 @@ def test_the_api_refuses_anonymous_callers(client, world, alpha_sso):
     for method, path, body in API_ROUTES:
         response = _api_call(client, method, path, "alpha", body, mapping, world.nodes["N1"])
         assert response.status_code in (401, 403), (method, path, response.status_code)
+
+
+@pytest.mark.parametrize("mapping_id", ["abc", "1e3", "999999", "-1", "99999999999999999999"])
+def test_deleting_a_mapping_that_is_not_one_answers_404(world, alpha_sso, mapping_id):
+    response = world.client_for("head_office").delete(f"/api/v1/network/sso/mappings/{mapping_id}/?network=alpha")
+    assert response.status_code == 404
+    assert SsoRoleMapping.objects.count() == 1
