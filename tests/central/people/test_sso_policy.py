@@ -3,6 +3,7 @@ login, token or reset for the network's people), the provider's second factor tr
 ``amr``), and the provider's logout — against a REAL OpenID provider on loopback (oidc-provider-mock),
 as in test_sso_login.py."""
 
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -223,3 +224,27 @@ def test_logout_is_the_usual_one_when_the_provider_has_no_end_session(world, pro
     out = client.post("/accounts/logout/")
     assert out.status_code == 302 and out["Location"] == "/accounts/login/"
     assert not client.get("/").wsgi_request.user.is_authenticated
+
+
+# --- the set-up page ------------------------------------------------------------------------------
+
+def test_the_page_shows_and_saves_the_two_settings(world):
+    client = world.client_for("head_office")
+    page = client.get("/network/sso/").content.decode()
+    assert "People may also log in with a password" in page and "Trust the provider&#x27;s second factor" in page
+    inputs = {name: tag for tag in re.findall(r"<input[^>]*>", page)
+              for name in re.findall(r'name="(\w+)"', tag)}
+    assert "checked" in inputs["password_login_allowed"], "a password is allowed by default"
+    assert "checked" not in inputs["trust_provider_mfa"], "the provider's second factor is not trusted by default"
+    saved = client.post("/network/sso/", {
+        "network": "alpha", "enabled": "on", "issuer_url": "https://login.alpha.test", "client_id": "relais",
+        "client_secret": "secret-1234", "scopes": "openid email profile", "groups_claim": "groups",
+        "email_domains": "alpha.test", "trust_provider_mfa": "on",  # password_login_allowed unticked
+    })
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    config = SsoConfig.objects.get(network=world.networks["alpha"])
+    assert config.password_login_allowed is False and config.trust_provider_mfa is True
+    page = client.get("/network/sso/").content.decode()
+    assert "data-sso-only" in page
+    event = NetworkEvent.objects.filter(action=NetworkEvent.Action.SSO_CONFIGURED).latest("pk")
+    assert {"password_login_allowed", "trust_provider_mfa"} <= set(event.details["fields"])
