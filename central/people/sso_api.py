@@ -26,7 +26,8 @@ NETWORK_PARAMETER = OpenApiParameter("network", str, description="a network's sl
 
 class SsoConfigSerializer(serializers.ModelSerializer):
     network = serializers.CharField(source="network.slug", read_only=True)
-    issuer_url = serializers.URLField(max_length=300)
+    # null in the answer before the first save (declared so in the schema); never accepted as input
+    issuer_url = serializers.URLField(max_length=300, allow_null=True)
     client_id = serializers.CharField(max_length=200)
     client_secret = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=500,
                                           trim_whitespace=True,
@@ -35,13 +36,24 @@ class SsoConfigSerializer(serializers.ModelSerializer):
     email_domains = serializers.ListField(child=serializers.CharField(max_length=253), allow_empty=True,
                                          required=False)
     provider_id = serializers.CharField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = SsoConfig
         fields = ["network", "provider_id", "enabled", "issuer_url", "client_id", "client_secret",
                   "client_secret_set", "client_secret_set_at", "scopes", "groups_claim", "email_domains",
                   "create_people", "password_login_allowed", "trust_provider_mfa", "updated_at"]
-        read_only_fields = ["client_secret_set_at", "updated_at"]
+        read_only_fields = ["client_secret_set_at"]
+
+    def to_representation(self, config: SsoConfig) -> dict:
+        data = super().to_representation(config)
+        data["issuer_url"] = data["issuer_url"] or None
+        return data
+
+    def validate_issuer_url(self, value: str | None) -> str:
+        if not value:
+            raise serializers.ValidationError(_("This field may not be null."))
+        return value
 
     def get_client_secret_set(self, config: SsoConfig) -> bool:
         return bool(config.client_secret_encrypted)

@@ -20,7 +20,7 @@ def head_office(world):
 
 def test_get_before_any_set_up_answers_the_defaults(head_office):
     answer = head_office.get(URL).json()
-    assert answer["network"] == "alpha" and answer["enabled"] is False and answer["client_secret_set"] is False
+    assert answer["network"] == "alpha" and answer["enabled"] is False and answer["issuer_url"] is None and answer["client_secret_set"] is False
     assert answer["password_login_allowed"] is True and answer["trust_provider_mfa"] is False
     assert "client_secret" not in answer and "client_secret_encrypted" not in answer
 
