@@ -52,7 +52,7 @@ class SsoConfigSerializer(serializers.ModelSerializer):
 
     def validate_issuer_url(self, value: str | None) -> str:
         if not value:
-            raise serializers.ValidationError(_("This field may not be null."))
+            raise serializers.ValidationError(self.fields["issuer_url"].error_messages["null"])  # DRF's own words
         return value
 
     def get_client_secret_set(self, config: SsoConfig) -> bool:

@@ -46,6 +46,7 @@ def test_put_saves_the_set_up_and_never_answers_the_secret(world, head_office):
 
 @pytest.mark.parametrize("body, field", [
     ({**VALID, "issuer_url": "not a url"}, "issuer_url"),
+    ({**VALID, "issuer_url": None}, "issuer_url"),
     ({**VALID, "email_domains": ["no-dot"]}, "email_domains"),
     ({**VALID, "email_domains": []}, "email_domains"),
     ({**VALID, "client_secret": ""}, "client_secret"),
