@@ -10,6 +10,7 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
 
 from local_stores.mfa_policy import has_second_factor, mfa_required
+from local_stores.sso import password_login_refused
 
 
 # DRF's own view, documented as what it is: an operation that needs no credentials of its own (the
@@ -19,7 +20,8 @@ class TokenApi(ObtainAuthToken):
     """Exchange a username and password for the user's API token (send it as
     ``Authorization: Token <key>``). Needs no other credentials. Refused (403) to anyone with a
     second factor, or whose network requires one of them: a password alone never hands out their
-    token. Failed attempts count with the login page's (``ACCOUNT_RATE_LIMITS["login_failed"]``):
+    token; refused (403) too to the people of a network that logs in by single sign-on only
+    (docs/sso.md). Failed attempts count with the login page's (``ACCOUNT_RATE_LIMITS["login_failed"]``):
     beyond the limit even the right password is refused (429)."""
 
     def post(self, request, *args, **kwargs):
@@ -32,6 +34,9 @@ class TokenApi(ObtainAuthToken):
             ratelimit.consume(request, action="login_failed", key=key)
             return Response(serializer.errors, status=status.HTTP_400_BAD_REQUEST)
         user = serializer.validated_data["user"]
+        if password_login_refused(user) is not None:
+            return Response({"detail": _("Your network signs in with its company account: no token by password.")},
+                            status=status.HTTP_403_FORBIDDEN)
         if mfa_required(user) or has_second_factor(user):
             return Response({"detail": _("Second factor required: this account cannot get a token by password.")},
                             status=status.HTTP_403_FORBIDDEN)

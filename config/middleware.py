@@ -4,7 +4,7 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 
-from local_stores.mfa_policy import has_second_factor, mfa_required
+from local_stores.mfa_policy import mfa_required, second_factor_satisfied
 
 
 class RejectNulPathMiddleware:
@@ -40,7 +40,7 @@ class MfaRequiredMiddleware:
         path = request.path_info
         user = getattr(request, "user", None)
         if (user is not None and user.is_authenticated and not path.startswith(MFA_SETUP_ALLOWED_PREFIXES)
-                and mfa_required(user) and not has_second_factor(user)):
+                and mfa_required(user) and not second_factor_satisfied(user, request.session)):
             if path.startswith("/api/"):
                 return JsonResponse({"detail": str(_("Second factor required: set up an authenticator app first."))},
                                     status=403)

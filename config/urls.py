@@ -5,12 +5,12 @@ from allauth.account.decorators import secure_admin_login
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from central.calendar import views as calendar_views
 from central.identity import webhooks as identity_webhooks
+from central.people import sso_views
 from config import views as config_views
 
 
@@ -30,8 +30,9 @@ urlpatterns = [
     path("", config_views.home, name="home"),
     path("accounts/login/", allauth_views.login, name="login"),
     path("accounts/login/", allauth_views.login, name="account_login"),  # the name allauth's stages redirect to
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="account_logout"),  # allauth's pages' name for it
+    # Django's logout; after a single sign-on, on to the provider's logout when it has one (docs/sso.md)
+    path("accounts/logout/", sso_views.SsoLogoutView.as_view(), name="logout"),
+    path("accounts/logout/", sso_views.SsoLogoutView.as_view(), name="account_logout"),  # allauth's pages' name for it
     path("accounts/2fa/", include("allauth.mfa.urls")),  # second factor: set up, asked at login (issue 22 D)
     path("accounts/sessions/", include("allauth.usersessions.urls")),  # one's open sessions, end the others (issue 22 D)
     path("accounts/reauthenticate/", allauth_views.reauthenticate, name="account_reauthenticate"),  # before MFA changes

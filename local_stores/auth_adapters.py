@@ -4,10 +4,15 @@ have one cannot be removed (docs/people-and-roles.md, "Two-factor login")."""
 
 from __future__ import annotations
 
+import base64
+import json
+
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core import context
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.models import Authenticator
+from allauth.mfa.stages import AuthenticateStage
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialApp
 from allauth.socialaccount.providers.base import AuthProcess
@@ -20,7 +25,20 @@ from django.utils.translation import gettext_lazy as _
 from local_stores import secrets
 from local_stores.mfa_policy import mfa_required
 from local_stores.models import Membership, RoleGroup
-from local_stores.sso import enabled_sso_configs, sso_config_for_provider, sso_roles_sync
+from local_stores.sso import (
+    enabled_sso_configs,
+    password_login_refused,
+    provider_mfa_methods,
+    sso_config_for_provider,
+    sso_roles_sync,
+    sso_session_record,
+)
+
+#: What the login page says to a person whose network logs in by single sign-on only.
+SSO_ONLY_MESSAGE = _("Your network signs in with its company account: log in with it.")
+#: Where a single sign-on's state keeps, for the rest of the login, what Relais needs after it.
+STATE_ID_TOKEN = "relais_id_token"  # noqa: S105 (a key, not a secret)
+STATE_MFA = "relais_provider_mfa"
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -32,6 +50,42 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def is_open_for_signup(self, request) -> bool:
         return False
+
+    def get_login_stages(self) -> list[str]:
+        """allauth's stages, its second-factor one replaced by ``ProviderMfaAuthenticateStage``."""
+        stages = super().get_login_stages()
+        return [f"{__name__}.ProviderMfaAuthenticateStage" if path == "allauth.mfa.stages.AuthenticateStage" else path
+                for path in stages]
+
+    def pre_login(self, request, user, **kwargs):
+        """A network that logs in by single sign-on only refuses its people's password (after the
+        password was checked: nothing is said about an account to whoever does not know it)."""
+        sociallogin = (kwargs.get("signal_kwargs") or {}).get("sociallogin")
+        if sociallogin is None and user is not None and password_login_refused(user) is not None:
+            messages.error(request, SSO_ONLY_MESSAGE)
+            return redirect("account_login")
+        return super().pre_login(request, user, **kwargs)
+
+    def post_login(self, request, user, **kwargs):
+        """A login by single sign-on is remembered in the session (the id_token for the provider's
+        logout, the provider's second factor when the network trusts it) before the login's signal."""
+        sociallogin = (kwargs.get("signal_kwargs") or {}).get("sociallogin")
+        if sociallogin is not None:
+            sso_session_record(request.session, provider_id=sociallogin.account.provider,
+                               id_token=sociallogin.state.get(STATE_ID_TOKEN) or "",
+                               mfa_methods=sociallogin.state.get(STATE_MFA) or [])
+        return super().post_login(request, user, **kwargs)
+
+
+class ProviderMfaAuthenticateStage(AuthenticateStage):
+    """allauth's second-factor stage, skipped after a single sign-on whose id_token says the person
+    passed a second factor at the provider, when their network trusts it (docs/sso.md)."""
+
+    def _should_handle(self, request) -> bool:
+        sociallogin = (self.login.signal_kwargs or {}).get("sociallogin")
+        if sociallogin is not None and sociallogin.state.get(STATE_MFA):
+            return False
+        return super()._should_handle(request)
 
 
 class MFAAdapter(DefaultMFAAdapter):
@@ -73,6 +127,13 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             apps = [app for app in apps if app.client_id == client_id]
         return apps
 
+    def get_requests_session(self):
+        """allauth's HTTP session to the provider, keeping the raw id_token of the token endpoint's
+        answer on the request (allauth keeps only its decoded claims; the provider's logout wants it)."""
+        session = super().get_requests_session()
+        session.hooks["response"].append(_keep_raw_id_token)
+        return session
+
     def is_open_for_signup(self, request, sociallogin) -> bool:
         config = sso_config_for_provider(sociallogin.account.provider)
         return bool(config and config.create_people)
@@ -92,6 +153,9 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             sociallogin.save(request, connect=True)
         if user.is_active:
             sso_roles_sync(user, network, claims)
+        id_token_claims = (sociallogin.account.extra_data or {}).get("id_token") or {}
+        sociallogin.state[STATE_MFA] = provider_mfa_methods(config, id_token_claims)
+        sociallogin.state[STATE_ID_TOKEN] = _raw_id_token(request, id_token_claims)
 
     def _person_for(self, request, config, claims: dict):
         """The person of the network with the claims' verified address; created when the set-up
@@ -129,3 +193,29 @@ def _claims(sociallogin) -> dict:
     """The provider's claims: userinfo, else the id_token's."""
     data = sociallogin.account.extra_data or {}
     return data.get("userinfo") or data.get("id_token") or data
+
+
+def _keep_raw_id_token(response, *args, **kwargs):
+    request = context.request
+    if request is None or response.request.method != "POST" or "json" not in response.headers.get("content-type", ""):
+        return
+    try:
+        raw = response.json().get("id_token")
+    except (ValueError, AttributeError):
+        return
+    if isinstance(raw, str):
+        request._relais_raw_id_token = raw
+
+
+def _raw_id_token(request, claims: dict) -> str:
+    """The raw id_token kept by ``_keep_raw_id_token``, if it is the one whose checked claims allauth
+    read (its payload decodes to the same claims), else ""."""
+    raw = getattr(request, "_relais_raw_id_token", "")
+    if not raw or not claims:
+        return ""
+    try:
+        payload = raw.split(".")[1]
+        decoded = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return ""
+    return raw if decoded == claims else ""

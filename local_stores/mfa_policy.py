@@ -7,6 +7,7 @@ from allauth.mfa.models import Authenticator
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from local_stores.models import RoleGroup
+from local_stores.sso import session_provider_mfa
 
 
 def mfa_required(user: AbstractBaseUser | AnonymousUser) -> bool:
@@ -20,3 +21,9 @@ def mfa_required(user: AbstractBaseUser | AnonymousUser) -> bool:
 def has_second_factor(user: AbstractBaseUser) -> bool:
     """True when ``user`` has activated an authenticator app (TOTP)."""
     return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+
+
+def second_factor_satisfied(user: AbstractBaseUser, session=None) -> bool:
+    """True when ``user`` has an authenticator app, or when this ``session`` was opened by a single
+    sign-on whose provider's second factor their network trusts (that session only: docs/sso.md)."""
+    return session_provider_mfa(session) or has_second_factor(user)

@@ -393,6 +393,8 @@ class SsoConfig(models.Model):
     groups_claim = models.CharField(_("groups claim"), max_length=100, default="groups")
     email_domains = models.JSONField(_("e-mail domains"), default=list, blank=True)
     create_people = models.BooleanField(_("create people at their first login"), default=False)
+    password_login_allowed = models.BooleanField(_("password login allowed"), default=True)
+    trust_provider_mfa = models.BooleanField(_("trust the provider's second factor"), default=False)
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -35,6 +35,8 @@ def _record(*, user, request, action: str, details: dict) -> None:
 def _logged_in(sender, request, user, **kwargs) -> None:
     sociallogin = kwargs.get("sociallogin")  # single sign-on: which network's provider (docs/sso.md)
     details = {"method": "sso", "provider": sociallogin.account.provider} if sociallogin is not None else {}
+    if sociallogin is not None and sociallogin.state.get("relais_provider_mfa"):  # trusted: local_stores/sso.py
+        details["second_factor"] = {"by": "provider", "amr": sociallogin.state["relais_provider_mfa"]}
     _record(user=user, request=request, action=NetworkEvent.Action.LOGGED_IN, details=details)
 
 

@@ -7,6 +7,8 @@ those (roles granted by hand are never touched). ``sso_roles_sync`` runs at ever
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import requests
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -16,7 +18,16 @@ from django.utils.translation import gettext as _
 
 from local_stores import secrets
 from local_stores.audit import network_event_record
-from local_stores.models import Network, NetworkEvent, Node, RoleGroup, SsoConfig, SsoGrant, SsoRoleMapping
+from local_stores.models import (
+    Membership,
+    Network,
+    NetworkEvent,
+    Node,
+    RoleGroup,
+    SsoConfig,
+    SsoGrant,
+    SsoRoleMapping,
+)
 from local_stores.people import ROLE_NODE_KIND
 from local_stores.services import role_grant, role_revoke
 
@@ -24,7 +35,12 @@ User = get_user_model()
 
 PROVIDER_PREFIX = "net-"
 #: The fields of the configuration whose changes the audit trail names (never the secret's value).
-CONFIG_FIELDS = ("enabled", "issuer_url", "client_id", "scopes", "groups_claim", "email_domains", "create_people")
+CONFIG_FIELDS = ("enabled", "issuer_url", "client_id", "scopes", "groups_claim", "email_domains", "create_people",
+                 "password_login_allowed", "trust_provider_mfa")
+#: RFC 8176's authentication methods that are a second factor (or stronger than a password alone).
+MFA_AMR_VALUES = frozenset({"mfa", "otp", "hwk", "swk", "sms", "fpt", "face"})
+#: What the session of a person logged in by single sign-on keeps (``sso_session_record``).
+SESSION_KEY = "relais_sso"
 
 
 def sso_config_for_provider(provider_id: str) -> SsoConfig | None:
@@ -155,5 +171,77 @@ def sso_discovery_check(issuer_url: str, timeout: float = 5.0) -> dict:
         data = response.json()
     except (requests.RequestException, ValueError) as error:
         return {"ok": False, "url": url, "error": str(error)[:300]}
-    keys = ("issuer", "authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri")
+    keys = ("issuer", "authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri",
+            "end_session_endpoint")
     return {"ok": True, "url": url, **{key: str(data.get(key, "")) for key in keys}}
+
+
+def _network_of(user) -> Network | None:
+    membership = Membership.objects.filter(user=user).select_related("network").first()
+    if membership is not None:
+        return membership.network
+    role_group = RoleGroup.objects.filter(group__user=user).select_related("node__network").first()
+    return role_group.node.network if role_group is not None else None
+
+
+def password_login_refused(user) -> SsoConfig | None:
+    """The enabled configuration that forbids ``user`` to log in with a password ("single sign-on
+    only"), else None. The platform's superusers are never held (they are of no network's provider)."""
+    if user is None or not getattr(user, "pk", None) or user.is_superuser:
+        return None
+    network = _network_of(user)
+    if network is None:
+        return None
+    return SsoConfig.objects.filter(network=network, enabled=True, password_login_allowed=False).first()
+
+
+def password_reset_refused_for_email(email: str) -> bool:
+    """Whether a password-reset request for ``email`` is refused by its domain (an address of a
+    network that logs in by single sign-on only) — the same answer whether or not someone has it."""
+    config = sso_config_for_email(email)
+    if config is None or config.password_login_allowed:
+        return False
+    return not User.objects.filter(email__iexact=(email or "").strip(), is_superuser=True).exists()
+
+
+def provider_mfa_methods(config: SsoConfig | None, id_token_claims: dict) -> list[str]:
+    """The RFC 8176 methods of the id_token's ``amr`` that count as a second factor — only when the
+    network trusts its provider's (else ``[]``)."""
+    if config is None or not config.trust_provider_mfa:
+        return []
+    amr = (id_token_claims or {}).get("amr")
+    values = [amr] if isinstance(amr, str) else amr if isinstance(amr, (list, tuple)) else []
+    return sorted({str(item) for item in values} & MFA_AMR_VALUES)
+
+
+def sso_session_record(session, *, provider_id: str, id_token: str, mfa_methods: list[str]) -> None:
+    """Remember in the session that this login was by single sign-on: the raw id_token (the
+    provider's logout wants it back as ``id_token_hint``) and the provider's second factor, if trusted."""
+    session[SESSION_KEY] = {"provider": provider_id, "id_token": id_token or "", "mfa": list(mfa_methods)}
+
+
+def session_provider_mfa(session) -> bool:
+    """True when this session's single sign-on counted as the second factor (for this session only)."""
+    data = session.get(SESSION_KEY) if session is not None else None
+    return bool(isinstance(data, dict) and data.get("mfa"))
+
+
+def provider_logout_url(session, post_logout_redirect_uri: str, timeout: float = 5.0) -> str | None:
+    """The provider's RP-initiated logout URL (its discovery's ``end_session_endpoint``, with
+    ``id_token_hint`` and ``post_logout_redirect_uri``) for a session logged in by single sign-on;
+    None for any other session, or when the provider has no such endpoint or does not answer."""
+    data = session.get(SESSION_KEY) if session is not None else None
+    if not isinstance(data, dict):
+        return None
+    config = sso_config_for_provider(str(data.get("provider") or ""))
+    if config is None:
+        return None
+    discovery = sso_discovery_check(config.issuer_url, timeout=timeout)
+    endpoint = discovery.get("end_session_endpoint") if discovery["ok"] else ""
+    if not endpoint or not endpoint.startswith(("https://", "http://")):
+        return None
+    params = {"post_logout_redirect_uri": post_logout_redirect_uri, "client_id": config.client_id}
+    if data.get("id_token"):
+        params["id_token_hint"] = data["id_token"]
+    separator = "&" if "?" in endpoint else "?"
+    return endpoint + separator + urlencode(params)

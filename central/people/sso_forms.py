@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from django import forms
+from django.contrib.auth.forms import PasswordResetForm
 from django.utils.translation import gettext_lazy as _
 
 from central.people.forms import NodeChoiceField
 from local_stores.forms import style_fields
 from local_stores.models import Node, Role, SsoConfig
+from local_stores.sso import password_login_refused, password_reset_refused_for_email
 
 
 class SsoConfigForm(forms.ModelForm):
@@ -27,8 +29,19 @@ class SsoConfigForm(forms.ModelForm):
 
     class Meta:
         model = SsoConfig
-        fields = ["enabled", "issuer_url", "client_id", "scopes", "groups_claim", "create_people"]
+        fields = ["enabled", "issuer_url", "client_id", "scopes", "groups_claim", "create_people",
+                  "password_login_allowed", "trust_provider_mfa"]
+        labels = {
+            "password_login_allowed": _("People may also log in with a password"),
+            "trust_provider_mfa": _("Trust the provider's second factor"),
+        }
         help_texts = {
+            "password_login_allowed": _("Untick for single sign-on only: the network's people (not the platform's "
+                                        "superusers) can then neither log in nor get an API token with a password, "
+                                        "nor reset one."),
+            "trust_provider_mfa": _("When the provider says the person used a second factor (the id_token's "
+                                    "\"amr\": mfa, otp, hwk, swk, sms, fpt or face), Relais does not ask for its own "
+                                    "code at that login."),
             "groups_claim": _("The claim listing the person's groups (mapped to roles below)."),
             "create_people": _("Otherwise only people already invited to Relais can log in this way."),
         }
@@ -81,3 +94,18 @@ class CompanyLoginForm(forms.Form):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         style_fields(self)
+
+
+class SsoAwarePasswordResetForm(PasswordResetForm):
+    """Django's password-reset form, refusing the addresses of a network that logs in by single
+    sign-on only — by the address's domain, so the answer is the same whether or not someone has
+    it — and sending nothing to its people whose address is of another domain (the usual answer)."""
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"]
+        if password_reset_refused_for_email(email):
+            raise forms.ValidationError(_("Your network signs in with its company account: log in with it."))
+        return email
+
+    def get_users(self, email):
+        return (user for user in super().get_users(email) if password_login_refused(user) is None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.http import Http404
 
-from local_stores.models import Network, NodeKind
+from local_stores.models import Network, NodeKind, SsoRoleMapping
 from local_stores.selectors import nodes_in_scope
 
 
@@ -23,3 +23,8 @@ def sso_network_for(user, slug: str | None = None) -> Network:
     if network is None:
         raise Http404
     return network
+
+
+def sso_mappings_of(network: Network) -> QuerySet[SsoRoleMapping]:
+    """The role mappings of ``network`` (fetched through ``sso_network_for``: its head office's)."""
+    return SsoRoleMapping.objects.filter(network=network).select_related("node")

@@ -8,9 +8,10 @@ from allauth.socialaccount.adapter import get_adapter as get_social_adapter
 from allauth.socialaccount.providers.base import AuthProcess
 from allauth.utils import build_absolute_uri
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -22,6 +23,7 @@ from local_stores.forms import add_service_errors
 from local_stores.models import Network, SsoConfig, SsoRoleMapping
 from local_stores.people import head_office_of_network
 from local_stores.sso import (
+    provider_logout_url,
     sso_config_for_email,
     sso_config_save,
     sso_discovery_check,
@@ -121,3 +123,15 @@ def company_login_view(request: HttpRequest) -> HttpResponse:
         return render(request, "central/people/company_login.html", {"form": form}, status=400)
     provider = get_social_adapter().get_provider(request, config.provider_id)
     return provider.redirect(request, process=AuthProcess.LOGIN, next_url=get_next_redirect_url(request))
+
+
+class SsoLogoutView(auth_views.LogoutView):
+    """Django's logout (POST); a person logged in by single sign-on is then sent to their provider's
+    logout (its discovery's ``end_session_endpoint``, with ``id_token_hint``), which sends them back
+    to the login page. Without that endpoint: the usual logout."""
+
+    def post(self, request, *args, **kwargs):
+        back = build_absolute_uri(request, reverse("login"))
+        provider_url = provider_logout_url(request.session, back) if request.user.is_authenticated else None
+        response = super().post(request, *args, **kwargs)
+        return HttpResponseRedirect(provider_url) if provider_url else response

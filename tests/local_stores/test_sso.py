@@ -73,7 +73,8 @@ def test_the_network_is_found_by_the_e_mail_s_domain(world, alpha_sso):
 
 FORM = {"network": "alpha", "issuer_url": "https://login.example.test/tenant/v2.0", "client_id": "relais-app",
         "scopes": "openid email profile", "groups_claim": "groups", "email_domains": "alpha.test\r\n@Alpha-Group.TEST\r\n",
-        "client_secret": SECRET, "enabled": "on"}
+        "client_secret": SECRET, "enabled": "on",
+        "password_login_allowed": "on"}  # the page ticks it by default (a browser posts it)
 
 
 def test_the_set_up_is_saved_its_secret_never_shown_back(world):

@@ -978,6 +978,12 @@ LIST_ROUTES: dict[str, dict] = {
     "sso:sso": {"get": for_roles(PLANNERS, 200, 404), "post": for_roles(PLANNERS, 200, 404), "writers": PLANNERS},
     "sso:sso-mappings": {"post": for_roles(PLANNERS, 200, 404), "writers": PLANNERS},
     "sso:sso-discovery": {"post": for_roles(PLANNERS, 302, 404), "writers": PLANNERS},
+    # issue 22 — single sign-on API (an empty body is refused by field: 400; scoping: test_access_sso.py)
+    "api-sso-config": {"get": for_roles(PLANNERS, 200, 404), "put": for_roles(PLANNERS, 400, 404),
+                       "patch": for_roles(PLANNERS, 400, 404), "writers": PLANNERS},
+    "api-sso-mappings": {"get": for_roles(PLANNERS, 200, 404), "post": for_roles(PLANNERS, 400, 404),
+                         "writers": PLANNERS},
+    "api-sso-discovery": {"post": for_roles(PLANNERS, 400, 404), "writers": PLANNERS},
 }
 #: Reached without logging in, nothing tenant-owned behind them (the login page, the language,
 #: the health check, the API's schema and token, the providers' signed webhooks): checked for no
@@ -1014,6 +1020,7 @@ OWN_MATRIX_ROUTES |= dict.fromkeys(("mfa_index", "mfa_reauthenticate", "mfa_acti
 OWN_MATRIX_ROUTES["usersessions_list"] = "tests/central/people/test_sessions.py"  # one's own sessions
 #: issue 22 — sessions one by one: a person's one session, one's own one session
 OWN_MATRIX_ROUTES |= dict.fromkeys(("people:person-session-end", "usersession-end"), "tests/security/test_access_sess.py")
+OWN_MATRIX_ROUTES["api-sso-mapping"] = "tests/security/test_access_sso.py"  # issue 22 — an SSO role mapping
 #: The demo's public uploads (images of messages, branches' logos), served only with DEBUG.
 MEDIA_FAMILY = re.compile(r"^\^media/(assets|logos)/")
 

@@ -97,3 +97,71 @@ def test_the_callback_without_a_started_login_logs_nobody_in(world, alpha_sso):
 def test_removing_a_mapping_that_is_not_one_answers_404(world, alpha_sso, remove):
     response = world.client_for("head_office").post("/network/sso/mappings/?network=alpha", {"remove": remove})
     assert response.status_code == 404
+
+
+# --- the API (central/people/sso_api.py): api-sso-config, api-sso-mappings, api-sso-mapping, api-sso-discovery
+
+API_ROUTES = [  # (method, path, body)
+    ("get", "/api/v1/network/sso/", None),
+    ("put", "/api/v1/network/sso/", {"enabled": False, "issuer_url": "https://pirate.test", "client_id": "pirate"}),
+    ("patch", "/api/v1/network/sso/", {"client_id": "pirate", "password_login_allowed": False}),
+    ("get", "/api/v1/network/sso/mappings/", None),
+    ("post", "/api/v1/network/sso/mappings/", {"claim_value": "pirates", "node": "NODE", "role": "branch_manager"}),
+    ("delete", "/api/v1/network/sso/mappings/{mapping_id}/", None),
+    ("post", "/api/v1/network/sso/discovery/", None),
+]
+
+
+def _api_call(client, method, path, network, body, mapping, node):
+    path = path.replace("{mapping_id}", str(mapping.pk)) + f"?network={network}"
+    body = {key: (node.public_id if value == "NODE" else value) for key, value in (body or {}).items()}
+    if method == "get":
+        return client.get(path)
+    return getattr(client, method)(path, body, content_type="application/json")
+
+
+@pytest.mark.parametrize("method, path, body", API_ROUTES, ids=[f"{m} {p}" for m, p, _b in API_ROUTES])
+def test_only_the_networks_head_office_reaches_its_sso_api(world, alpha_sso, method, path, body):
+    config, mapping = alpha_sso
+    alpha = world.networks["alpha"]
+    node = world.nodes["N1"]
+    events = NetworkEvent.objects.filter(network=alpha).count()
+    for actor in ROLES:
+        if actor == "head_office":
+            continue
+        client = world.client_for(actor)
+        for network in ("alpha", "missing"):
+            response = _api_call(client, method, path, network, body, mapping, node)
+            assert response.status_code == 404, (actor, network, response.status_code)
+            assert "s3cret-value" not in response.content.decode()
+    config.refresh_from_db()
+    assert (config.issuer_url, config.client_id, config.password_login_allowed) == ("http://127.0.0.1:9", "relais", True)
+    assert SsoRoleMapping.objects.filter(network=alpha).count() == 1
+    assert NetworkEvent.objects.filter(network=alpha).count() == events
+    head_office = world.client_for("head_office")
+    assert _api_call(head_office, method, path, "missing", body, mapping, node).status_code == 404
+    assert _api_call(head_office, method, path, "beta", body, mapping, node).status_code == 404
+    # beta's head office: alpha's mapping and node are not beta's
+    beta = _api_call(world.client_for("other_network_head_office"), method, path, "beta", body, mapping, node)
+    # (beta has no set-up yet: a PATCH without the issuer and client is refused by field)
+    expected = {"delete": 404, "get": 200, "patch": 400}.get(method, 400 if "mappings" in path or "discovery" in path
+                                                              else 200)
+    assert beta.status_code == expected, (beta.status_code, beta.content)
+    assert SsoRoleMapping.objects.filter(network=alpha).count() == 1
+    ours = _api_call(head_office, method, path, "alpha", body, mapping, node)
+    assert ours.status_code in (200, 201, 204), ours.status_code
+    assert "s3cret-value" not in ours.content.decode()
+
+
+def test_the_api_refuses_anonymous_callers(client, world, alpha_sso):
+    _config, mapping = alpha_sso
+    for method, path, body in API_ROUTES:
+        response = _api_call(client, method, path, "alpha", body, mapping, world.nodes["N1"])
+        assert response.status_code in (401, 403), (method, path, response.status_code)
+
+
+@pytest.mark.parametrize("mapping_id", ["abc", "1e3", "999999", "-1", "99999999999999999999"])
+def test_deleting_a_mapping_that_is_not_one_answers_404(world, alpha_sso, mapping_id):
+    response = world.client_for("head_office").delete(f"/api/v1/network/sso/mappings/{mapping_id}/?network=alpha")
+    assert response.status_code == 404
+    assert SsoRoleMapping.objects.count() == 1

@@ -203,7 +203,7 @@ def _pools() -> dict[str, list[str]]:
         PrintFile,
         PrintHandoff,
     )
-    from local_stores.models import Invitation, Membership, Network, Node
+    from local_stores.models import Invitation, Membership, Network, Node, SsoRoleMapping
     from templates_lib.models import Asset, Template, TemplateVersion
 
     def ids(queryset, attribute="public_id") -> list[str]:
@@ -233,6 +233,8 @@ def _pools() -> dict[str, list[str]]:
         "invitations": ids(Invitation.objects.all()),
         # issue 22 — structure
         "nodes": ids(Node.objects.all()),
+        # issue 22 — single sign-on: the role mappings (network/sso/mappings/<id>/)
+        "network": [str(pk) for pk in SsoRoleMapping.objects.order_by("pk").values_list("pk", flat=True)],
     }
 
 
@@ -301,6 +303,12 @@ def build_fuzz_world() -> FuzzWorld:
                            pdf_sha256="0" * 64, manifest_sha256="0" * 64, pieces=1, pages=1)
     handoff.manifest.save("fuzz-manifest.csv", ContentFile(b"piece\r\n1\r\n"), save=False)
     handoff.save()
+    # issue 22 — a role mapping of each network's single sign-on
+    from local_stores.models import SsoRoleMapping
+
+    for key, node in (("alpha", "N1"), ("beta", "W1")):
+        SsoRoleMapping.objects.create(network=world.networks[key], claim_value=f"fuzz-{key}", node=world.nodes[node],
+                                      role="branch_manager")
     tokens = {actor: Token.objects.create(user=users[actor]).key for actor in ACTORS}
     return FuzzWorld(world=world, tokens=tokens, pools=_pools())
 

@@ -119,6 +119,8 @@ ROUTES: dict[str, str] = {
     "identity-tracking-webhook": "public",
     # issue 22 — sessions one by one
     "people:person-session-end": "page", "usersession-end": "page",
+    # issue 22 — sso API (central/people/sso_api.py)
+    "api-sso-config": "api", "api-sso-mappings": "api", "api-sso-mapping": "api", "api-sso-discovery": "api",
 }
 #: Families declared as a whole: the admin, the providers' webhooks (django-anymail, basic auth and
 #: the provider's signature), the demo's public uploads (assets and logos only, tests/security/test_media.py).
