@@ -24,7 +24,16 @@ from django.utils.translation import gettext_lazy as _lazy
 from rest_framework.authtoken.models import Token
 
 from local_stores.audit import network_event_record
-from local_stores.models import Invitation, Membership, NetworkEvent, Node, NodeKind, Role, RoleGroup
+from local_stores.models import (
+    Invitation,
+    Membership,
+    NetworkEvent,
+    Node,
+    NodeKind,
+    Role,
+    RoleGroup,
+    SsoConfig,
+)
 from local_stores.selectors import node_in_scope, nodes_in_scope
 from local_stores.services import StateConflict, role_grant, role_revoke
 
@@ -86,12 +95,20 @@ def invitation_for_token(token: str) -> Invitation:
     return invitation
 
 
+def invitation_sso_only(invitation: Invitation) -> bool:
+    """Whether the invitation's network logs its people in by single sign-on only: the newcomer then
+    sets no password (docs/sso.md, "Single sign-on only")."""
+    return SsoConfig.objects.filter(network_id=invitation.network_id, enabled=True, password_login_allowed=False).exists()
+
+
 @transaction.atomic
-def invitation_accept(*, token: str, password: str, first_name: str = "", last_name: str = "") -> User:
+def invitation_accept(*, token: str, password: str | None, first_name: str = "", last_name: str = "") -> User:
     """Use the link up: create the person with ``password`` (or set it for an active person of the
-    network, who gains the role), record their membership and grant the invited role. A person of
-    another network or a deactivated one: refused like a used link. Raises InvitationInvalid or ValidationError
-    (the password validators' messages)."""
+    network, who gains the role), record their membership and grant the invited role. In a network
+    that logs in by single sign-on only, no password is set (a newcomer's is unusable; ``password``
+    is ignored): they log in with their company account. A person of another network or a deactivated
+    one: refused like a used link. Raises InvitationInvalid or ValidationError (the password
+    validators' messages)."""
     pending = invitation_for_token(token)
     invitation = Invitation.objects.select_for_update().get(pk=pending.pk)
     invitation = invitation_for_token(token)  # re-read under the lock: a racing click lost
@@ -106,11 +123,16 @@ def invitation_accept(*, token: str, password: str, first_name: str = "", last_n
         # another network's person, or a deactivated one (reactivation is its own, checked act)
         raise InvitationInvalid(_("This invitation link is no longer valid."))
     candidate = user or User(username=invitation.email, email=invitation.email)
-    validate_password(password, candidate)
+    sso_only = invitation_sso_only(invitation)
+    if not sso_only:
+        validate_password(password, candidate)
     candidate.first_name = first_name.strip() or invitation.first_name or candidate.first_name
     candidate.last_name = last_name.strip() or invitation.last_name or candidate.last_name
     candidate.is_active = True
-    candidate.set_password(password)
+    if not sso_only:
+        candidate.set_password(password)
+    elif candidate.pk is None:
+        candidate.set_unusable_password()
     candidate.save()
     Membership.objects.update_or_create(
         user=candidate,

@@ -43,6 +43,17 @@ class InviteForm(RoleOnNodeForm):
         self.fields["email"].widget.attrs["autocomplete"] = "off"
 
 
+class AcceptNamesForm(forms.Form):
+    """Join from an invitation's link in a network that logs in by single sign-on only: no password."""
+
+    first_name = forms.CharField(label=_("First name"), max_length=150)
+    last_name = forms.CharField(label=_("Last name"), max_length=150)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        style_fields(self)
+
+
 class AcceptForm(forms.Form):
     """Set one's password from an invitation's link."""
 

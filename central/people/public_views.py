@@ -18,12 +18,17 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from central.people.forms import AcceptForm
+from central.people.forms import AcceptForm, AcceptNamesForm
 from local_stores.audit import network_event_record
 from local_stores.forms import style_fields
 from local_stores.mfa_policy import has_second_factor
 from local_stores.models import Membership, NetworkEvent
-from local_stores.people import InvitationInvalid, invitation_accept, invitation_for_token
+from local_stores.people import (
+    InvitationInvalid,
+    invitation_accept,
+    invitation_for_token,
+    invitation_sso_only,
+)
 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -62,18 +67,24 @@ def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
     except InvitationInvalid:
         return _no_longer_valid(request)
     initial = {"first_name": invitation.first_name, "last_name": invitation.last_name}
-    form = AcceptForm(request.POST or None, initial=initial)
+    sso_only = invitation_sso_only(invitation)  # no password: they log in with their company account
+    form = (AcceptNamesForm if sso_only else AcceptForm)(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             user = invitation_accept(
-                token=token, password=data["password1"], first_name=data["first_name"], last_name=data["last_name"]
+                token=token, password=None if sso_only else data["password1"],
+                first_name=data["first_name"], last_name=data["last_name"],
             )
         except InvitationInvalid:
             return _no_longer_valid(request)
         except ValidationError as error:
             form.add_error("password1", error)
         else:
+            if sso_only:
+                messages.success(request, _("You have joined %(network)s: log in with your company account.") % {
+                    "network": invitation.network.name})
+                return redirect("login")
             if has_second_factor(user):  # their login asks the app's code: no way round it
                 messages.success(request, _("Your new role is added: log in."))
                 return redirect("login")
@@ -83,7 +94,7 @@ def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
             UserSession.objects.create_from_request(request, user=user)
             return redirect("home")
     return render(
-        request, "central/people/invitation_accept.html", {"form": form, "invitation": invitation},
+        request, "central/people/invitation_accept.html", {"form": form, "invitation": invitation, "sso_only": sso_only},
         status=400 if form.errors else 200,
     )
 

@@ -248,3 +248,35 @@ def test_the_page_shows_and_saves_the_two_settings(world):
     assert "data-sso-only" in page
     event = NetworkEvent.objects.filter(action=NetworkEvent.Action.SSO_CONFIGURED).latest("pk")
     assert {"password_login_allowed", "trust_provider_mfa"} <= set(event.details["fields"])
+
+
+def test_an_invitation_in_a_network_of_single_sign_on_only_sets_no_password_then_the_provider_logs_in(world, provider):
+    """The newcomer joins without choosing a password (none would open anything), is sent to the
+    login page, and logs in with their company account, their invited role kept."""
+    from local_stores.people import invitation_create
+
+    _config(world, provider, password_login_allowed=False)
+    _invitation, token = invitation_create(node=world.nodes["N2"], email="alice@alpha.test", role=Role.ANALYST)
+    client = Client()
+    page = client.get(f"/accounts/invitation/{token}/")
+    body = page.content.decode()
+    assert page.status_code == 200 and 'type="password"' not in body and "company account" in body
+    joined = client.post(f"/accounts/invitation/{token}/", {"first_name": "Alice", "last_name": "Martin",
+                                                           "password1": "Chosen-password-42", "password2": "Chosen-password-42"})
+    assert joined.status_code == 302 and joined["Location"] == "/accounts/login/"
+    alice = get_user_model().objects.get(email="alice@alpha.test")
+    assert not alice.has_usable_password() and not alice.check_password("Chosen-password-42")
+    assert client.get("/").wsgi_request.user.is_anonymous  # no session from the link itself
+    assert sso_login(Client(), start_at_provider_url).status_code == 302
+    from local_stores.models import RoleGroup
+
+    assert RoleGroup.objects.filter(group__user=alice, node=world.nodes["N2"], role=Role.ANALYST).exists()
+
+
+def test_an_invitation_with_passwords_allowed_still_sets_the_password(world, provider):
+    from local_stores.people import invitation_create
+
+    _config(world, provider)
+    _invitation, token = invitation_create(node=world.nodes["N2"], email="carol@alpha.test", role=Role.ANALYST)
+    page = Client().get(f"/accounts/invitation/{token}/")
+    assert 'type="password"' in page.content.decode()
