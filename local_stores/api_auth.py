@@ -15,12 +15,23 @@ class SecondFactorTokenAuthentication(TokenAuthentication):
     """DRF's token authentication, refusing (403) the token of a person whose network now requires a
     second factor of one of their roles while they have not set one up — a token made before the
     requirement would otherwise bypass it (the pages and session API calls are held by
-    config.middleware.MfaRequiredMiddleware; the token endpoint refuses them a new token)."""
+    config.middleware.MfaRequiredMiddleware; the token endpoint refuses them a new token), and every
+    token of a person whose network logs in by single sign-on only (tokens come from a password)."""
 
     def authenticate_credentials(self, key: str):
         user, token = super().authenticate_credentials(key)
         if mfa_required(user) and not has_second_factor(user):
             raise exceptions.PermissionDenied(
                 gettext_lazy("Second factor required: set up an authenticator app first.")
+            )
+        # imported late: DRF reads this module at settings time
+        from local_stores.sso import password_login_refused
+
+        if password_login_refused(user):
+            # tokens are only obtained with a password (config/api_urls.py): once the network logs in
+            # by single sign-on only, one obtained before no longer opens anything (docs/sso.md)
+            raise exceptions.PermissionDenied(
+                gettext_lazy("Your network signs in with its company account: a token obtained with a password no "
+                             "longer works.")
             )
         return user, token

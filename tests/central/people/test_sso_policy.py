@@ -280,3 +280,18 @@ def test_an_invitation_with_passwords_allowed_still_sets_the_password(world, pro
     _invitation, token = invitation_create(node=world.nodes["N2"], email="carol@alpha.test", role=Role.ANALYST)
     page = Client().get(f"/accounts/invitation/{token}/")
     assert 'type="password"' in page.content.decode()
+
+
+def test_a_token_obtained_before_single_sign_on_only_is_refused_from_then_on(world, provider):
+    config = _config(world, provider)
+    _alpha_person(world)
+    key = Client().post("/api/v1/auth/token/", {"username": "bob@alpha.test", "password": PASSWORD}).json()["token"]
+    api = Client(HTTP_AUTHORIZATION=f"Token {key}")
+    assert api.get("/api/v1/campaigns/").status_code == 200
+    config.password_login_allowed = False
+    config.save(update_fields=["password_login_allowed"])
+    refused = api.get("/api/v1/campaigns/")
+    assert refused.status_code == 403 and "token obtained with a password" in refused.json()["detail"]
+    config.password_login_allowed = True  # passwords allowed again: the token works again
+    config.save(update_fields=["password_login_allowed"])
+    assert api.get("/api/v1/campaigns/").status_code == 200
