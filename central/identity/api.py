@@ -52,7 +52,7 @@ class SendingIdentitySerializer(serializers.Serializer):
     tracking_webhook_url = serializers.SerializerMethodField()
     updated_at = serializers.DateTimeField(read_only=True, allow_null=True)
     last_test_at = serializers.DateTimeField(read_only=True, allow_null=True)
-    last_test_to = serializers.EmailField(read_only=True)
+    last_test_to = serializers.CharField(read_only=True, help_text="The address of the last test send (empty before the first).")
     last_test_ok = serializers.BooleanField(read_only=True, allow_null=True)
     last_test_result = serializers.CharField(read_only=True)
     problems = serializers.SerializerMethodField()
