@@ -12,7 +12,7 @@ from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 from guardian.shortcuts import get_objects_for_user
 
-from local_stores.models import Network, Node, NodeKind, Role, RoleGroup
+from local_stores.models import Membership, Network, Node, NodeKind, Role, RoleGroup
 
 UserLike = AbstractBaseUser | AnonymousUser
 
@@ -117,6 +117,16 @@ def roles_of(user: UserLike) -> list[tuple[str, Node]]:
 
 def role_set_of(user: UserLike) -> set[str]:
     return {role for role, _node in roles_of(user)}
+
+
+def person_network(user) -> Network | None:
+    """The network ``user`` belongs to: their membership's, else (a person from before memberships)
+    the network of a role they hold; None for a person of no network."""
+    membership = Membership.objects.filter(user=user).select_related("network").first()
+    if membership is not None:
+        return membership.network
+    role_group = RoleGroup.objects.filter(group__user=user).select_related("node__network").first()
+    return role_group.node.network if role_group is not None else None
 
 
 def people_holding(*, role: str, nodes) -> QuerySet:

@@ -12,19 +12,12 @@ from allauth.mfa.signals import authenticator_added, authenticator_removed, auth
 from django.dispatch import receiver
 
 from local_stores.audit import network_event_record
-from local_stores.models import Membership, Network, NetworkEvent, RoleGroup
-
-
-def _network_of(user) -> Network | None:
-    membership = Membership.objects.filter(user=user).select_related("network").first()
-    if membership is not None:
-        return membership.network
-    role_group = RoleGroup.objects.filter(group__user=user).select_related("node__network").first()
-    return role_group.node.network if role_group is not None else None
+from local_stores.models import NetworkEvent
+from local_stores.selectors import person_network
 
 
 def _record(*, user, request, action: str, details: dict) -> None:
-    network = _network_of(user)
+    network = person_network(user)
     if network is None:
         return
     ip = request.META.get("REMOTE_ADDR") if request is not None else None

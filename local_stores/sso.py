@@ -19,7 +19,6 @@ from django.utils.translation import gettext as _
 from local_stores import secrets
 from local_stores.audit import network_event_record
 from local_stores.models import (
-    Membership,
     Network,
     NetworkEvent,
     Node,
@@ -29,6 +28,7 @@ from local_stores.models import (
     SsoRoleMapping,
 )
 from local_stores.people import ROLE_NODE_KIND
+from local_stores.selectors import person_network
 from local_stores.services import role_grant, role_revoke
 
 User = get_user_model()
@@ -176,20 +176,12 @@ def sso_discovery_check(issuer_url: str, timeout: float = 5.0) -> dict:
     return {"ok": True, "url": url, **{key: str(data.get(key, "")) for key in keys}}
 
 
-def _network_of(user) -> Network | None:
-    membership = Membership.objects.filter(user=user).select_related("network").first()
-    if membership is not None:
-        return membership.network
-    role_group = RoleGroup.objects.filter(group__user=user).select_related("node__network").first()
-    return role_group.node.network if role_group is not None else None
-
-
 def password_login_refused(user) -> SsoConfig | None:
     """The enabled configuration that forbids ``user`` to log in with a password ("single sign-on
     only"), else None. The platform's superusers are never held (they are of no network's provider)."""
     if user is None or not getattr(user, "pk", None) or user.is_superuser:
         return None
-    network = _network_of(user)
+    network = person_network(user)
     if network is None:
         return None
     return SsoConfig.objects.filter(network=network, enabled=True, password_login_allowed=False).first()
