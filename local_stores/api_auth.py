@@ -34,4 +34,8 @@ class SecondFactorTokenAuthentication(TokenAuthentication):
                 gettext_lazy("Your network signs in with its company account: a token obtained with a password no "
                              "longer works.")
             )
+        # the middleware saw no one (the token is read here): the network's zone and currency now
+        from local_stores.locale import network_locale_activate
+
+        network_locale_activate(user)
         return user, token

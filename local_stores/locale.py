@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from django.utils import timezone
 
 from local_stores.models import Network
-from local_stores.money import currency_override
+from local_stores.money import currency_activate, currency_override
 
 logger = logging.getLogger(__name__)
 
@@ -77,3 +77,16 @@ def network_of_person(user) -> Network | None:
                    .only("pk", "slug", "time_zone", "currency").first())
         user._relais_locale_network = network
         return network
+
+
+def network_locale_activate(user) -> None:
+    """Switch the request to ``user``'s network's zone and currency once the user is known only after
+    the middleware ran (an API token, authenticated by DRF in the view). Only within the block
+    ``NetworkLocaleMiddleware`` opens for each request, whose end puts the defaults back."""
+    network = network_of_person(user)
+    if network is None:
+        return
+    zone = network_zone(network)
+    if zone is not None:
+        timezone.activate(zone)
+    currency_activate(network.currency)

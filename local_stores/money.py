@@ -44,6 +44,13 @@ def currency() -> str:
     return _active_currency.get() or default_currency()
 
 
+def currency_activate(code: str | None) -> None:
+    """Amounts in ``code`` from now on, without an end: only inside a ``currency_override`` block
+    (the request's, opened by the middleware), whose end puts the previous currency back."""
+    code = code.strip().upper() if isinstance(code, str) else ""
+    _active_currency.set(code if _ISO_4217.fullmatch(code) else None)
+
+
 @contextmanager
 def currency_override(code: str | None) -> Iterator[str]:
     """Within the block, amounts are in ``code`` (three capital letters, e.g. "CHF"); None or an

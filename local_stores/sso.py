@@ -7,9 +7,12 @@ those (roles granted by hand are never touched). ``sso_roles_sync`` runs at ever
 
 from __future__ import annotations
 
+from importlib import import_module
 from urllib.parse import urlencode
 
 import requests
+from allauth.usersessions.models import UserSession
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -19,6 +22,7 @@ from django.utils.translation import gettext as _
 from local_stores import secrets
 from local_stores.audit import network_event_record
 from local_stores.models import (
+    Membership,
     Network,
     NetworkEvent,
     Node,
@@ -107,9 +111,11 @@ def sso_roles_sync(user, network: Network, claims: dict) -> dict[str, list]:
     return {"granted": granted, "revoked": revoked}
 
 
+@transaction.atomic
 def sso_config_save(*, network: Network, saved_by, data: dict, client_secret: str = "", ip: str | None = None) -> SsoConfig:
     """Create or update the network's configuration; a blank ``client_secret`` keeps the stored one.
     The audit trail names the fields changed (and "client_secret" when replaced), no value of it."""
+    Network.objects.select_for_update().filter(pk=network.pk).first()  # two first saves: one after the other
     config = SsoConfig.objects.filter(network=network).first() or SsoConfig(network=network)
     before = {field: getattr(config, field) for field in CONFIG_FIELDS}  # a new one: its defaults
     for field in CONFIG_FIELDS:
@@ -125,10 +131,32 @@ def sso_config_save(*, network: Network, saved_by, data: dict, client_secret: st
         changed.append("client_secret")
     config.updated_by = saved_by
     config.save()
+    details = {"fields": changed}
+    refused_before = before.get("enabled") and not before.get("password_login_allowed", True)
+    if config.enabled and not config.password_login_allowed and not refused_before:
+        # single sign-on only from now on: the sessions opened with a password end at once
+        details["password_sessions_ended"] = _members_sessions_end(network, lambda data: SESSION_KEY not in data)
+    if before.get("trust_provider_mfa") and not config.trust_provider_mfa:
+        # the provider's second factor no longer counts: the sessions it let in without ours end
+        details["provider_mfa_sessions_ended"] = _members_sessions_end(network, session_provider_mfa)
     if changed:
         network_event_record(network=network, action=NetworkEvent.Action.SSO_CONFIGURED, actor=saved_by, ip=ip,
-                             details={"fields": changed})
+                             details=details)
     return config
+
+
+def _members_sessions_end(network: Network, ending) -> int:
+    """End the recorded sessions of the network's people (not the platform's superusers) whose stored
+    data ``ending`` picks; how many were ended."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    ended = 0
+    sessions = UserSession.objects.filter(
+        user_id__in=Membership.objects.filter(network=network).values("user_id"), user__is_superuser=False)
+    for session in sessions:
+        if ending(store(session_key=session.session_key).load()):
+            session.end()
+            ended += 1
+    return ended
 
 
 def _domains_check(config: SsoConfig) -> None:

@@ -132,7 +132,7 @@ def slot_values_from(form: forms.Form, definitions: list[slots.SlotDefinition]) 
         if definition.type == slots.PRICE:
             amount = data.get(f"{definition.name}__amount", "")
             values[definition.name] = {
-                "amount": amount, "currency": data.get(f"{definition.name}__currency", "EUR"),
+                "amount": amount, "currency": data.get(f"{definition.name}__currency") or currency(),
                 "conditions": data.get(f"{definition.name}__conditions", ""),
             } if amount not in ("", None) else None
         else:

@@ -6,6 +6,7 @@ escaped for its context (HTML or plain text) — never parsed as template source
 
 from __future__ import annotations
 
+import functools
 import html
 import ipaddress
 import re
@@ -16,11 +17,14 @@ from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
 import nh3
+from babel.numbers import list_currencies
 from django.core.exceptions import ValidationError
 from django.utils import formats
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+
+from local_stores.money import currency as network_currency
 
 SHORT_TEXT, LONG_TEXT, RICH_TEXT = "short_text", "long_text", "rich_text"
 IMAGE, DATE, PRICE, URL, CHOICE = "image", "date", "price", "url", "choice"
@@ -36,6 +40,7 @@ SLOT_TYPES = {
 }
 #: SMS is plain text: no image, no rich text.
 SMS_SLOT_TYPES = (SHORT_TEXT, LONG_TEXT, DATE, PRICE, URL, CHOICE)
+#: How the common currencies are written after an amount; any other ISO 4217 code is written as is.
 CURRENCIES = {"EUR": "€", "CHF": "CHF", "GBP": "£", "USD": "$"}
 MAX_LENGTH_CEILING = {SHORT_TEXT: 200, LONG_TEXT: 2000, RICH_TEXT: 4000}
 RICH_TAGS = {"b", "strong", "i", "em", "a", "br", "p"}
@@ -352,11 +357,11 @@ def _clean_price(
         raise ValidationError(
             _("%(label)s: the amount is a positive number such as 12.90.") % {"label": label}
         ) from error
-    currency = str(data.get("currency") or "EUR").upper()
-    if currency not in CURRENCIES:
+    currency = str(data.get("currency") or network_currency()).upper()
+    if currency not in _iso_currencies():  # the network's own (any ISO 4217 code its settings accept)
         raise ValidationError(
-            _("%(label)s: the currency must be one of %(currencies)s.")
-            % {"label": label, "currencies": ", ".join(CURRENCIES)}
+            _("%(label)s: the currency must be an ISO 4217 code such as %(currency)s.")
+            % {"label": label, "currency": network_currency()}
         )
     conditions = _plain(data.get("conditions", ""), label, 300, guardrails, multiline=True)
     return {
@@ -418,6 +423,11 @@ def clean_values(
     if errors:
         raise ValidationError(errors)
     return cleaned
+
+
+@functools.cache
+def _iso_currencies() -> frozenset[str]:
+    return frozenset(list_currencies())
 
 
 def escape_html(text: str) -> str:

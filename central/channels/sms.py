@@ -14,9 +14,9 @@ def normalise_mobile(raw: str) -> str | None:
     number = _PHONE_NOISE.sub("", raw)
     if number.startswith("00"):
         number = "+" + number[2:]
-    if len(number) == 10 and number[0] == "0" and number.isdigit():
+    if len(number) == 10 and number[0] == "0" and number.isascii() and number.isdigit():
         number = "+33" + number[1:]
-    if number.startswith("+") and number[1:].isdigit() and 8 <= len(number) - 1 <= 15:
+    if number.startswith("+") and number[1:].isascii() and number[1:].isdigit() and 8 <= len(number) - 1 <= 15:
         return number
     return None
 

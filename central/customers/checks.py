@@ -118,7 +118,7 @@ def score(raw: str | None) -> int | None:
     value = (raw or "").strip()
     if not value:
         return None
-    if value.isdigit() and 1 <= int(value) <= 5:
+    if value.isascii() and value.isdigit() and 1 <= int(value) <= 5:
         return int(value)
     raise Invalid(_("A score is a whole number from 1 to 5."))
 

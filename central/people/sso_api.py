@@ -167,7 +167,7 @@ class SsoMappingDetailApi(_SsoNetworkMixin, ScopedAPIView):
     @extend_schema(parameters=[NETWORK_PARAMETER], request=None, responses={204: None})
     def delete(self, request: Request, mapping_id: str) -> Response:
         network = self._network(request)
-        mapping = sso_mappings_of(network).filter(pk=int(mapping_id)).first() if mapping_id.isdigit() and len(mapping_id) < 10 else None
+        mapping = sso_mappings_of(network).filter(pk=int(mapping_id)).first() if mapping_id.isascii() and mapping_id.isdigit() and len(mapping_id) < 10 else None
         if mapping is None:
             raise NotFound()
         sso_mapping_remove(mapping=mapping, removed_by=request.user, ip=request.META.get("REMOTE_ADDR"))

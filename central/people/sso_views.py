@@ -80,7 +80,7 @@ def sso_mappings_view(request: HttpRequest) -> HttpResponse:
     network = _network(request)
     if request.POST.get("remove"):
         remove = request.POST["remove"].strip()
-        mapping = SsoRoleMapping.objects.filter(network=network, pk=remove).first() if remove.isdigit() else None
+        mapping = SsoRoleMapping.objects.filter(network=network, pk=remove).first() if remove.isascii() and remove.isdigit() and len(remove) < 19 else None
         if mapping is None:
             raise Http404
         sso_mapping_remove(mapping=mapping, removed_by=request.user, ip=request.META.get("REMOTE_ADDR"))

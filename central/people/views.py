@@ -179,7 +179,7 @@ def invitation_action_view(request: HttpRequest, public_id: str, action: str) ->
 def _session_id(request: HttpRequest) -> int:
     """The session chosen in the form (its row's number); anything else is a session not found."""
     value = request.POST.get("session", "")
-    if not value.isdigit() or len(value) > 18:
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
         raise Http404
     return int(value)
 

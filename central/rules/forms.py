@@ -93,7 +93,7 @@ class NetworkRulesForm(LineBreaksFormMixin, forms.Form):
                 continue
             segment, sign, count = line.replace(":", "=").partition("=")
             segment, count = segment.strip(), count.strip()
-            if not sign or not segment or not count.isdigit():
+            if not sign or not segment or not (count.isascii() and count.isdigit()):
                 errors.append(_("Line %(line)s: write “segment = number of messages”.") % {"line": number})
             elif segment in caps:
                 errors.append(_("Line %(line)s: the segment “%(segment)s” is already given.") % {

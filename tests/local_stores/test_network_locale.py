@@ -266,3 +266,18 @@ def test_an_approvals_notification_is_written_in_the_networks_zone_outside_a_req
         template_rendered.disconnect(rendered)
     assert seen and set(seen) == {("Pacific/Kiritimati", "CHF")}
     _assert_defaults()
+
+
+def test_an_api_call_with_a_token_is_in_the_networks_zone_too(world, zoned):
+    """A token is read by DRF in the view, after the middleware: the zone is switched then, and put
+    back at the end of the request like a page's."""
+    from django.test import Client
+    from rest_framework.authtoken.models import Token
+
+    key = Token.objects.create(user=world.users["head_office"]).key
+    answer = Client(HTTP_AUTHORIZATION=f"Token {key}").get("/api/v1/network-events/")
+    assert answer.status_code == 200, answer.content
+    rows = answer.json()["results"] if isinstance(answer.json(), dict) else answer.json()
+    offset = zoned.astimezone(ZoneInfo("America/New_York")).isoformat()[-6:]  # -05:00 or -04:00
+    assert rows and all(row["at"].endswith(offset) for row in rows), rows
+    _assert_defaults()

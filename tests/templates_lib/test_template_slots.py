@@ -515,3 +515,17 @@ def test_only_the_head_office_sets_content_rules(world, actor):
             allowed_link_domains="",
             sms_stop_mention="STOP au 36173",
         )
+
+
+def test_a_price_takes_the_network_s_currency_whatever_its_code():
+    """A network in Canadian dollars (any ISO 4217 code its settings accept) saves its prices in it;
+    a code that is not a currency is refused, naming the network's."""
+    from local_stores.money import currency_override
+
+    definition = slot(slots.PRICE)
+    with currency_override("CAD"):
+        assert clean(definition, "12,5") == {"amount": "12.50", "currency": "CAD", "conditions": ""}
+        assert clean(definition, {"amount": "3", "currency": "mad"})["currency"] == "MAD"
+        with pytest.raises(ValidationError, match="such as CAD"):
+            clean(definition, {"amount": "3", "currency": "XYZ1"})
+    assert slots.format_price({"amount": "12.50", "currency": "CAD"}).endswith("\u00a0CAD")

@@ -99,3 +99,22 @@ def test_subscription_deadline_reminders_follow_the_networks_day(world, monkeypa
     assert deadline_reminders_send() == 0
     _zone(operation.network, TOKYO)
     assert deadline_reminders_send() > 0
+
+
+def test_quiet_hours_are_the_networks_own_hours(world):
+    """20:30 → 08:00 in New York: 08:00 in Paris (02:00 in New York) is still quiet there, and the
+    quiet hours end at 08:00 New York time — whatever zone the worker runs in."""
+    from datetime import time as clock
+    from zoneinfo import ZoneInfo
+
+    from central.arbitration import rules_for
+    from central.delivery.quiet_hours import quiet_hours_end
+
+    _zone(world.networks["alpha"], "America/New_York")
+    rules = rules_for(world.networks["alpha"])
+    rules.quiet_from, rules.quiet_until = clock(20, 30), clock(8, 0)
+    paris_morning = datetime(2026, 3, 2, 8, 0, tzinfo=ZoneInfo("Europe/Paris"))  # 02:00 in New York
+    end = quiet_hours_end(rules, paris_morning)
+    assert end == datetime(2026, 3, 2, 8, 0, tzinfo=ZoneInfo("America/New_York"))
+    new_york_noon = datetime(2026, 3, 2, 12, 0, tzinfo=ZoneInfo("America/New_York"))  # 18:00 in Paris
+    assert quiet_hours_end(rules, new_york_noon) is None

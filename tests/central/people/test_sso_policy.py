@@ -295,3 +295,33 @@ def test_a_token_obtained_before_single_sign_on_only_is_refused_from_then_on(wor
     config.password_login_allowed = True  # passwords allowed again: the token works again
     config.save(update_fields=["password_login_allowed"])
     assert api.get("/api/v1/campaigns/").status_code == 200
+
+
+def test_switching_to_single_sign_on_only_ends_the_password_sessions_not_the_company_ones(world, provider):
+    from local_stores.sso import sso_config_save
+
+    config = _config(world, provider)
+    _alpha_person(world)
+    by_password = Client()
+    by_password.post("/accounts/login/", {"username": "bob@alpha.test", "password": PASSWORD})
+    by_company = Client()
+    sso_login(by_company, start_at_provider_url)
+    assert by_password.get("/").wsgi_request.user.is_authenticated
+    assert by_company.get("/").wsgi_request.user.is_authenticated
+    sso_config_save(network=config.network, saved_by=world.users["head_office"],
+                    data={"password_login_allowed": False})
+    assert not by_password.get("/").wsgi_request.user.is_authenticated  # cut at once
+    assert by_company.get("/").wsgi_request.user.email == "alice@alpha.test"
+    event = NetworkEvent.objects.filter(action=NetworkEvent.Action.SSO_CONFIGURED).latest("pk")
+    assert event.details["password_sessions_ended"] == 1
+
+
+def test_no_longer_trusting_the_provider_s_second_factor_ends_the_sessions_it_let_in(world, provider_with_otp):
+    from local_stores.sso import sso_config_save
+
+    config = _config(world, provider_with_otp, trust_provider_mfa=True)
+    client = Client()
+    sso_login(client, start_at_provider_url)
+    assert client.get("/").wsgi_request.user.is_authenticated
+    sso_config_save(network=config.network, saved_by=world.users["head_office"], data={"trust_provider_mfa": False})
+    assert not client.get("/").wsgi_request.user.is_authenticated
