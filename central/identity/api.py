@@ -3,6 +3,7 @@ manage_identity; anyone else 404). Secrets are write-only: the answer says ``*_s
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -16,7 +17,7 @@ from central.identity.selectors import (
     tracking_webhook_path,
 )
 from central.identity.services import EDITABLE_FIELDS, identity_save
-from central.models import SECRET_FIELDS, SendingIdentity
+from central.models import AWS_REGION_PATTERN, SECRET_FIELDS, SendingIdentity
 from local_stores.api_base import ScopedAPIView
 
 NETWORK_PARAMETER = OpenApiParameter("network", str, description="The network's slug (default: your first).")
@@ -32,6 +33,9 @@ class SendingIdentitySerializer(serializers.Serializer):
     email_method = serializers.ChoiceField(choices=SendingIdentity.EmailMethod.choices, required=False)
     esp = serializers.ChoiceField(choices=(), required=False, allow_blank=True)
     esp_api_url = serializers.URLField(max_length=255, required=False, allow_blank=True)
+    esp_region = serializers.RegexField(AWS_REGION_PATTERN, max_length=32, required=False, allow_blank=True,
+                                        help_text="Amazon SES: the AWS region, such as eu-west-3.",
+                                        error_messages={"invalid": _("An AWS region name such as eu-west-3.")})
     smtp_host = serializers.CharField(max_length=255, required=False, allow_blank=True)
     smtp_port = serializers.IntegerField(min_value=1, max_value=65535, required=False)
     smtp_username = serializers.CharField(max_length=255, required=False, allow_blank=True)

@@ -67,7 +67,7 @@ def email_connection(network: Network, *, identity: SendingIdentity | None = Non
     secret = secrets.decrypt(identity.email_secret_encrypted)
     if identity.email_method == SendingIdentity.EmailMethod.ANYMAIL:
         options = backend_options(identity.esp, secret=secret, api_url=identity.esp_api_url,
-                                  second_secret=secrets.decrypt(identity.esp_secret_key_encrypted))
+                                  region=identity.esp_region, second_secret=secrets.decrypt(identity.esp_secret_key_encrypted))
         return get_connection(f"anymail.backends.{identity.esp}.EmailBackend", fail_silently=fail_silently,
                               **options)
     security = identity.smtp_security

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from central.identity.providers import offered_esps
 from central.identity.services import EDITABLE_FIELDS
-from central.models import SECRET_FIELDS, SendingIdentity
+from central.models import AWS_REGION_PATTERN, SECRET_FIELDS, SendingIdentity
 from local_stores.forms import add_service_errors
 from local_stores.line_breaks import LineBreaksFormMixin
 
@@ -36,13 +36,18 @@ class SendingIdentityForm(LineBreaksFormMixin, forms.Form):
                                  help_text=_("Empty: the service's default. Its EU region (Mailgun: "
                                              "https://api.eu.mailgun.net/v3, SparkPost: "
                                              "https://api.eu.sparkpost.com/api/v1/) or your own server "
-                                             "(Postal, Unisender Go: required)."))
+                                             "(Postal, Unisender Go: required). Amazon SES: its endpoint, "
+                                             "only if not the region's own."))
+    esp_region = forms.RegexField(label=_("E-mail service's region (Amazon SES)"), regex=AWS_REGION_PATTERN,
+                                  max_length=32, required=False,
+                                  error_messages={"invalid": _("An AWS region name such as eu-west-3.")},
+                                  help_text=_("The AWS region the account sends from, such as eu-west-3 (Paris)."))
     smtp_host = forms.CharField(label=_("SMTP host"), max_length=255, required=False)
     smtp_port = forms.IntegerField(label=_("SMTP port"), min_value=1, max_value=65535, initial=587)
     smtp_username = forms.CharField(label=_("SMTP user name"), max_length=255, required=False)
     smtp_security = forms.ChoiceField(label=_("SMTP security"), choices=SendingIdentity.Security.choices)
-    email_secret = _secret(_("SMTP password or the e-mail service's API key"))
-    esp_secret_key = _secret(_("The e-mail service's secret key (Mailjet)"))
+    email_secret = _secret(_("SMTP password or the e-mail service's API key (Amazon SES: access key ID)"))
+    esp_secret_key = _secret(_("The e-mail service's secret key (Mailjet; Amazon SES: secret access key)"))
     webhook_secret = _secret(_("Tracking webhook secret"))
     webhook_signing_key = _secret(_("Tracking webhook signing key (Mailgun, MailerSend, Mandrill, Postal)"))
     sms_provider = forms.ChoiceField(label=_("SMS provider"), choices=SendingIdentity.SmsProvider.choices,

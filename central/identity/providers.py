@@ -1,7 +1,9 @@
 """What each e-mail service (django-anymail backend) needs from a network's identity: the keyword
 its backend takes the API key under, whether it takes a second secret (Mailjet's secret key) and an
 API address (a region: Mailgun EU, SparkPost EU; a self-hosted Postal), and how its tracking webhook
-is authenticated beyond the shared basic-auth secret (the keyword of its signing key)."""
+is authenticated beyond the shared basic-auth secret (the keyword of its signing key). Amazon SES
+takes its key pair and region as a boto3 session's (``session_params``), its API address as the
+client's ``endpoint_url`` (``client_params``)."""
 
 from __future__ import annotations
 
@@ -23,10 +25,17 @@ class Provider:
     webhook: str = "basic"
     #: what the API address is for, shown beside the field
     api_url_hint: str = ""
+    #: how the backend takes the account: "kwargs" (its own keywords, ``api_url`` included) or
+    #: "session" (boto3: the key pair and region in ``session_params``, the API address as
+    #: ``client_params``' ``endpoint_url``)
+    style: str = "kwargs"
+    #: whether a region (``esp_region``, AWS's name such as eu-west-3) must be given
+    region_required: bool = False
 
 
 PROVIDERS: dict[str, Provider] = {
-    "amazon_ses": Provider(webhook=""),
+    "amazon_ses": Provider(key_kwarg="aws_access_key_id", second_secret_kwarg="aws_secret_access_key",  # noqa: S106
+                           style="session", region_required=True, webhook=""),
     "brevo": Provider(),
     "mailersend": Provider(key_kwarg="api_token", webhook="signing_secret"),
     "mailgun": Provider(webhook="webhook_signing_key", api_url_hint="https://api.eu.mailgun.net/v3 (EU)"),
@@ -61,13 +70,19 @@ def provider_of(esp: str) -> Provider | None:
     return PROVIDERS.get(esp) if available(esp) else None
 
 
-def backend_options(esp: str, *, secret: str, second_secret: str, api_url: str) -> dict:
+def backend_options(esp: str, *, secret: str, second_secret: str, api_url: str, region: str = "") -> dict:
     """The keyword arguments of ``anymail.backends.<esp>.EmailBackend`` for a network's account."""
     provider = PROVIDERS[esp]
-    options = {provider.key_kwarg: secret}
+    account = {provider.key_kwarg: secret}
     if provider.second_secret_kwarg:
-        options[provider.second_secret_kwarg] = second_secret
+        account[provider.second_secret_kwarg] = second_secret
+    if provider.style == "session":
+        # explicit keys and region: boto3 never falls back to the platform's own AWS credentials
+        options = {"session_params": account | {"region_name": region}}
+        if api_url:
+            options["client_params"] = {"endpoint_url": api_url}
+        return options
     if api_url:
-        options["api_url"] = api_url
-    return options
+        account["api_url"] = api_url
+    return account
 

@@ -59,6 +59,8 @@ def _email_problem(identity: SendingIdentity) -> str | None:
             missing.append(_("the e-mail service's secret key"))
         if provider and provider.api_url_required and not identity.esp_api_url:
             missing.append(_("the address of the e-mail service's API"))
+        if provider and provider.region_required and not identity.esp_region:
+            missing.append(_("the e-mail service's region"))
     else:
         if not identity.smtp_host:
             missing.append(_("the SMTP host"))

@@ -26,15 +26,16 @@ logger = logging.getLogger(__name__)
 #: Where a secret is sent: changing one of these without typing the secret again would hand the
 #: stored secret to the new server or account (a test send logs in there with it).
 SECRET_DESTINATIONS = {
-    "email_secret": ("email_method", "esp", "esp_api_url", "smtp_host", "smtp_username"),
-    "esp_secret_key": ("email_method", "esp", "esp_api_url"),
+    "email_secret": ("email_method", "esp", "esp_api_url", "esp_region", "smtp_host", "smtp_username"),
+    "esp_secret_key": ("email_method", "esp", "esp_api_url", "esp_region"),
     "sms_secret": ("sms_provider", "sms_account"),
 }
 
 #: The fields head office edits (the secrets aside).
 EDITABLE_FIELDS = (
     "from_domain", "from_local_part", "from_name", "reply_to", "reply_to_address", "email_method", "esp",
-    "esp_api_url", "smtp_host", "smtp_port", "smtp_username", "smtp_security", "sms_provider", "sms_account", "sms_sender",
+    "esp_api_url", "esp_region", "smtp_host", "smtp_port", "smtp_username", "smtp_security", "sms_provider",
+    "sms_account", "sms_sender",
 )
 
 
@@ -58,6 +59,8 @@ def _provider_errors(identity: SendingIdentity) -> dict[str, list[str]]:
         errors["esp_secret_key"] = [_("This e-mail service needs its secret key too.")]
     if provider.api_url_required and not identity.esp_api_url:
         errors["esp_api_url"] = [_("This e-mail service needs the address of its API (it is hosted by you).")]
+    if provider.region_required and not identity.esp_region:
+        errors["esp_region"] = [_("This e-mail service needs its region (such as eu-west-3).")]
     return errors
 
 
@@ -115,7 +118,7 @@ def identity_save(*, network: Network, saved_by, data: dict, new_secrets: dict[s
             value = data[field] if data[field] is not None else ""
             if field != "smtp_port" and isinstance(value, str):
                 value = value.strip()
-                value = value.lower() if field == "from_domain" else value
+                value = value.lower() if field in ("from_domain", "esp_region") else value
             if getattr(identity, field) != value:
                 changed.append(field)
                 setattr(identity, field, value)

@@ -43,13 +43,14 @@ from central.models.customers import (
     reachable_condition,
 )
 from central.models.delivery import Delivery, DeliveryReason, DeliveryStatus, TrackingEvent
-from central.models.identity import ESP_BACKENDS, SECRET_FIELDS, SendingIdentity
+from central.models.identity import AWS_REGION_PATTERN, ESP_BACKENDS, SECRET_FIELDS, SendingIdentity
 from central.models.printing import PrinterSettings, PrintFile, PrintHandoff, PrintHandoffStatus
 from central.models.purchases import Purchase
 from central.models.rules import NetworkRules, NetworkRulesEvent, Origin, Suppression
 
 __all__ = [
     "AUDIENCE_KINDS",
+    "AWS_REGION_PATTERN",
     "CAMPAIGN_OPEN_STATUSES",
     "ESP_BACKENDS",
     "SECRET_FIELDS",

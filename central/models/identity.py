@@ -20,6 +20,9 @@ ESP_BACKENDS = (
     ("sparkpost", "SparkPost"), ("unisender_go", "Unisender Go"),
 )
 
+#: The shape of an AWS region's name (eu-west-3, us-gov-west-1, ap-southeast-2): Amazon SES's region.
+AWS_REGION_PATTERN = r"^[a-z]{2}(-[a-z]+){1,2}-[0-9]{1,2}$"
+
 #: The secrets of an identity: the field a form or the API takes, and the column it is stored in.
 SECRET_FIELDS = {
     "email_secret": "email_secret_encrypted",
@@ -76,6 +79,8 @@ class SendingIdentity(models.Model):
     esp_secret_key_set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
                                               blank=True, related_name="+", editable=False)
     esp_api_url = models.URLField(_("e-mail service's API address"), max_length=255, blank=True)
+    esp_region = models.CharField(_("e-mail service's region"), max_length=32, blank=True, validators=[
+        RegexValidator(AWS_REGION_PATTERN, _("An AWS region name such as eu-west-3."))])
     webhook_signing_key_encrypted = models.TextField(blank=True, editable=False)
     webhook_signing_key_set_at = models.DateTimeField(null=True, blank=True, editable=False)
     webhook_signing_key_set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
