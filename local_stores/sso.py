@@ -31,6 +31,7 @@ from local_stores.models import (
     SsoGrant,
     SsoRoleMapping,
 )
+from local_stores.outbound import outbound_url_problem
 from local_stores.people import ROLE_NODE_KIND
 from local_stores.selectors import person_network
 from local_stores.services import role_grant, role_revoke
@@ -123,6 +124,8 @@ def sso_config_save(*, network: Network, saved_by, data: dict, client_secret: st
             setattr(config, field, data[field])
     config.email_domains = sorted({item.strip().lower().lstrip("@") for item in config.email_domains or [] if item.strip()})
     _domains_check(config)
+    if config.issuer_url and (problem := outbound_url_problem(config.issuer_url)):
+        raise ValidationError({"issuer_url": [problem]})
     changed = [field for field in CONFIG_FIELDS if before.get(field) != getattr(config, field)]
     if client_secret:
         config.client_secret_encrypted = secrets.encrypt(client_secret)
@@ -193,6 +196,8 @@ def sso_discovery_check(issuer_url: str, timeout: float = 5.0) -> dict:
     """Fetch ``<issuer>/.well-known/openid-configuration``: ``{"ok": True, "issuer", endpoints…}``
     or ``{"ok": False, "error": …}`` (never raises)."""
     url = issuer_url.rstrip("/") + "/.well-known/openid-configuration"
+    if problem := outbound_url_problem(issuer_url):
+        return {"ok": False, "url": url, "error": problem}
     try:
         response = requests.get(url, timeout=timeout)
         response.raise_for_status()

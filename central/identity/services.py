@@ -20,6 +20,7 @@ from central.task_queue import task_send_on_commit
 from local_stores import secrets
 from local_stores.audit import network_event_record
 from local_stores.models import Network, NetworkEvent, Node, NodeKind
+from local_stores.outbound import outbound_url_problem
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ def _provider_errors(identity: SendingIdentity) -> dict[str, list[str]]:
         errors["esp_secret_key"] = [_("This e-mail service needs its secret key too.")]
     if provider.api_url_required and not identity.esp_api_url:
         errors["esp_api_url"] = [_("This e-mail service needs the address of its API (it is hosted by you).")]
+    if identity.esp_api_url and (problem := outbound_url_problem(identity.esp_api_url)):
+        errors["esp_api_url"] = [problem]
     if provider.region_required and not identity.esp_region:
         errors["esp_region"] = [_("This e-mail service needs its region (such as eu-west-3).")]
     return errors

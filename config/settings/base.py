@@ -304,3 +304,7 @@ RELAIS_SECRET_KEYS = env.list("RELAIS_SECRET_KEYS") if IS_PRODUCTION else env.li
 #: without one, scheduling is refused and due sends are blocked. Off in the demo and the tests, where a
 #: network without an identity sends with the platform's settings (DEFAULT_FROM_EMAIL, EMAIL_*).
 RELAIS_IDENTITY_REQUIRED = env.bool("RELAIS_IDENTITY_REQUIRED", default=IS_PRODUCTION)
+
+# Servers Relais calls for a network (an e-mail service's API address, an identity provider): private,
+# loopback and link-local ones are refused in production (local_stores/outbound.py).
+RELAIS_OUTBOUND_PRIVATE_ALLOWED = env.bool("RELAIS_OUTBOUND_PRIVATE_ALLOWED", default=not IS_PRODUCTION)

@@ -8,7 +8,6 @@ errors (API); a service whose library is missing (Amazon SES without boto3) is n
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import logging
 import threading
@@ -166,10 +165,30 @@ def test_the_api_answers_400_with_the_field_in_error(world, caplog):
     assert moved.status_code == 200 and moved.json()["esp_secret_key_set"] is False
 
 
-@pytest.mark.skipif(importlib.util.find_spec("boto3") is not None, reason="boto3 is installed: Amazon SES is offered")
-def test_amazon_ses_is_not_offered_without_boto3(world):
+
+@pytest.mark.parametrize("address", ["http://api.mailjet.com/v3.1/", "https://127.0.0.1:8443/v3.1/",
+                                     "https://10.0.0.5/v3.1/", "https://[::1]/v3.1/", "https://169.254.169.254/latest/"])
+def test_in_production_an_api_address_on_a_private_network_is_refused(world, settings, address):
+    """A head office cannot make Relais call its own private servers (SSRF): the page says so beside
+    the field, the API answers 400, nothing is saved. (The demo and tests allow loopback services.)"""
+    settings.RELAIS_OUTBOUND_PRIVATE_ALLOWED = False
     client = world.client_for("head_office")
-    assert 'value="amazon_ses"' not in client.get(URL).content.decode()
-    assert 'value="mailjet"' in client.get(URL).content.decode()
-    refused = client.patch(API, {"email_method": "anymail", "esp": "amazon_ses"}, content_type="application/json")
-    assert refused.status_code == 400 and "esp" in refused.json()
+    page = client.post(URL, form_data(esp_api_url=address)).content.decode()
+    assert "private network" in page or "https:// address" in page
+    answer = client.patch(API, {"from_local_part": "offres", "from_domain": "alpha-mail.test", "email_method": "anymail",
+                                "esp": "mailjet", "email_secret": API_KEY, "esp_secret_key": SECRET_KEY,
+                                "esp_api_url": address}, content_type="application/json")
+    assert answer.status_code == 400 and "esp_api_url" in answer.json()
+    assert not SendingIdentity.objects.exists()
+
+
+def test_an_identity_provider_on_a_private_network_is_refused_in_production(world, settings):
+    from django.core.exceptions import ValidationError
+
+    from local_stores.sso import sso_config_save, sso_discovery_check
+
+    settings.RELAIS_OUTBOUND_PRIVATE_ALLOWED = False
+    with pytest.raises(ValidationError, match="private network"):
+        sso_config_save(network=world.networks["alpha"], saved_by=world.users["head_office"],
+                        data={"issuer_url": "https://127.0.0.1:9000/realms/x", "client_id": "relais"})
+    assert sso_discovery_check("https://10.1.2.3/realms/x")["ok"] is False
