@@ -216,3 +216,16 @@ def test_the_api_takes_a_mapping_as_json_or_by_name(world, django_capture_on_com
         call_command("import_customers", "alpha", str(path), "--mapping", "Nope")
     with pytest.raises(CommandError, match="Unknown column"):  # no mapping: "Région" is unknown
         call_command("import_customers", "alpha", str(path))
+
+
+@pytest.mark.parametrize("actor", ["other_network_head_office", "branch_manager"])
+def test_the_mapping_step_of_another_networks_import_is_not_found(world, actor):
+    client = world.client_for("head_office")
+    client.post("/customers/import/", {"network": world.networks["alpha"].pk,
+                                       "file": upload(FRENCH_EXCEL.encode("cp1252"))})
+    record = CustomerImport.objects.get()
+    response = world.client_for(actor).post("/customers/import/", {"import": record.public_id, "column_0": "segment"})
+    assert response.status_code == 404
+    record.refresh_from_db()
+    assert record.status == CustomerImport.Status.MAPPING
+    assert client.post("/customers/import/", {"import": "imp-missing", "column_0": "segment"}).status_code == 404
