@@ -31,7 +31,8 @@ def check_mapping(mapping: object) -> dict[str, str]:
     anything else, naming each unknown target column."""
     if not isinstance(mapping, dict) or not all(isinstance(key, str) and isinstance(value, str)
                                                 for key, value in mapping.items()):
-        raise ValidationError({"mapping": _("Give the mapping as an object: {\"file column\": \"Relais column\"}.")})
+        raise ValidationError({"mapping": _("Give the mapping as a JSON object: file column → Relais column "
+                                            "(or “ignore”).")})
     unknown = sorted({value for value in mapping.values() if value not in COLUMNS and value != IGNORE})
     if unknown:
         raise ValidationError({"mapping": _("Unknown Relais column(s): %(unknown)s. Allowed: %(allowed)s or "
@@ -85,7 +86,7 @@ def resolve_mapping(*, network: Network, header: list[str], mapping: dict[str, s
 @dataclass
 class Preview:
     """A file's header (as written), its encoding and delimiter, the headers neither a column nor a
-    synonym nor mapped, and its first rows (cells by file header) with their problems."""
+    synonym nor mapped, and its first rows ({"line", "cells", "errors": [RowError]})."""
 
     header: list[str]
     encoding: str
@@ -119,8 +120,7 @@ def preview(
                 row[None] = cells[len(renamed):]
             _staged, errors = validator.validate(line, row)
             result.rows.append({"line": line, "cells": cells[:len(raw_header)],
-                                "errors": [f"{error.field}: {error.reason}" if error.field and error.field not in
-                                           error.reason else error.reason for error in errors]})
+                                "errors": errors})
     except ImportFileError as error:
         result.file_error = str(error)
     return result

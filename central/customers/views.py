@@ -151,6 +151,11 @@ def customer_import_view(request: HttpRequest) -> HttpResponse:
 
 
 def _mapping_page(request, record, preview, form, status: int = 200) -> HttpResponse:
+    for row in preview.rows:  # a cell per column; each problem with the column's label, as people read it
+        row["cells"] = [*row["cells"], *[""] * (len(preview.header) - len(row["cells"]))]
+        row["problems"] = [_("%(column)s: %(problem)s") % {"column": column_label(error.field), "problem": error.reason}
+                           if error.field else error.reason
+                           for error in row["errors"]]
     columns = [{"header": header, "label": column_label(preview.guessed[header]) if header in preview.guessed
                 else None} for header in preview.header]
     return render(request, "central/customer_import_mapping.html", {
