@@ -204,6 +204,10 @@ def _mapping_step(request: HttpRequest, record: CustomerImport) -> HttpResponse:
 @require_GET
 def customer_import_detail_view(request: HttpRequest, public_id: str) -> HttpResponse:
     record = customer_import_get(fetched_by=request.user, public_id=public_id)
+    if record.status == CustomerImport.Status.MAPPING and not request.htmx:  # the mapping step, taken up again
+        with record.file.open("rb") as stream:
+            preview = mappings.preview(stream, network=record.network, encoding=record.encoding)
+        return _mapping_page(request, record, preview, ColumnMappingForm(unknown=preview.unknown))
     errors_page = Paginator(record.errors, 100).get_page(request.GET.get("page"))
     template = (
         "central/_customer_import_status.html" if request.htmx else "central/customer_import_detail.html"

@@ -122,6 +122,10 @@ def test_the_page_asks_for_unknown_columns_shows_the_first_rows_saves_the_mappin
     record = CustomerImport.objects.get()
     assert record.status == CustomerImport.Status.MAPPING
     assert not Customer.objects.filter(external_id="W1").exists()
+    # The step may be taken up again from the import's page (the recent imports list links to it)
+    again_step = client.get(f"/customers/imports/{record.public_id}/")
+    assert again_step.status_code == 200 and "File column “Région”" in again_step.content.decode()
+    assert 'action="/customers/import/"' in again_step.content.decode()
     # A column read twice is refused beside its list
     refused = client.post("/customers/import/", {"import": record.public_id, "column_0": "first_name",
                                                  "save_mapping": "on"})
