@@ -223,7 +223,7 @@ class CustomerImportCreateApi(ScopedAPIView):
             choices=["", "utf-8", "cp1252", "iso8859_15"], required=False, default="",
             help_text="The file's encoding; empty detects it (UTF-8, else Windows-1252 and the like).")
         mapping = serializers.CharField(
-            required=False, default="", max_length=20_000,
+            required=False, default="", allow_blank=True, max_length=20_000,
             help_text='A JSON object {"file column": "Relais column" or "ignore"}, or the name of a mapping '
                       "saved on the upload page; none: the mapping saved for the file's headers, if any.")
 

@@ -94,7 +94,7 @@ def test_a_file_not_in_the_chosen_encoding_fails_the_import_with_that_message(wo
     data = "external_id,branch_code,email\nU1,N1,u1@example.test\n".encode("utf-16")
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/api/v1/customer-imports/", {"network": "alpha", "file": upload(data),
-                                                              "encoding": "utf-8"})
+                                                              "encoding": "utf-8", "mapping": ""})
     assert response.status_code == 202
     record = CustomerImport.objects.get()
     assert record.status == "failed" and "cannot be read as UTF-8" in record.failure_reason
