@@ -1,6 +1,9 @@
 """REST API of the customer referential. One class per operation, each with its own serializers."""
 
+import json
+
 from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -11,6 +14,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from central.channels import registry as channels
+from central.customers import mappings
 from central.customers.by_hand import FIELDS, customer_create, customer_update
 from central.customers.filters import CustomerFilterSet
 from central.customers.selectors import (
@@ -215,6 +219,13 @@ class CustomerImportCreateApi(ScopedAPIView):
     class CustomerImportInputSerializer(serializers.Serializer):
         network = serializers.SlugField(max_length=50)
         file = serializers.FileField()
+        encoding = serializers.ChoiceField(
+            choices=["", "utf-8", "cp1252", "iso8859_15"], required=False, default="",
+            help_text="The file's encoding; empty detects it (UTF-8, else Windows-1252 and the like).")
+        mapping = serializers.CharField(
+            required=False, default="", allow_blank=True, max_length=20_000,
+            help_text='A JSON object {"file column": "Relais column" or "ignore"}, or the name of a mapping '
+                      "saved on the upload page; none: the mapping saved for the file's headers, if any.")
 
     @extend_schema(request=CustomerImportInputSerializer, responses={202: CustomerImportOutputSerializer})
     def post(self, request):
@@ -223,13 +234,34 @@ class CustomerImportCreateApi(ScopedAPIView):
         network = networks_importable_by(request.user).filter(slug=data.validated_data["network"]).first()
         if network is None:
             raise ValidationError({"network": [_("No network with this slug accepts your imports.")]})
+        options = {}
+        if self.kind == CustomerImport.Kind.CUSTOMERS:
+            options = {"encoding": data.validated_data["encoding"],
+                       "column_mapping": _column_mapping(network, data.validated_data["mapping"])}
         with transaction.atomic():
-            record = customer_import_create(
-                network=network, uploaded_file=data.validated_data["file"], created_by=request.user,
-                kind=self.kind,
-            )
+            try:
+                record = customer_import_create(
+                    network=network, uploaded_file=data.validated_data["file"], created_by=request.user,
+                    kind=self.kind, **options,
+                )
+            except DjangoValidationError as error:
+                raise ValidationError(error.message_dict) from error
         record.refresh_from_db()
         return Response(CustomerImportOutputSerializer(record).data, status=status.HTTP_202_ACCEPTED)
+
+
+def _column_mapping(network, raw: str) -> dict[str, str]:
+    """The ``mapping`` parameter: a JSON object (checked), or a saved mapping's name; 400 otherwise."""
+    raw = raw.strip()
+    try:
+        if raw.startswith("{"):
+            try:
+                return mappings.check_mapping(json.loads(raw))
+            except json.JSONDecodeError as error:
+                raise DjangoValidationError({"mapping": _("The mapping is not valid JSON.")}) from error
+        return dict(mappings.mapping_named(network=network, name=raw).mapping) if raw else {}
+    except DjangoValidationError as error:
+        raise ValidationError(error.message_dict) from error
 
 
 class CustomerImportDetailApi(ScopedRetrieveAPIView):

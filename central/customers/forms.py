@@ -3,6 +3,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from central.channels import registry as channels
+from central.customers.columns import COLUMNS
 from central.models import Channel, Civility, ConsentStatus, CustomerImport
 from local_stores.forms import style_fields
 from local_stores.line_breaks import LineBreaksFormMixin
@@ -22,6 +23,11 @@ class CustomerImportForm(forms.Form):
         ),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
+    encoding = forms.ChoiceField(
+        label=_("File encoding"), required=False, initial="",
+        choices=[("", _("Detect")), ("utf-8", "UTF-8"), ("cp1252", "Windows-1252"), ("iso8859_15", "ISO-8859-15")],
+        help_text=_("Excel's “CSV (separator: semicolon)” is Windows-1252; “CSV UTF-8” is UTF-8."),
+    )
 
     def __init__(self, *args, networks, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -38,6 +44,64 @@ class CustomerImportForm(forms.Form):
         if uploaded.size > settings.RELAIS_IMPORT_MAX_BYTES:
             raise forms.ValidationError(_("The file is too large."))
         return uploaded
+
+
+#: The Relais columns as people read them, in the mapping step's lists.
+_COLUMN_LABELS = {
+    "external_id": _("CRM id"), "branch_code": _("Branch code"), "civility": _("Civility"),
+    "first_name": _("First name"), "last_name": _("Last name"), "email": _("E-mail"), "mobile": _("Mobile"),
+    "address_line1": _("Address"), "postal_code": _("Postal code"), "city": _("City"), "country": _("Country"),
+    "segment": _("Segment"), "rfm_recency": _("RFM recency"), "rfm_frequency": _("RFM frequency"),
+    "rfm_monetary": _("RFM monetary value"), "interests": _("Interests"),
+    "last_purchase_date": _("Last purchase date"), "lifetime_value": _("Lifetime value"),
+    "preferred_channel": _("Preferred channel"), "consent_source": _("Consent source"),
+    "objection": _("Objection"), "objection_date": _("Objection date"),
+}
+
+
+def column_label(name: str) -> str:
+    """A Relais column's label in the reader's language (a consent column's with its channel)."""
+    if name in _COLUMN_LABELS:
+        return str(_COLUMN_LABELS[name])
+    labels = dict(Channel.choices)
+    for code in channels.codes():
+        if name == f"consent_{code}":
+            return str(_("Consent: %(channel)s") % {"channel": labels.get(code, code)})
+        if name == f"consent_{code}_date":
+            return str(_("Consent date: %(channel)s") % {"channel": labels.get(code, code)})
+    return name
+
+
+class ColumnMappingForm(forms.Form):
+    """The mapping step: a list per file column Relais does not know (labelled with the file's
+    header: Relais columns' labels and "Ignore this column"), and whether to save the mapping."""
+
+    save_mapping = forms.BooleanField(label=_("Save this mapping for next time"), required=False, initial=True)
+    mapping_name = forms.CharField(label=_("Name of the mapping"), required=False, max_length=90,
+                                   help_text=_("Optional; the API and the command may use it."))
+
+    def __init__(self, *args, unknown: list[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [("", _("Choose…")), *((name, column_label(name)) for name in COLUMNS),
+                   ("ignore", _("Ignore this column"))]
+        self.unknown = unknown
+        for index, header in enumerate(unknown):
+            self.fields[f"column_{index}"] = forms.ChoiceField(label=header, choices=choices, required=True)
+
+    def column_fields(self):
+        return [self[f"column_{index}"] for index in range(len(self.unknown))]
+
+    def clean(self):
+        cleaned = super().clean()
+        chosen: dict[str, str] = {}
+        for index, header in enumerate(self.unknown):
+            target = cleaned.get(f"column_{index}")
+            if target and target != "ignore" and target in chosen.values():
+                self.add_error(f"column_{index}", _("Another column of the file is already read as this one."))
+            elif target:
+                chosen[header] = target
+        cleaned["mapping"] = chosen
+        return cleaned
 
 
 class CustomerForm(LineBreaksFormMixin, forms.Form):

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from central.channels import registry as channels
 from central.channels.sms import normalise_mobile  # noqa: F401 (the SMS channel's address normaliser, re-exported)
 from central.customers import checks, csv_files
-from central.customers.columns import COLUMNS, REQUIRED_COLUMNS
+from central.customers.columns import COLUMNS, REQUIRED_COLUMNS, SYNONYMS
 from central.customers.consent import (
     import_consent_assignments,
     import_consent_history_sql,
@@ -80,11 +80,14 @@ class ImportResult:
 
 
 def open_csv(
-    stream: IO[bytes], columns: tuple[str, ...] = COLUMNS, required: tuple[str, ...] = REQUIRED_COLUMNS
+    stream: IO[bytes], columns: tuple[str, ...] = COLUMNS, required: tuple[str, ...] = REQUIRED_COLUMNS, *,
+    encoding: str = "", mapping: dict[str, str] | Callable[[list[str]], dict[str, str]] | None = None,
 ) -> tuple[csv.DictReader, list[str]]:
-    """A DictReader over the file (``csv_files.open_csv``) whose header names ``required`` columns and
+    """A DictReader over the file (``csv_files.open_csv``: ``encoding`` or detected) whose header,
+    renamed by ``mapping`` then the CRM synonyms of a customer file, names ``required`` columns and
     no others than ``columns`` (a customer file's by default, which also needs an e-mail or a mobile)."""
-    return csv_files.open_csv(stream, columns, required, needs_email_or_mobile=columns is COLUMNS)
+    return csv_files.open_csv(stream, columns, required, needs_email_or_mobile=columns is COLUMNS,
+                              encoding=encoding, mapping=mapping, synonyms=SYNONYMS if columns is COLUMNS else None)
 
 
 #: A row's cell by column name (``row.get``), and how a check reports a column's error.

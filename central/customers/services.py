@@ -14,7 +14,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from central.channels import registry as channels
-from central.customers import consent
+from central.customers import consent, csv_files, mappings
 from central.customers import importing as customer_import
 from central.models import (
     Customer,
@@ -34,16 +34,23 @@ from local_stores.selectors import head_office_of, node_in_scope
 logger = logging.getLogger(__name__)
 
 def customer_import_create(
-    *, network: Network, uploaded_file: UploadedFile, created_by, kind: str = CustomerImport.Kind.CUSTOMERS
+    *, network: Network, uploaded_file: UploadedFile, created_by, kind: str = CustomerImport.Kind.CUSTOMERS,
+    encoding: str = "", column_mapping: dict[str, str] | None = None, queue: bool = True,
 ) -> CustomerImport:
     """Record an uploaded CSV of customers or of their purchases (``kind``) and queue its import
-    (after the transaction commits).
+    (after the transaction commits), read in ``encoding`` ("" detects it) with ``column_mapping``
+    ({file header: Relais column or "ignore"}; none: the network's saved mapping for its headers).
+    ``queue`` False: the import waits for its columns to be mapped (``customer_import_start``).
 
     Raises PermissionDenied unless ``created_by`` may import customers into ``network``, and
     ValidationError for a file that is not a CSV or is too large.
     """
     if kind not in CustomerImport.Kind.values:
         raise ValidationError({"kind": _("Import customers or purchases.")})
+    if encoding not in csv_files.ENCODINGS:
+        raise ValidationError({"encoding": _("Choose the file's encoding among: detect, UTF-8, Windows-1252, "
+                                             "ISO-8859-15.")})
+    column_mapping = mappings.check_mapping(column_mapping or {})
     if not node_in_scope(created_by, head_office_of(network), perm="import_customers"):
         raise PermissionDenied(_("You may not import customers into this network."))
     name = Path(uploaded_file.name or "customers.csv").name
@@ -65,8 +72,32 @@ def customer_import_create(
         original_name=name[:255],
         created_by=created_by,
         language=translation.get_language() or settings.LANGUAGE_CODE,
+        encoding=encoding,
+        column_mapping=column_mapping,
+        status=CustomerImport.Status.PENDING if queue else CustomerImport.Status.MAPPING,
     )
+    if queue:
+        task_send_on_commit("central.customer_import_run", args=[record.pk])
+    return record
+
+
+def customer_import_start(
+    *, record: CustomerImport, column_mapping: dict[str, str], header: list[str], started_by, save_as: str | None
+) -> CustomerImport:
+    """Queue an import that waited for its columns to be mapped, with ``column_mapping``; ``save_as``
+    (a name, or "" for a dated one) saves the mapping for the network's next files of these headers."""
+    if not node_in_scope(started_by, head_office_of(record.network), perm="import_customers"):
+        raise PermissionDenied(_("You may not import customers into this network."))
+    column_mapping = mappings.check_mapping(column_mapping)
+    updated = CustomerImport.objects.filter(pk=record.pk, status=CustomerImport.Status.MAPPING).update(
+        status=CustomerImport.Status.PENDING, column_mapping=column_mapping)
+    if not updated:
+        raise ValidationError(_("This import has already started."))
+    if save_as is not None:
+        mappings.mapping_save(network=record.network, header=header, mapping=column_mapping,
+                              encoding=record.encoding, created_by=started_by, name=save_as)
     task_send_on_commit("central.customer_import_run", args=[record.pk])
+    record.refresh_from_db()
     return record
 
 
@@ -74,14 +105,16 @@ def customer_import_run(*, customer_import_id: int) -> CustomerImport:
     """Run one import to its end. Safe to call twice: a finished import is left as it is, and a
     re-run of an interrupted one upserts the same rows again (by CRM id), with the same outcome."""
     record = CustomerImport.objects.select_related("network").get(pk=customer_import_id)
-    if record.is_finished:
+    if record.is_finished or record.status == CustomerImport.Status.MAPPING:
         return record
     now = timezone.now()
     CustomerImport.objects.filter(pk=record.pk).update(status=CustomerImport.Status.RUNNING, started_at=now)
     try:
         with translation.override(record.language), record.file.open("rb") as stream, transaction.atomic():
             load = purchase_import_load if record.kind == CustomerImport.Kind.PURCHASES else customer_import_load
-            result = load(network=record.network, stream=stream, import_id=record.pk, now=now)
+            options = {} if record.kind == CustomerImport.Kind.PURCHASES else {
+                "encoding": record.encoding, "mapping": record.column_mapping}
+            result = load(network=record.network, stream=stream, import_id=record.pk, now=now, **options)
     except customer_import.ImportFileError as error:
         record.status = CustomerImport.Status.FAILED
         record.failure_reason = str(error)
@@ -105,13 +138,17 @@ def customer_import_run(*, customer_import_id: int) -> CustomerImport:
 
 
 def customer_import_load(
-    *, network: Network, stream, import_id: int | None = None, now=None, source: str = ""
+    *, network: Network, stream, import_id: int | None = None, now=None, source: str = "", encoding: str = "",
+    mapping: dict[str, str] | None = None,
 ):
     """Validate and upsert the customers of a CSV stream into ``network``, in the current
-    transaction. Returns an ``ImportResult`` (counts and each bad row's line, field and reason).
+    transaction, read in ``encoding`` ("" detects it) with ``mapping`` (none: the network's saved
+    mapping for the file's headers, if any). Returns an ``ImportResult`` (counts and each bad row's line, field and reason).
     Raises ``ImportFileError`` when the file as a whole cannot be read."""
     now = now or timezone.now()
-    reader, _header = customer_import.open_csv(stream)
+    reader, _header = customer_import.open_csv(
+        stream, encoding=encoding,
+        mapping=mapping or (lambda header: mappings.resolve_mapping(network=network, header=header, mapping={})))
     branch_ids = dict(
         Node.objects.filter(network=network, kind=NodeKind.BRANCH, is_active=True).values_list("code", "id")
     )

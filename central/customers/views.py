@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from central.channels import registry as channels
-from central.customers import exports
+from central.customers import csv_files, exports, importing, mappings
 from central.customers.by_hand import (
     CONSENT_SOURCE_SUGGESTIONS,
     FIELDS,
@@ -20,8 +20,9 @@ from central.customers.by_hand import (
     customer_update,
     new_form_token,
 )
+from central.customers.csv_files import ImportFileError
 from central.customers.filters import CustomerFilterSet
-from central.customers.forms import CustomerForm, CustomerImportForm
+from central.customers.forms import ColumnMappingForm, CustomerForm, CustomerImportForm, column_label
 from central.customers.labels import consent_recorded_by
 from central.customers.selectors import (
     branches_editable_by,
@@ -36,7 +37,7 @@ from central.customers.selectors import (
     possible_duplicates,
     suppressed_channels,
 )
-from central.customers.services import customer_erase, customer_import_create
+from central.customers.services import customer_erase, customer_import_create, customer_import_start
 from central.models import CustomerImport
 from central.spreadsheets import spreadsheet_safe
 from local_stores.selectors import branches_visible_to, node_in_scope, nodes_in_scope
@@ -108,39 +109,105 @@ def customer_detail_view(request: HttpRequest, public_id: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def customer_import_view(request: HttpRequest) -> HttpResponse:
+    """Upload a CRM file; when some of its columns are neither Relais' nor known synonyms (nor in a
+    mapping saved for its headers), the mapping step follows, with the first rows and their problems."""
     networks = networks_importable_by(request.user)
     if not networks.exists():
         raise Http404
+    if request.method == "POST" and request.POST.get("import"):
+        return _mapping_step(request, customer_import_get(fetched_by=request.user, public_id=request.POST["import"]))
     kind = request.GET.get("kind") if request.GET.get("kind") in CustomerImport.Kind.values else None
     form = CustomerImportForm(
         request.POST or None, request.FILES or None, networks=networks, initial={"kind": kind} if kind else None
     )
     if request.method == "POST" and form.is_valid():
+        data, preview, uploaded = form.cleaned_data, None, form.cleaned_data["file"]
+        if data["kind"] == CustomerImport.Kind.CUSTOMERS:
+            try:
+                preview = mappings.preview(uploaded, network=data["network"], encoding=data["encoding"])
+            except ImportFileError as error:
+                form.add_error("file", str(error))
+            uploaded.seek(0)
+        if form.is_valid():
+            try:
+                with transaction.atomic():
+                    record = customer_import_create(
+                        network=data["network"], uploaded_file=data["file"], created_by=request.user,
+                        kind=data["kind"], encoding=data["encoding"], queue=not (preview and preview.unknown),
+                    )
+            except ValidationError as error:
+                for field, field_errors in error.message_dict.items():
+                    for message in field_errors:
+                        form.add_error(field if field in form.fields else None, message)
+            except PermissionDenied as error:
+                form.add_error(None, str(error))
+            else:
+                if record.status == CustomerImport.Status.MAPPING:
+                    return _mapping_page(request, record, preview, ColumnMappingForm(unknown=preview.unknown))
+                messages.success(request, _("The file was received; the import is running."))
+                return redirect("central:customer-import-detail", public_id=record.public_id)
+    recent = customer_imports_visible_to(request.user)[:10]
+    return render(request, "central/customer_import.html", {"form": form, "recent": recent})
+
+
+def _mapping_page(request, record, preview, form, status: int = 200) -> HttpResponse:
+    for row in preview.rows:  # a cell per column; each problem with the column's label, as people read it
+        row["cells"] = [*row["cells"], *[""] * (len(preview.header) - len(row["cells"]))]
+        row["problems"] = [_("%(column)s: %(problem)s") % {"column": column_label(error.field), "problem": error.reason}
+                           if error.field else error.reason
+                           for error in row["errors"]]
+    columns = [{"header": header, "label": column_label(preview.guessed[header]) if header in preview.guessed
+                else None} for header in preview.header]
+    return render(request, "central/customer_import_mapping.html", {
+        "record": record, "preview": preview, "form": form, "columns": columns,
+        "encoding_label": csv_files.encoding_label(preview.encoding),
+        "delimiter_label": {";": _("semicolon"), ",": _("comma"), "\t": _("tab")}.get(preview.delimiter, ""),
+    }, status=status)
+
+
+def _mapping_step(request: HttpRequest, record: CustomerImport) -> HttpResponse:
+    """The mapping step posted: the chosen columns checked against the whole header (required
+    columns, a column read twice), the mapping saved if asked, the import queued."""
+    if record.status != CustomerImport.Status.MAPPING:
+        messages.info(request, _("This import has already started."))
+        return redirect("central:customer-import-detail", public_id=record.public_id)
+    with record.file.open("rb") as stream:
+        preview = mappings.preview(stream, network=record.network, encoding=record.encoding)
+    form = ColumnMappingForm(request.POST, unknown=preview.unknown)
+    if form.is_valid():
+        mapping = form.cleaned_data["mapping"]
         try:
+            with record.file.open("rb") as stream:
+                importing.open_csv(stream, encoding=record.encoding, mapping=mapping)
             with transaction.atomic():
-                record = customer_import_create(
-                    network=form.cleaned_data["network"],
-                    uploaded_file=form.cleaned_data["file"],
-                    created_by=request.user,
-                    kind=form.cleaned_data["kind"],
-                )
+                record = customer_import_start(
+                    record=record, column_mapping=mapping, header=preview.header, started_by=request.user,
+                    save_as=form.cleaned_data["mapping_name"].strip() if form.cleaned_data["save_mapping"] else None)
+        except ImportFileError as error:
+            form.add_error(None, str(error))
         except ValidationError as error:
-            for field, field_errors in error.message_dict.items():
-                for message in field_errors:
-                    form.add_error(field if field in form.fields else None, message)
+            for message in error.messages:
+                form.add_error(None, message)
         except PermissionDenied as error:
             form.add_error(None, str(error))
         else:
             messages.success(request, _("The file was received; the import is running."))
             return redirect("central:customer-import-detail", public_id=record.public_id)
-    recent = customer_imports_visible_to(request.user)[:10]
-    return render(request, "central/customer_import.html", {"form": form, "recent": recent})
+    with record.file.open("rb") as stream:
+        preview = mappings.preview(stream, network=record.network, encoding=record.encoding,
+                                   mapping=form.cleaned_data.get("mapping") if form.is_bound else None)
+        preview.unknown = form.unknown
+    return _mapping_page(request, record, preview, form, status=200)
 
 
 @login_required
 @require_GET
 def customer_import_detail_view(request: HttpRequest, public_id: str) -> HttpResponse:
     record = customer_import_get(fetched_by=request.user, public_id=public_id)
+    if record.status == CustomerImport.Status.MAPPING and not request.htmx:  # the mapping step, taken up again
+        with record.file.open("rb") as stream:
+            preview = mappings.preview(stream, network=record.network, encoding=record.encoding)
+        return _mapping_page(request, record, preview, ColumnMappingForm(unknown=preview.unknown))
     errors_page = Paginator(record.errors, 100).get_page(request.GET.get("page"))
     template = (
         "central/_customer_import_status.html" if request.htmx else "central/customer_import_detail.html"

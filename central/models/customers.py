@@ -207,6 +207,8 @@ class CustomerImport(models.Model):
         RUNNING = "running", _("Importing")
         DONE = "done", _("Done")
         FAILED = "failed", _("Failed")
+        #: Uploaded, waiting for its unknown columns to be mapped on the upload page.
+        MAPPING = "mapping", _("Columns to map")
 
     class Kind(models.TextChoices):
         CUSTOMERS = "customers", _("Customers")
@@ -243,6 +245,10 @@ class CustomerImport(models.Model):
     #: [{"line": 4, "field": "email", "reason": "…", "value": "…"}, …] — at most ERROR_LIMIT entries.
     errors = models.JSONField(_("rejected rows"), default=list, blank=True)
     failure_reason = models.TextField(_("why it failed"), blank=True)
+    #: The file's encoding as chosen ("" detects it: UTF-8, else Windows-1252 and the like).
+    encoding = models.CharField(_("file encoding"), max_length=16, blank=True)
+    #: {file header: Relais column or "ignore"} for the headers that are neither columns nor synonyms.
+    column_mapping = models.JSONField(_("column mapping"), default=dict, blank=True)
 
     ERROR_LIMIT = 10_000
 
@@ -257,6 +263,35 @@ class CustomerImport(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in {self.Status.DONE, self.Status.FAILED}
+
+
+class CustomerImportMapping(models.Model):
+    """How a network's CRM files name their columns: {file header: Relais column or "ignore"}, saved
+    once and used again for every file with the same set of headers (``header_signature``)."""
+
+    network = models.ForeignKey(
+        Network, on_delete=models.CASCADE, related_name="customer_import_mappings", verbose_name=_("network")
+    )
+    name = models.CharField(_("name"), max_length=100)
+    #: The file's headers, normalised, sorted and joined by "|": the same file layout finds its mapping.
+    header_signature = models.CharField(_("headers"), max_length=2000)
+    mapping = models.JSONField(_("column mapping"), default=dict)
+    encoding = models.CharField(_("file encoding"), max_length=16, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("saved by")
+    )
+    updated_at = models.DateTimeField(_("updated on"), auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("customer import mapping")
+        verbose_name_plural = _("customer import mappings")
+        constraints = [
+            models.UniqueConstraint(fields=["network", "name"], name="import_mapping_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class SignupRequest(models.Model):

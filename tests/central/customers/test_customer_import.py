@@ -167,10 +167,10 @@ def test_unreadable_files_are_refused_whole(world, text, message):
     assert Customer.objects.count() == count
 
 
-def test_not_utf8_is_refused_with_a_clear_message(world):
+def test_not_utf8_when_utf8_is_chosen_is_refused_with_a_clear_message(world):
     with pytest.raises(ImportFileError, match="UTF-8"):
         customer_import_load(
-            network=world.networks["alpha"],
+            network=world.networks["alpha"], encoding="utf-8",
             stream=io.BytesIO("external_id,branch_code,email\nX,N1,é@x.fr\n".encode("latin-1")),
         )
 

@@ -159,7 +159,8 @@ def test_a_deactivated_person_of_the_network_is_neither_granted_nor_invited(worl
 def test_a_file_unreadable_far_down_is_refused_as_a_whole_not_a_server_error(world, tail):
     """The encoding is guessed from the file's start: a bad byte after it, or a cell bigger than the
     CSV reader takes, refuses the file with a message (it used to answer 500)."""
-    good = b"".join(b"B%d,Branch %d,Nord\n" % (number, number) for number in range(600))
+    # past the first 64 KB, on which the encoding is detected
+    good = b"".join(b"B%d,Branch %d of the north with a long name,Nord\n" % (number, number) for number in range(1900))
     upload = SimpleUploadedFile("x.csv", b"branch_code,name,region\n" + good + tail, content_type="text/csv")
     response = world.client_for("head_office").post("/network/structure/import/",
                                                     {"head_office": hq(world), "file": upload})
