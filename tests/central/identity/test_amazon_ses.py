@@ -9,17 +9,15 @@ region or endpoint asks for the keys again (the stored ones are never sent elsew
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import re
-import threading
 from email import message_from_bytes
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from central.identity.services import identity_save
 from central.models import SendingIdentity
+from tests.central.identity.loopback_api import JsonApiRecorder, identity_form, serving
 
 pytestmark = pytest.mark.django_db
 
@@ -32,58 +30,27 @@ API = "/api/v1/network/identity/"
 CREDENTIAL = re.compile(r"Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request")
 
 
-class SesRecorder(BaseHTTPRequestHandler):
-    requests: list[dict] = []
-    refuse = False
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-        type(self).requests.append({"path": self.path, "authorization": self.headers.get("Authorization", ""),
-                                    "body": body})
+class SesRecorder(JsonApiRecorder):
+    def answer(self, body: dict) -> tuple[int, dict, dict[str, str]]:
         if type(self).refuse:
-            status, answer, headers = 400, {"message": "Email address is not verified."}, {
-                "x-amzn-ErrorType": "MessageRejected"}
-        else:
-            status, answer, headers = 200, {"MessageId": "0102018f-ses-message-id-000001"}, {}
-        data = json.dumps(answer).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args) -> None:
-        pass
+            return 400, {"message": "Email address is not verified."}, {"x-amzn-ErrorType": "MessageRejected"}
+        return 200, {"MessageId": "0102018f-ses-message-id-000001"}, {}
 
 
 @pytest.fixture
 def ses(settings, monkeypatch):
-    SesRecorder.requests, SesRecorder.refuse = [], False
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
                  "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SESV2"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SesRecorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     settings.RELAIS_RATE_LIMIT_REDIS_URL = ""
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(SesRecorder) as base:
+        yield base
 
 
 def form_data(**overrides):
-    return {"network": "alpha", "from_local_part": "offres", "from_domain": "alpha-mail.test", "from_name": "network",
-            "reply_to": "none", "reply_to_address": "", "email_method": "anymail", "esp": "amazon_ses",
-            "esp_api_url": "", "esp_region": "eu-west-3", "smtp_host": "", "smtp_port": "587", "smtp_username": "",
-            "smtp_security": "starttls", "email_secret": KEY_ID, "esp_secret_key": SECRET, "webhook_secret": "",
-            "webhook_signing_key": "", "sms_provider": "none", "sms_account": "", "sms_secret": "",
-            "sms_sender": ""} | overrides
+    return identity_form(esp="amazon_ses", esp_region="eu-west-3", email_secret=KEY_ID, esp_secret_key=SECRET) | overrides
 
 
 def assert_no_secret(text: str) -> None:

@@ -8,15 +8,13 @@ errors (API); a service whose library is missing (Amazon SES without boto3) is n
 from __future__ import annotations
 
 import base64
-import json
 import logging
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from central.models import SendingIdentity
 from local_stores.models import NetworkEvent
+from tests.central.identity.loopback_api import JsonApiRecorder, identity_form, serving
 
 pytestmark = pytest.mark.django_db
 
@@ -26,53 +24,26 @@ URL = "/network/identity/"
 API = "/api/v1/network/identity/"
 
 
-class MailjetRecorder(BaseHTTPRequestHandler):
-    requests: list[dict] = []
-    refuse = False
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-        type(self).requests.append({"path": self.path, "authorization": self.headers.get("Authorization", ""),
-                                    "body": body})
+class MailjetRecorder(JsonApiRecorder):
+    def answer(self, body: dict) -> tuple[int, dict, dict[str, str]]:
         if type(self).refuse:  # an answer quoting the key it refuses, as some APIs do
-            status, answer = 401, {"ErrorCode": "mj-0001", "ErrorMessage": f"API key {API_KEY} is not valid",
-                                   "StatusCode": 401}
-        else:
-            status, answer = 200, {"Messages": [{"Status": "success", "To": [
-                {"Email": to["Email"], "MessageUUID": "uuid-1", "MessageID": 288230376151711744,
-                 "MessageHref": "https://api.mailjet.com/v3/message/288230376151711744"}
-                for to in body["Messages"][0]["To"]]}]}
-        data = json.dumps(answer).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args) -> None:
-        pass
+            return 401, {"ErrorCode": "mj-0001", "ErrorMessage": f"API key {API_KEY} is not valid",
+                         "StatusCode": 401}, {}
+        return 200, {"Messages": [{"Status": "success", "To": [
+            {"Email": to["Email"], "MessageUUID": "uuid-1", "MessageID": 288230376151711744,
+             "MessageHref": "https://api.mailjet.com/v3/message/288230376151711744"}
+            for to in body["Messages"][0]["To"]]}]}, {}
 
 
 @pytest.fixture
 def mailjet(settings):
-    MailjetRecorder.requests, MailjetRecorder.refuse = [], False
-    server = ThreadingHTTPServer(("127.0.0.1", 0), MailjetRecorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     settings.RELAIS_RATE_LIMIT_REDIS_URL = ""
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v3.1/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(MailjetRecorder) as base:
+        yield f"{base}/v3.1/"
 
 
 def form_data(**overrides):
-    return {"network": "alpha", "from_local_part": "offres", "from_domain": "alpha-mail.test", "from_name": "network",
-            "reply_to": "none", "reply_to_address": "", "email_method": "anymail", "esp": "mailjet",
-            "esp_api_url": "", "smtp_host": "", "smtp_port": "587", "smtp_username": "", "smtp_security": "starttls",
-            "email_secret": API_KEY, "esp_secret_key": SECRET_KEY, "webhook_secret": "", "webhook_signing_key": "",
-            "sms_provider": "none", "sms_account": "", "sms_secret": "", "sms_sender": ""} | overrides
+    return identity_form(esp="mailjet", email_secret=API_KEY, esp_secret_key=SECRET_KEY) | overrides
 
 
 def assert_no_secret(text: str) -> None:
