@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -16,7 +16,7 @@ from central.identity.selectors import (
     identity_problem,
     tracking_webhook_path,
 )
-from central.identity.services import EDITABLE_FIELDS, identity_save
+from central.identity.services import EDITABLE_FIELDS, identity_save, identity_test_queue
 from central.models import AWS_REGION_PATTERN, SECRET_FIELDS, SendingIdentity
 from local_stores.api_base import ScopedAPIView
 
@@ -112,3 +112,24 @@ class SendingIdentityApi(ScopedAPIView):
                                  data={name: data[name] for name in EDITABLE_FIELDS if name in data},
                                  new_secrets=new_secrets)
         return Response(SendingIdentitySerializer(identity, context={"request": request}).data)
+
+
+class IdentityTestSendSerializer(serializers.Serializer):
+    to = serializers.EmailField(max_length=254, help_text=_("The address the test e-mail goes to."))
+
+
+class SendingIdentityTestApi(ScopedAPIView):
+    """POST: queue one test e-mail to ``to`` through the network's own account (202). The identity in
+    the answer shows it queued (``last_test_ok`` null); its result comes in ``last_test_ok`` and
+    ``last_test_result`` of GET network/identity/ once the task has run."""
+
+    @extend_schema(parameters=[NETWORK_PARAMETER], request=IdentityTestSendSerializer,
+                   responses={202: SendingIdentitySerializer})
+    def post(self, request: Request) -> Response:
+        network = identity_network_for(request.user, request.query_params.get("network"))
+        serializer = IdentityTestSendSerializer(data=request.data if isinstance(request.data, dict) else {})
+        serializer.is_valid(raise_exception=True)
+        identity = identity_test_queue(network=network, sent_by=request.user, to=serializer.validated_data["to"],
+                                       ip=request.META.get("REMOTE_ADDR"))
+        return Response(SendingIdentitySerializer(identity, context={"request": request}).data,
+                        status=status.HTTP_202_ACCEPTED)

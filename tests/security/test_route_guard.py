@@ -101,6 +101,7 @@ ROUTES: dict[str, str] = {
     "central:customer-create": "page", "central:customer-edit": "page",
     # issue 22 — identity
     "identity:identity": "page", "identity:identity-test": "page", "api-network-identity": "api",
+    "api-network-identity-test": "api",
     # issue 22 — people
     "people:people-list": "page", "people:person-invite": "page", "people:person-detail": "page",
     "people:person-role-grant": "page", "people:person-role-revoke": "page", "people:person-deactivate": "page",

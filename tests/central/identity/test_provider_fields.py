@@ -163,3 +163,30 @@ def test_an_identity_provider_on_a_private_network_is_refused_in_production(worl
         sso_config_save(network=world.networks["alpha"], saved_by=world.users["head_office"],
                         data={"issuer_url": "https://127.0.0.1:9000/realms/x", "client_id": "relais"})
     assert sso_discovery_check("https://10.1.2.3/realms/x")["ok"] is False
+
+
+def test_the_test_send_is_queued_through_the_api_too(world, mailjet, django_capture_on_commit_callbacks):
+    client = world.client_for("head_office")
+    assert client.post(URL, form_data(esp_api_url=mailjet)).status_code == 302
+    bad = client.post(API + "test-send/", {"to": "not an address"}, content_type="application/json")
+    assert bad.status_code == 400 and set(bad.json()) == {"to"}
+    with django_capture_on_commit_callbacks(execute=True):
+        queued = client.post(API + "test-send/", {"to": "marie@example.test"}, content_type="application/json")
+        assert queued.status_code == 202, queued.content
+        assert queued.json()["last_test_to"] == "marie@example.test" and queued.json()["last_test_ok"] is None
+        assert MailjetRecorder.requests == []  # nothing sent in the request
+    (request,) = MailjetRecorder.requests
+    assert request["body"]["Messages"][0]["To"] == [{"Email": "marie@example.test"}]
+    answer = client.get(API).json()
+    assert answer["last_test_ok"] is True and "Sent to marie@example.test." in answer["last_test_result"]
+    assert_no_secret(queued.content.decode())
+    # another network's head office: not found, nothing queued
+    other = world.client_for("other_network_head_office").post(API + "test-send/?network=alpha",
+                                                               {"to": "x@example.test"}, content_type="application/json")
+    assert other.status_code == 404
+
+
+def test_a_test_send_before_any_identity_is_a_clear_400(world):
+    answer = world.client_for("head_office").post(API + "test-send/", {"to": "marie@example.test"},
+                                                  content_type="application/json")
+    assert answer.status_code == 400 and "Save the sending identity first." in str(answer.json())
