@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from local_stores import secrets
 from local_stores.mfa_policy import mfa_required
 from local_stores.models import Membership, RoleGroup
+from local_stores.outbound import guarded_session
 from local_stores.sso import (
     enabled_sso_configs,
     password_login_refused,
@@ -129,8 +130,10 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
 
     def get_requests_session(self):
         """allauth's HTTP session to the provider, keeping the raw id_token of the token endpoint's
-        answer on the request (allauth keeps only its decoded claims; the provider's logout wants it)."""
-        session = super().get_requests_session()
+        answer on the request (allauth keeps only its decoded claims; the provider's logout wants it).
+        Its calls (discovery, token, userinfo, keys) reach public servers only in production, and no
+        redirect is followed (local_stores/outbound.py)."""
+        session = guarded_session(super().get_requests_session())
         session.hooks["response"].append(_keep_raw_id_token)
         return session
 

@@ -31,7 +31,7 @@ from local_stores.models import (
     SsoGrant,
     SsoRoleMapping,
 )
-from local_stores.outbound import outbound_url_problem
+from local_stores.outbound import guarded_session, outbound_url_problem
 from local_stores.people import ROLE_NODE_KIND
 from local_stores.selectors import person_network
 from local_stores.services import role_grant, role_revoke
@@ -199,14 +199,22 @@ def sso_discovery_check(issuer_url: str, timeout: float = 5.0) -> dict:
     if problem := outbound_url_problem(issuer_url):
         return {"ok": False, "url": url, "error": problem}
     try:
-        response = requests.get(url, timeout=timeout)
+        response = guarded_session().get(url, timeout=timeout, allow_redirects=False)
         response.raise_for_status()
+        if response.is_redirect:
+            raise ValueError(_("The provider answered with a redirection: give its issuer URL itself."))
         data = response.json()
+        if not isinstance(data, dict):
+            raise ValueError(_("The provider's discovery document is not an OpenID Connect one."))
     except (requests.RequestException, ValueError) as error:
         return {"ok": False, "url": url, "error": str(error)[:300]}
     keys = ("issuer", "authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri",
             "end_session_endpoint")
-    return {"ok": True, "url": url, **{key: str(data.get(key, "")) for key in keys}}
+    found = {key: str(data.get(key, "")) for key in keys}
+    for key in keys[1:]:  # the servers Relais will call at each login: public ones too
+        if found[key] and (problem := outbound_url_problem(found[key])):
+            return {"ok": False, "url": url, "error": f"{key}: {problem}"}
+    return {"ok": True, "url": url, **found}
 
 
 def password_login_refused(user) -> SsoConfig | None:

@@ -18,6 +18,7 @@ from central.identity.providers import backend_options
 from central.models import SendingIdentity
 from local_stores import secrets
 from local_stores.models import Network
+from local_stores.outbound import guarded_session
 
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 
@@ -68,8 +69,12 @@ def email_connection(network: Network, *, identity: SendingIdentity | None = Non
     if identity.email_method == SendingIdentity.EmailMethod.ANYMAIL:
         options = backend_options(identity.esp, secret=secret, api_url=identity.esp_api_url,
                                   region=identity.esp_region, second_secret=secrets.decrypt(identity.esp_secret_key_encrypted))
-        return get_connection(f"anymail.backends.{identity.esp}.EmailBackend", fail_silently=fail_silently,
-                              **options)
+        connection = get_connection(f"anymail.backends.{identity.esp}.EmailBackend", fail_silently=fail_silently,
+                                    **options)
+        if hasattr(connection, "create_session"):  # anymail's HTTP backends: public servers only, no redirect
+            create_session = connection.create_session
+            connection.create_session = lambda: guarded_session(create_session())
+        return connection
     security = identity.smtp_security
     return get_connection(
         SMTP_BACKEND, fail_silently=fail_silently, host=identity.smtp_host, port=identity.smtp_port,

@@ -12,6 +12,7 @@ from central.identity.connections import identity_of
 from central.identity.providers import PROVIDERS, provider_of
 from central.models import SendingIdentity
 from local_stores.models import Network, Node, NodeKind
+from local_stores.outbound import outbound_host_problem, outbound_url_problem
 from local_stores.selectors import nodes_in_scope
 
 
@@ -67,7 +68,12 @@ def _email_problem(identity: SendingIdentity) -> str | None:
         if identity.smtp_username and not identity.email_secret_encrypted:
             missing.append(_("the SMTP password"))
     if not missing:
-        return None
+        # the servers it names, checked again at each send (a name may resolve elsewhere since it was saved)
+        if identity.email_method == SendingIdentity.EmailMethod.ANYMAIL:
+            refused = outbound_url_problem(identity.esp_api_url)
+        else:
+            refused = outbound_host_problem(identity.smtp_host, identity.smtp_port)
+        return _("The network's e-mail server is refused: %(problem)s") % {"problem": refused} if refused else None
     return _("The network's sending identity is incomplete for e-mail: %(missing)s missing. "
              "Head office completes it in Network › Sending identity.") % {"missing": ", ".join(str(m) for m in missing)}
 

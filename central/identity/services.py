@@ -20,7 +20,7 @@ from central.task_queue import task_send_on_commit
 from local_stores import secrets
 from local_stores.audit import network_event_record
 from local_stores.models import Network, NetworkEvent, Node, NodeKind
-from local_stores.outbound import outbound_url_problem
+from local_stores.outbound import outbound_host_problem, outbound_url_problem
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,8 @@ def _head_office(network: Network) -> Node | None:
 def _provider_errors(identity: SendingIdentity) -> dict[str, list[str]]:
     """What the chosen e-mail service requires and is missing, by field (docs/sending-identity.md)."""
     if identity.email_method != SendingIdentity.EmailMethod.ANYMAIL:
-        return {}
+        problem = outbound_host_problem(identity.smtp_host, identity.smtp_port) if identity.smtp_host else None
+        return {"smtp_host": [problem]} if problem else {}
     if not identity.esp:
         return {"esp": [_("Choose the e-mail service.")]}
     if not available(identity.esp):
