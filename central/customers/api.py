@@ -235,7 +235,11 @@ class CustomerImportCreateApi(ScopedAPIView):
         if network is None:
             raise ValidationError({"network": [_("No network with this slug accepts your imports.")]})
         options = {}
-        if self.kind == CustomerImport.Kind.CUSTOMERS:
+        if self.kind != CustomerImport.Kind.CUSTOMERS:  # a purchases file: Relais' own columns, its encoding detected
+            given = [name for name in ("mapping", "encoding") if data.validated_data[name]]
+            if given:
+                raise ValidationError({name: [_("Only for customer files.")] for name in given})
+        else:
             options = {"encoding": data.validated_data["encoding"],
                        "column_mapping": _column_mapping(network, data.validated_data["mapping"])}
         with transaction.atomic():
@@ -257,7 +261,7 @@ def _column_mapping(network, raw: str) -> dict[str, str]:
         if raw.startswith("{"):
             try:
                 return mappings.check_mapping(json.loads(raw))
-            except json.JSONDecodeError as error:
+            except (json.JSONDecodeError, RecursionError) as error:  # RecursionError: nested too deep
                 raise DjangoValidationError({"mapping": _("The mapping is not valid JSON.")}) from error
         return dict(mappings.mapping_named(network=network, name=raw).mapping) if raw else {}
     except DjangoValidationError as error:

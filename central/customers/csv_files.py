@@ -90,12 +90,26 @@ def detect_encoding(sample: bytes) -> str:
     try:
         sample.decode("utf-8")
     except UnicodeDecodeError as error:
-        if error.start < len(sample) - 3:  # not only a character cut by the end of the sample
-            from charset_normalizer import from_bytes
-
-            best = from_bytes(sample, cp_isolation=LIKELY_ENCODINGS).best()
-            return best.encoding if best is not None and best.encoding != "utf_8" else FALLBACK_ENCODING
+        # an error in the last 3 bytes of a full sample is a character cut by the sample's end
+        if len(sample) < SAMPLE_BYTES or error.start < len(sample) - 3:
+            return _not_utf8_encoding(sample)
     return "utf-8-sig"
+
+
+def _not_utf8_encoding(sample: bytes) -> str:
+    """French Excel's Windows-1252 when the bytes are that (a file whose only non-ASCII characters
+    are "€" and "’" looks like DOS or Mac Roman to the detector), else what the detector finds."""
+    if b"\x00" not in sample:  # NULs: UTF-16 without BOM, the detector's to tell
+        try:
+            sample.decode("cp1252")
+        except UnicodeDecodeError:
+            pass
+        else:
+            return "cp1252"
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(sample, cp_isolation=LIKELY_ENCODINGS).best()
+    return best.encoding if best is not None and best.encoding != "utf_8" else FALLBACK_ENCODING
 
 
 def encoding_label(encoding: str) -> str:
@@ -159,8 +173,29 @@ def read_header(stream: IO[bytes], encoding: str = "") -> tuple[io.TextIOWrapper
     delimiter = max(counts, key=lambda key: (counts[key], key == ";"))
     if not counts[delimiter]:
         delimiter = ","
-    header = [name.strip() for name in next(csv.reader([header_line], delimiter=delimiter))]
+    try:
+        cells = next(csv.reader([header_line], delimiter=delimiter))
+    except csv.Error as error:  # a header line over csv's field limit (128 KiB), a quote left open
+        raise ImportFileError(_("The file's first line cannot be read as column names: save it again as CSV "
+                                "(UTF-8).")) from error
+    header = [name.replace("\x00", "").strip() for name in cells]  # PostgreSQL stores no NUL
     return text, encoding, header, delimiter
+
+
+def rows_error(line: int) -> ImportFileError:
+    """A row csv cannot read (a cell over its field limit, 128 KiB: a quote left open), as the file's error."""
+    return ImportFileError(_("The file cannot be read after line %(line)d: save it again as CSV (UTF-8).")
+                           % {"line": line})
+
+
+class CheckedDictReader(csv.DictReader):
+    """A DictReader whose csv errors are the whole file's error, naming the last line read."""
+
+    def __next__(self) -> dict:
+        try:
+            return super().__next__()
+        except csv.Error as error:
+            raise rows_error(self.line_num + 1) from error  # the header, then the rows read
 
 
 class _Prefixed(io.RawIOBase):
@@ -237,4 +272,4 @@ def open_csv(
         raise ImportFileError(
             _("Column(s) appear twice: %(names)s.") % {"names": ", ".join(sorted(duplicated))}
         )
-    return csv.DictReader(DecodeErrors(text, encoding), fieldnames=header, delimiter=delimiter, restval=""), header
+    return CheckedDictReader(DecodeErrors(text, encoding), fieldnames=header, delimiter=delimiter, restval=""), header

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -33,6 +34,8 @@ def check_mapping(mapping: object) -> dict[str, str]:
                                                 for key, value in mapping.items()):
         raise ValidationError({"mapping": _("Give the mapping as a JSON object: file column → Relais column "
                                             "(or “ignore”).")})
+    if any("\x00" in key for key in mapping):  # PostgreSQL stores no NUL
+        raise ValidationError({"mapping": _("A file column's name in the mapping contains control characters.")})
     unknown = sorted({value for value in mapping.values() if value not in COLUMNS and value != IGNORE})
     if unknown:
         raise ValidationError({"mapping": _("Unknown Relais column(s): %(unknown)s. Allowed: %(allowed)s or "
@@ -60,18 +63,31 @@ def mapping_save(
     *, network: Network, header: list[str], mapping: dict[str, str], encoding: str = "", created_by=None,
     name: str = "",
 ) -> CustomerImportMapping:
-    """Save ``mapping`` for the files of this set of headers (replacing the one saved for it before)."""
+    """Save ``mapping`` for the files of this set of headers: the record saved for them before is
+    updated (renamed when ``name`` is given); a new one takes ``name`` or a dated one.
+    ValidationError({"mapping_name": …}) when another set of headers' mapping has that name. Saves
+    of one network are one after the other (its row locked): two at once never clash."""
+    mapping, name = check_mapping(mapping), name.strip()[:90]
     signature = header_signature(header)
-    record = CustomerImportMapping.objects.filter(network=network, header_signature=signature).first()
-    if record is None:
-        base = (name or _("Columns of %(date)s") % {"date": f"{timezone.localdate():%Y-%m-%d}"})[:90]
-        name, number = base, 1
-        while CustomerImportMapping.objects.filter(network=network, name=name).exists():
-            number += 1
-            name = f"{base} ({number})"
-        record = CustomerImportMapping(network=network, name=name, header_signature=signature)
-    record.mapping, record.encoding, record.created_by = check_mapping(mapping), encoding, created_by
-    record.save()
+    with transaction.atomic():
+        Network.objects.select_for_update().filter(pk=network.pk).first()
+        record = CustomerImportMapping.objects.filter(network=network, header_signature=signature).first()
+        taken = CustomerImportMapping.objects.filter(network=network, name=name).exclude(
+            pk=record.pk if record is not None else None)
+        if name and taken.exists():
+            raise ValidationError({"mapping_name": _("A mapping of other columns is already named “%(name)s”: "
+                                                     "choose another name.") % {"name": name}})
+        if record is None:
+            base = name or (_("Columns of %(date)s") % {"date": f"{timezone.localdate():%Y-%m-%d}"})[:90]
+            name, number = base, 1
+            while CustomerImportMapping.objects.filter(network=network, name=name).exists():
+                number += 1
+                name = f"{base} ({number})"
+            record = CustomerImportMapping(network=network, header_signature=signature)
+        if name:
+            record.name = name
+        record.mapping, record.encoding, record.created_by = mapping, encoding, created_by
+        record.save()
     return record
 
 
@@ -123,4 +139,6 @@ def preview(
                                 "errors": errors})
     except ImportFileError as error:
         result.file_error = str(error)
+    except csv.Error:  # a cell over csv's field limit (a quote left open)
+        result.file_error = str(csv_files.rows_error(result.rows[-1]["line"] if result.rows else 1))
     return result

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from django.db.models import Count, Q, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from central.channels import registry as channels
@@ -129,6 +130,8 @@ def customer_imports_visible_to(user: UserLike) -> QuerySet[CustomerImport]:
 
 
 def customer_import_get(*, fetched_by: UserLike, public_id: str) -> CustomerImport:
+    if "\x00" in public_id:  # PostgreSQL takes no NUL: no such import
+        raise Http404
     return get_object_or_404(customer_imports_visible_to(fetched_by), public_id=public_id)
 
 

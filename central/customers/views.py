@@ -127,6 +127,9 @@ def customer_import_view(request: HttpRequest) -> HttpResponse:
                 preview = mappings.preview(uploaded, network=data["network"], encoding=data["encoding"])
             except ImportFileError as error:
                 form.add_error("file", str(error))
+            else:
+                if preview.file_error:  # a row the import could not read either
+                    form.add_error("file", preview.file_error)
             uploaded.seek(0)
         if form.is_valid():
             try:
@@ -186,8 +189,10 @@ def _mapping_step(request: HttpRequest, record: CustomerImport) -> HttpResponse:
         except ImportFileError as error:
             form.add_error(None, str(error))
         except ValidationError as error:
-            for message in error.messages:
-                form.add_error(None, message)
+            for field, field_errors in (error.message_dict if hasattr(error, "error_dict") else
+                                        {None: error.messages}).items():
+                for message in field_errors:
+                    form.add_error(field if field in form.fields else None, message)
         except PermissionDenied as error:
             form.add_error(None, str(error))
         else:

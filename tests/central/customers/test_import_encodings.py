@@ -8,6 +8,7 @@ import json
 import re
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -233,3 +234,113 @@ def test_the_mapping_step_of_another_networks_import_is_not_found(world, actor):
     record.refresh_from_db()
     assert record.status == CustomerImport.Status.MAPPING
     assert client.post("/customers/import/", {"import": "imp-missing", "column_0": "segment"}).status_code == 404
+
+
+# --- files that broke the reading (review of the CRM-file reading) ---
+
+LONG_HEADER = ("x" * 140_000 + "\n").encode()  # a header line over csv's 128 KiB field limit, no delimiter
+OPEN_QUOTE = ("external_id;branch_code;email\nQ1;N1;\"q1@example.test\n" + "Q2;N1;q2@example.test\n" * 8000).encode()
+
+
+@pytest.mark.parametrize("data", [LONG_HEADER, OPEN_QUOTE], ids=["long-header", "open-quote"])
+def test_a_field_over_the_csv_limit_is_the_files_error_on_the_page_the_api_and_the_load(
+    world, data, django_capture_on_commit_callbacks
+):
+    client = world.client_for("head_office")
+    response = client.post("/customers/import/", {"network": world.networks["alpha"].pk, "file": upload(data)})
+    assert response.status_code == 200
+    assert "save it again as CSV" in response.content.decode()
+    with pytest.raises(ImportFileError, match="save it again as CSV"):
+        load(world, data)
+    with django_capture_on_commit_callbacks(execute=True):
+        created = client.post("/api/v1/customer-imports/", {"network": "alpha", "file": upload(data)})
+    assert created.status_code == 202
+    detail = client.get(f"/api/v1/customer-imports/{created.json()['id']}/").json()
+    assert detail["status"] == "failed" and "save it again as CSV" in detail["failure_reason"]
+    assert "unexpected error" not in detail["failure_reason"]
+
+
+def test_a_nul_in_a_mapping_key_or_a_header_or_the_step_s_import_field_is_no_500(world):
+    client = world.client_for("head_office")
+    data = FRENCH_EXCEL.encode("cp1252")
+    refused = client.post("/api/v1/customer-imports/", {"network": "alpha", "file": upload(data),
+                                                        "mapping": json.dumps({"Ré\x00gion": "segment"})})
+    assert refused.status_code == 400 and "mapping" in refused.json()
+    with pytest.raises(ValidationError):
+        mappings.check_mapping({"A\x00": "ignore"})
+    preview = mappings.preview(io.BytesIO(b"external_id;Col\x00umn;email\nN0;x;n0@example.test\n"),
+                               network=world.networks["alpha"])
+    assert preview.header == ["external_id", "Column", "email"]
+    assert client.post("/customers/import/", {"import": "imp-\x00", "column_0": "segment"}).status_code == 404
+
+
+def test_a_deeply_nested_json_mapping_is_a_400(world):
+    client = world.client_for("head_office")
+    response = client.post("/api/v1/customer-imports/", {
+        "network": "alpha", "file": upload(FRENCH_EXCEL.encode("cp1252")), "mapping": "{\"a\":" * 3000 + "1" + "}" * 3000})
+    assert response.status_code == 400 and "mapping" in response.json()
+
+
+FRENCH_EXCEL_EURO = (
+    "Code client;Code magasin;Nom;Courriel;Segment\r\n"
+    "E1;N1;Dupont;e1@example.test;Panier 100€+\r\n"
+    "E2;N1;O’Brien;e2@example.test;Panier 50€\r\n"
+)
+
+
+def test_a_windows_1252_file_with_only_euro_and_apostrophe_is_read_as_windows_1252(world):
+    assert detect_encoding(FRENCH_EXCEL_EURO.encode("cp1252")) == "cp1252"
+    assert detect_encoding(FRENCH_EXCEL.encode("cp1252")) == "cp1252"
+    accents = "Nom;Ville\r\nCaf\u00e9 \u00e0 la cr\u00e8me;Fa\u00e7ade\r\n".encode("cp1252")
+    assert detect_encoding(accents) == "cp1252"
+    load(world, FRENCH_EXCEL_EURO.encode("cp1252"))
+    assert Customer.objects.get(external_id="E1").segment == "Panier 100€+"
+    assert Customer.objects.get(external_id="E2").last_name == "O’Brien"
+
+
+def test_a_small_file_whose_only_accent_ends_it_is_not_taken_for_cut_utf8(world):
+    data = "Code client;Code magasin;Courriel;Nom\r\nR1;N1;r1@example.test;René\r\n".encode("cp1252")
+    assert detect_encoding(data) == "cp1252"
+    load(world, data)
+    assert Customer.objects.get(external_id="R1").last_name == "René"
+    # a full sample cut inside a UTF-8 character is still UTF-8
+    full = ("a" * (64 * 1024 - 1)).encode() + "é".encode()[:1]
+    assert detect_encoding(full) == "utf-8-sig"
+
+
+def test_saving_a_mapping_updates_the_one_of_its_headers_and_refuses_another_s_name(world):
+    network = world.networks["alpha"]
+    first = mappings.mapping_save(network=network, header=["Région"], mapping={"Région": "segment"}, name="CRM")
+    again = mappings.mapping_save(network=network, header=["Région"], mapping={"Région": "ignore"}, name="CRM 2")
+    assert again.pk == first.pk and (again.name, again.mapping) == ("CRM 2", {"Région": "ignore"})
+    kept = mappings.mapping_save(network=network, header=["Région"], mapping={"Région": "segment"})
+    assert kept.pk == first.pk and kept.name == "CRM 2"
+    with pytest.raises(ValidationError) as refused:
+        mappings.mapping_save(network=network, header=["Autre"], mapping={"Autre": "ignore"}, name="CRM 2")
+    assert "mapping_name" in refused.value.message_dict
+    assert CustomerImportMapping.objects.filter(network=network).count() == 1
+
+
+def test_the_step_refuses_a_mapping_name_another_layout_uses_beside_the_name(world):
+    client = world.client_for("head_office")
+    mappings.mapping_save(network=world.networks["alpha"], header=["Autre"], mapping={"Autre": "ignore"},
+                          name="CRM Excel")
+    client.post("/customers/import/", {"network": world.networks["alpha"].pk,
+                                       "file": upload(FRENCH_EXCEL.encode("cp1252"))})
+    record = CustomerImport.objects.get()
+    response = client.post("/customers/import/", {"import": record.public_id, "column_0": "segment",
+                                                  "save_mapping": "on", "mapping_name": "CRM Excel"})
+    body = response.content.decode()
+    assert response.status_code == 200 and "already named “CRM Excel”" in body
+    assert re.search(r'id="id_mapping_name_error"[^>]*>A mapping of other columns', body)
+    record.refresh_from_db()
+    assert record.status == CustomerImport.Status.MAPPING
+
+
+@pytest.mark.parametrize("field, value", [("mapping", json.dumps({"Montant": "ignore"})), ("encoding", "cp1252")])
+def test_the_purchases_api_refuses_a_mapping_or_an_encoding(world, field, value):
+    client = world.client_for("head_office")
+    data = b"external_id,amount,purchased_at\nW1,10,2025-01-01\n"
+    response = client.post("/api/v1/purchase-imports/", {"network": "alpha", "file": upload(data), field: value})
+    assert response.status_code == 400 and field in response.json()
+    assert not CustomerImport.objects.exists()
