@@ -155,14 +155,17 @@ def customer_import_load(
     validator = customer_import.RowValidator(
         branch_ids=branch_ids, default_source=source or f"import {now:%Y-%m-%d}", now=now
     )
-    return customer_import.load(
-        network_id=network.pk,
-        rows=enumerate(reader, start=2),
-        validator=validator,
-        import_id=import_id,
-        now=now,
-        error_limit=CustomerImport.ERROR_LIMIT,
-    )
+    # all or nothing, whoever calls: a file failing while its rows are copied in (a bad byte far down)
+    # rolls back to here, and the caller's transaction stays usable (PostgreSQL aborts it otherwise)
+    with transaction.atomic():
+        return customer_import.load(
+            network_id=network.pk,
+            rows=enumerate(reader, start=2),
+            validator=validator,
+            import_id=import_id,
+            now=now,
+            error_limit=CustomerImport.ERROR_LIMIT,
+        )
 
 
 def customer_erase(*, customer: Customer, erased_by, reason: str = "") -> Customer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.utils import timezone
 
 from central.customers import importing as customer_import
@@ -18,5 +19,6 @@ def purchase_import_load(*, network: Network, stream, import_id: int | None = No
     reader, _header = customer_import.open_csv(stream, purchase_import.COLUMNS, purchase_import.REQUIRED_COLUMNS)
     branch_ids = dict(Node.objects.filter(network=network, kind=NodeKind.BRANCH).values_list("code", "id"))
     validator = purchase_import.PurchaseRowValidator(branch_ids=branch_ids, today=timezone.localdate(now))
-    return purchase_import.load(network_id=network.pk, rows=enumerate(reader, start=2), validator=validator,
-                                import_id=import_id, now=now, error_limit=CustomerImport.ERROR_LIMIT)
+    with transaction.atomic():  # all or nothing, the caller's transaction usable after a failure (as customers)
+        return purchase_import.load(network_id=network.pk, rows=enumerate(reader, start=2), validator=validator,
+                                    import_id=import_id, now=now, error_limit=CustomerImport.ERROR_LIMIT)
