@@ -24,12 +24,8 @@ as the demo's server threads do. On PostgreSQL each thread has its own connectio
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
 from django.contrib.messages import get_messages
-from django.db import connection
 from django.test import Client
 
 from approvals.models import Decision, Proof, ProofStatus
@@ -37,6 +33,7 @@ from approvals.policies import policy_save
 from approvals.services import approval_revoke, proof_decide, proof_request, send_gate
 from central.campaigns.selectors import campaign_fingerprint
 from central.models import Campaign, CampaignEvent, CampaignStatus
+from tests.concurrency import race
 from tests.planning import joined_campaign
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -50,32 +47,6 @@ def client_for(world, actor: str) -> Client:
     client = Client(raise_request_exception=False)  # a server error must come back as a 500, as a browser sees it
     client.force_login(world.users[actor])
     return client
-
-
-def race(*calls, head_start: float = 0.0):
-    """Run ``calls`` in threads released together (all but the last held back ``head_start``
-    seconds); their responses (or the exceptions they raised)."""
-    barrier = threading.Barrier(len(calls))
-    results: list[object] = [None] * len(calls)
-
-    def run(index: int, call) -> None:
-        try:
-            barrier.wait(timeout=30)
-            if index < len(calls) - 1:
-                time.sleep(head_start)
-            results[index] = call()
-        except Exception as error:  # reported by the test, never swallowed
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(index, call)) for index, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a request never finished"
-    return results
 
 
 def described(response) -> str:

@@ -5,39 +5,15 @@ the other: one record, the later save updating it. Real threads, each on its own
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 
 from central.customers import mappings
 from central.models import CustomerImportMapping
+from tests.concurrency import race
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROUNDS = 6
-
-
-def race(*calls):
-    barrier = threading.Barrier(len(calls))
-    results: list[object] = [None] * len(calls)
-
-    def run(index: int, call) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[index] = call()
-        except Exception as error:  # reported by the test, never swallowed
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(index, call)) for index, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a save never finished"
-    return results
 
 
 def test_two_saves_of_the_same_columns_at_once_give_one_mapping_and_no_error(world):
