@@ -26,6 +26,8 @@ def identity_networks_for(user) -> QuerySet[Network]:
 def identity_network_for(user, slug: str | None = None) -> Network:
     """The network (``slug``, else the first) whose sending identity ``user`` manages; 404 for
     anyone else and for another network (one answer for "not yours" and "nothing there")."""
+    if slug and "\x00" in slug:  # no network's slug holds a NUL (PostgreSQL refuses it in a query)
+        raise Http404
     networks = identity_networks_for(user)
     network = networks.filter(slug=slug).first() if slug else networks.first()
     if network is None:

@@ -18,6 +18,8 @@ def sso_networks_for(user) -> QuerySet[Network]:
 def sso_network_for(user, slug: str | None = None) -> Network:
     """The network (``slug``, else the first) whose head office ``user`` manages people of; 404
     for anyone else and for another network."""
+    if slug and "\x00" in slug:  # no network's slug holds a NUL (PostgreSQL refuses it in a query)
+        raise Http404
     networks = sso_networks_for(user)
     network = networks.filter(slug=slug).first() if slug else networks.first()
     if network is None:
