@@ -60,6 +60,8 @@ def networks_managed_by(user: UserLike) -> QuerySet[Network]:
 def network_managed_by(user: UserLike, *, slug: str = "") -> Network | None:
     """The network of ``user`` whose settings they edit (the one named by ``slug`` when they
     manage several), or None."""
+    if slug and "\x00" in slug:  # no network's slug holds a NUL (PostgreSQL refuses it in a query)
+        return None
     networks = networks_managed_by(user)
     return networks.filter(slug=slug).first() if slug else networks.first()
 

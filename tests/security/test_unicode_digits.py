@@ -44,7 +44,7 @@ def test_a_mobile_in_fullwidth_digits_is_not_a_number():
 
 
 @pytest.mark.parametrize("url", ["/api/v1/network/sso/mappings/?network=%00", "/api/v1/network/sso/?network=a%00b",
-                                 "/api/v1/network/identity/?network=%00"])
+                                 "/api/v1/network/identity/?network=%00", "/api/v1/network/?network=%00"])
 def test_a_network_named_with_a_nul_is_not_found(world, url):
     """PostgreSQL refuses a NUL in a query: the API answers 404 before asking (found by the API fuzz)."""
     assert world.client_for("head_office").get(url).status_code == 404
