@@ -11,14 +11,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class JsonApiRecorder(BaseHTTPRequestHandler):
-    """Subclasses set ``requests = []`` and ``refuse = False`` of their own and write ``answer(body)``
-    → (status, JSON answer, extra headers)."""
+    """Keeps each POST; answers what ``answer(body)`` gives — (status, JSON answer, extra headers):
+    by default an empty JSON object, 200; the providers' recorders answer as their service does."""
 
     requests: list[dict] = []
     refuse = False
 
     def answer(self, body: dict) -> tuple[int, dict, dict[str, str]]:
-        raise NotImplementedError
+        return 200, {}, {}
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
